@@ -1,0 +1,232 @@
+//! The one-shot commands: `check`, `poll-once`, `render`. Each returns a
+//! `Failure` carrying the exit code the contract gives it.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config, ConfigError};
+use crate::fetch::Fetcher;
+use crate::poll::{Outcome, Poller, Report};
+use crate::publish::{Format, Scope, render_from_store};
+use crate::store::{IngestStats, Store, StoreError};
+
+/// A command that failed, with its exit code: 1 for the user's mistakes
+/// (bad config, bad input), 2 for internal and I/O failures.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn user(message: impl ToString) -> Failure {
+        Failure {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+
+    pub fn internal(message: impl ToString) -> Failure {
+        Failure {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Failure {
+        match e {
+            ConfigError::Read { .. } | ConfigError::NotFound { .. } | ConfigError::Invalid(_) => {
+                Failure::user(e)
+            }
+        }
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Failure {
+        Failure::internal(e)
+    }
+}
+
+/// Finds and loads the config.
+pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Failure> {
+    let path = config::locate(explicit)?;
+    Ok(config::load(&path)?)
+}
+
+/// `rafid check`: prints every problem, or a one-line summary.
+pub fn check(explicit: Option<&std::path::Path>) -> Result<(), Failure> {
+    let path = config::locate(explicit)?;
+    match config::load(&path) {
+        Ok(cfg) => {
+            let enabled = cfg.feeds.iter().filter(|f| f.enabled).count();
+            println!(
+                "{}: OK ({} feeds, {} enabled; store in {})",
+                path.display(),
+                cfg.feeds.len(),
+                enabled,
+                cfg.storage.path.display()
+            );
+            Ok(())
+        }
+        Err(ConfigError::Invalid(diags)) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            Err(Failure::user(format!(
+                "{}: {} error{}",
+                path.display(),
+                diags.len(),
+                if diags.len() == 1 { "" } else { "s" }
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What `poll-once` prints at the end.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub polled: usize,
+    pub not_modified: usize,
+    pub unchanged: usize,
+    pub failed: Vec<(String, String)>,
+    pub deferred: Vec<(String, String)>,
+    pub stats: IngestStats,
+}
+
+impl Summary {
+    fn add(&mut self, r: &Report) {
+        match &r.outcome {
+            Outcome::NotModified => {
+                self.polled += 1;
+                self.not_modified += 1;
+            }
+            Outcome::Unchanged => {
+                self.polled += 1;
+                self.unchanged += 1;
+            }
+            Outcome::Stored(v) => {
+                self.polled += 1;
+                self.stats += v.stats;
+            }
+            Outcome::Failed(e) => {
+                self.polled += 1;
+                self.failed.push((r.feed.clone(), e.clone()));
+            }
+            Outcome::Deferred(until) => self.deferred.push((r.feed.clone(), until.clone())),
+            Outcome::Cancelled => {}
+        }
+    }
+
+    pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
+        writeln!(
+            out,
+            "feeds polled: {}, not modified: {}, unchanged: {}, failed: {}, skipped: {}",
+            self.polled,
+            self.not_modified,
+            self.unchanged,
+            self.failed.len(),
+            self.deferred.len()
+        )?;
+        writeln!(
+            out,
+            "items new: {}, updated: {}, duplicates merged: {}",
+            self.stats.new, self.stats.updated, self.stats.merged
+        )?;
+        for (feed, err) in &self.failed {
+            writeln!(out, "failed: {feed}: {err}")?;
+        }
+        for (feed, until) in &self.deferred {
+            writeln!(out, "skipped: {feed}: asked to wait until {until}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `rafid poll-once`: one request per enabled feed, then flush and report.
+pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
+    let config = Arc::new(config);
+    let store = {
+        let dir = config.storage.path.clone();
+        tokio::task::spawn_blocking(move || Store::open(&dir, "rafid poll-once"))
+            .await
+            .map_err(Failure::internal)??
+    };
+    let fetcher = Arc::new(Fetcher::new(&config.poll).map_err(Failure::internal)?);
+    let poller = Poller {
+        config: config.clone(),
+        store: store.clone(),
+        fetcher,
+    };
+    let token = CancellationToken::new();
+    let now = Utc::now();
+    let mut summary = Summary::default();
+    let mut set = JoinSet::new();
+    for feed in config.feeds.iter().filter(|f| f.enabled) {
+        let state = store.feed_state(feed.key()).ok().flatten();
+        if let Some(until) = state.and_then(|s| s.retry_after).filter(|t| *t > now) {
+            summary.add(&Report {
+                feed: config::redact_url(&feed.url),
+                status: None,
+                outcome: Outcome::Deferred(until.to_rfc3339()),
+            });
+            continue;
+        }
+        let poller = poller.clone();
+        let feed = feed.clone();
+        let token = token.clone();
+        set.spawn(async move { poller.poll(&feed, &token).await });
+    }
+    let total = set.len();
+    let progress = std::io::stderr().is_terminal();
+    let mut done = 0;
+    while let Some(r) = set.join_next().await {
+        done += 1;
+        match r {
+            Ok(report) => summary.add(&report),
+            Err(e) => summary
+                .failed
+                .push(("(task)".into(), format!("poll task failed: {e}"))),
+        }
+        if progress {
+            eprint!("\rpolled {done}/{total} feeds");
+        }
+    }
+    if progress && total > 0 {
+        eprintln!();
+    }
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.flush())
+        .await
+        .map_err(Failure::internal)??;
+    Ok(summary)
+}
+
+/// `rafid render`: the merged feed (or one tag's) on stdout.
+pub fn render(
+    config: &Config,
+    format: Format,
+    tag: Option<String>,
+    limit: Option<usize>,
+) -> Result<Vec<u8>, Failure> {
+    if let Some(t) = &tag {
+        if !config.feeds.iter().any(|f| f.tags.iter().any(|x| x == t)) {
+            return Err(Failure::user(format!(
+                "no feed in {} has the tag {t:?}",
+                config.path.display()
+            )));
+        }
+    }
+    let store = Store::open(&config.storage.path, "rafid render")?;
+    let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
+    let limit = limit.unwrap_or(config.output.max_items);
+    let r = render_from_store(&store, config, &scope, format, limit)?;
+    Ok(r.body.to_vec())
+}

@@ -1,0 +1,180 @@
+//! The daemon's lifecycle: open the store, bind the port, start the
+//! scheduler, the publisher and the server, tell systemd we are ready, and
+//! on SIGTERM/SIGINT stop polling, let in-flight writes and requests finish,
+//! flush the store and return.
+//!
+//! Stop order: the token is cancelled; pollers stop at their next await
+//! (a document being stored finishes storing); the server stops accepting
+//! and finishes its requests; the publisher exits; then the store is
+//! flushed. Tasks get `GRACE` to finish before the flush happens anyway.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{error, info, warn};
+
+use crate::config::Config;
+use crate::fetch::Fetcher;
+use crate::poll::Poller;
+use crate::publish::Outputs;
+use crate::server::{self, AppState};
+use crate::store::Store;
+use crate::scheduler;
+
+/// How long tasks get to finish after a stop signal.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// How long the publisher waits after a change for more changes, so a
+/// burst of polls renders once.
+const PUBLISH_DEBOUNCE: Duration = Duration::from_millis(250);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {source} (set server.listen in {config})")]
+    Bind {
+        addr: std::net::SocketAddr,
+        config: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Client(#[from] crate::fetch::ClientError),
+}
+
+/// Runs the daemon until a stop signal.
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let config = Arc::new(config);
+    let store = Store::open(&config.storage.path, "rafid run")?;
+    let listener = TcpListener::bind(config.server.listen)
+        .await
+        .map_err(|source| DaemonError::Bind {
+            addr: config.server.listen,
+            config: config.path.display().to_string(),
+            source,
+        })?;
+    let token = CancellationToken::new();
+    let local = listener.local_addr().ok();
+    serve(config, store, listener, token.clone(), async move {
+        info!(
+            listen = %local.map(|a| a.to_string()).unwrap_or_default(),
+            "serving"
+        );
+        shutdown_signal().await;
+        info!("stop signal received");
+    })
+    .await
+}
+
+/// The daemon with its parts passed in, so tests can drive it: it stops when
+/// `stop` completes (or `token` is cancelled).
+pub async fn serve(
+    config: Arc<Config>,
+    store: Store,
+    listener: TcpListener,
+    token: CancellationToken,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), DaemonError> {
+    let fetcher = Arc::new(Fetcher::new(&config.poll)?);
+    let outputs = Arc::new(Outputs::default());
+    {
+        let (store, config, outputs) = (store.clone(), config.clone(), outputs.clone());
+        let r = tokio::task::spawn_blocking(move || outputs.refresh(&store, &config)).await;
+        if let Ok(Err(e)) = r {
+            warn!(error = %e, "cannot render the merged feed at start");
+        }
+    }
+    let changed = Arc::new(Notify::new());
+    let tasks = TaskTracker::new();
+    let poller = Poller {
+        config: config.clone(),
+        store: store.clone(),
+        fetcher,
+    };
+    tasks.spawn(scheduler::run(poller, token.clone(), changed.clone()));
+    tasks.spawn(publisher(
+        store.clone(),
+        config.clone(),
+        outputs.clone(),
+        changed,
+        token.clone(),
+    ));
+    let state = AppState {
+        config: config.clone(),
+        store: store.clone(),
+        outputs,
+    };
+    tasks.spawn(server::run(listener, state, token.clone()));
+    tasks.close();
+
+    let enabled = config.feeds.iter().filter(|f| f.enabled).count();
+    let status = format!("{enabled} feeds, {} items", store.item_count());
+    // Not under systemd (no NOTIFY_SOCKET) this does nothing.
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]);
+
+    tokio::select! {
+        _ = stop => {}
+        _ = token.cancelled() => {}
+    }
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
+    token.cancel();
+    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
+        warn!("tasks still running after {GRACE:?}; flushing anyway");
+    }
+    match store.flush_async().await {
+        Ok(()) => info!("store flushed; stopped"),
+        Err(e) => error!(error = %e, "final flush failed"),
+    }
+    Ok(())
+}
+
+/// Re-renders the outputs after changes, at most once per debounce period.
+async fn publisher(
+    store: Store,
+    config: Arc<Config>,
+    outputs: Arc<Outputs>,
+    changed: Arc<Notify>,
+    token: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = changed.notified() => {}
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(PUBLISH_DEBOUNCE) => {}
+        }
+        let (s, c, o) = (store.clone(), config.clone(), outputs.clone());
+        match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed"),
+            Err(e) => warn!(error = %e, "render task failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            // Without signal handlers Ctrl-C still works through this.
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

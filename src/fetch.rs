@@ -1,0 +1,516 @@
+//! Fetching: one HTTP GET per poll with reqwest, conditional when the feed
+//! has validators, bounded in time, size, redirects and concurrency, and the
+//! body decoded to UTF-8 the way browsers decide an encoding.
+//!
+//! Nothing a server sends may panic or stall the daemon: every failure is a
+//! `FetchError` naming the feed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use encoding_rs::Encoding;
+use reqwest::header::{self, HeaderMap, HeaderValue};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use url::Url;
+
+use crate::config::{FeedConfig, PollConfig, redact_url};
+
+/// Redirects followed at most per request.
+const MAX_REDIRECTS: usize = 5;
+
+/// What rafid asks for: feeds first, any XML or JSON next.
+const ACCEPT: &str = "application/atom+xml, application/rss+xml, application/feed+json, \
+                      application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, \
+                      application/json;q=0.8, */*;q=0.5";
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{url}: HTTP {status}")]
+    Status {
+        url: String,
+        status: u16,
+        retry_after: Option<DateTime<Utc>>,
+    },
+    #[error("{url}: blocked by a bot challenge (HTTP {status}); the site does not let feed readers in")]
+    BotWall { url: String, status: u16 },
+    #[error("{url}: body over {limit} bytes, abandoned")]
+    TooLarge { url: String, limit: u64 },
+    #[error("{url}: no complete answer within {secs}s")]
+    Timeout { url: String, secs: u64 },
+    #[error("{url}: too many redirects (more than {MAX_REDIRECTS}) or a redirect loop")]
+    Redirects { url: String },
+    #[error("{url}: cannot connect: {reason}")]
+    Connect { url: String, reason: String },
+    #[error("{url}: {reason}")]
+    Request { url: String, reason: String },
+}
+
+impl FetchError {
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FetchError::Status { status, .. } | FetchError::BotWall { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// When the server asked rafid to come back (429/503 `Retry-After`).
+    pub fn retry_after(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+/// The validators sent with a conditional request, byte for byte as the
+/// server last gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A response worth acting on.
+#[derive(Debug)]
+pub enum Fetched {
+    /// 304: nothing changed; the old validators stay.
+    NotModified { status: u16 },
+    /// 200 with a body.
+    Body(Body),
+}
+
+#[derive(Debug)]
+pub struct Body {
+    pub status: u16,
+    pub bytes: Bytes,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The URL the body came from after redirects.
+    pub final_url: Url,
+    pub validators: Validators,
+}
+
+/// The HTTP client and the limits shared by every poll.
+///
+/// Requests to one host are limited by a semaphore per host (created on
+/// first use, never removed: there is one per configured host), and all
+/// requests by one global semaphore.
+pub struct Fetcher {
+    client: reqwest::Client,
+    global: Arc<Semaphore>,
+    per_host_limit: usize,
+    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    max_body: u64,
+    timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the HTTP client: {0}")]
+pub struct ClientError(String);
+
+impl Fetcher {
+    pub fn new(cfg: &PollConfig) -> Result<Fetcher, ClientError> {
+        // reqwest is built without a default TLS provider (see Cargo.toml);
+        // ring is installed once here. A second call finds one installed,
+        // which is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let policy = reqwest::redirect::Policy::custom(|attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if !matches!(attempt.url().scheme(), "http" | "https") {
+                attempt.error("redirect to a scheme that is not http(s)")
+            } else if attempt.previous().contains(attempt.url()) {
+                attempt.error("redirect loop")
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .redirect(policy)
+            // No Referer on redirects: a feed request comes from no page.
+            .referer(false)
+            .gzip(true)
+            .brotli(true)
+            .deflate(true)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(cfg.per_host)
+            .build()
+            .map_err(|e| ClientError(e.to_string()))?;
+        Ok(Fetcher {
+            client,
+            global: Arc::new(Semaphore::new(cfg.concurrency)),
+            per_host_limit: cfg.per_host,
+            per_host: Mutex::new(HashMap::new()),
+            max_body: cfg.max_body,
+            timeout: cfg.timeout,
+        })
+    }
+
+    /// Waits for a slot on the feed's host, then a global slot.
+    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let sem = {
+            // A poisoned lock only means another poll panicked mid-insert;
+            // the map itself is still usable.
+            let mut map = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host_limit)))
+                .clone()
+        };
+        // The semaphores are never closed, so acquiring cannot fail; if it
+        // ever did, a fresh permit keeps the poll going rather than panicking.
+        let host_permit = match sem.acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => fresh_permit(),
+        };
+        let global = match self.global.clone().acquire_owned().await {
+            Ok(p) => p,
+            Err(_) => fresh_permit(),
+        };
+        (host_permit, global)
+    }
+
+    /// One GET of `feed`, conditional on `validators`.
+    pub async fn fetch(
+        &self,
+        feed: &FeedConfig,
+        url: &Url,
+        validators: &Validators,
+    ) -> Result<Fetched, FetchError> {
+        let shown = redact_url(url);
+        let _permits = self.permits(url).await;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        if let Some(etag) = validators.etag.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(etag) {
+                headers.insert(header::IF_NONE_MATCH, v);
+            }
+        }
+        if let Some(lm) = validators.last_modified.as_deref() {
+            if let Ok(v) = HeaderValue::from_str(lm) {
+                headers.insert(header::IF_MODIFIED_SINCE, v);
+            }
+        }
+        for (name, value) in &feed.headers {
+            if let (Ok(n), Ok(mut v)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value.0),
+            ) {
+                v.set_sensitive(true);
+                headers.insert(n, v);
+            }
+        }
+        let mut req = self.client.get(url.clone()).headers(headers);
+        if let Some((user, pw)) = &feed.auth {
+            req = req.basic_auth(user, Some(&pw.0));
+        }
+        let deadline = tokio::time::sleep(self.timeout);
+        tokio::pin!(deadline);
+        let resp = tokio::select! {
+            r = req.send() => r.map_err(|e| classify(&shown, e, self.timeout))?,
+            _ = &mut deadline => return Err(FetchError::Timeout { url: shown, secs: self.timeout.as_secs() }),
+        };
+        let status = resp.status().as_u16();
+        if status == 304 {
+            return Ok(Fetched::NotModified { status });
+        }
+        if !resp.status().is_success() {
+            let retry_after = resp
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let challenged = resp
+                .headers()
+                .get("cf-mitigated")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"challenge"));
+            if status == 403 || status == 503 || status == 429 {
+                let head = tokio::select! {
+                    b = read_limited(resp, 64 << 10, &shown) => b.unwrap_or_default(),
+                    _ = &mut deadline => Bytes::new(),
+                };
+                if challenged || looks_like_challenge(&head) {
+                    return Err(FetchError::BotWall { url: shown, status });
+                }
+            }
+            return Err(FetchError::Status {
+                url: shown,
+                status,
+                retry_after,
+            });
+        }
+        let header_str = |name: header::HeaderName| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let validators = Validators {
+            etag: header_str(header::ETAG),
+            last_modified: header_str(header::LAST_MODIFIED),
+        };
+        let content_type = header_str(header::CONTENT_TYPE);
+        let final_url = resp.url().clone();
+        let bytes = tokio::select! {
+            b = read_limited(resp, self.max_body, &shown) => b?,
+            _ = &mut deadline => return Err(FetchError::Timeout { url: shown, secs: self.timeout.as_secs() }),
+        };
+        Ok(Fetched::Body(Body {
+            status,
+            bytes,
+            content_type,
+            final_url,
+            validators,
+        }))
+    }
+}
+
+fn fresh_permit() -> OwnedSemaphorePermit {
+    // A one-permit semaphore that nobody else holds: acquiring succeeds.
+    Arc::new(Semaphore::new(1))
+        .try_acquire_owned()
+        .unwrap_or_else(|_| unreachable!("a new semaphore has a free permit"))
+}
+
+/// Reads the body, stopping as soon as it passes `limit` bytes. reqwest
+/// decompresses on the fly, so the limit applies to the decompressed bytes
+/// and a gzip bomb stops at it.
+async fn read_limited(
+    mut resp: reqwest::Response,
+    limit: u64,
+    shown: &str,
+) -> Result<Bytes, FetchError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(FetchError::TooLarge {
+            url: shown.to_string(),
+            limit,
+        });
+    }
+    let mut buf = Vec::with_capacity(resp.content_length().unwrap_or(64 << 10).min(limit) as usize);
+    loop {
+        let chunk = resp.chunk().await.map_err(|e| FetchError::Request {
+            url: shown.to_string(),
+            reason: format!("reading the body: {}", error_chain(&e)),
+        })?;
+        let Some(chunk) = chunk else { break };
+        if buf.len() as u64 + chunk.len() as u64 > limit {
+            return Err(FetchError::TooLarge {
+                url: shown.to_string(),
+                limit,
+            });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Bytes::from(buf))
+}
+
+fn classify(shown: &str, e: reqwest::Error, timeout: Duration) -> FetchError {
+    let url = shown.to_string();
+    if e.is_timeout() {
+        FetchError::Timeout {
+            url,
+            secs: timeout.as_secs(),
+        }
+    } else if e.is_redirect() {
+        FetchError::Redirects { url }
+    } else if e.is_connect() {
+        FetchError::Connect {
+            url,
+            reason: error_chain(&e),
+        }
+    } else {
+        FetchError::Request {
+            url,
+            reason: error_chain(&e),
+        }
+    }
+}
+
+/// The error and its causes on one line; reqwest's top-level message alone
+/// ("error sending request") says too little.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let msg = c.to_string();
+        if !s.contains(&msg) {
+            s.push_str(": ");
+            s.push_str(&msg);
+        }
+        cur = c.source();
+    }
+    // Never show a URL's secrets even if a lower layer printed it.
+    s
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn parse_retry_after(v: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        let secs = secs.min(30 * 86400) as i64;
+        return Some(now + chrono::Duration::seconds(secs));
+    }
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
+}
+
+fn looks_like_challenge(body: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]).to_ascii_lowercase();
+    head.contains("challenge-platform")
+        || head.contains("cf-chl-")
+        || head.contains("<title>just a moment")
+        || head.contains("ddos-guard")
+        || head.contains("_incapsula_resource")
+        || head.contains("captcha-delivery.com")
+}
+
+/// A body decoded to UTF-8.
+#[derive(Debug)]
+pub struct Decoded {
+    pub text: String,
+    pub encoding: &'static Encoding,
+    /// Bytes that were not valid in the chosen encoding were replaced.
+    pub had_errors: bool,
+}
+
+/// Decodes a feed body as browsers and good parsers decide its encoding:
+/// a byte-order mark, then the HTTP `charset`, then the XML declaration,
+/// then UTF-8. The XML declaration of the result says UTF-8, so the parser
+/// does not decode it a second time.
+pub fn decode_body(bytes: &[u8], content_type: Option<&str>) -> Decoded {
+    let (encoding, skip) = if let Some((enc, bom_len)) = Encoding::for_bom(bytes) {
+        (enc, bom_len)
+    } else if let Some(enc) = content_type
+        .and_then(charset_param)
+        .and_then(|l| Encoding::for_label(l.as_bytes()))
+    {
+        (enc, 0)
+    } else if let Some(enc) = xml_declared_encoding(bytes) {
+        (enc, 0)
+    } else {
+        (encoding_rs::UTF_8, 0)
+    };
+    let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[skip..]);
+    let text = rewrite_xml_declaration(text.into_owned());
+    Decoded {
+        text,
+        encoding,
+        had_errors,
+    }
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        if k.trim().eq_ignore_ascii_case("charset") {
+            Some(v.trim().trim_matches(['"', '\'']).to_string())
+        } else {
+            None
+        }
+    })
+}
+
+/// The `encoding` of an XML declaration written in an ASCII-compatible
+/// encoding (UTF-16 documents are recognised by their BOM instead).
+fn xml_declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
+    let head = &bytes[..bytes.len().min(1024)];
+    let start = head.iter().position(|b| !b.is_ascii_whitespace())?;
+    let head = &head[start..];
+    if !head.starts_with(b"<?xml") {
+        return None;
+    }
+    let end = head.windows(2).position(|w| w == b"?>")?;
+    let decl = std::str::from_utf8(&head[..end]).ok()?;
+    let pos = decl.find("encoding")?;
+    let rest = decl[pos + "encoding".len()..].trim_start();
+    let rest = rest.strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
+    let rest = &rest[1..];
+    let label = &rest[..rest.find(quote)?];
+    let enc = Encoding::for_label(label.trim().as_bytes())?;
+    // A declaration readable as ASCII cannot be UTF-16: such a label is wrong.
+    if enc == encoding_rs::UTF_16LE || enc == encoding_rs::UTF_16BE {
+        return Some(encoding_rs::UTF_8);
+    }
+    Some(enc)
+}
+
+fn rewrite_xml_declaration(text: String) -> String {
+    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
+    if !trimmed.starts_with("<?xml") {
+        return text;
+    }
+    match trimmed.find("?>") {
+        Some(end) => {
+            let mut out = String::with_capacity(trimmed.len());
+            out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+            out.push_str(&trimmed[end + 2..]);
+            out
+        }
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_charset_decides_when_the_declaration_is_silent() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode("<?xml version=\"1.0\"?><rss><t>مرحبا</t></rss>");
+        let d = decode_body(&bytes, Some("application/rss+xml; charset=windows-1256"));
+        assert!(d.text.contains("مرحبا"), "{}", d.text);
+        assert!(d.text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        assert!(!d.had_errors);
+    }
+
+    #[test]
+    fn xml_declaration_decides_without_a_header_charset() {
+        let (bytes, _, _) = encoding_rs::ISO_8859_6
+            .encode("<?xml version=\"1.0\" encoding=\"ISO-8859-6\"?><feed><t>سلام</t></feed>");
+        let d = decode_body(&bytes, Some("application/atom+xml"));
+        assert!(d.text.contains("سلام"));
+        assert!(d.text.contains("encoding=\"UTF-8\""));
+    }
+
+    #[test]
+    fn bom_wins_over_everything() {
+        let mut bytes = vec![0xff, 0xfe];
+        for u in "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss>نص</rss>".encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        let d = decode_body(&bytes, Some("text/xml; charset=iso-8859-1"));
+        assert!(d.text.contains("نص"), "{}", d.text);
+        assert_eq!(d.encoding, encoding_rs::UTF_16LE);
+    }
+
+    #[test]
+    fn invalid_utf8_is_decoded_best_effort() {
+        let d = decode_body(b"<rss>\xff\xfe ok</rss>", None);
+        assert!(d.had_errors);
+        assert!(d.text.contains("ok"));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let now = DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(now + chrono::Duration::seconds(120))
+        );
+        let d = parse_retry_after("Mon, 01 Jan 2024 01:00:00 GMT", now).unwrap();
+        assert_eq!((d - now).num_seconds(), 3600);
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+}

@@ -1,0 +1,320 @@
+//! Canonical forms used for matching: canonical links, text normalized for
+//! comparison (Arabic-aware), and the identity keys derived from them.
+//!
+//! Normalization is for matching only. Nothing computed here is ever
+//! published or stored in place of what the source said.
+
+use sha2::{Digest, Sha256};
+use unicode_normalization::UnicodeNormalization;
+use url::Url;
+
+/// Query parameters that only track where a reader came from. Two links that
+/// differ only in these point at the same page.
+const TRACKING_PARAMS: &[&str] = &[
+    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
+    "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
+    "rb_clickid", "s_cid", "ncid", "ocid", "cmpid", "at_medium", "at_campaign", "wt_mc",
+];
+
+fn is_tracking_param(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("utm_") || TRACKING_PARAMS.contains(&lower.as_str())
+}
+
+/// The canonical form of a link, for identity only: scheme and host lower
+/// case (the `url` crate does that), no fragment, no tracking parameters,
+/// the remaining query sorted, and `http` counted as `https` because outlets
+/// serve the same article under both. `None` for anything not http(s).
+pub fn canonical_link(link: &str) -> Option<String> {
+    let mut url = Url::parse(link.trim()).ok()?;
+    match url.scheme() {
+        "http" | "https" => {}
+        _ => return None,
+    }
+    url.set_fragment(None);
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| !is_tracking_param(k))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        pairs.sort();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    let host = url.host_str()?.trim_end_matches('.').to_owned();
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    let path = url.path();
+    let query = url.query().map(|q| format!("?{q}")).unwrap_or_default();
+    Some(format!("https://{host}{port}{path}{query}"))
+}
+
+/// Whether a (canonical) link names a site's front page rather than an
+/// article: such a link is shared by unrelated items and identifies none.
+pub fn is_front_page(canonical: &str) -> bool {
+    match Url::parse(canonical) {
+        Ok(u) => {
+            let path = u.path().trim_end_matches('/');
+            let path = path
+                .trim_end_matches("index.html")
+                .trim_end_matches("index.php")
+                .trim_end_matches('/');
+            path.is_empty() && u.query().is_none()
+        }
+        Err(_) => true,
+    }
+}
+
+/// Text of an HTML fragment with tags dropped and common entities decoded,
+/// for fingerprints and matching.
+///
+/// Written by hand rather than with a full HTML parser because it runs on
+/// every item body of every poll and needs to be fast; it is never used for
+/// anything that is published, where ammonia does the real work.
+pub fn html_to_text(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(pos) = rest.find(['<', '&']) {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos..];
+        if tail.starts_with('<') {
+            let lower_start: String = tail.chars().skip(1).take(7).collect::<String>();
+            let lower_start = lower_start.to_ascii_lowercase();
+            // Skip the contents of script/style blocks entirely.
+            let skip_to = if lower_start.starts_with("script") {
+                find_ci(tail, "</script")
+            } else if lower_start.starts_with("style") {
+                find_ci(tail, "</style")
+            } else if tail.starts_with("<!--") {
+                tail.find("-->").map(|i| i + 3)
+            } else {
+                None
+            };
+            let after = match skip_to {
+                Some(i) => &tail[i..],
+                None => tail,
+            };
+            match after.find('>') {
+                Some(end) => {
+                    out.push(' ');
+                    rest = &after[end + 1..];
+                }
+                None => {
+                    // A lone '<' that opens no tag is text.
+                    out.push('<');
+                    rest = &tail[1..];
+                }
+            }
+        } else {
+            let (decoded, used) = decode_entity(tail);
+            out.push_str(&decoded);
+            rest = &tail[used..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn find_ci(hay: &str, needle: &str) -> Option<usize> {
+    let hay_lower = hay.to_ascii_lowercase();
+    hay_lower.find(needle)
+}
+
+/// Decodes one entity at the start of `s` (which begins with '&'); returns
+/// the text and how many bytes it used. Unknown entities stay as they are.
+fn decode_entity(s: &str) -> (String, usize) {
+    let end = match s[1..].find(';') {
+        Some(e) if e <= 32 => e + 1,
+        _ => return ("&".into(), 1),
+    };
+    let name = &s[1..end];
+    let ch = if let Some(num) = name.strip_prefix('#') {
+        let code = if let Some(h) = num.strip_prefix(['x', 'X']) {
+            u32::from_str_radix(h, 16).ok()
+        } else {
+            num.parse::<u32>().ok()
+        };
+        code.and_then(char::from_u32)
+    } else {
+        match name {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            "nbsp" => Some('\u{a0}'),
+            "laquo" => Some('«'),
+            "raquo" => Some('»'),
+            "hellip" => Some('…'),
+            "mdash" => Some('—'),
+            "ndash" => Some('–'),
+            "rsquo" => Some('’'),
+            "lsquo" => Some('‘'),
+            "rdquo" => Some('”'),
+            "ldquo" => Some('“'),
+            "zwnj" => Some('\u{200c}'),
+            "zwj" => Some('\u{200d}'),
+            "rlm" => Some('\u{200f}'),
+            "lrm" => Some('\u{200e}'),
+            _ => None,
+        }
+    };
+    match ch {
+        Some(c) => (c.to_string(), end + 1),
+        None => ("&".into(), 1),
+    }
+}
+
+/// Arabic marks that change neither the word nor its meaning for matching:
+/// tashkeel (fathatan … sukun), superscript alef, Quranic annotation marks.
+fn is_arabic_mark(c: char) -> bool {
+    matches!(c,
+        '\u{0610}'..='\u{061A}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}'
+        | '\u{06D6}'..='\u{06DC}'
+        | '\u{06DF}'..='\u{06E8}'
+        | '\u{06EA}'..='\u{06ED}'
+        | '\u{08D3}'..='\u{08FF}')
+}
+
+/// Text normalized for matching: NFKC, no Arabic diacritics or tatweel,
+/// alef/yaa/taa-marbuta variants unified, digits to ASCII, punctuation to
+/// spaces, Latin lower case, whitespace collapsed to single spaces.
+pub fn normalize_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for c in text.nfkc() {
+        let mapped = match c {
+            c if is_arabic_mark(c) => continue,
+            '\u{0640}' => continue, // tatweel
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                continue;
+            }
+            '\u{feff}' => continue,
+            'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
+            'ى' => 'ي',
+            'ة' => 'ه',
+            'ؤ' => 'و',
+            'ئ' => 'ي',
+            'ک' => 'ك',
+            'ی' | 'ے' => 'ي',
+            '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
+            '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
+            c if c.is_alphanumeric() => c,
+            _ => ' ',
+        };
+        if mapped == ' ' {
+            pending_space = !out.is_empty();
+            continue;
+        }
+        if pending_space {
+            out.push(' ');
+            pending_space = false;
+        }
+        for l in mapped.to_lowercase() {
+            out.push(l);
+        }
+    }
+    out
+}
+
+/// 128 bits of SHA-256 over length-prefixed parts, so ("ab","c") and
+/// ("a","bc") never collide.
+pub fn digest(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let full = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+/// The smallest normalized text (title and body together) that identifies
+/// an item across feeds by content alone. Below it, two unrelated items
+/// ("Untitled", an empty body) would collide.
+pub const MIN_CONTENT_KEY_CHARS: usize = 48;
+
+/// The normalized title and body an item is matched on.
+pub fn matching_text(title: Option<&str>, body: Option<&str>) -> String {
+    let mut s = normalize_text(&html_to_text(title.unwrap_or("")));
+    let body = normalize_text(&html_to_text(body.unwrap_or("")));
+    if !body.is_empty() {
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(&body);
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_link_drops_tracking_fragment_and_sorts_query() {
+        let cases = [
+            (
+                "HTTPS://Example.COM/a/b?utm_source=x&b=2&a=1#top",
+                Some("https://example.com/a/b?a=1&b=2"),
+            ),
+            (
+                "http://example.com/news?id=7&fbclid=zz",
+                Some("https://example.com/news?id=7"),
+            ),
+            ("https://example.com:8443/x", Some("https://example.com:8443/x")),
+            ("https://example.com:443/x", Some("https://example.com/x")),
+            ("mailto:someone@example.com", None),
+            ("not a url", None),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canonical_link(input).as_deref(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn front_pages_are_recognised() {
+        assert!(is_front_page("https://example.com/"));
+        assert!(is_front_page("https://example.com/index.html"));
+        assert!(!is_front_page("https://example.com/news/1"));
+        assert!(!is_front_page("https://example.com/?p=12"));
+    }
+
+    #[test]
+    fn html_to_text_strips_tags_scripts_and_entities() {
+        let html = "<p>سلام&nbsp;<b>عليكم</b></p><script>alert(1)</script>&amp; &#1575; &unknown; a < b";
+        let text = html_to_text(html);
+        assert!(text.contains("سلام\u{a0}"));
+        assert!(text.contains("عليكم"));
+        assert!(!text.contains("alert"));
+        assert!(text.contains("& ا &unknown; a < b"));
+    }
+
+    #[test]
+    fn normalize_text_unifies_arabic_variants() {
+        let cases = [
+            ("الرَّئِيس", "الرييس"),
+            ("الرئيـــس", "الرييس"),
+            ("أحمد وإبراهيم وآدم", "احمد وابراهيم وادم"),
+            ("مدرسة على", "مدرسه علي"),
+            ("عام ٢٠٢٤ و۱۴", "عام 2024 و14"),
+            ("«خبر» — عاجل!", "خبر عاجل"),
+            ("Hello, WORLD", "hello world"),
+            ("  spaced\t\nout  ", "spaced out"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize_text(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn digest_separates_parts() {
+        assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
+        assert_eq!(digest(&[b"x"]), digest(&[b"x"]));
+    }
+}

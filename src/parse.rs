@@ -1,0 +1,328 @@
+//! Parsing: a decoded document → feed-rs → rafid's `ParsedFeed`. feed-rs
+//! types never leave this module.
+
+use chrono::{DateTime, Utc};
+use feed_rs::model as fr;
+use url::Url;
+
+use crate::model::{Category, Enclosure, Entry, FeedMeta, ParsedFeed, Person};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("not a feed: {0}")]
+    NotAFeed(String),
+}
+
+/// Parses one document (already decoded to UTF-8, see `fetch::decode_body`).
+/// `base` is the URL the document was fetched from; relative links resolve
+/// against it. Keeps at most `max_items` entries, the newest.
+pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(base.as_str()))
+        // feed-rs invents an id (a random UUID for an item with neither id nor
+        // link) when the source gives none; rafid derives its own identity, so
+        // it must know which ids were really in the document.
+        .id_generator(|_, _, _| String::new())
+        .sanitize_content(false)
+        .build();
+    let feed = parser
+        .parse(doc.as_bytes())
+        .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
+    Ok(convert(feed, base, max_items))
+}
+
+/// Says what the document was when it was not a feed: an HTML page is the
+/// commonest case and worth naming.
+fn describe(doc: &str, err: &str) -> String {
+    let head: String = doc.trim_start().chars().take(512).collect::<String>();
+    let head = head.to_ascii_lowercase();
+    if head.is_empty() {
+        "empty document".into()
+    } else if head.starts_with("<!doctype html") || head.contains("<html") {
+        "an HTML page, not a feed".into()
+    } else {
+        err.to_string()
+    }
+}
+
+fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
+    let site_url = pick_link(&feed.links, base).filter(|l| l != base.as_str());
+    let feed_lang = feed.language.clone().filter(|l| !l.trim().is_empty());
+    let meta = FeedMeta {
+        id: Some(feed.id.clone()).filter(|s| !s.trim().is_empty()),
+        title: feed
+            .title
+            .as_ref()
+            .map(text_to_plain)
+            .filter(|t| !t.is_empty()),
+        site_url,
+        language: feed_lang.clone(),
+        ttl_minutes: feed.ttl,
+    };
+    let mut entries: Vec<Entry> = feed
+        .entries
+        .into_iter()
+        .map(|e| convert_entry(e, base, feed_lang.as_deref()))
+        .collect();
+    if entries.len() > max_items {
+        // Keep the newest; undated items count as newest (they are current
+        // in the document), and the sort is stable so document order stays.
+        entries.sort_by_key(|e| std::cmp::Reverse(e.published.or(e.updated).map(|d| d.timestamp()).unwrap_or(i64::MAX)));
+        entries.truncate(max_items);
+    }
+    ParsedFeed { meta, entries }
+}
+
+fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
+    let entry_base = e
+        .base
+        .as_deref()
+        .and_then(|b| base.join(b).ok())
+        .unwrap_or_else(|| base.clone());
+    let link = pick_link(&e.links, &entry_base);
+    let mut enclosures: Vec<Enclosure> = Vec::new();
+    let mut push_enclosure = |enc: Enclosure| {
+        if !enclosures.iter().any(|x| x.url == enc.url) {
+            enclosures.push(enc);
+        }
+    };
+    for l in &e.links {
+        if l.rel.as_deref() == Some("enclosure") {
+            if let Some(url) = absolute(&l.href, &entry_base) {
+                push_enclosure(Enclosure {
+                    url,
+                    mime_type: l.media_type.clone(),
+                    length: l.length,
+                });
+            }
+        }
+    }
+    for m in &e.media {
+        for c in &m.content {
+            if let Some(url) = &c.url {
+                push_enclosure(Enclosure {
+                    url: url.to_string(),
+                    mime_type: c.content_type.as_ref().map(|t| t.to_string()),
+                    length: c.size,
+                });
+            }
+        }
+    }
+    let content = e.content.as_ref().and_then(|c| {
+        let body = c.body.as_deref()?;
+        let html = if is_plain(c.content_type.essence().to_string().as_str()) {
+            plain_to_html(body)
+        } else {
+            body.to_string()
+        };
+        Some(html).filter(|s| !s.trim().is_empty())
+    });
+    let summary = e.summary.as_ref().and_then(|t| {
+        let html = if is_plain(t.content_type.essence().to_string().as_str()) {
+            plain_to_html(&t.content)
+        } else {
+            t.content.clone()
+        };
+        Some(html).filter(|s| !s.trim().is_empty())
+    });
+    Entry {
+        guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
+        title: e.title.as_ref().map(text_to_plain).filter(|t| !t.is_empty()),
+        link,
+        content,
+        summary,
+        published: e.published,
+        // feed-rs copies the published date into `updated` when the source
+        // gave none; only a distinct date is the source's own.
+        updated: e.updated.filter(|u| Some(*u) != e.published),
+        authors: e
+            .authors
+            .iter()
+            .filter(|p| p.name.as_deref().is_some_and(|n| !n.trim().is_empty()) || p.email.is_some())
+            .map(|p| Person {
+                name: p.name.as_deref().unwrap_or("").trim().to_string(),
+                email: p.email.clone(),
+                uri: p.uri.clone(),
+            })
+            .collect(),
+        categories: e
+            .categories
+            .iter()
+            .filter(|c| !c.term.trim().is_empty())
+            .map(|c| Category {
+                term: c.term.trim().to_string(),
+                scheme: c.scheme.clone(),
+                label: c.label.clone(),
+            })
+            .collect(),
+        enclosures,
+        language: e
+            .language
+            .clone()
+            .filter(|l| !l.trim().is_empty())
+            .or_else(|| feed_lang.map(str::to_string)),
+        base: Some(entry_base.to_string()),
+    }
+}
+
+fn is_plain(essence: &str) -> bool {
+    essence == "text/plain" || essence == "text"
+}
+
+/// The item's link: the first `alternate` (or rel-less) link, else any link
+/// that is not an enclosure or comments link; made absolute.
+fn pick_link(links: &[fr::Link], base: &Url) -> Option<String> {
+    let alternate = links
+        .iter()
+        .find(|l| matches!(l.rel.as_deref(), None | Some("alternate")));
+    let any = || {
+        links.iter().find(|l| {
+            !matches!(
+                l.rel.as_deref(),
+                Some("enclosure" | "self" | "replies" | "hub" | "edit")
+            )
+        })
+    };
+    let l = alternate.or_else(any)?;
+    absolute(&l.href, base)
+}
+
+fn absolute(href: &str, base: &Url) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() {
+        return None;
+    }
+    match base.join(href) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u.to_string()),
+        Ok(_) => None,
+        Err(_) => None,
+    }
+}
+
+/// A title as plain text: markup from an HTML title removed (feed readers
+/// render titles as text, and many render RSS titles as HTML), whitespace
+/// runs collapsed. The characters themselves are left exactly as they came.
+fn text_to_plain(t: &fr::Text) -> String {
+    let raw = t.content.as_str();
+    let looks_html = !is_plain(t.content_type.essence().to_string().as_str()) || raw.contains('<');
+    let text = if looks_html && (raw.contains('<') || raw.contains('&')) {
+        html_fragment_to_text(raw)
+    } else {
+        raw.to_string()
+    };
+    collapse_whitespace(&text)
+}
+
+/// Removes every tag with a real HTML parser (ammonia, allowing no tags) and
+/// turns the escapes its serializer writes back into characters.
+pub fn html_fragment_to_text(html: &str) -> String {
+    let cleaned = ammonia::Builder::empty().clean(html).to_string();
+    cleaned
+        .replace("&nbsp;", "\u{a0}")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Plain text as HTML: escaped, line breaks kept.
+pub fn plain_to_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\n' => out.push_str("<br>\n"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The newest date an entry claims.
+pub fn entry_date(e: &Entry) -> Option<DateTime<Utc>> {
+    e.published.or(e.updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Url {
+        Url::parse("https://news.example/feed.xml").unwrap()
+    }
+
+    #[test]
+    fn rss_items_without_guid_or_link_get_no_invented_id() {
+        let doc = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
+            <item><title>بلا معرف</title><description>نص</description></item>
+            </channel></rss>"#;
+        let f = parse(doc, &base(), 1000).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.entries[0].guid, None);
+        assert_eq!(f.entries[0].link, None);
+        assert_eq!(f.entries[0].title.as_deref(), Some("بلا معرف"));
+    }
+
+    #[test]
+    fn html_titles_become_plain_text_and_links_absolute() {
+        let doc = r#"<feed xmlns="http://www.w3.org/2005/Atom"><title>F</title><id>urn:f</id>
+            <entry><id>urn:e1</id><title type="html">&lt;b&gt;عاجل&lt;/b&gt;: خبر &amp;amp; تحليل</title>
+            <link href="/news/1"/><updated>2024-01-02T03:04:05Z</updated>
+            <link rel="enclosure" href="/a.mp3" type="audio/mpeg" length="12"/></entry></feed>"#;
+        let f = parse(doc, &base(), 1000).unwrap();
+        let e = &f.entries[0];
+        assert_eq!(e.title.as_deref(), Some("عاجل: خبر & تحليل"));
+        assert_eq!(e.link.as_deref(), Some("https://news.example/news/1"));
+        assert_eq!(e.guid.as_deref(), Some("urn:e1"));
+        assert_eq!(e.enclosures.len(), 1);
+        assert_eq!(e.enclosures[0].url, "https://news.example/a.mp3");
+    }
+
+    #[test]
+    fn html_pages_are_named() {
+        let err = parse("<!DOCTYPE html><html><body>hi</body></html>", &base(), 10).unwrap_err();
+        assert!(err.to_string().contains("HTML page"), "{err}");
+        let err = parse("", &base(), 10).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
+    }
+
+    #[test]
+    fn json_feed_parses() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","language":"ar",
+            "items":[{"id":"1","url":"https://j.example/1","title":"عنوان","content_html":"<p>نص</p>",
+            "date_published":"2024-05-01T10:00:00Z"}]}"#;
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.entries[0].guid.as_deref(), Some("1"));
+        assert_eq!(f.entries[0].title.as_deref(), Some("عنوان"));
+        assert_eq!(f.entries[0].language.as_deref(), Some("ar"));
+    }
+
+    #[test]
+    fn only_the_newest_items_are_kept() {
+        let mut doc = String::from(r#"<rss version="2.0"><channel><title>T</title>"#);
+        for i in 1..=5 {
+            doc.push_str(&format!(
+                "<item><guid>{i}</guid><pubDate>Mon, 0{i} Jan 2024 00:00:00 GMT</pubDate></item>"
+            ));
+        }
+        doc.push_str("</channel></rss>");
+        let f = parse(&doc, &base(), 2).unwrap();
+        let ids: Vec<_> = f.entries.iter().map(|e| e.guid.clone().unwrap()).collect();
+        assert_eq!(ids, vec!["5", "4"]);
+    }
+}

@@ -1,0 +1,285 @@
+//! One poll of one feed, end to end: fetch → decode → parse → keys → store,
+//! and the feed's state updated to match. Shared by the daemon's scheduler
+//! and `rafid poll-once`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+use tracing::{Instrument, info, info_span, warn};
+
+use crate::config::{Config, FeedConfig, redact_url};
+use crate::fetch::{FetchError, Fetched, Fetcher, Validators, decode_body};
+use crate::model::{FeedState, Source, hex};
+use crate::store::{IngestStats, Store, StoreError};
+use crate::{dedup, parse};
+
+/// How one poll ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 304 Not Modified: nothing parsed.
+    NotModified,
+    /// 200 with the same bytes as last time: nothing parsed.
+    Unchanged,
+    /// A document was parsed and stored.
+    Stored(IngestStatsView),
+    /// Not polled: the server asked rafid to wait (Retry-After) until then.
+    Deferred(String),
+    Failed(String),
+    /// The poll was stopped by shutdown before it finished.
+    Cancelled,
+}
+
+/// `IngestStats` plus the number of items in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct IngestStatsView {
+    pub items: usize,
+    pub stats: IngestStats,
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The feed's URL as shown to others (secrets redacted).
+    pub feed: String,
+    pub status: Option<u16>,
+    pub outcome: Outcome,
+}
+
+impl Report {
+    pub fn changed_store(&self) -> bool {
+        matches!(&self.outcome, Outcome::Stored(v) if v.stats.new + v.stats.updated + v.stats.merged > 0)
+    }
+}
+
+/// What every poll needs; cheap to clone.
+#[derive(Clone)]
+pub struct Poller {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub fetcher: Arc<Fetcher>,
+}
+
+impl Poller {
+    /// Polls `feed` once; never fails: every problem ends up in the report
+    /// and in the feed's state. `cancel` stops the network part; storing,
+    /// once started, finishes.
+    pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
+        let shown = redact_url(&feed.url);
+        let span = info_span!("poll", feed = %shown);
+        self.poll_inner(feed, shown, cancel).instrument(span).await
+    }
+
+    async fn poll_inner(
+        &self,
+        feed: &FeedConfig,
+        shown: String,
+        cancel: &CancellationToken,
+    ) -> Report {
+        let key = feed.key().to_string();
+        let mut state = match self.store.feed_state(&key) {
+            Ok(s) => s.unwrap_or_default(),
+            Err(e) => {
+                // A damaged state record must not stop the feed: start afresh.
+                warn!(error = %e, "feed state unreadable; polling unconditionally");
+                FeedState::default()
+            }
+        };
+        let now = Utc::now();
+        state.last_poll = Some(now);
+        let validators = Validators {
+            etag: state.etag.clone(),
+            last_modified: state.last_modified.clone(),
+        };
+        let fetched = tokio::select! {
+            r = self.fetcher.fetch(feed, &feed.url, &validators) => r,
+            _ = cancel.cancelled() => {
+                return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
+            }
+        };
+        let report = match fetched {
+            Ok(Fetched::NotModified { status }) => {
+                state.last_status = Some(status);
+                succeed(&mut state, now);
+                self.save_state(&key, &state, &shown);
+                Report {
+                    feed: shown,
+                    status: Some(status),
+                    outcome: Outcome::NotModified,
+                }
+            }
+            Ok(Fetched::Body(body)) => {
+                let status = body.status;
+                let body_hash = hex(&Sha256::digest(&body.bytes)[..16]);
+                state.last_status = Some(status);
+                if state.body_hash.as_deref() == Some(body_hash.as_str()) {
+                    // Validators are replaced after every 200, even when the
+                    // bytes are the same.
+                    state.etag = body.validators.etag;
+                    state.last_modified = body.validators.last_modified;
+                    succeed(&mut state, now);
+                    self.save_state(&key, &state, &shown);
+                    Report {
+                        feed: shown,
+                        status: Some(status),
+                        outcome: Outcome::Unchanged,
+                    }
+                } else {
+                    let store = self.store.clone();
+                    let config = self.config.clone();
+                    let feed = feed.clone();
+                    let shown2 = shown.clone();
+                    let work = tokio::task::spawn_blocking(move || {
+                        ingest(&store, &config, &feed, body, body_hash, state, &shown2)
+                    });
+                    let outcome = match work.await {
+                        Ok(o) => o,
+                        Err(e) => Outcome::Failed(format!("{shown}: ingest task failed: {e}")),
+                    };
+                    Report {
+                        feed: shown,
+                        status: Some(status),
+                        outcome,
+                    }
+                }
+            }
+            Err(e) => {
+                state.last_status = e.status();
+                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                state.last_error = Some(e.to_string());
+                if let Some(t) = e.retry_after() {
+                    state.retry_after = Some(t);
+                }
+                self.save_state(&key, &state, &shown);
+                Report {
+                    feed: shown,
+                    status: e.status(),
+                    outcome: Outcome::Failed(describe_fetch_error(&e)),
+                }
+            }
+        };
+        log_report(&report);
+        report
+    }
+
+    fn save_state(&self, key: &str, state: &FeedState, shown: &str) {
+        if let Err(e) = self.store.put_feed_state(key, state) {
+            warn!(feed = %shown, error = %e, "cannot save feed state");
+        }
+    }
+}
+
+fn succeed(state: &mut FeedState, now: chrono::DateTime<Utc>) {
+    state.last_success = Some(now);
+    state.last_error = None;
+    state.consecutive_failures = 0;
+    state.retry_after = None;
+}
+
+fn describe_fetch_error(e: &FetchError) -> String {
+    e.to_string()
+}
+
+/// The CPU and storage part of a poll, run on a blocking thread.
+fn ingest(
+    store: &Store,
+    config: &Config,
+    feed: &FeedConfig,
+    body: crate::fetch::Body,
+    body_hash: String,
+    mut state: FeedState,
+    shown: &str,
+) -> Outcome {
+    let now = state.last_poll.unwrap_or_else(Utc::now);
+    let decoded = decode_body(&body.bytes, body.content_type.as_deref());
+    if decoded.had_errors {
+        warn!(
+            encoding = decoded.encoding.name(),
+            "body is not valid {}; undecodable bytes replaced",
+            decoded.encoding.name()
+        );
+    }
+    let parsed = match parse::parse(&decoded.text, &body.final_url, config.poll.max_items_per_fetch)
+    {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!("{shown}: {e}");
+            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+            state.last_error = Some(msg.clone());
+            // Validators and body hash stay as they were: the next poll
+            // fetches the document again in full.
+            if let Err(e) = store.put_feed_state(feed.key(), &state) {
+                warn!(error = %e, "cannot save feed state");
+            }
+            return Outcome::Failed(msg);
+        }
+    };
+    let keys = dedup::keys_for(
+        feed.key(),
+        parsed.meta.site_url.as_deref(),
+        &parsed.entries,
+    );
+    state.etag = body.validators.etag;
+    state.last_modified = body.validators.last_modified;
+    state.body_hash = Some(body_hash);
+    state.title = parsed.meta.title.clone();
+    state.site_url = parsed.meta.site_url.clone();
+    state.feed_id = parsed.meta.id.clone();
+    state.language = parsed.meta.language.clone();
+    succeed(&mut state, now);
+    let source = Source {
+        feed_url: feed.key().to_string(),
+        feed_title: parsed.meta.title.clone(),
+        feed_id: parsed.meta.id.clone(),
+        site_url: parsed.meta.site_url.clone(),
+        item_link: None,
+        guid: None,
+    };
+    // The item count in the state includes this document's contributions;
+    // a first try computes them, and the count is fixed up on the rare
+    // retry below. Storing both in one transaction keeps them consistent.
+    let result = store_document(store, &source, &parsed.entries, &keys, &mut state, now);
+    match result {
+        Ok(stats) => Outcome::Stored(IngestStatsView {
+            items: parsed.entries.len(),
+            stats,
+        }),
+        Err(e) => Outcome::Failed(format!("{shown}: {e}")),
+    }
+}
+
+fn store_document(
+    store: &Store,
+    source: &Source,
+    entries: &[crate::model::Entry],
+    keys: &[dedup::ItemKeys],
+    state: &mut FeedState,
+    now: chrono::DateTime<Utc>,
+) -> Result<IngestStats, StoreError> {
+    let stats = store.ingest(source, entries, keys, state, now)?;
+    let contributed = (stats.new + stats.merged) as u64;
+    if contributed > 0 {
+        state.items += contributed;
+        store.put_feed_state(&source.feed_url, state)?;
+    }
+    Ok(stats)
+}
+
+fn log_report(r: &Report) {
+    let status = r.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+    match &r.outcome {
+        Outcome::NotModified => info!(status = %status, "not modified"),
+        Outcome::Unchanged => info!(status = %status, "unchanged body"),
+        Outcome::Stored(v) => info!(
+            status = %status,
+            items = v.items,
+            new = v.stats.new,
+            updated = v.stats.updated,
+            merged = v.stats.merged,
+            "polled"
+        ),
+        Outcome::Deferred(until) => info!(until = %until, "deferred by Retry-After"),
+        Outcome::Failed(e) => warn!(status = %status, error = %e, "poll failed"),
+        Outcome::Cancelled => info!("poll cancelled by shutdown"),
+    }
+}

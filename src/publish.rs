@@ -1,0 +1,739 @@
+//! Publishing: the merged feed as Atom 1.0, RSS 2.0 and JSON Feed 1.1,
+//! rendered once per change and kept as bytes (with a gzip copy and a strong
+//! ETag) for the server to hand out.
+//!
+//! Content is sanitized here, at the last moment, with ammonia: the store
+//! keeps what the source said, and every output is safe to open.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use chrono::{DateTime, SecondsFormat, Utc};
+use quick_xml::Writer;
+use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::config::{Config, redact_str};
+use crate::model::{Item, hex};
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Atom,
+    Rss,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::Rss => "rss",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        match ext {
+            "atom" => Some(Format::Atom),
+            "rss" => Some(Format::Rss),
+            "json" => Some(Format::Json),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// Which items a feed shows.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    All,
+    Tag(String),
+}
+
+impl Scope {
+    fn path(&self, format: Format) -> String {
+        match self {
+            Scope::All => format!("feed.{}", format.extension()),
+            Scope::Tag(t) => format!(
+                "tags/{}.{}",
+                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>(),
+                format.extension()
+            ),
+        }
+    }
+}
+
+/// One rendered output, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// Strong validator: a hash of the body, quoted.
+    pub etag: String,
+    /// The newest change among the items shown (stable across restarts).
+    pub last_modified: DateTime<Utc>,
+    pub content_type: &'static str,
+}
+
+impl Rendered {
+    fn new(body: Vec<u8>, last_modified: DateTime<Utc>, format: Format) -> Rendered {
+        let etag = format!("\"{}\"", hex(&Sha256::digest(&body)[..16]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing to a Vec cannot fail.
+        let gzip = gz
+            .write_all(&body)
+            .and_then(|_| gz.finish())
+            .unwrap_or_default();
+        Rendered {
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            etag,
+            last_modified,
+            content_type: format.content_type(),
+        }
+    }
+}
+
+/// What a rendering needs besides the items.
+pub struct View<'a> {
+    pub config: &'a Config,
+    pub store_id: [u8; 16],
+    pub scope: &'a Scope,
+}
+
+impl View<'_> {
+    fn title(&self) -> String {
+        match self.scope {
+            Scope::All => self.config.output.title.clone(),
+            Scope::Tag(t) => format!("{} — {t}", self.config.output.title),
+        }
+    }
+
+    fn self_url(&self, format: Format) -> String {
+        join(&self.config.server.base_url, &self.scope.path(format))
+    }
+
+    fn home_url(&self) -> String {
+        self.config.server.base_url.to_string()
+    }
+
+    /// A feed id that stays the same for this store and scope wherever rafid
+    /// is served from.
+    fn feed_id(&self) -> String {
+        let scope = match self.scope {
+            Scope::All => String::new(),
+            Scope::Tag(t) => format!("tag:{t}"),
+        };
+        let d = crate::normalize::digest(&[&self.store_id, scope.as_bytes()]);
+        crate::model::ItemId(d).urn()
+    }
+
+    /// The name a source feed is shown under: the config's title, else the
+    /// feed's own, else its (redacted) URL.
+    fn source_title(&self, feed_url: &str, own: Option<&str>) -> String {
+        self.config
+            .feed(feed_url)
+            .and_then(|f| f.title.clone())
+            .or_else(|| own.map(str::to_string))
+            .unwrap_or_else(|| redact_str(feed_url))
+    }
+}
+
+fn join(base: &Url, path: &str) -> String {
+    base.join(path)
+        .map(|u| u.to_string())
+        .unwrap_or_else(|_| format!("{base}{path}"))
+}
+
+/// Whether an item belongs in a scope: tags are the item's feeds' tags as
+/// the config says now.
+pub fn in_scope(config: &Config, scope: &Scope, item: &Item) -> bool {
+    match scope {
+        Scope::All => true,
+        Scope::Tag(tag) => item.sources.iter().any(|s| {
+            config
+                .feed(&s.feed_url)
+                .is_some_and(|f| f.tags.iter().any(|t| t == tag))
+        }),
+    }
+}
+
+/// Reads the items of `scope` from the store and renders them.
+pub fn render_from_store(
+    store: &Store,
+    config: &Config,
+    scope: &Scope,
+    format: Format,
+    limit: usize,
+) -> Result<Rendered, StoreError> {
+    let items = store.newest(limit, |i| in_scope(config, scope, i))?;
+    let view = View {
+        config,
+        store_id: store.store_id(),
+        scope,
+    };
+    Ok(render(&view, &items, format))
+}
+
+pub fn render(view: &View<'_>, items: &[Item], format: Format) -> Rendered {
+    let last_modified = items
+        .iter()
+        .map(Item::last_modified)
+        .max()
+        .unwrap_or(DateTime::UNIX_EPOCH);
+    let body = match format {
+        Format::Atom => atom(view, items, last_modified),
+        Format::Rss => rss(view, items, last_modified),
+        Format::Json => json_feed(view, items),
+    };
+    Rendered::new(body, last_modified, format)
+}
+
+/// Sanitizes item HTML: no script, no event handlers, no dangerous URLs;
+/// relative links and images made absolute against the item's base.
+pub fn sanitize(html: &str, base: Option<&str>) -> String {
+    let mut b = ammonia::Builder::default();
+    let base = base.and_then(|b| Url::parse(b).ok());
+    if let Some(base) = base {
+        b.url_relative(ammonia::UrlRelative::RewriteWithBase(base));
+    } else {
+        b.url_relative(ammonia::UrlRelative::Deny);
+    }
+    b.clean(html).to_string()
+}
+
+/// XML 1.0 cannot carry most control characters; a JSON Feed source can. They
+/// are dropped from XML outputs (and only there).
+fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
+    let bad = |c: char| {
+        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
+    };
+    if s.chars().any(bad) {
+        s.chars().filter(|c| !bad(*c)).collect::<String>().into()
+    } else {
+        s.into()
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn rfc822(t: DateTime<Utc>) -> String {
+    t.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+}
+
+/// A thin layer over quick-xml's writer for the handful of shapes feeds use.
+struct Xml {
+    w: Writer<Vec<u8>>,
+}
+
+impl Xml {
+    fn new() -> Xml {
+        let mut w = Writer::new_with_indent(Vec::with_capacity(64 << 10), b' ', 1);
+        // Writing to a Vec cannot fail; results are ignored throughout.
+        let _ = w.write_event(Event::Decl(BytesDecl::new("1.0", Some("utf-8"), None)));
+        Xml { w }
+    }
+
+    fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        let mut start = BytesStart::new(name);
+        for (k, v) in attrs {
+            start.push_attribute((*k, xml_safe(v).as_ref()));
+        }
+        let _ = self.w.write_event(Event::Start(start));
+    }
+
+    fn close(&mut self, name: &str) {
+        let _ = self.w.write_event(Event::End(BytesEnd::new(name)));
+    }
+
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        let mut start = BytesStart::new(name);
+        for (k, v) in attrs {
+            start.push_attribute((*k, xml_safe(v).as_ref()));
+        }
+        let _ = self.w.write_event(Event::Empty(start));
+    }
+
+    fn text(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.open(name, attrs);
+        let _ = self
+            .w
+            .write_event(Event::Text(BytesText::new(xml_safe(text).as_ref())));
+        self.close(name);
+    }
+
+    fn finish(self) -> Vec<u8> {
+        let mut v = self.w.into_inner();
+        v.push(b'\n');
+        v
+    }
+}
+
+fn item_html(item: &Item) -> (Option<String>, Option<String>) {
+    let base = item.base.as_deref().or(item.link.as_deref());
+    let content = item.content.as_deref().map(|c| sanitize(c, base));
+    let summary = item.summary.as_deref().map(|c| sanitize(c, base));
+    (content, summary)
+}
+
+fn generator_version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
+    let mut x = Xml::new();
+    x.open("feed", &[("xmlns", "http://www.w3.org/2005/Atom")]);
+    x.text("id", &[], &view.feed_id());
+    x.text("title", &[("type", "text")], &view.title());
+    x.text("updated", &[], &rfc3339(updated));
+    x.empty(
+        "link",
+        &[
+            ("rel", "self"),
+            ("type", "application/atom+xml"),
+            ("href", &view.self_url(Format::Atom)),
+        ],
+    );
+    x.empty(
+        "link",
+        &[("rel", "alternate"), ("type", "text/html"), ("href", &view.home_url())],
+    );
+    x.open("author", &[]);
+    x.text("name", &[], &view.config.output.title);
+    x.close("author");
+    x.text(
+        "generator",
+        &[("version", &generator_version())],
+        "rafid",
+    );
+    for item in items {
+        let lang = item.language.as_deref().unwrap_or("");
+        let attrs: &[(&str, &str)] = if lang.is_empty() {
+            &[]
+        } else {
+            &[("xml:lang", lang)]
+        };
+        x.open("entry", attrs);
+        x.text("id", &[], &item.id.urn());
+        x.text("title", &[("type", "text")], item.title.as_deref().unwrap_or(""));
+        if let Some(link) = &item.link {
+            x.empty("link", &[("rel", "alternate"), ("href", link)]);
+        }
+        for enc in &item.enclosures {
+            let len = enc.length.map(|l| l.to_string());
+            let mut a = vec![("rel", "enclosure"), ("href", enc.url.as_str())];
+            if let Some(t) = &enc.mime_type {
+                a.push(("type", t));
+            }
+            if let Some(l) = &len {
+                a.push(("length", l));
+            }
+            x.empty("link", &a);
+        }
+        if item.published.is_some() {
+            x.text("published", &[], &rfc3339(item.sort_time()));
+        }
+        x.text("updated", &[], &rfc3339(item.updated_shown()));
+        for a in &item.authors {
+            x.open("author", &[]);
+            x.text("name", &[], if a.name.is_empty() { a.email.as_deref().unwrap_or("") } else { &a.name });
+            if let Some(e) = &a.email {
+                x.text("email", &[], e);
+            }
+            if let Some(u) = &a.uri {
+                x.text("uri", &[], u);
+            }
+            x.close("author");
+        }
+        for c in &item.categories {
+            let mut a = vec![("term", c.term.as_str())];
+            if let Some(s) = &c.scheme {
+                a.push(("scheme", s));
+            }
+            if let Some(l) = &c.label {
+                a.push(("label", l));
+            }
+            x.empty("category", &a);
+        }
+        let (content, summary) = item_html(item);
+        if let Some(s) = &summary {
+            x.text("summary", &[("type", "html")], s);
+        }
+        if let Some(c) = &content {
+            x.text("content", &[("type", "html")], c);
+        }
+        if let Some(src) = item.sources.first() {
+            x.open("source", &[]);
+            let id = src.feed_id.clone().unwrap_or_else(|| redact_str(&src.feed_url));
+            x.text("id", &[], &id);
+            x.text(
+                "title",
+                &[],
+                &view.source_title(&src.feed_url, src.feed_title.as_deref()),
+            );
+            x.empty("link", &[("rel", "self"), ("href", &redact_str(&src.feed_url))]);
+            if let Some(site) = &src.site_url {
+                x.empty("link", &[("rel", "alternate"), ("href", site)]);
+            }
+            x.close("source");
+        }
+        x.close("entry");
+    }
+    x.close("feed");
+    x.finish()
+}
+
+fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
+    let mut x = Xml::new();
+    x.open(
+        "rss",
+        &[
+            ("version", "2.0"),
+            ("xmlns:atom", "http://www.w3.org/2005/Atom"),
+            ("xmlns:content", "http://purl.org/rss/1.0/modules/content/"),
+            ("xmlns:dc", "http://purl.org/dc/elements/1.1/"),
+        ],
+    );
+    x.open("channel", &[]);
+    x.text("title", &[], &view.title());
+    x.text("link", &[], &view.home_url());
+    x.text("description", &[], &view.title());
+    x.empty(
+        "atom:link",
+        &[
+            ("rel", "self"),
+            ("type", "application/rss+xml"),
+            ("href", &view.self_url(Format::Rss)),
+        ],
+    );
+    // A channel language only when every item shares it.
+    let mut langs = items.iter().map(|i| i.language.as_deref());
+    if let Some(Some(first)) = langs.next() {
+        if langs.all(|l| l == Some(first)) {
+            x.text("language", &[], first);
+        }
+    }
+    x.text("lastBuildDate", &[], &rfc822(updated));
+    x.text(
+        "generator",
+        &[],
+        &format!("rafid {}", generator_version()),
+    );
+    for item in items {
+        x.open("item", &[]);
+        x.text("title", &[], item.title.as_deref().unwrap_or(""));
+        if let Some(link) = &item.link {
+            x.text("link", &[], link);
+        }
+        x.text("guid", &[("isPermaLink", "false")], &item.id.urn());
+        x.text("pubDate", &[], &rfc822(item.sort_time()));
+        for a in &item.authors {
+            let name = if a.name.is_empty() { a.email.as_deref().unwrap_or("") } else { &a.name };
+            x.text("dc:creator", &[], name);
+        }
+        for c in &item.categories {
+            match &c.scheme {
+                Some(s) => x.text("category", &[("domain", s)], &c.term),
+                None => x.text("category", &[], &c.term),
+            }
+        }
+        // RSS 2.0 allows one enclosure per item; the first is kept here and
+        // every one is in the Atom and JSON outputs.
+        if let Some(enc) = item.enclosures.first() {
+            let len = enc.length.unwrap_or(0).to_string();
+            x.empty(
+                "enclosure",
+                &[
+                    ("url", &enc.url),
+                    ("length", &len),
+                    ("type", enc.mime_type.as_deref().unwrap_or("application/octet-stream")),
+                ],
+            );
+        }
+        if let Some(lang) = &item.language {
+            x.text("dc:language", &[], lang);
+        }
+        let (content, summary) = item_html(item);
+        if let Some(d) = summary.as_ref().or(content.as_ref()) {
+            x.text("description", &[], d);
+        }
+        if let Some(c) = &content {
+            x.text("content:encoded", &[], c);
+        }
+        if let Some(src) = item.sources.first() {
+            x.text(
+                "source",
+                &[("url", &redact_str(&src.feed_url))],
+                &view.source_title(&src.feed_url, src.feed_title.as_deref()),
+            );
+        }
+        x.close("item");
+    }
+    x.close("channel");
+    x.close("rss");
+    x.finish()
+}
+
+fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
+    let mut out_items = Vec::with_capacity(items.len());
+    for item in items {
+        let mut o = Map::new();
+        o.insert("id".into(), json!(item.id.urn()));
+        if let Some(l) = &item.link {
+            o.insert("url".into(), json!(l));
+        }
+        if let Some(t) = &item.title {
+            o.insert("title".into(), json!(t));
+        }
+        let (content, summary) = item_html(item);
+        match (&content, &summary) {
+            (Some(c), _) => {
+                o.insert("content_html".into(), json!(c));
+            }
+            (None, Some(s)) => {
+                o.insert("content_html".into(), json!(s));
+            }
+            (None, None) => {
+                o.insert("content_text".into(), json!(""));
+            }
+        }
+        if let (Some(_), Some(s)) = (&content, &summary) {
+            o.insert(
+                "summary".into(),
+                json!(crate::parse::html_fragment_to_text(s).trim()),
+            );
+        }
+        o.insert("date_published".into(), json!(rfc3339(item.sort_time())));
+        if item.updated.is_some() {
+            o.insert("date_modified".into(), json!(rfc3339(item.updated_shown())));
+        }
+        if !item.authors.is_empty() {
+            let authors: Vec<Value> = item
+                .authors
+                .iter()
+                .map(|a| {
+                    let mut m = Map::new();
+                    let name = if a.name.is_empty() { a.email.clone().unwrap_or_default() } else { a.name.clone() };
+                    m.insert("name".into(), json!(name));
+                    if let Some(u) = &a.uri {
+                        m.insert("url".into(), json!(u));
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            o.insert("authors".into(), Value::Array(authors));
+        }
+        if !item.categories.is_empty() {
+            let tags: Vec<&str> = item.categories.iter().map(|c| c.term.as_str()).collect();
+            o.insert("tags".into(), json!(tags));
+        }
+        if let Some(l) = &item.language {
+            o.insert("language".into(), json!(l));
+        }
+        if !item.enclosures.is_empty() {
+            let att: Vec<Value> = item
+                .enclosures
+                .iter()
+                .map(|e| {
+                    let mut m = Map::new();
+                    m.insert("url".into(), json!(e.url));
+                    m.insert(
+                        "mime_type".into(),
+                        json!(e.mime_type.as_deref().unwrap_or("application/octet-stream")),
+                    );
+                    if let Some(len) = e.length {
+                        m.insert("size_in_bytes".into(), json!(len));
+                    }
+                    Value::Object(m)
+                })
+                .collect();
+            o.insert("attachments".into(), Value::Array(att));
+        }
+        let sources: Vec<Value> = item
+            .sources
+            .iter()
+            .map(|s| {
+                let mut m = Map::new();
+                m.insert(
+                    "title".into(),
+                    json!(view.source_title(&s.feed_url, s.feed_title.as_deref())),
+                );
+                m.insert("feed_url".into(), json!(redact_str(&s.feed_url)));
+                if let Some(h) = &s.site_url {
+                    m.insert("home_page_url".into(), json!(h));
+                }
+                if let Some(l) = &s.item_link {
+                    m.insert("url".into(), json!(l));
+                }
+                Value::Object(m)
+            })
+            .collect();
+        o.insert("_rafid".into(), json!({ "sources": sources }));
+        out_items.push(Value::Object(o));
+    }
+    let mut feed = Map::new();
+    feed.insert("version".into(), json!("https://jsonfeed.org/version/1.1"));
+    feed.insert("title".into(), json!(view.title()));
+    feed.insert("home_page_url".into(), json!(view.home_url()));
+    feed.insert("feed_url".into(), json!(view.self_url(Format::Json)));
+    let mut langs = items.iter().map(|i| i.language.as_deref());
+    if let Some(Some(first)) = langs.next() {
+        if langs.all(|l| l == Some(first)) {
+            feed.insert("language".into(), json!(first));
+        }
+    }
+    feed.insert(
+        "_rafid".into(),
+        json!({ "about": "https://github.com/rafid-aggregator/rafid", "id": view.feed_id() }),
+    );
+    feed.insert("items".into(), Value::Array(out_items));
+    let mut out = serde_json::to_vec_pretty(&Value::Object(feed)).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+/// The rendered outputs the server hands out, replaced as a whole after
+/// every change. Readers clone an `Arc` and never wait on a render.
+#[derive(Default)]
+pub struct Outputs {
+    cache: RwLock<HashMap<(Scope, Format), Arc<Rendered>>>,
+}
+
+impl Outputs {
+    pub fn get(&self, scope: &Scope, format: Format) -> Option<Arc<Rendered>> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        cache.get(&(scope.clone(), format)).cloned()
+    }
+
+    pub fn put(&self, scope: Scope, format: Format, r: Rendered) -> Arc<Rendered> {
+        let r = Arc::new(r);
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.insert((scope, format), r.clone());
+        r
+    }
+
+    /// Renders the main feed in every format and forgets every other scope
+    /// (tags are rendered again on their next request).
+    pub fn refresh(&self, store: &Store, config: &Config) -> Result<(), StoreError> {
+        let limit = config.output.max_items;
+        let items = store.newest(limit, |_| true)?;
+        let view = View {
+            config,
+            store_id: store.store_id(),
+            scope: &Scope::All,
+        };
+        let mut fresh = HashMap::new();
+        for f in Format::ALL {
+            fresh.insert((Scope::All, f), Arc::new(render(&view, &items, f)));
+        }
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        *cache = fresh;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ItemId, Source};
+    use std::path::Path;
+
+    fn config() -> Config {
+        crate::config::parse(
+            Path::new("t.toml"),
+            "[output]\ntitle = \"نهر\"\n[[feed]]\nurl = \"https://a.example/f?token=s3cret\"\ntags = [\"news\"]\n",
+        )
+        .unwrap()
+    }
+
+    fn item() -> Item {
+        Item {
+            id: ItemId([1; 16]),
+            title: Some("خبر <عاجل> & مهم".into()),
+            link: Some("https://a.example/n/1".into()),
+            content: Some("<p onclick=\"x()\">نص <script>alert(1)</script><img src=\"/i.png\"></p>".into()),
+            summary: None,
+            published: Some(DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z").unwrap().into()),
+            updated: None,
+            first_seen: DateTime::parse_from_rfc3339("2024-03-01T10:05:00Z").unwrap().into(),
+            authors: vec![],
+            categories: vec![],
+            enclosures: vec![],
+            language: Some("ar".into()),
+            base: Some("https://a.example/n/1".into()),
+            sources: vec![Source {
+                feed_url: "https://a.example/f?token=s3cret".into(),
+                feed_title: Some("المصدر".into()),
+                feed_id: None,
+                site_url: None,
+                item_link: Some("https://a.example/n/1".into()),
+                guid: None,
+            }],
+            revision: String::new(),
+            keys: vec![],
+        }
+    }
+
+    #[test]
+    fn outputs_carry_text_exactly_and_sanitize_content() {
+        let cfg = config();
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &Scope::All,
+        };
+        for f in Format::ALL {
+            let r = render(&view, &[item()], f);
+            let body = String::from_utf8(r.body.to_vec()).unwrap();
+            assert!(!body.contains("s3cret"), "{f:?} leaks a secret");
+            assert!(!body.contains("alert(1)"), "{f:?} keeps script");
+            assert!(!body.contains("onclick"), "{f:?} keeps handlers");
+            assert!(body.contains("https://a.example/i.png"), "{f:?}: relative image");
+            if f == Format::Json {
+                let v: Value = serde_json::from_str(&body).unwrap();
+                assert_eq!(v["items"][0]["title"], "خبر <عاجل> & مهم");
+                assert_eq!(v["items"][0]["_rafid"]["sources"][0]["title"], "المصدر");
+            } else {
+                assert!(body.contains("خبر &lt;عاجل&gt; &amp; مهم"), "{body}");
+            }
+            assert!(r.etag.starts_with('"') && r.etag.len() == 34);
+        }
+    }
+
+    #[test]
+    fn same_items_render_the_same_bytes() {
+        let cfg = config();
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &Scope::All,
+        };
+        let a = render(&view, &[item()], Format::Atom);
+        let b = render(&view, &[item()], Format::Atom);
+        assert_eq!(a.body, b.body);
+        assert_eq!(a.etag, b.etag);
+    }
+
+    #[test]
+    fn tags_follow_the_config() {
+        let cfg = config();
+        assert!(in_scope(&cfg, &Scope::Tag("news".into()), &item()));
+        assert!(!in_scope(&cfg, &Scope::Tag("sport".into()), &item()));
+    }
+}

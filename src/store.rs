@@ -1,0 +1,641 @@
+//! The store: the only module that knows sled.
+//!
+//! Layout of the state directory (`storage.path`):
+//! - `store/` — the sled database;
+//! - `rafid.pid` — JSON naming the process that holds the store, written
+//!   after sled's lock is taken, so a second process can say who holds it.
+//!
+//! Trees, keys and values (schema version 1):
+//!
+//! | tree      | key                                          | value                         |
+//! |-----------|----------------------------------------------|-------------------------------|
+//! | `meta`    | `schema_version`                             | decimal ASCII, `1`            |
+//! | `meta`    | `store_id`                                   | 16 random-ish bytes           |
+//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON         |
+//! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
+//! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
+//! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
+//!
+//! All writes of one fetched document — its items, their index entries and
+//! the feed's new state (validators included) — happen in one sled
+//! transaction: after a crash the indexes agree with the items, and a feed's
+//! validators never get ahead of the items they vouch for.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+
+use crate::dedup::{self, Decision, ItemKeys, Key};
+use crate::model::{Entry, FeedState, Item, ItemId, Source, hex};
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// sled's page cache. Its default (1 GiB) is far more than a feed store needs.
+const CACHE_BYTES: u64 = 64 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} is in use by {holder}; stop that process first (or ask the running daemon)")]
+    Locked { path: PathBuf, holder: String },
+    #[error("the store at {path} has schema version {found}, this rafid reads version {expected}; {hint}")]
+    Schema {
+        path: PathBuf,
+        found: String,
+        expected: u32,
+        hint: &'static str,
+    },
+    #[error("store at {path}: {source}")]
+    Sled { path: PathBuf, source: sled::Error },
+    #[error("store at {path}: cannot create the directory: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("store at {path}: damaged record in tree {tree}: {detail}")]
+    Corrupt {
+        path: PathBuf,
+        tree: &'static str,
+        detail: String,
+    },
+}
+
+/// Who holds the store: written to `rafid.pid` once the lock is ours.
+#[derive(Debug, Serialize, Deserialize)]
+struct Holder {
+    pid: u32,
+    command: String,
+    started: DateTime<Utc>,
+}
+
+/// What one document did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub new: usize,
+    pub updated: usize,
+    /// Items found to be a story already stored (from another feed, or from
+    /// this feed under another identity), merged into it.
+    pub merged: usize,
+    pub unchanged: usize,
+}
+
+impl std::ops::AddAssign for IngestStats {
+    fn add_assign(&mut self, o: IngestStats) {
+        self.new += o.new;
+        self.updated += o.updated;
+        self.merged += o.merged;
+        self.unchanged += o.unchanged;
+    }
+}
+
+/// An open store. Cloning is cheap (sled handles are reference counted).
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    items: sled::Tree,
+    keys: sled::Tree,
+    by_time: sled::Tree,
+    feeds: sled::Tree,
+    meta: sled::Tree,
+    dir: PathBuf,
+    store_id: [u8; 16],
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in the state directory `dir`.
+    /// `command` names this process in the holder file (e.g. "rafid run").
+    pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let db_path = dir.join("store");
+        let db = sled::Config::new()
+            .path(&db_path)
+            .cache_capacity(CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::Locked {
+                        path: db_path.clone(),
+                        holder: describe_holder(dir),
+                    }
+                } else {
+                    StoreError::Sled {
+                        path: db_path.clone(),
+                        source: e,
+                    }
+                }
+            })?;
+        let sled_err = |source| StoreError::Sled {
+            path: db_path.clone(),
+            source,
+        };
+        let meta = db.open_tree("meta").map_err(sled_err)?;
+        match meta.get("schema_version").map_err(sled_err)? {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(sled_err)?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) => {
+                let found = String::from_utf8_lossy(&v).into_owned();
+                let newer = found.parse::<u32>().is_ok_and(|n| n > SCHEMA_VERSION);
+                return Err(StoreError::Schema {
+                    path: db_path,
+                    found,
+                    expected: SCHEMA_VERSION,
+                    hint: if newer {
+                        "it was written by a newer rafid: run that version, or export with it and import here"
+                    } else {
+                        "export it with the rafid that wrote it (rafid export) and import it here (rafid import)"
+                    },
+                });
+            }
+        }
+        let store_id = match meta.get("store_id").map_err(sled_err)? {
+            Some(v) if v.len() == 16 => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&v);
+                id
+            }
+            _ => {
+                let seed = format!(
+                    "{}:{}:{}",
+                    std::process::id(),
+                    Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+                    dir.display()
+                );
+                let id = crate::normalize::digest(&[seed.as_bytes()]);
+                meta.insert("store_id", &id[..]).map_err(sled_err)?;
+                id
+            }
+        };
+        let tree = |name: &str| db.open_tree(name).map_err(sled_err);
+        let store = Store {
+            items: tree("items")?,
+            keys: tree("keys")?,
+            by_time: tree("by_time")?,
+            feeds: tree("feeds")?,
+            meta,
+            db: db.clone(),
+            dir: dir.to_path_buf(),
+            store_id,
+        };
+        let holder = Holder {
+            pid: std::process::id(),
+            command: command.to_string(),
+            started: Utc::now(),
+        };
+        // Best effort: the file only improves a message for others.
+        if let Ok(json) = serde_json::to_vec(&holder) {
+            let _ = std::fs::write(dir.join("rafid.pid"), json);
+        }
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A stable id of this store, for feed-level ids of the outputs.
+    pub fn store_id(&self) -> [u8; 16] {
+        self.store_id
+    }
+
+    fn err(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            path: self.dir.join("store"),
+            source,
+        }
+    }
+
+    fn corrupt(&self, tree: &'static str, detail: String) -> StoreError {
+        StoreError::Corrupt {
+            path: self.dir.join("store"),
+            tree,
+            detail,
+        }
+    }
+
+    pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
+        match self.feeds.get(feed_url).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt("feeds", format!("{feed_url}: {e}"))),
+        }
+    }
+
+    pub fn put_feed_state(&self, feed_url: &str, state: &FeedState) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
+        self.feeds.insert(feed_url, v).map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Every feed's state, keyed by configured URL.
+    pub fn feed_states(&self) -> Result<Vec<(String, FeedState)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.feeds.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let url = String::from_utf8_lossy(&k).into_owned();
+            let state = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("feeds", format!("{url}: {e}")))?;
+            out.push((url, state));
+        }
+        Ok(out)
+    }
+
+    /// Stores one fetched document's entries and the feed's new state in
+    /// one transaction. `source` describes the feed (its `item_link` and
+    /// `guid` are filled in per entry).
+    pub fn ingest(
+        &self,
+        source: &Source,
+        entries: &[Entry],
+        keys: &[ItemKeys],
+        state: &FeedState,
+        now: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        let state_json =
+            serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
+        let result = (&self.items, &self.keys, &self.by_time, &self.feeds).transaction(
+            |(items, keys_t, by_time, feeds)| {
+                let mut stats = IngestStats::default();
+                for (entry, k) in entries.iter().zip(keys) {
+                    ingest_one(items, keys_t, by_time, source, entry, k, now, &mut stats)?;
+                }
+                feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
+                Ok(stats)
+            },
+        );
+        match result {
+            Ok(stats) => Ok(stats),
+            Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
+            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+
+    /// The newest `limit` items that `keep` accepts, newest first (ties by
+    /// id), read from the time index: the cost does not grow with the store.
+    pub fn newest(
+        &self,
+        limit: usize,
+        mut keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::with_capacity(limit.min(1024));
+        for kv in self.by_time.iter().rev() {
+            if out.len() >= limit {
+                break;
+            }
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(8..24) else {
+                return Err(self.corrupt("by_time", format!("short key {}", hex(&k))));
+            };
+            let Some(v) = self.items.get(id).map_err(|e| self.err(e))? else {
+                return Err(self.corrupt("by_time", format!("entry for missing item {}", hex(id))));
+            };
+            let item: Item = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("items", format!("{}: {e}", hex(id))))?;
+            if keep(&item) {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn item(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
+        match self.items.get(id.0).map_err(|e| self.err(e))? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.corrupt("items", format!("{id}: {e}"))),
+        }
+    }
+
+    /// Number of stored items (walks the tree: for reports, not hot paths).
+    pub fn item_count(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Writes everything stored so far to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    pub async fn flush_async(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    #[doc(hidden)]
+    /// For tests: the raw meta tree, to simulate stores of other versions.
+    pub fn meta_tree(&self) -> &sled::Tree {
+        &self.meta
+    }
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+fn time_key(t: DateTime<Utc>, id: ItemId) -> [u8; 24] {
+    let ms = t.timestamp_millis() as u64 ^ (1u64 << 63);
+    let mut k = [0u8; 24];
+    k[..8].copy_from_slice(&ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.0);
+    k
+}
+
+fn load(items: &TransactionalTree, id: ItemId) -> TxResult<Item> {
+    let Some(v) = items.get(id.0)? else {
+        return Err(ConflictableTransactionError::Abort(format!(
+            "key index points at missing item {id}"
+        )));
+    };
+    serde_json::from_slice(&v)
+        .map_err(|e| ConflictableTransactionError::Abort(format!("item {id}: {e}")))
+}
+
+fn save(items: &TransactionalTree, item: &Item) -> TxResult<()> {
+    let v = serde_json::to_vec(item)
+        .map_err(|e| ConflictableTransactionError::Abort(format!("item {}: {e}", item.id)))?;
+    items.insert(&item.id.0, v)?;
+    Ok(())
+}
+
+fn as_id(v: &[u8]) -> Option<ItemId> {
+    v.try_into().ok().map(ItemId)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ingest_one(
+    items: &TransactionalTree,
+    keys_t: &TransactionalTree,
+    by_time: &TransactionalTree,
+    feed: &Source,
+    entry: &Entry,
+    k: &ItemKeys,
+    now: DateTime<Utc>,
+    stats: &mut IngestStats,
+) -> TxResult<()> {
+    let lookup = |key: &Key| -> Result<Option<ItemId>, UnabortableTransactionError> {
+        Ok(keys_t.get(key.0)?.and_then(|v| as_id(&v)))
+    };
+    let source = Source {
+        item_link: entry.link.clone(),
+        guid: entry.guid.clone(),
+        ..feed.clone()
+    };
+    match dedup::decide(k, lookup)? {
+        Decision::Known(id) => {
+            let mut item = load(items, id)?;
+            if item.revision == k.revision {
+                stats.unchanged += 1;
+                return Ok(());
+            }
+            let old_time = item.sort_time();
+            apply_edit(&mut item, entry, k, now);
+            for key in k.shared() {
+                if keys_t.get(key.0)?.is_none() {
+                    keys_t.insert(&key.0, &id.0)?;
+                    push_key(&mut item, key);
+                }
+            }
+            if item.sort_time() != old_time {
+                by_time.remove(&time_key(old_time, id)[..])?;
+                by_time.insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+            }
+            save(items, &item)?;
+            stats.updated += 1;
+        }
+        Decision::SameStory(id, _) => {
+            let mut item = load(items, id)?;
+            if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
+                item.sources.push(source);
+            }
+            keys_t.insert(&k.local.0, &id.0)?;
+            push_key(&mut item, &k.local);
+            for key in k.shared() {
+                if keys_t.get(key.0)?.is_none() {
+                    keys_t.insert(&key.0, &id.0)?;
+                    push_key(&mut item, key);
+                }
+            }
+            save(items, &item)?;
+            stats.merged += 1;
+        }
+        Decision::New => {
+            let id = k.new_id();
+            let mut item = Item {
+                id,
+                title: entry.title.clone(),
+                link: entry.link.clone(),
+                content: entry.content.clone(),
+                summary: entry.summary.clone(),
+                published: entry.published,
+                updated: entry.updated,
+                first_seen: now,
+                authors: entry.authors.clone(),
+                categories: entry.categories.clone(),
+                enclosures: entry.enclosures.clone(),
+                language: entry.language.clone(),
+                base: entry.base.clone(),
+                sources: vec![source],
+                revision: k.revision.clone(),
+                keys: Vec::new(),
+            };
+            keys_t.insert(&k.local.0, &id.0)?;
+            push_key(&mut item, &k.local);
+            for key in k.shared() {
+                // A key already taken belongs to another item (decide found
+                // none of ours, so this cannot be the same story's key).
+                if keys_t.get(key.0)?.is_none() {
+                    keys_t.insert(&key.0, &id.0)?;
+                    push_key(&mut item, key);
+                }
+            }
+            by_time.insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+            save(items, &item)?;
+            stats.new += 1;
+        }
+    }
+    Ok(())
+}
+
+fn push_key(item: &mut Item, key: &Key) {
+    let h = hex(&key.0);
+    if !item.keys.contains(&h) {
+        item.keys.push(h);
+    }
+}
+
+/// The source edited the item: take what it says now. The updated date
+/// moves to the source's own, or to now when the source gave none newer.
+fn apply_edit(item: &mut Item, entry: &Entry, k: &ItemKeys, now: DateTime<Utc>) {
+    item.title = entry.title.clone();
+    item.content = entry.content.clone();
+    item.summary = entry.summary.clone();
+    if entry.link.is_some() {
+        item.link = entry.link.clone();
+    }
+    if entry.published.is_some() {
+        item.published = entry.published;
+    }
+    item.updated = match entry.updated {
+        Some(u) if item.updated.is_none_or(|old| u > old) && u <= now => Some(u),
+        _ => Some(now),
+    };
+    item.authors = entry.authors.clone();
+    item.categories = entry.categories.clone();
+    item.enclosures = entry.enclosures.clone();
+    if entry.language.is_some() {
+        item.language = entry.language.clone();
+    }
+    item.revision = k.revision.clone();
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+fn describe_holder(dir: &Path) -> String {
+    let Ok(bytes) = std::fs::read(dir.join("rafid.pid")) else {
+        return "another process".into();
+    };
+    match serde_json::from_slice::<Holder>(&bytes) {
+        Ok(h) => format!(
+            "`{}` (pid {}, started {})",
+            h.command,
+            h.pid,
+            h.started.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        Err(_) => "another process".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::keys_for;
+
+    fn source(url: &str) -> Source {
+        Source {
+            feed_url: url.into(),
+            feed_title: Some("F".into()),
+            feed_id: None,
+            site_url: None,
+            item_link: None,
+            guid: None,
+        }
+    }
+
+    fn entry(guid: &str, link: &str, title: &str, body: &str) -> Entry {
+        Entry {
+            guid: Some(guid.into()),
+            link: Some(link.into()),
+            title: Some(title.into()),
+            content: Some(body.into()),
+            published: Some(Utc::now() - chrono::Duration::hours(1)),
+            ..Entry::default()
+        }
+    }
+
+    fn ingest(store: &Store, feed: &str, entries: &[Entry]) -> IngestStats {
+        let keys = keys_for(feed, None, entries);
+        store
+            .ingest(&source(feed), entries, &keys, &FeedState::default(), Utc::now())
+            .unwrap()
+    }
+
+    #[test]
+    fn same_item_twice_is_stored_once_and_edits_update_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let e = entry("1", "https://a.example/1", "عنوان", "<p>نص</p>");
+        assert_eq!(ingest(&store, "https://a.example/f", &[e.clone()]).new, 1);
+        assert_eq!(ingest(&store, "https://a.example/f", &[e.clone()]).unchanged, 1);
+        let mut edited = e.clone();
+        edited.title = Some("عنوان معدل".into());
+        assert_eq!(ingest(&store, "https://a.example/f", &[edited]).updated, 1);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].title.as_deref(), Some("عنوان معدل"));
+        assert!(items[0].updated.is_some());
+    }
+
+    #[test]
+    fn same_link_from_two_feeds_is_merged_with_both_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let a = entry("1", "https://s.example/n/9?utm_source=a", "خبر", "نص أ");
+        let b = entry("xyz", "https://s.example/n/9", "خبر", "نص ب");
+        assert_eq!(ingest(&store, "https://a.example/f", &[a]).new, 1);
+        assert_eq!(ingest(&store, "https://b.example/f", &[b]).merged, 1);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1);
+        let feeds: Vec<_> = items[0].sources.iter().map(|s| s.feed_url.as_str()).collect();
+        assert_eq!(feeds, vec!["https://a.example/f", "https://b.example/f"]);
+    }
+
+    #[test]
+    fn second_open_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = Store::open(dir.path(), "rafid run").unwrap();
+        // sled's lock is per process (fcntl), so a second open in the same
+        // process succeeds; the message is checked by an integration test
+        // with two processes. Here: the holder file names us.
+        let text = describe_holder(dir.path());
+        assert!(text.contains("rafid run"), "{text}");
+        assert!(text.contains(&std::process::id().to_string()));
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), "test").unwrap();
+            store.meta_tree().insert("schema_version", "7").unwrap();
+            store.flush().unwrap();
+        }
+        let err = Store::open(dir.path(), "test").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("schema version 7"), "{msg}");
+        assert!(msg.contains("newer rafid"), "{msg}");
+    }
+
+    #[test]
+    fn newest_is_ordered_by_date_then_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let mut old = entry("1", "https://a.example/1", "قديم", "a");
+        old.published = Some(Utc::now() - chrono::Duration::days(2));
+        let mut future = entry("2", "https://a.example/2", "مستقبل", "b");
+        future.published = Some(Utc::now() + chrono::Duration::days(365));
+        let mid = entry("3", "https://a.example/3", "وسط", "c");
+        ingest(&store, "https://a.example/f", &[old, future, mid]);
+        let titles: Vec<_> = store
+            .newest(10, |_| true)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.title.unwrap())
+            .collect();
+        // The future date counts as first seen (now): newest.
+        assert_eq!(titles, vec!["مستقبل", "وسط", "قديم"]);
+    }
+}
