@@ -350,7 +350,10 @@ impl Validator<'_> {
         match humantime::parse_duration(v.get_ref().trim()) {
             Ok(d) if !d.is_zero() => d,
             Ok(_) => {
-                self.error(v.span(), format!("{key}: a duration must be more than zero"));
+                self.error(
+                    v.span(),
+                    format!("{key}: a duration must be more than zero"),
+                );
                 default
             }
             Err(e) => {
@@ -468,8 +471,11 @@ impl Validator<'_> {
 
         let p = &raw.poll;
         let interval = self.duration("poll.interval", &p.interval, Duration::from_secs(3600));
-        let min_interval =
-            self.duration("poll.min_interval", &p.min_interval, Duration::from_secs(600));
+        let min_interval = self.duration(
+            "poll.min_interval",
+            &p.min_interval,
+            Duration::from_secs(600),
+        );
         let max_interval = self.duration(
             "poll.max_interval",
             &p.max_interval,
@@ -483,8 +489,11 @@ impl Validator<'_> {
                 );
             }
         }
-        let connect_timeout =
-            self.duration("poll.connect_timeout", &p.connect_timeout, Duration::from_secs(10));
+        let connect_timeout = self.duration(
+            "poll.connect_timeout",
+            &p.connect_timeout,
+            Duration::from_secs(10),
+        );
         let timeout = self.duration("poll.timeout", &p.timeout, Duration::from_secs(30));
         let user_agent = p
             .user_agent
@@ -568,8 +577,8 @@ impl Validator<'_> {
                     continue;
                 }
             };
-            let canonical = crate::normalize::canonical_link(url.as_str())
-                .unwrap_or_else(|| url.to_string());
+            let canonical =
+                crate::normalize::canonical_link(url.as_str()).unwrap_or_else(|| url.to_string());
             if let Some(first) = seen.get(&canonical) {
                 self.error(
                     f.url.span(),
@@ -600,9 +609,10 @@ impl Validator<'_> {
                     tags.push(tag.to_string());
                 }
             }
-            let interval = f.interval.as_ref().map(|_| {
-                self.duration(&format!("{key}.interval"), &f.interval, interval)
-            });
+            let interval = f
+                .interval
+                .as_ref()
+                .map(|_| self.duration(&format!("{key}.interval"), &f.interval, interval));
             let mut headers = Vec::new();
             let mut names: Vec<&String> = f.headers.keys().collect();
             names.sort();
@@ -841,7 +851,10 @@ mod tests {
     fn secrets_resolve_and_stay_hidden() {
         // SAFETY: tests in this module do not read this variable concurrently.
         unsafe { std::env::set_var("RAFID_TEST_SECRET_A", "hunter2") };
-        assert_eq!(resolve_secret("env:RAFID_TEST_SECRET_A").unwrap(), "hunter2");
+        assert_eq!(
+            resolve_secret("env:RAFID_TEST_SECRET_A").unwrap(),
+            "hunter2"
+        );
         assert!(resolve_secret("env:RAFID_TEST_SECRET_UNSET").is_err());
         assert_eq!(resolve_secret("plain").unwrap(), "plain");
         assert_eq!(format!("{:?}", Secret("x".into())), "Secret(***)");

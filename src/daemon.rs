@@ -21,9 +21,9 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::poll::Poller;
 use crate::publish::Outputs;
+use crate::scheduler;
 use crate::server::{self, AppState};
 use crate::store::Store;
-use crate::scheduler;
 
 /// How long tasks get to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(5);
@@ -48,6 +48,9 @@ pub enum DaemonError {
 
 /// Runs the daemon until a stop signal.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
+    // Signal handlers first: a SIGTERM that arrives while the store opens
+    // must stop the daemon cleanly, not kill it.
+    let signals = Signals::install();
     let config = Arc::new(config);
     let store = Store::open(&config.storage.path, "rafid run")?;
     let listener = TcpListener::bind(config.server.listen)
@@ -64,7 +67,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             listen = %local.map(|a| a.to_string()).unwrap_or_default(),
             "serving"
         );
-        shutdown_signal().await;
+        signals.recv().await;
         info!("stop signal received");
     })
     .await
@@ -161,20 +164,33 @@ async fn publisher(
     }
 }
 
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    match (term, int) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+/// SIGTERM and SIGINT, registered once.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{SignalKind, signal};
+        Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
-        _ => {
-            // Without signal handlers Ctrl-C still works through this.
-            let _ = tokio::signal::ctrl_c().await;
+    }
+
+    async fn recv(mut self) {
+        match (self.term.as_mut(), self.int.as_mut()) {
+            (Some(term), Some(int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            // Without handlers, Ctrl-C still works through this.
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
     }
 }

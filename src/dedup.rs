@@ -92,11 +92,7 @@ pub fn keys_for(feed_url: &str, site_url: Option<&str>, entries: &[Entry]) -> Ve
     let mut users: HashMap<&str, Vec<&str>> = HashMap::new();
     for (e, c) in entries.iter().zip(&canon) {
         if let Some(c) = c {
-            let who = e
-                .guid
-                .as_deref()
-                .or(e.title.as_deref())
-                .unwrap_or_default();
+            let who = e.guid.as_deref().or(e.title.as_deref()).unwrap_or_default();
             let list = users.entry(c.as_str()).or_default();
             if !list.contains(&who) {
                 list.push(who);
@@ -104,9 +100,7 @@ pub fn keys_for(feed_url: &str, site_url: Option<&str>, entries: &[Entry]) -> Ve
         }
     }
     let identifying = |c: &str| {
-        users.get(c).is_none_or(|u| u.len() <= 1)
-            && !is_front_page(c)
-            && site.as_deref() != Some(c)
+        users.get(c).is_none_or(|u| u.len() <= 1) && !is_front_page(c) && site.as_deref() != Some(c)
     };
 
     entries
@@ -177,7 +171,9 @@ mod tests {
             guid: guid.map(str::to_string),
             link: link.map(str::to_string),
             title: Some(title.to_string()),
-            content: Some(format!("<p>{title} — نص طويل بما يكفي ليكون بصمة مميزة لهذا الخبر وحده</p>")),
+            content: Some(format!(
+                "<p>{title} — نص طويل بما يكفي ليكون بصمة مميزة لهذا الخبر وحده</p>"
+            )),
             ..Entry::default()
         }
     }
@@ -195,7 +191,11 @@ mod tests {
         let a = keys_for(
             "https://a.example/f",
             None,
-            &[entry(Some("x"), Some("https://s.example/n/1?utm_source=a"), "خبر")],
+            &[entry(
+                Some("x"),
+                Some("https://s.example/n/1?utm_source=a"),
+                "خبر",
+            )],
         );
         let b = keys_for(
             "https://b.example/f",
@@ -227,7 +227,10 @@ mod tests {
         let e = entry(None, None, "خبر بلا رابط");
         let once = keys_for("https://a.example/f", None, std::slice::from_ref(&e));
         let again = keys_for("https://a.example/f", None, &[e]);
-        assert_eq!(once, again, "the same item gets the same keys on every poll");
+        assert_eq!(
+            once, again,
+            "the same item gets the same keys on every poll"
+        );
     }
 
     #[test]

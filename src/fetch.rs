@@ -34,7 +34,9 @@ pub enum FetchError {
         status: u16,
         retry_after: Option<DateTime<Utc>>,
     },
-    #[error("{url}: blocked by a bot challenge (HTTP {status}); the site does not let feed readers in")]
+    #[error(
+        "{url}: blocked by a bot challenge (HTTP {status}); the site does not let feed readers in"
+    )]
     BotWall { url: String, status: u16 },
     #[error("{url}: body over {limit} bytes, abandoned")]
     TooLarge { url: String, limit: u64 },
@@ -51,9 +53,7 @@ pub enum FetchError {
 impl FetchError {
     pub fn status(&self) -> Option<u16> {
         match self {
-            FetchError::Status { status, .. } | FetchError::BotWall { status, .. } => {
-                Some(*status)
-            }
+            FetchError::Status { status, .. } | FetchError::BotWall { status, .. } => Some(*status),
             _ => None,
         }
     }
@@ -113,12 +113,16 @@ pub struct Fetcher {
 #[error("cannot build the HTTP client: {0}")]
 pub struct ClientError(String);
 
+/// Installs ring as the process's TLS provider. reqwest is built without a
+/// default one (see Cargo.toml); every HTTP client needs this first. A
+/// second call finds one installed, which is fine.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Fetcher {
     pub fn new(cfg: &PollConfig) -> Result<Fetcher, ClientError> {
-        // reqwest is built without a default TLS provider (see Cargo.toml);
-        // ring is installed once here. A second call finds one installed,
-        // which is fine.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let policy = reqwest::redirect::Policy::custom(|attempt| {
             if attempt.previous().len() >= MAX_REDIRECTS {
                 attempt.error("too many redirects")
@@ -466,10 +470,14 @@ mod tests {
 
     #[test]
     fn http_charset_decides_when_the_declaration_is_silent() {
-        let (bytes, _, _) = encoding_rs::WINDOWS_1256.encode("<?xml version=\"1.0\"?><rss><t>مرحبا</t></rss>");
+        let (bytes, _, _) =
+            encoding_rs::WINDOWS_1256.encode("<?xml version=\"1.0\"?><rss><t>مرحبا</t></rss>");
         let d = decode_body(&bytes, Some("application/rss+xml; charset=windows-1256"));
         assert!(d.text.contains("مرحبا"), "{}", d.text);
-        assert!(d.text.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>"));
+        assert!(
+            d.text
+                .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+        );
         assert!(!d.had_errors);
     }
 

@@ -30,11 +30,8 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     }
     let config = commands::load_config(config_path)?;
     match command {
-        Command::Run => runtime()?.block_on(async {
-            rafid::daemon::run(config)
-                .await
-                .map_err(Failure::internal)
-        }),
+        Command::Run => runtime()?
+            .block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) }),
         Command::PollOnce => {
             let summary = runtime()?.block_on(commands::poll_once(config))?;
             summary

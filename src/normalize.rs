@@ -11,9 +11,32 @@ use url::Url;
 /// Query parameters that only track where a reader came from. Two links that
 /// differ only in these point at the same page.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "yclid", "igshid", "mc_cid",
-    "mc_eid", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "oly_anon_id", "oly_enc_id", "vero_id",
-    "rb_clickid", "s_cid", "ncid", "ocid", "cmpid", "at_medium", "at_campaign", "wt_mc",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "gbraid",
+    "wbraid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "_gl",
+    "_hsenc",
+    "_hsmi",
+    "mkt_tok",
+    "oly_anon_id",
+    "oly_enc_id",
+    "vero_id",
+    "rb_clickid",
+    "s_cid",
+    "ncid",
+    "ocid",
+    "cmpid",
+    "at_medium",
+    "at_campaign",
+    "wt_mc",
 ];
 
 fn is_tracking_param(name: &str) -> bool {
@@ -267,7 +290,10 @@ mod tests {
                 "http://example.com/news?id=7&fbclid=zz",
                 Some("https://example.com/news?id=7"),
             ),
-            ("https://example.com:8443/x", Some("https://example.com:8443/x")),
+            (
+                "https://example.com:8443/x",
+                Some("https://example.com:8443/x"),
+            ),
             ("https://example.com:443/x", Some("https://example.com/x")),
             ("mailto:someone@example.com", None),
             ("not a url", None),
@@ -287,7 +313,8 @@ mod tests {
 
     #[test]
     fn html_to_text_strips_tags_scripts_and_entities() {
-        let html = "<p>سلام&nbsp;<b>عليكم</b></p><script>alert(1)</script>&amp; &#1575; &unknown; a < b";
+        let html =
+            "<p>سلام&nbsp;<b>عليكم</b></p><script>alert(1)</script>&amp; &#1575; &unknown; a < b";
         let text = html_to_text(html);
         assert!(text.contains("سلام\u{a0}"));
         assert!(text.contains("عليكم"));

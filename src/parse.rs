@@ -67,7 +67,14 @@ fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
     if entries.len() > max_items {
         // Keep the newest; undated items count as newest (they are current
         // in the document), and the sort is stable so document order stays.
-        entries.sort_by_key(|e| std::cmp::Reverse(e.published.or(e.updated).map(|d| d.timestamp()).unwrap_or(i64::MAX)));
+        entries.sort_by_key(|e| {
+            std::cmp::Reverse(
+                e.published
+                    .or(e.updated)
+                    .map(|d| d.timestamp())
+                    .unwrap_or(i64::MAX),
+            )
+        });
         entries.truncate(max_items);
     }
     ParsedFeed { meta, entries }
@@ -127,8 +134,11 @@ fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
     });
     Entry {
         guid: Some(e.id.trim().to_string()).filter(|s| !s.is_empty()),
-        title: e.title.as_ref().map(text_to_plain).filter(|t| !t.is_empty()),
-        link,
+        title: e
+            .title
+            .as_ref()
+            .map(text_to_plain)
+            .filter(|t| !t.is_empty()),
         content,
         summary,
         published: e.published,
@@ -138,7 +148,9 @@ fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
         authors: e
             .authors
             .iter()
-            .filter(|p| p.name.as_deref().is_some_and(|n| !n.trim().is_empty()) || p.email.is_some())
+            .filter(|p| {
+                p.name.as_deref().is_some_and(|n| !n.trim().is_empty()) || p.email.is_some()
+            })
             .map(|p| Person {
                 name: p.name.as_deref().unwrap_or("").trim().to_string(),
                 email: p.email.clone(),
@@ -161,7 +173,14 @@ fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
             .clone()
             .filter(|l| !l.trim().is_empty())
             .or_else(|| feed_lang.map(str::to_string)),
-        base: Some(entry_base.to_string()),
+        // Relative URLs in the content resolve against xml:base when the
+        // document set one, else the item's own link, else the feed's URL.
+        base: if e.base.is_some() {
+            Some(entry_base.to_string())
+        } else {
+            link.clone().or_else(|| Some(base.to_string()))
+        },
+        link,
     }
 }
 
@@ -200,8 +219,9 @@ fn absolute(href: &str, base: &Url) -> Option<String> {
 }
 
 /// A title as plain text: markup from an HTML title removed (feed readers
-/// render titles as text, and many render RSS titles as HTML), whitespace
-/// runs collapsed. The characters themselves are left exactly as they came.
+/// render titles as text, and many render RSS titles as HTML) and the ends
+/// trimmed. Every other character is left exactly as it came, runs of
+/// spaces included.
 fn text_to_plain(t: &fr::Text) -> String {
     let raw = t.content.as_str();
     let looks_html = !is_plain(t.content_type.essence().to_string().as_str()) || raw.contains('<');
@@ -210,7 +230,7 @@ fn text_to_plain(t: &fr::Text) -> String {
     } else {
         raw.to_string()
     };
-    collapse_whitespace(&text)
+    text.trim().to_string()
 }
 
 /// Removes every tag with a real HTML parser (ammonia, allowing no tags) and
@@ -224,17 +244,6 @@ pub fn html_fragment_to_text(html: &str) -> String {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&")
-}
-
-fn collapse_whitespace(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for word in s.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(word);
-    }
-    out
 }
 
 /// Plain text as HTML: escaped, line breaks kept.

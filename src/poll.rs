@@ -199,8 +199,11 @@ fn ingest(
             decoded.encoding.name()
         );
     }
-    let parsed = match parse::parse(&decoded.text, &body.final_url, config.poll.max_items_per_fetch)
-    {
+    let parsed = match parse::parse(
+        &decoded.text,
+        &body.final_url,
+        config.poll.max_items_per_fetch,
+    ) {
         Ok(p) => p,
         Err(e) => {
             let msg = format!("{shown}: {e}");
@@ -214,11 +217,7 @@ fn ingest(
             return Outcome::Failed(msg);
         }
     };
-    let keys = dedup::keys_for(
-        feed.key(),
-        parsed.meta.site_url.as_deref(),
-        &parsed.entries,
-    );
+    let keys = dedup::keys_for(feed.key(), parsed.meta.site_url.as_deref(), &parsed.entries);
     state.etag = body.validators.etag;
     state.last_modified = body.validators.last_modified;
     state.body_hash = Some(body_hash);
@@ -266,7 +265,10 @@ fn store_document(
 }
 
 fn log_report(r: &Report) {
-    let status = r.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into());
+    let status = r
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "-".into());
     match &r.outcome {
         Outcome::NotModified => info!(status = %status, "not modified"),
         Outcome::Unchanged => info!(status = %status, "unchanged body"),

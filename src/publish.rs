@@ -219,9 +219,7 @@ pub fn sanitize(html: &str, base: Option<&str>) -> String {
 /// XML 1.0 cannot carry most control characters; a JSON Feed source can. They
 /// are dropped from XML outputs (and only there).
 fn xml_safe(s: &str) -> std::borrow::Cow<'_, str> {
-    let bad = |c: char| {
-        matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}')
-    };
+    let bad = |c: char| matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}');
     if s.chars().any(bad) {
         s.chars().filter(|c| !bad(*c)).collect::<String>().into()
     } else {
@@ -312,16 +310,16 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
     );
     x.empty(
         "link",
-        &[("rel", "alternate"), ("type", "text/html"), ("href", &view.home_url())],
+        &[
+            ("rel", "alternate"),
+            ("type", "text/html"),
+            ("href", &view.home_url()),
+        ],
     );
     x.open("author", &[]);
     x.text("name", &[], &view.config.output.title);
     x.close("author");
-    x.text(
-        "generator",
-        &[("version", &generator_version())],
-        "rafid",
-    );
+    x.text("generator", &[("version", &generator_version())], "rafid");
     for item in items {
         let lang = item.language.as_deref().unwrap_or("");
         let attrs: &[(&str, &str)] = if lang.is_empty() {
@@ -331,7 +329,11 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         };
         x.open("entry", attrs);
         x.text("id", &[], &item.id.urn());
-        x.text("title", &[("type", "text")], item.title.as_deref().unwrap_or(""));
+        x.text(
+            "title",
+            &[("type", "text")],
+            item.title.as_deref().unwrap_or(""),
+        );
         if let Some(link) = &item.link {
             x.empty("link", &[("rel", "alternate"), ("href", link)]);
         }
@@ -352,7 +354,15 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         x.text("updated", &[], &rfc3339(item.updated_shown()));
         for a in &item.authors {
             x.open("author", &[]);
-            x.text("name", &[], if a.name.is_empty() { a.email.as_deref().unwrap_or("") } else { &a.name });
+            x.text(
+                "name",
+                &[],
+                if a.name.is_empty() {
+                    a.email.as_deref().unwrap_or("")
+                } else {
+                    &a.name
+                },
+            );
             if let Some(e) = &a.email {
                 x.text("email", &[], e);
             }
@@ -380,14 +390,20 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         }
         if let Some(src) = item.sources.first() {
             x.open("source", &[]);
-            let id = src.feed_id.clone().unwrap_or_else(|| redact_str(&src.feed_url));
+            let id = src
+                .feed_id
+                .clone()
+                .unwrap_or_else(|| redact_str(&src.feed_url));
             x.text("id", &[], &id);
             x.text(
                 "title",
                 &[],
                 &view.source_title(&src.feed_url, src.feed_title.as_deref()),
             );
-            x.empty("link", &[("rel", "self"), ("href", &redact_str(&src.feed_url))]);
+            x.empty(
+                "link",
+                &[("rel", "self"), ("href", &redact_str(&src.feed_url))],
+            );
             if let Some(site) = &src.site_url {
                 x.empty("link", &[("rel", "alternate"), ("href", site)]);
             }
@@ -430,11 +446,7 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         }
     }
     x.text("lastBuildDate", &[], &rfc822(updated));
-    x.text(
-        "generator",
-        &[],
-        &format!("rafid {}", generator_version()),
-    );
+    x.text("generator", &[], &format!("rafid {}", generator_version()));
     for item in items {
         x.open("item", &[]);
         x.text("title", &[], item.title.as_deref().unwrap_or(""));
@@ -444,7 +456,11 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         x.text("guid", &[("isPermaLink", "false")], &item.id.urn());
         x.text("pubDate", &[], &rfc822(item.sort_time()));
         for a in &item.authors {
-            let name = if a.name.is_empty() { a.email.as_deref().unwrap_or("") } else { &a.name };
+            let name = if a.name.is_empty() {
+                a.email.as_deref().unwrap_or("")
+            } else {
+                &a.name
+            };
             x.text("dc:creator", &[], name);
         }
         for c in &item.categories {
@@ -462,7 +478,12 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
                 &[
                     ("url", &enc.url),
                     ("length", &len),
-                    ("type", enc.mime_type.as_deref().unwrap_or("application/octet-stream")),
+                    (
+                        "type",
+                        enc.mime_type
+                            .as_deref()
+                            .unwrap_or("application/octet-stream"),
+                    ),
                 ],
             );
         }
@@ -529,7 +550,11 @@ fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
                 .iter()
                 .map(|a| {
                     let mut m = Map::new();
-                    let name = if a.name.is_empty() { a.email.clone().unwrap_or_default() } else { a.name.clone() };
+                    let name = if a.name.is_empty() {
+                        a.email.clone().unwrap_or_default()
+                    } else {
+                        a.name.clone()
+                    };
                     m.insert("name".into(), json!(name));
                     if let Some(u) = &a.uri {
                         m.insert("url".into(), json!(u));
@@ -667,11 +692,19 @@ mod tests {
             id: ItemId([1; 16]),
             title: Some("خبر <عاجل> & مهم".into()),
             link: Some("https://a.example/n/1".into()),
-            content: Some("<p onclick=\"x()\">نص <script>alert(1)</script><img src=\"/i.png\"></p>".into()),
+            content: Some(
+                "<p onclick=\"x()\">نص <script>alert(1)</script><img src=\"/i.png\"></p>".into(),
+            ),
             summary: None,
-            published: Some(DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z").unwrap().into()),
+            published: Some(
+                DateTime::parse_from_rfc3339("2024-03-01T10:00:00Z")
+                    .unwrap()
+                    .into(),
+            ),
             updated: None,
-            first_seen: DateTime::parse_from_rfc3339("2024-03-01T10:05:00Z").unwrap().into(),
+            first_seen: DateTime::parse_from_rfc3339("2024-03-01T10:05:00Z")
+                .unwrap()
+                .into(),
             authors: vec![],
             categories: vec![],
             enclosures: vec![],
@@ -704,7 +737,10 @@ mod tests {
             assert!(!body.contains("s3cret"), "{f:?} leaks a secret");
             assert!(!body.contains("alert(1)"), "{f:?} keeps script");
             assert!(!body.contains("onclick"), "{f:?} keeps handlers");
-            assert!(body.contains("https://a.example/i.png"), "{f:?}: relative image");
+            assert!(
+                body.contains("https://a.example/i.png"),
+                "{f:?}: relative image"
+            );
             if f == Format::Json {
                 let v: Value = serde_json::from_str(&body).unwrap();
                 assert_eq!(v["items"][0]["title"], "خبر <عاجل> & مهم");

@@ -60,7 +60,11 @@ pub fn next_due(
     let Some(last) = state.last_poll else {
         return spread_at("first");
     };
-    let wait = backoff(interval, config.poll.max_interval, state.consecutive_failures);
+    let wait = backoff(
+        interval,
+        config.poll.max_interval,
+        state.consecutive_failures,
+    );
     // Jitter within ±5% of the wait, fixed per feed, so feeds that share an
     // interval do not all fire together.
     let jitter = wait.mul_f64(0.1 * unit_hash(key, "jitter"));
@@ -98,7 +102,12 @@ pub async fn run(poller: Poller, token: CancellationToken, changed: Arc<Notify>)
     tasks.wait().await;
 }
 
-async fn feed_loop(poller: Poller, feed: FeedConfig, token: CancellationToken, changed: Arc<Notify>) {
+async fn feed_loop(
+    poller: Poller,
+    feed: FeedConfig,
+    token: CancellationToken,
+    changed: Arc<Notify>,
+) {
     loop {
         let state = poller.store.feed_state(feed.key()).ok().flatten();
         let now = Utc::now();

@@ -65,7 +65,12 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if !s.config.feeds.iter().any(|f| f.tags.iter().any(|t| t == tag)) {
+    if !s
+        .config
+        .feeds
+        .iter()
+        .any(|f| f.tags.iter().any(|t| t == tag))
+    {
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, &headers).await
@@ -105,7 +110,10 @@ fn http_date(t: DateTime<Utc>) -> String {
 
 /// Whether the client's validators say it already has these bytes.
 fn not_modified(r: &Rendered, headers: &HeaderMap) -> bool {
-    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+    if let Some(inm) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
         // If-None-Match wins over If-Modified-Since when present (RFC 9110).
         return inm.split(',').any(|t| {
             let t = t.trim();

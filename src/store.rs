@@ -40,9 +40,13 @@ const CACHE_BYTES: u64 = 64 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store at {path} is in use by {holder}; stop that process first (or ask the running daemon)")]
+    #[error(
+        "the store at {path} is in use by {holder}; stop that process first (or ask the running daemon)"
+    )]
     Locked { path: PathBuf, holder: String },
-    #[error("the store at {path} has schema version {found}, this rafid reads version {expected}; {hint}")]
+    #[error(
+        "the store at {path} has schema version {found}, this rafid reads version {expected}; {hint}"
+    )]
     Schema {
         path: PathBuf,
         found: String,
@@ -336,7 +340,11 @@ impl Store {
     }
 
     pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await.map(|_| ()).map_err(|e| self.err(e))
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     #[doc(hidden)]
@@ -559,7 +567,13 @@ mod tests {
     fn ingest(store: &Store, feed: &str, entries: &[Entry]) -> IngestStats {
         let keys = keys_for(feed, None, entries);
         store
-            .ingest(&source(feed), entries, &keys, &FeedState::default(), Utc::now())
+            .ingest(
+                &source(feed),
+                entries,
+                &keys,
+                &FeedState::default(),
+                Utc::now(),
+            )
             .unwrap()
     }
 
@@ -569,7 +583,10 @@ mod tests {
         let store = Store::open(dir.path(), "test").unwrap();
         let e = entry("1", "https://a.example/1", "عنوان", "<p>نص</p>");
         assert_eq!(ingest(&store, "https://a.example/f", &[e.clone()]).new, 1);
-        assert_eq!(ingest(&store, "https://a.example/f", &[e.clone()]).unchanged, 1);
+        assert_eq!(
+            ingest(&store, "https://a.example/f", &[e.clone()]).unchanged,
+            1
+        );
         let mut edited = e.clone();
         edited.title = Some("عنوان معدل".into());
         assert_eq!(ingest(&store, "https://a.example/f", &[edited]).updated, 1);
@@ -589,7 +606,11 @@ mod tests {
         assert_eq!(ingest(&store, "https://b.example/f", &[b]).merged, 1);
         let items = store.newest(10, |_| true).unwrap();
         assert_eq!(items.len(), 1);
-        let feeds: Vec<_> = items[0].sources.iter().map(|s| s.feed_url.as_str()).collect();
+        let feeds: Vec<_> = items[0]
+            .sources
+            .iter()
+            .map(|s| s.feed_url.as_str())
+            .collect();
         assert_eq!(feeds, vec!["https://a.example/f", "https://b.example/f"]);
     }
 
