@@ -424,7 +424,7 @@ impl Validator<'_> {
         };
         let mut base_url = base_url
             .or_else(|| Url::parse("http://127.0.0.1:8080/").ok())
-            .unwrap_or_else(|| unreachable_url());
+            .unwrap_or_else(unreachable_url);
         if !base_url.path().ends_with('/') {
             let p = format!("{}/", base_url.path());
             base_url.set_path(&p);
@@ -721,7 +721,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         _ => return None,
     };
     let v = num * mult;
-    (v.is_finite() && v >= 0.0 && v < 1e18).then_some(v as u64)
+    (0.0..1e18).contains(&v).then_some(v as u64)
 }
 
 /// Query parameters whose values are secrets in feed URLs.

@@ -101,47 +101,56 @@ pub fn html_to_text(html: &str) -> String {
     while let Some(pos) = rest.find(['<', '&']) {
         out.push_str(&rest[..pos]);
         let tail = &rest[pos..];
-        if tail.starts_with('<') {
-            let lower_start: String = tail.chars().skip(1).take(7).collect::<String>();
-            let lower_start = lower_start.to_ascii_lowercase();
-            // Skip the contents of script/style blocks entirely.
-            let skip_to = if lower_start.starts_with("script") {
-                find_ci(tail, "</script")
-            } else if lower_start.starts_with("style") {
-                find_ci(tail, "</style")
-            } else if tail.starts_with("<!--") {
-                tail.find("-->").map(|i| i + 3)
-            } else {
-                None
-            };
-            let after = match skip_to {
-                Some(i) => &tail[i..],
-                None => tail,
-            };
-            match after.find('>') {
-                Some(end) => {
-                    out.push(' ');
-                    rest = &after[end + 1..];
-                }
-                None => {
-                    // A lone '<' that opens no tag is text.
-                    out.push('<');
-                    rest = &tail[1..];
-                }
-            }
-        } else {
+        let Some(t) = tail.strip_prefix('<') else {
             let (decoded, used) = decode_entity(tail);
             out.push_str(&decoded);
             rest = &tail[used..];
+            continue;
+        };
+        if let Some(comment) = t.strip_prefix("!--") {
+            out.push(' ');
+            rest = comment.find("-->").map_or("", |i| &comment[i + 3..]);
+            continue;
+        }
+        if !t.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?')) {
+            // A '<' that opens no tag is text.
+            out.push('<');
+            rest = t;
+            continue;
+        }
+        let Some(end) = t.find('>') else {
+            // An unterminated tag: the rest is inside it.
+            rest = "";
+            continue;
+        };
+        out.push(' ');
+        rest = &t[end + 1..];
+        // The contents of script and style blocks are not text.
+        for name in ["script", "style"] {
+            if t.get(..name.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            {
+                rest = after_closing_tag(rest, name);
+            }
         }
     }
     out.push_str(rest);
     out
 }
 
-fn find_ci(hay: &str, needle: &str) -> Option<usize> {
-    let hay_lower = hay.to_ascii_lowercase();
-    hay_lower.find(needle)
+/// What follows `</name ...>` in `s` (ASCII case-insensitive), or "" if
+/// the block never closes.
+fn after_closing_tag<'a>(s: &'a str, name: &str) -> &'a str {
+    for (i, _) in s.match_indices("</") {
+        let after = &s[i + 2..];
+        if after
+            .get(..name.len())
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return after.find('>').map_or("", |e| &after[e + 1..]);
+        }
+    }
+    ""
 }
 
 /// Decodes one entity at the start of `s` (which begins with '&'); returns

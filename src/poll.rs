@@ -199,7 +199,7 @@ fn ingest(
             decoded.encoding.name()
         );
     }
-    let parsed = match parse::parse(
+    let mut parsed = match parse::parse(
         &decoded.text,
         &body.final_url,
         config.poll.max_items_per_fetch,
@@ -218,6 +218,15 @@ fn ingest(
         }
     };
     let keys = dedup::keys_for(feed.key(), parsed.meta.site_url.as_deref(), &parsed.entries);
+    // An item listed twice in one document is taken once (the first time),
+    // or two differing copies would count as an edit on every poll.
+    let mut seen = std::collections::HashSet::new();
+    let listed = parsed.entries.len();
+    let (entries, keys): (Vec<_>, Vec<_>) = std::mem::take(&mut parsed.entries)
+        .into_iter()
+        .zip(keys)
+        .filter(|(_, k)| seen.insert(k.local))
+        .unzip();
     state.etag = body.validators.etag;
     state.last_modified = body.validators.last_modified;
     state.body_hash = Some(body_hash);
@@ -237,10 +246,10 @@ fn ingest(
     // The item count in the state includes this document's contributions;
     // a first try computes them, and the count is fixed up on the rare
     // retry below. Storing both in one transaction keeps them consistent.
-    let result = store_document(store, &source, &parsed.entries, &keys, &mut state, now);
+    let result = store_document(store, &source, &entries, &keys, &mut state, now);
     match result {
         Ok(stats) => Outcome::Stored(IngestStatsView {
-            items: parsed.entries.len(),
+            items: listed,
             stats,
         }),
         Err(e) => Outcome::Failed(format!("{shown}: {e}")),

@@ -582,9 +582,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "test").unwrap();
         let e = entry("1", "https://a.example/1", "عنوان", "<p>نص</p>");
-        assert_eq!(ingest(&store, "https://a.example/f", &[e.clone()]).new, 1);
         assert_eq!(
-            ingest(&store, "https://a.example/f", &[e.clone()]).unchanged,
+            ingest(&store, "https://a.example/f", std::slice::from_ref(&e)).new,
+            1
+        );
+        assert_eq!(
+            ingest(&store, "https://a.example/f", std::slice::from_ref(&e)).unchanged,
             1
         );
         let mut edited = e.clone();
