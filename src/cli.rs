@@ -63,4 +63,6 @@ pub enum RenderFormat {
     Atom,
     Rss,
     Json,
+    /// The subscription list (no store needed).
+    Opml,
 }

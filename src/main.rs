@@ -39,12 +39,12 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
                 .map_err(Failure::internal)
         }
         Command::Render { format, tag, limit } => {
-            let format = match format {
-                RenderFormat::Atom => Format::Atom,
-                RenderFormat::Rss => Format::Rss,
-                RenderFormat::Json => Format::Json,
+            let bytes = match format {
+                RenderFormat::Atom => commands::render(&config, Format::Atom, tag, limit)?,
+                RenderFormat::Rss => commands::render(&config, Format::Rss, tag, limit)?,
+                RenderFormat::Json => commands::render(&config, Format::Json, tag, limit)?,
+                RenderFormat::Opml => rafid::publish::opml(&config),
             };
-            let bytes = commands::render(&config, format, tag, limit)?;
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)
                 .and_then(|_| out.flush())

@@ -633,6 +633,35 @@ fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
     out
 }
 
+/// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
+/// `category`, secrets in URLs redacted.
+pub fn opml(config: &Config) -> Vec<u8> {
+    let mut x = Xml::new();
+    x.open("opml", &[("version", "2.0")]);
+    x.open("head", &[]);
+    x.text("title", &[], &config.output.title);
+    x.close("head");
+    x.open("body", &[]);
+    for f in &config.feeds {
+        let url = redact_str(f.key());
+        let title = f.title.clone().unwrap_or_else(|| url.clone());
+        let tags = f.tags.join(",");
+        let mut a = vec![
+            ("type", "rss"),
+            ("text", title.as_str()),
+            ("title", title.as_str()),
+            ("xmlUrl", url.as_str()),
+        ];
+        if !tags.is_empty() {
+            a.push(("category", &tags));
+        }
+        x.empty("outline", &a);
+    }
+    x.close("body");
+    x.close("opml");
+    x.finish()
+}
+
 /// The rendered outputs the server hands out, replaced as a whole after
 /// every change. Readers clone an `Arc` and never wait on a render.
 #[derive(Default)]
@@ -764,6 +793,17 @@ mod tests {
         let b = render(&view, &[item()], Format::Atom);
         assert_eq!(a.body, b.body);
         assert_eq!(a.etag, b.etag);
+    }
+
+    #[test]
+    fn opml_lists_every_feed_redacted() {
+        let out = String::from_utf8(opml(&config())).unwrap();
+        assert!(out.contains("<opml version=\"2.0\">"));
+        assert!(
+            out.contains("xmlUrl=\"https://a.example/f?token=redacted\""),
+            "{out}"
+        );
+        assert!(out.contains("category=\"news\""));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed.json", get(|s, h| feed(s, h, Format::Json)))
         // axum cannot match `{tag}.atom`: the file name is split here.
         .route("/tags/{file}", get(tag_feed))
+        .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
         .with_state(state)
@@ -174,7 +175,40 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-async fn status(State(s): State<AppState>) -> Response {
+async fn opml(State(s): State<AppState>) -> Response {
+    let body = crate::publish::opml(&s.config);
+    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
+}
+
+/// With `server.admin_token` set, the request must carry it as a bearer
+/// token. Compared in constant time so the token cannot be guessed byte by
+/// byte from response times.
+fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
+    let Some(token) = &s.config.server.admin_token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let (a, b) = (given.as_bytes(), token.0.as_bytes());
+    let mut diff = a.len() ^ b.len();
+    for (i, x) in b.iter().enumerate() {
+        diff |= (*x ^ a.get(i).copied().unwrap_or(0)) as usize;
+    }
+    diff == 0 && !b.is_empty()
+}
+
+async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    if !authorized(&s, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "this endpoint needs the admin token\n",
+        )
+            .into_response();
+    }
     let store = s.store.clone();
     let config = s.config.clone();
     let states = tokio::task::spawn_blocking(move || store.feed_states()).await;

@@ -372,3 +372,52 @@ async fn daemon_serves_conditional_feeds_and_stops_cleanly() {
         "daemon stops within the grace period"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_needs_the_admin_token_when_one_is_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = load(&write_config(
+        dir.path(),
+        &[],
+        "admin_token = \"s3cret-token\"\n",
+    ));
+    let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let daemon = tokio::spawn(rafid::daemon::serve(
+        Arc::new(cfg),
+        store,
+        listener,
+        token.clone(),
+        std::future::pending(),
+    ));
+    rafid::fetch::install_tls_provider();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let url = format!("http://{addr}/status");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
+    let wrong = client.get(&url).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let right = client
+        .get(&url)
+        .bearer_auth("s3cret-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), 200);
+    // The feeds themselves stay public.
+    let feed = client
+        .get(format!("http://{addr}/feed.atom"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(feed.status(), 200);
+    let opml = client
+        .get(format!("http://{addr}/opml"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opml.status(), 200);
+    token.cancel();
+    daemon.await.unwrap().unwrap();
+}
