@@ -57,7 +57,16 @@ impl From<StoreError> for Failure {
 /// Finds and loads the config.
 pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Failure> {
     let path = config::locate(explicit)?;
-    Ok(config::load(&path)?)
+    let cfg = config::load(&path)?;
+    let st = &cfg.storage;
+    if st.max_age.is_some() || st.max_items.is_some() || st.max_items_per_feed.is_some() {
+        tracing::warn!(
+            config = %path.display(),
+            "storage.max_age / max_items / max_items_per_feed are accepted but this version \
+             prunes nothing: every item is kept"
+        );
+    }
+    Ok(cfg)
 }
 
 /// `rafid check`: prints every problem, or a one-line summary.
@@ -160,11 +169,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
             .map_err(Failure::internal)??
     };
     let fetcher = Arc::new(Fetcher::new(&config.poll).map_err(Failure::internal)?);
-    let poller = Poller {
-        config: config.clone(),
-        store: store.clone(),
-        fetcher,
-    };
+    let poller = Poller::new(config.clone(), store.clone(), fetcher);
     let token = CancellationToken::new();
     let now = Utc::now();
     let mut summary = Summary::default();

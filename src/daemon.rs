@@ -93,11 +93,7 @@ pub async fn serve(
     }
     let changed = Arc::new(Notify::new());
     let tasks = TaskTracker::new();
-    let poller = Poller {
-        config: config.clone(),
-        store: store.clone(),
-        fetcher,
-    };
+    let poller = Poller::new(config.clone(), store.clone(), fetcher);
     tasks.spawn(scheduler::run(poller, token.clone(), changed.clone()));
     tasks.spawn(publisher(
         store.clone(),

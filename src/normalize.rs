@@ -215,26 +215,49 @@ fn is_arabic_mark(c: char) -> bool {
 /// alef/yaa/taa-marbuta variants unified, digits to ASCII, punctuation to
 /// spaces, Latin lower case, whitespace collapsed to single spaces.
 pub fn normalize_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
+    // Most text is already NFKC (Arabic news almost always is): the quick
+    // check is a table lookup per character, the full normalization is not.
+    match unicode_normalization::is_nfkc_quick(text.chars()) {
+        unicode_normalization::IsNormalized::Yes => fold(text.chars(), text.len()),
+        _ => fold(text.nfkc(), text.len()),
+    }
+}
+
+/// The per-character part of `normalize_text`, on NFKC input.
+fn fold(chars: impl Iterator<Item = char>, len: usize) -> String {
+    let mut out = String::with_capacity(len);
     let mut pending_space = false;
-    for c in text.nfkc() {
+    for c in chars {
         let mapped = match c {
-            c if is_arabic_mark(c) => continue,
-            '\u{0640}' => continue, // tatweel
-            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                continue;
-            }
-            '\u{feff}' => continue,
+            // ASCII and the Arabic letters are most of the input: decide
+            // them without Unicode table lookups.
+            'a'..='z' | '0'..='9' => c,
+            'A'..='Z' => c.to_ascii_lowercase(),
+            '\u{0}'..='\u{7f}' => ' ',
             'أ' | 'إ' | 'آ' | 'ٱ' => 'ا',
             'ى' => 'ي',
             'ة' => 'ه',
             'ؤ' => 'و',
             'ئ' => 'ي',
+            '\u{0621}'..='\u{063a}' | '\u{0641}'..='\u{064a}' => c,
+            '\u{0640}' => continue, // tatweel
+            c if is_arabic_mark(c) => continue,
+            '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+                continue;
+            }
+            '\u{feff}' => continue,
             'ک' => 'ك',
             'ی' | 'ے' => 'ي',
             '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
             '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
-            c if c.is_alphanumeric() => c,
+            c if c.is_alphanumeric() => {
+                if pending_space {
+                    out.push(' ');
+                    pending_space = false;
+                }
+                out.extend(c.to_lowercase());
+                continue;
+            }
             _ => ' ',
         };
         if mapped == ' ' {
@@ -245,9 +268,7 @@ pub fn normalize_text(text: &str) -> String {
             out.push(' ');
             pending_space = false;
         }
-        for l in mapped.to_lowercase() {
-            out.push(l);
-        }
+        out.push(mapped);
     }
     out
 }
@@ -342,6 +363,9 @@ mod tests {
             ("«خبر» — عاجل!", "خبر عاجل"),
             ("Hello, WORLD", "hello world"),
             ("  spaced\t\nout  ", "spaced out"),
+            ("ﻻ ﷲ", "لا الله"),
+            ("Ｆｕｌｌ width Ⅻ", "full width xii"),
+            ("ÉCOLE Straße", "école straße"),
         ];
         for (input, want) in cases {
             assert_eq!(normalize_text(input), want, "{input}");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
@@ -58,15 +59,34 @@ pub struct Poller {
     pub config: Arc<Config>,
     pub store: Store,
     pub fetcher: Arc<Fetcher>,
+    /// Polls in progress, `poll.concurrency` at most, from request to stored
+    /// items: bounds the bodies held in memory, not only the requests.
+    slots: Arc<Semaphore>,
+    /// Parsing and storing is CPU work: one document per core at a time.
+    cpu: Arc<Semaphore>,
 }
 
 impl Poller {
+    pub fn new(config: Arc<Config>, store: Store, fetcher: Arc<Fetcher>) -> Poller {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Poller {
+            slots: Arc::new(Semaphore::new(config.poll.concurrency)),
+            cpu: Arc::new(Semaphore::new(cores)),
+            config,
+            store,
+            fetcher,
+        }
+    }
+
     /// Polls `feed` once; never fails: every problem ends up in the report
     /// and in the feed's state. `cancel` stops the network part; storing,
     /// once started, finishes.
     pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
         let shown = redact_url(&feed.url);
         let span = info_span!("poll", feed = %shown);
+        // The semaphore is never closed; should that change, polling goes on
+        // unbounded rather than failing.
+        let _slot = self.slots.acquire().await.ok();
         self.poll_inner(feed, shown, cancel).instrument(span).await
     }
 
@@ -129,7 +149,9 @@ impl Poller {
                     let config = self.config.clone();
                     let feed = feed.clone();
                     let shown2 = shown.clone();
+                    let cpu = self.cpu.clone().acquire_owned().await.ok();
                     let work = tokio::task::spawn_blocking(move || {
+                        let _cpu = cpu;
                         ingest(&store, &config, &feed, body, body_hash, state, &shown2)
                     });
                     let outcome = match work.await {
