@@ -119,6 +119,23 @@ impl Store {
     /// Opens (creating if needed) the store in the state directory `dir`.
     /// `command` names this process in the holder file (e.g. "rafid run").
     pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        // sled releases its file lock from a background thread shortly after
+        // the last handle is dropped, so this very process may still hold it
+        // for a moment after closing the store. Only then is it worth waiting.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Store::open_once(dir, command) {
+                Err(StoreError::Locked { .. })
+                    if held_by_us(dir) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, command: &str) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source,
@@ -522,6 +539,15 @@ fn is_lock_error(e: &sled::Error) -> bool {
     }
 }
 
+fn read_holder(dir: &Path) -> Option<Holder> {
+    let bytes = std::fs::read(dir.join("rafid.pid")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn held_by_us(dir: &Path) -> bool {
+    read_holder(dir).is_some_and(|h| h.pid == std::process::id())
+}
+
 fn describe_holder(dir: &Path) -> String {
     let Ok(bytes) = std::fs::read(dir.join("rafid.pid")) else {
         return "another process".into();
@@ -621,9 +647,8 @@ mod tests {
     fn second_open_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let _store = Store::open(dir.path(), "rafid run").unwrap();
-        // sled's lock is per process (fcntl), so a second open in the same
-        // process succeeds; the message is checked by an integration test
-        // with two processes. Here: the holder file names us.
+        // The message a second process gets is checked by an integration
+        // test with two processes. Here: the holder file names us.
         let text = describe_holder(dir.path());
         assert!(text.contains("rafid run"), "{text}");
         assert!(text.contains(&std::process::id().to_string()));
