@@ -150,6 +150,8 @@ impl Summary {
             self.stats.new, self.stats.updated, self.stats.merged
         )?;
         for (feed, err) in &self.failed {
+            // Errors name their feed already when they come from the fetcher.
+            let err = err.strip_prefix(&format!("{feed}: ")).unwrap_or(err);
             writeln!(out, "failed: {feed}: {err}")?;
         }
         for (feed, until) in &self.deferred {

@@ -8,7 +8,7 @@ use chrono::Utc;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, error_span, info, warn};
 
 use crate::config::{Config, FeedConfig, redact_url};
 use crate::fetch::{FetchError, Fetched, Fetcher, Validators, decode_body};
@@ -83,7 +83,9 @@ impl Poller {
     /// once started, finishes.
     pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
         let shown = redact_url(&feed.url);
-        let span = info_span!("poll", feed = %shown);
+        // An error-level span is enabled whenever any logging is, so warnings
+        // from a poll always name the feed, even under `-q`.
+        let span = error_span!("poll", feed = %shown);
         // The semaphore is never closed; should that change, polling goes on
         // unbounded rather than failing.
         let _slot = self.slots.acquire().await.ok();
