@@ -129,7 +129,7 @@ impl Summary {
                 self.polled += 1;
                 self.failed.push((r.feed.clone(), e.clone()));
             }
-            Outcome::Deferred(until) => self.deferred.push((r.feed.clone(), until.clone())),
+            Outcome::Deferred(why) => self.deferred.push((r.feed.clone(), why.clone())),
             Outcome::Cancelled => {}
         }
     }
@@ -154,8 +154,8 @@ impl Summary {
             let err = err.strip_prefix(&format!("{feed}: ")).unwrap_or(err);
             writeln!(out, "failed: {feed}: {err}")?;
         }
-        for (feed, until) in &self.deferred {
-            writeln!(out, "skipped: {feed}: asked to wait until {until}")?;
+        for (feed, why) in &self.deferred {
+            writeln!(out, "skipped: {feed}: {why}")?;
         }
         Ok(())
     }
@@ -178,11 +178,22 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     let mut set = JoinSet::new();
     for feed in config.feeds.iter().filter(|f| f.enabled) {
         let state = store.feed_state(feed.key()).ok().flatten();
+        if state.as_ref().is_some_and(|s| s.gone) {
+            summary.add(&Report {
+                feed: config::redact_url(&feed.url),
+                status: Some(410),
+                outcome: Outcome::Deferred("gone (HTTP 410): not polled any more".into()),
+            });
+            continue;
+        }
         if let Some(until) = state.and_then(|s| s.retry_after).filter(|t| *t > now) {
             summary.add(&Report {
                 feed: config::redact_url(&feed.url),
                 status: None,
-                outcome: Outcome::Deferred(until.to_rfc3339()),
+                outcome: Outcome::Deferred(format!(
+                    "the server asked to wait until {}",
+                    until.to_rfc3339()
+                )),
             });
             continue;
         }

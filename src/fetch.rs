@@ -79,7 +79,12 @@ pub struct Validators {
 #[derive(Debug)]
 pub enum Fetched {
     /// 304: nothing changed; the old validators stay.
-    NotModified { status: u16 },
+    NotModified {
+        status: u16,
+        /// Where every redirect on the way was permanent: the new URL.
+        moved: Option<Url>,
+        hints: CacheHints,
+    },
     /// 200 with a body.
     Body(Body),
 }
@@ -93,6 +98,9 @@ pub struct Body {
     /// The URL the body came from after redirects.
     pub final_url: Url,
     pub validators: Validators,
+    /// Where every redirect on the way was permanent (301/308): the new URL.
+    pub moved: Option<Url>,
+    pub hints: CacheHints,
 }
 
 /// The HTTP client and the limits shared by every poll.
@@ -123,23 +131,13 @@ pub fn install_tls_provider() {
 impl Fetcher {
     pub fn new(cfg: &PollConfig) -> Result<Fetcher, ClientError> {
         install_tls_provider();
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                attempt.error("too many redirects")
-            } else if !matches!(attempt.url().scheme(), "http" | "https") {
-                attempt.error("redirect to a scheme that is not http(s)")
-            } else if attempt.previous().contains(attempt.url()) {
-                attempt.error("redirect loop")
-            } else {
-                attempt.follow()
-            }
-        });
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
             .timeout(cfg.timeout)
-            .redirect(policy)
-            // No Referer on redirects: a feed request comes from no page.
+            // Redirects are followed by hand (see `fetch`), which also means
+            // no Referer is ever sent.
+            .redirect(reqwest::redirect::Policy::none())
             .referer(false)
             .gzip(true)
             .brotli(true)
@@ -182,7 +180,10 @@ impl Fetcher {
         (host_permit, global)
     }
 
-    /// One GET of `feed`, conditional on `validators`.
+    /// One GET of `feed` at `url`, conditional on `validators`, following
+    /// up to `MAX_REDIRECTS` redirects by hand: every hop carries the
+    /// validators, none carries a Referer, and the feed's own headers and
+    /// credentials never go to another host.
     pub async fn fetch(
         &self,
         feed: &FeedConfig,
@@ -191,40 +192,63 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         let shown = redact_url(url);
         let _permits = self.permits(url).await;
-        let mut headers = HeaderMap::new();
-        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
-        if let Some(etag) = validators.etag.as_deref() {
-            if let Ok(v) = HeaderValue::from_str(etag) {
-                headers.insert(header::IF_NONE_MATCH, v);
-            }
-        }
-        if let Some(lm) = validators.last_modified.as_deref() {
-            if let Ok(v) = HeaderValue::from_str(lm) {
-                headers.insert(header::IF_MODIFIED_SINCE, v);
-            }
-        }
-        for (name, value) in &feed.headers {
-            if let (Ok(n), Ok(mut v)) = (
-                header::HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value.0),
-            ) {
-                v.set_sensitive(true);
-                headers.insert(n, v);
-            }
-        }
-        let mut req = self.client.get(url.clone()).headers(headers);
-        if let Some((user, pw)) = &feed.auth {
-            req = req.basic_auth(user, Some(&pw.0));
-        }
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
-        let resp = tokio::select! {
-            r = req.send() => r.map_err(|e| classify(&shown, e, self.timeout))?,
-            _ = &mut deadline => return Err(FetchError::Timeout { url: shown, secs: self.timeout.as_secs() }),
+        let timeout = || FetchError::Timeout {
+            url: shown.clone(),
+            secs: self.timeout.as_secs(),
         };
+
+        let mut current = url.clone();
+        let mut visited: Vec<Url> = vec![url.clone()];
+        // Whether every hop so far was a permanent redirect (301/308).
+        let mut all_permanent = true;
+        let resp = loop {
+            let same_host = current.host_str() == url.host_str()
+                && current.port_or_known_default() == url.port_or_known_default();
+            let req = self.request(feed, &current, validators, same_host);
+            let resp = tokio::select! {
+                r = req.send() => r.map_err(|e| classify(&shown, e, self.timeout))?,
+                _ = &mut deadline => return Err(timeout()),
+            };
+            let status = resp.status();
+            if !status.is_redirection() || status == reqwest::StatusCode::NOT_MODIFIED {
+                break resp;
+            }
+            let Some(next) = resp
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| current.join(loc.trim()).ok())
+            else {
+                return Err(FetchError::Request {
+                    url: shown,
+                    reason: format!("HTTP {} without a usable Location", status.as_u16()),
+                });
+            };
+            if !matches!(next.scheme(), "http" | "https") {
+                return Err(FetchError::Request {
+                    url: shown,
+                    reason: format!("redirect to a {} URL, not followed", next.scheme()),
+                });
+            }
+            if visited.contains(&next) || visited.len() > MAX_REDIRECTS {
+                return Err(FetchError::Redirects { url: shown });
+            }
+            all_permanent &= matches!(status.as_u16(), 301 | 308);
+            visited.push(next.clone());
+            current = next;
+        };
+        let moved = (visited.len() > 1 && all_permanent).then(|| current.clone());
+        let hints = CacheHints::from_headers(resp.headers(), Utc::now());
+
         let status = resp.status().as_u16();
         if status == 304 {
-            return Ok(Fetched::NotModified { status });
+            return Ok(Fetched::NotModified {
+                status,
+                moved,
+                hints,
+            });
         }
         if !resp.status().is_success() {
             let retry_after = resp
@@ -262,18 +286,94 @@ impl Fetcher {
             last_modified: header_str(header::LAST_MODIFIED),
         };
         let content_type = header_str(header::CONTENT_TYPE);
-        let final_url = resp.url().clone();
         let bytes = tokio::select! {
             b = read_limited(resp, self.max_body, &shown) => b?,
-            _ = &mut deadline => return Err(FetchError::Timeout { url: shown, secs: self.timeout.as_secs() }),
+            _ = &mut deadline => return Err(timeout()),
         };
         Ok(Fetched::Body(Body {
             status,
             bytes,
             content_type,
-            final_url,
+            final_url: current,
             validators,
+            moved,
+            hints,
         }))
+    }
+
+    fn request(
+        &self,
+        feed: &FeedConfig,
+        url: &Url,
+        validators: &Validators,
+        same_host: bool,
+    ) -> reqwest::RequestBuilder {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
+        // Validators go out exactly as the server sent them.
+        if let Some(v) = validators
+            .etag
+            .as_deref()
+            .and_then(|e| HeaderValue::from_bytes(e.as_bytes()).ok())
+        {
+            headers.insert(header::IF_NONE_MATCH, v);
+        }
+        if let Some(v) = validators
+            .last_modified
+            .as_deref()
+            .and_then(|e| HeaderValue::from_bytes(e.as_bytes()).ok())
+        {
+            headers.insert(header::IF_MODIFIED_SINCE, v);
+        }
+        if same_host {
+            for (name, value) in &feed.headers {
+                if let (Ok(n), Ok(mut v)) = (
+                    header::HeaderName::from_bytes(name.as_bytes()),
+                    HeaderValue::from_str(&value.0),
+                ) {
+                    v.set_sensitive(true);
+                    headers.insert(n, v);
+                }
+            }
+        }
+        let mut req = self.client.get(url.clone()).headers(headers);
+        if same_host {
+            if let Some((user, pw)) = &feed.auth {
+                req = req.basic_auth(user, Some(&pw.0));
+            }
+        }
+        req
+    }
+}
+
+/// What the response headers say about how long the feed stays fresh.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheHints {
+    /// `Cache-Control: max-age`, else `Expires` minus `Date` (or now).
+    pub fresh_for: Option<Duration>,
+}
+
+impl CacheHints {
+    pub fn from_headers(h: &HeaderMap, now: DateTime<Utc>) -> CacheHints {
+        let get = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok());
+        let max_age = get(header::CACHE_CONTROL).and_then(|cc| {
+            cc.split(',').find_map(|d| {
+                let (k, v) = d.split_once('=')?;
+                let k = k.trim();
+                (k.eq_ignore_ascii_case("max-age") || k.eq_ignore_ascii_case("s-maxage"))
+                    .then(|| v.trim().trim_matches('"').parse::<u64>().ok())
+                    .flatten()
+            })
+        });
+        let fresh_for = max_age.map(Duration::from_secs).or_else(|| {
+            let expires = DateTime::parse_from_rfc2822(get(header::EXPIRES)?.trim()).ok()?;
+            let date = get(header::DATE)
+                .and_then(|d| DateTime::parse_from_rfc2822(d.trim()).ok())
+                .map(|d| d.with_timezone(&Utc))
+                .unwrap_or(now);
+            (expires.with_timezone(&Utc) - date).to_std().ok()
+        });
+        CacheHints { fresh_for }
     }
 }
 
@@ -506,6 +606,37 @@ mod tests {
         let d = decode_body(b"<rss>\xff\xfe ok</rss>", None);
         assert!(d.had_errors);
         assert!(d.text.contains("ok"));
+    }
+
+    #[test]
+    fn cache_hints_read_max_age_and_expires() {
+        let now = Utc::now();
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=900"),
+        );
+        assert_eq!(
+            CacheHints::from_headers(&h, now).fresh_for,
+            Some(Duration::from_secs(900))
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::DATE,
+            HeaderValue::from_static("Mon, 01 Jan 2024 00:00:00 GMT"),
+        );
+        h.insert(
+            header::EXPIRES,
+            HeaderValue::from_static("Mon, 01 Jan 2024 02:00:00 GMT"),
+        );
+        assert_eq!(
+            CacheHints::from_headers(&h, now).fresh_for,
+            Some(Duration::from_secs(7200))
+        );
+        assert_eq!(
+            CacheHints::from_headers(&HeaderMap::new(), now).fresh_for,
+            None
+        );
     }
 
     #[test]

@@ -172,6 +172,8 @@ pub struct FeedMeta {
     pub language: Option<String>,
     /// RSS `<ttl>` in minutes.
     pub ttl_minutes: Option<u32>,
+    /// `sy:updatePeriod` divided by `sy:updateFrequency`.
+    pub update_period: Option<std::time::Duration>,
 }
 
 /// A parsed document: the feed's metadata and its items in document order.
@@ -290,4 +292,42 @@ pub struct FeedState {
     /// Items this feed has contributed (new or merged), for health reports.
     #[serde(default)]
     pub items: u64,
+    /// The server answered 410 Gone: the feed is not polled any more.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub gone: bool,
+    /// The URL the feed moved to permanently, adopted after the same
+    /// permanent redirect was seen on several polls in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+    /// The permanent redirect seen on the last polls, and on how many in a row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<String>,
+    #[serde(default)]
+    pub redirect_streak: u32,
+    /// What the server and the feed said about how often to poll.
+    #[serde(default)]
+    pub hints: PollHints,
+    /// Polls made, and how many were answered 304, for politeness reports.
+    #[serde(default)]
+    pub polls: u64,
+    #[serde(default)]
+    pub not_modified: u64,
+}
+
+/// What a feed's responses said about its rhythm, kept so the interval can
+/// be worked out again under whatever config is in force.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PollHints {
+    /// HTTP `Cache-Control: max-age` or `Expires`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_for_secs: Option<u64>,
+    /// RSS `<ttl>`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_secs: Option<u64>,
+    /// `sy:updatePeriod` / `sy:updateFrequency`, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_period_secs: Option<u64>,
+    /// The typical time between the feed's items, from their dates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publish_gap_secs: Option<u64>,
 }

@@ -28,7 +28,100 @@ pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, Pars
     let feed = parser
         .parse(doc.as_bytes())
         .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
-    Ok(convert(feed, base, max_items))
+    let mut parsed = convert(feed, base, max_items);
+    if doc.trim_start().starts_with('<') {
+        parsed.meta.update_period = syndication_period(doc);
+    }
+    Ok(parsed)
+}
+
+const SYNDICATION_NS: &[u8] = b"http://purl.org/rss/1.0/modules/syndication/";
+
+/// `sy:updatePeriod` / `sy:updateFrequency` of the channel (RSS 1.0's
+/// syndication module), which feed-rs does not read: how often the
+/// publisher says the feed changes. Scans only up to the first item.
+fn syndication_period(doc: &str) -> Option<std::time::Duration> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(doc);
+    let mut period: Option<String> = None;
+    let mut frequency: Option<String> = None;
+    let mut current: Option<&'static str> = None;
+    loop {
+        match reader.read_resolved_event() {
+            Ok((ns, Event::Start(e))) => {
+                let local = e.local_name();
+                let local = local.as_ref();
+                if local == b"item" || local == b"entry" {
+                    break;
+                }
+                current = match (ns, local) {
+                    (ResolveResult::Bound(n), b"updatePeriod") if n.as_ref() == SYNDICATION_NS => {
+                        Some("period")
+                    }
+                    (ResolveResult::Bound(n), b"updateFrequency")
+                        if n.as_ref() == SYNDICATION_NS =>
+                    {
+                        Some("frequency")
+                    }
+                    _ => None,
+                };
+            }
+            Ok((_, Event::Text(t))) => {
+                if let Some(which) = current.take() {
+                    let text = t.decode().map(|c| c.trim().to_string()).unwrap_or_default();
+                    if which == "period" {
+                        period = Some(text);
+                    } else {
+                        frequency = Some(text);
+                    }
+                }
+            }
+            Ok((_, Event::End(_))) => current = None,
+            Ok((_, Event::Eof)) | Err(_) => break,
+            _ => {}
+        }
+    }
+    let unit: u64 = match period?.to_ascii_lowercase().as_str() {
+        "hourly" => 3600,
+        "daily" => 86400,
+        "weekly" => 7 * 86400,
+        "monthly" => 30 * 86400,
+        "yearly" => 365 * 86400,
+        _ => return None,
+    };
+    let freq: u64 = frequency
+        .and_then(|f| f.parse().ok())
+        .filter(|f| *f > 0)
+        .unwrap_or(1);
+    Some(std::time::Duration::from_secs(unit / freq.min(unit)))
+}
+
+/// The typical time between a feed's items: the median gap between the
+/// dates of its newest items (up to 20). `None` with fewer than 3 dates.
+pub fn publish_gap(entries: &[Entry], now: DateTime<Utc>) -> Option<std::time::Duration> {
+    let mut dates: Vec<DateTime<Utc>> = entries
+        .iter()
+        .filter_map(entry_date)
+        .map(|d| d.min(now))
+        .collect();
+    if dates.len() < 3 {
+        return None;
+    }
+    dates.sort_unstable_by(|a, b| b.cmp(a));
+    dates.truncate(20);
+    let mut gaps: Vec<i64> = dates
+        .windows(2)
+        .map(|w| (w[0] - w[1]).num_seconds())
+        .collect();
+    gaps.sort_unstable();
+    let median = gaps[gaps.len() / 2];
+    // A feed whose newest item is older than its usual gap has gone quiet:
+    // the time since then counts too, so idle feeds are polled less.
+    let quiet = (now - dates[0]).num_seconds();
+    Some(std::time::Duration::from_secs(
+        median.max(quiet / 2).max(0) as u64
+    ))
 }
 
 /// Says what the document was when it was not a feed: an HTML page is the
@@ -58,6 +151,7 @@ fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
         site_url,
         language: feed_lang.clone(),
         ttl_minutes: feed.ttl,
+        update_period: None,
     };
     let mut entries: Vec<Entry> = feed
         .entries
@@ -300,6 +394,45 @@ mod tests {
         assert_eq!(e.guid.as_deref(), Some("urn:e1"));
         assert_eq!(e.enclosures.len(), 1);
         assert_eq!(e.enclosures[0].url, "https://news.example/a.mp3");
+    }
+
+    #[test]
+    fn syndication_module_and_ttl_are_read() {
+        let doc = r#"<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+            xmlns="http://purl.org/rss/1.0/" xmlns:syn="http://purl.org/rss/1.0/modules/syndication/">
+            <channel rdf:about="https://s.example/"><title>S</title><link>https://s.example/</link>
+            <syn:updatePeriod>hourly</syn:updatePeriod><syn:updateFrequency>4</syn:updateFrequency>
+            </channel><item rdf:about="https://s.example/1"><title>a</title><link>https://s.example/1</link></item>
+            </rdf:RDF>"#;
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(
+            f.meta.update_period,
+            Some(std::time::Duration::from_secs(900))
+        );
+        let rss = r#"<rss version="2.0"><channel><title>T</title><ttl>90</ttl></channel></rss>"#;
+        let f = parse(rss, &base(), 10).unwrap();
+        assert_eq!(f.meta.ttl_minutes, Some(90));
+        assert_eq!(f.meta.update_period, None);
+    }
+
+    #[test]
+    fn publish_gap_is_the_median_and_grows_when_quiet() {
+        let now = Utc::now();
+        let at = |h: i64| Entry {
+            published: Some(now - chrono::Duration::hours(h)),
+            ..Entry::default()
+        };
+        let busy = [at(0), at(1), at(2), at(3), at(5)];
+        assert_eq!(
+            publish_gap(&busy, now),
+            Some(std::time::Duration::from_secs(3600))
+        );
+        let quiet = [at(100), at(101), at(102)];
+        assert_eq!(
+            publish_gap(&quiet, now),
+            Some(std::time::Duration::from_secs(50 * 3600))
+        );
+        assert_eq!(publish_gap(&[at(1), at(2)], now), None);
     }
 
     #[test]

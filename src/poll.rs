@@ -25,7 +25,8 @@ pub enum Outcome {
     Unchanged,
     /// A document was parsed and stored.
     Stored(IngestStatsView),
-    /// Not polled: the server asked rafid to wait (Retry-After) until then.
+    /// Not polled, and why: the server asked rafid to wait (Retry-After),
+    /// or said the feed is gone (410).
     Deferred(String),
     Failed(String),
     /// The poll was stopped by shutdown before it finished.
@@ -109,19 +110,33 @@ impl Poller {
         };
         let now = Utc::now();
         state.last_poll = Some(now);
+        state.polls += 1;
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
         };
+        // A feed that moved for good is fetched at its new address.
+        let url = state
+            .moved_to
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok())
+            .unwrap_or_else(|| feed.url.clone());
         let fetched = tokio::select! {
-            r = self.fetcher.fetch(feed, &feed.url, &validators) => r,
+            r = self.fetcher.fetch(feed, &url, &validators) => r,
             _ = cancel.cancelled() => {
                 return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
             }
         };
         let report = match fetched {
-            Ok(Fetched::NotModified { status }) => {
+            Ok(Fetched::NotModified {
+                status,
+                moved,
+                hints,
+            }) => {
                 state.last_status = Some(status);
+                state.not_modified += 1;
+                note_redirect(&mut state, moved);
+                state.hints.fresh_for_secs = hints.fresh_for.map(|d| d.as_secs());
                 succeed(&mut state, now);
                 self.save_state(&key, &state, &shown);
                 Report {
@@ -132,6 +147,8 @@ impl Poller {
             }
             Ok(Fetched::Body(body)) => {
                 let status = body.status;
+                note_redirect(&mut state, body.moved.clone());
+                state.hints.fresh_for_secs = body.hints.fresh_for.map(|d| d.as_secs());
                 let body_hash = hex(&Sha256::digest(&body.bytes)[..16]);
                 state.last_status = Some(status);
                 if state.body_hash.as_deref() == Some(body_hash.as_str()) {
@@ -169,6 +186,10 @@ impl Poller {
             }
             Err(e) => {
                 state.last_status = e.status();
+                if e.status() == Some(410) {
+                    state.gone = true;
+                    warn!("410 Gone: the feed is not polled any more");
+                }
                 state.consecutive_failures = state.consecutive_failures.saturating_add(1);
                 state.last_error = Some(e.to_string());
                 if let Some(t) = e.retry_after() {
@@ -193,6 +214,28 @@ impl Poller {
     }
 }
 
+/// Polls in a row that must see the same permanent redirect before the new
+/// URL is adopted: one stray 301 from a misconfigured server moves nothing.
+const ADOPT_REDIRECT_AFTER: u32 = 3;
+
+fn note_redirect(state: &mut FeedState, moved: Option<url::Url>) {
+    let Some(to) = moved.map(|u| u.to_string()) else {
+        state.redirect_to = None;
+        state.redirect_streak = 0;
+        return;
+    };
+    if state.redirect_to.as_deref() == Some(to.as_str()) {
+        state.redirect_streak = state.redirect_streak.saturating_add(1);
+    } else {
+        state.redirect_to = Some(to.clone());
+        state.redirect_streak = 1;
+    }
+    if state.redirect_streak >= ADOPT_REDIRECT_AFTER && state.moved_to.as_deref() != Some(&to) {
+        info!(to = %crate::config::redact_str(&to), "the feed moved permanently; polling its new URL from now on");
+        state.moved_to = Some(to);
+    }
+}
+
 fn succeed(state: &mut FeedState, now: chrono::DateTime<Utc>) {
     state.last_success = Some(now);
     state.last_error = None;
@@ -204,8 +247,11 @@ fn describe_fetch_error(e: &FetchError) -> String {
     e.to_string()
 }
 
-/// The CPU and storage part of a poll, run on a blocking thread.
-fn ingest(
+/// The CPU and storage part of a poll: decode, parse, key and store one
+/// response body, and record the outcome in the feed's `state`. Blocking;
+/// the daemon runs it on a blocking thread. Public so that fuzzing and
+/// benchmarks can drive exactly what a poll does with a body.
+pub fn ingest(
     store: &Store,
     config: &Config,
     feed: &FeedConfig,
@@ -258,6 +304,9 @@ fn ingest(
     state.site_url = parsed.meta.site_url.clone();
     state.feed_id = parsed.meta.id.clone();
     state.language = parsed.meta.language.clone();
+    state.hints.ttl_secs = parsed.meta.ttl_minutes.map(|m| u64::from(m) * 60);
+    state.hints.update_period_secs = parsed.meta.update_period.map(|d| d.as_secs());
+    state.hints.publish_gap_secs = parse::publish_gap(&parsed.entries, now).map(|d| d.as_secs());
     succeed(&mut state, now);
     let source = Source {
         feed_url: feed.key().to_string(),
@@ -313,7 +362,7 @@ fn log_report(r: &Report) {
             merged = v.stats.merged,
             "polled"
         ),
-        Outcome::Deferred(until) => info!(until = %until, "deferred by Retry-After"),
+        Outcome::Deferred(why) => info!(why = %why, "not polled"),
         Outcome::Failed(e) => warn!(status = %status, error = %e, "poll failed"),
         Outcome::Cancelled => info!("poll cancelled by shutdown"),
     }

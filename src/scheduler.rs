@@ -40,6 +40,61 @@ pub fn backoff(interval: Duration, max_interval: Duration, failures: u32) -> Dur
     interval.saturating_mul(factor).min(cap)
 }
 
+fn human(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
+
+/// The interval a feed is polled at under the config in force, and why.
+///
+/// A feed's own `interval` in the config pins it. Otherwise the feed's
+/// rhythm decides — the median gap between its items (adaptive), else what
+/// it says of itself (`sy:updatePeriod`), else `poll.interval` — and what
+/// the server asks (`Cache-Control`/`Expires`, RSS `<ttl>`) is a floor;
+/// the result stays within `poll.min_interval`..`poll.max_interval`.
+pub fn effective_interval(
+    config: &Config,
+    feed: &FeedConfig,
+    state: Option<&FeedState>,
+) -> (Duration, String) {
+    if let Some(pinned) = feed.interval {
+        return (pinned, format!("{} pinned by the config", human(pinned)));
+    }
+    let hints = state.map(|s| s.hints.clone()).unwrap_or_default();
+    let secs = |s: Option<u64>| s.map(Duration::from_secs);
+    let (mut interval, mut reason) =
+        if let Some(gap) = secs(hints.publish_gap_secs).filter(|g| !g.is_zero()) {
+            (gap, format!("items about every {}", human(gap)))
+        } else if let Some(p) = secs(hints.update_period_secs).filter(|p| !p.is_zero()) {
+            (p, format!("sy:updatePeriod says every {}", human(p)))
+        } else {
+            (
+                config.poll.interval,
+                format!("default {}", human(config.poll.interval)),
+            )
+        };
+    for (floor, what) in [
+        (secs(hints.fresh_for_secs), "the server's cache lifetime"),
+        (secs(hints.ttl_secs), "the feed's <ttl>"),
+    ] {
+        if let Some(floor) = floor.filter(|f| *f > interval) {
+            interval = floor;
+            reason = format!("{} ({})", what, human(floor));
+        }
+    }
+    let (lo, hi) = (
+        config.poll.min_interval,
+        config.poll.max_interval.max(config.poll.min_interval),
+    );
+    if interval < lo {
+        reason = format!("{reason}, raised to poll.min_interval {}", human(lo));
+        interval = lo;
+    } else if interval > hi {
+        reason = format!("{reason}, capped at poll.max_interval {}", human(hi));
+        interval = hi;
+    }
+    (interval, reason)
+}
+
 /// When `feed` is next due, given its state, at `now`.
 pub fn next_due(
     config: &Config,
@@ -47,7 +102,7 @@ pub fn next_due(
     state: Option<&FeedState>,
     now: DateTime<Utc>,
 ) -> DateTime<Utc> {
-    let interval = config.interval_of(feed);
+    let interval = effective_interval(config, feed, state).0;
     let key = feed.key();
     let spread = FIRST_POLL_SPREAD.min(interval);
     let spread_at = |purpose| {
@@ -110,6 +165,13 @@ async fn feed_loop(
 ) {
     loop {
         let state = poller.store.feed_state(feed.key()).ok().flatten();
+        if state.as_ref().is_some_and(|s| s.gone) {
+            tracing::warn!(
+                feed = %crate::config::redact_url(&feed.url),
+                "the server said the feed is gone (410); not polling it any more"
+            );
+            return;
+        }
         let now = Utc::now();
         let due = next_due(&poller.config, &feed, state.as_ref(), now);
         let wait = (due - now).to_std().unwrap_or_default();
@@ -170,6 +232,79 @@ mod tests {
         let due = next_due(&cfg, &cfg.feeds[0], Some(&state), now);
         let secs = (due - now).num_seconds();
         assert!((3240..=3960).contains(&secs), "{secs}");
+    }
+
+    #[test]
+    fn hints_move_the_interval_within_bounds() {
+        let cfg = crate::config::parse(
+            Path::new("t.toml"),
+            "[poll]\ninterval = \"1h\"\nmin_interval = \"10m\"\nmax_interval = \"24h\"\n\
+             [[feed]]\nurl = \"https://a.example/f\"\n[[feed]]\nurl = \"https://b.example/f\"\ninterval = \"1m\"\n",
+        )
+        .unwrap();
+        let with = |h: crate::model::PollHints| FeedState {
+            hints: h,
+            ..FeedState::default()
+        };
+        let iv = |s: &FeedState| effective_interval(&cfg, &cfg.feeds[0], Some(s)).0.as_secs();
+        use crate::model::PollHints as H;
+        assert_eq!(iv(&FeedState::default()), 3600);
+        // Busy feed: polled more often, but not below min_interval.
+        assert_eq!(
+            iv(&with(H {
+                publish_gap_secs: Some(1200),
+                ..H::default()
+            })),
+            1200
+        );
+        assert_eq!(
+            iv(&with(H {
+                publish_gap_secs: Some(60),
+                ..H::default()
+            })),
+            600
+        );
+        // Idle feed: less often, up to max_interval.
+        assert_eq!(
+            iv(&with(H {
+                publish_gap_secs: Some(9 * 86400),
+                ..H::default()
+            })),
+            86400
+        );
+        // sy:updatePeriod when items carry no dates.
+        assert_eq!(
+            iv(&with(H {
+                update_period_secs: Some(1800),
+                ..H::default()
+            })),
+            1800
+        );
+        // ttl and max-age are floors.
+        let h = H {
+            publish_gap_secs: Some(1200),
+            ttl_secs: Some(7200),
+            ..H::default()
+        };
+        assert_eq!(iv(&with(h.clone())), 7200);
+        let (_, why) = effective_interval(&cfg, &cfg.feeds[0], Some(&with(h)));
+        assert!(why.contains("<ttl>"), "{why}");
+        let h = H {
+            fresh_for_secs: Some(5400),
+            ..H::default()
+        };
+        assert_eq!(iv(&with(h)), 5400);
+        // A pinned interval ignores all of it, even below min_interval.
+        let pinned = effective_interval(
+            &cfg,
+            &cfg.feeds[1],
+            Some(&with(H {
+                ttl_secs: Some(7200),
+                ..H::default()
+            })),
+        );
+        assert_eq!(pinned.0.as_secs(), 60);
+        assert!(pinned.1.contains("pinned"));
     }
 
     #[test]

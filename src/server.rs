@@ -226,7 +226,9 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 .find(|(u, _)| u == f.key())
                 .map(|(_, s)| s.clone());
             let next = crate::scheduler::next_due(&config, f, st.as_ref(), now);
+            let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
+            let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
             json!({
                 "url": redact_url(&f.url),
                 "title": f.title.clone().or(st.title.clone()),
@@ -238,9 +240,15 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "last_error": st.last_error,
                 "consecutive_failures": st.consecutive_failures,
                 "retry_after": st.retry_after,
-                "next_poll": if f.enabled { Some(next) } else { None },
+                "next_poll": if f.enabled && !st.gone { Some(next) } else { None },
+                "interval_secs": interval.as_secs(),
+                "interval_reason": why,
+                "gone": st.gone,
+                "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
                 "items": st.items,
-                "sends_validators": st.etag.is_some() || st.last_modified.is_some(),
+                "polls": st.polls,
+                "not_modified_share": share_304,
+                "server_sends_validators": st.etag.is_some() || st.last_modified.is_some(),
             })
         })
         .collect();
