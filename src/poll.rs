@@ -108,8 +108,6 @@ impl Poller {
                 FeedState::default()
             }
         };
-        let now = Utc::now();
-        state.last_poll = Some(now);
         state.polls += 1;
         let validators = Validators {
             etag: state.etag.clone(),
@@ -127,6 +125,10 @@ impl Poller {
                 return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
             }
         };
+        // The poll counts from when the answer came: time spent waiting for
+        // a free slot to the host does not shorten the wait to the next one.
+        let now = Utc::now();
+        state.last_poll = Some(now);
         let report = match fetched {
             Ok(Fetched::NotModified {
                 status,

@@ -1,0 +1,231 @@
+//! The daemon as the servers it polls see it: a local server records every
+//! request and the test checks the rules of polite polling — validators
+//! byte for byte, nothing before a feed is due, Retry-After, growing
+//! backoff, 410 ending the polling, permanent moves adopted, no cookies or
+//! Referer, and never more than `per_host` requests in flight.
+//!
+//! Intervals are one second so the whole schedule plays out in seconds.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+
+const ETAG: &str = "W/\"v1,with;odd\"";
+const LAST_MODIFIED: &str = "Tue, 05 Mar 2024 10:00:00 GMT";
+
+#[derive(Clone, Debug)]
+struct Seen {
+    at: Instant,
+    path: String,
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+    cookie: bool,
+    referer: bool,
+}
+
+#[derive(Default)]
+struct Recorder {
+    seen: Mutex<Vec<Seen>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+fn feed(title: &str) -> String {
+    // No dates: the adaptive interval stays out of the way of the schedule.
+    format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title>\
+         <item><guid>{title}-1</guid><title>{title}: خبر</title><link>https://p.example/{title}/1</link></item>\
+         </channel></rss>"
+    )
+}
+
+async fn handle(State(rec): State<Arc<Recorder>>, uri: Uri, headers: HeaderMap) -> Response {
+    let h = |n: header::HeaderName| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let path = uri.path().to_string();
+    let now = Instant::now();
+    let earlier = {
+        let mut seen = rec.seen.lock().unwrap();
+        let earlier = seen.iter().filter(|s| s.path == path).count();
+        seen.push(Seen {
+            at: now,
+            path: path.clone(),
+            if_none_match: h(header::IF_NONE_MATCH),
+            if_modified_since: h(header::IF_MODIFIED_SINCE),
+            cookie: headers.contains_key(header::COOKIE),
+            referer: headers.contains_key(header::REFERER),
+        });
+        earlier
+    };
+    let n = rec.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    rec.max_in_flight.fetch_max(n, Ordering::SeqCst);
+    let conditional_ok = h(header::IF_NONE_MATCH).as_deref() == Some(ETAG);
+    let validators = [
+        (header::ETAG, ETAG.to_string()),
+        (header::LAST_MODIFIED, LAST_MODIFIED.to_string()),
+        (header::SET_COOKIE, "session=abc; Path=/".to_string()),
+    ];
+    let resp = match path.as_str() {
+        "/etag.xml" | "/new.xml" if conditional_ok => {
+            (StatusCode::NOT_MODIFIED, validators).into_response()
+        }
+        "/etag.xml" | "/new.xml" => (StatusCode::OK, validators, feed("etag")).into_response(),
+        "/limited.xml" if earlier == 0 => (
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, "3")],
+            "slow down",
+        )
+            .into_response(),
+        "/limited.xml" => (StatusCode::OK, feed("limited")).into_response(),
+        "/broken.xml" => (StatusCode::INTERNAL_SERVER_ERROR, "oops").into_response(),
+        "/gone.xml" => (StatusCode::GONE, "gone").into_response(),
+        "/old.xml" => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, "/new.xml")],
+        )
+            .into_response(),
+        p if p.starts_with("/slow/") => {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            (StatusCode::OK, feed(&p[6..p.len() - 4])).into_response()
+        }
+        _ => (StatusCode::NOT_FOUND, "no").into_response(),
+    };
+    rec.in_flight.fetch_sub(1, Ordering::SeqCst);
+    resp
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_polls_politely() {
+    let rec = Arc::new(Recorder::default());
+    let app = Router::new().fallback(handle).with_state(rec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = format!(
+        "[storage]\npath = {:?}\n[poll]\ninterval = \"1s\"\nmin_interval = \"1s\"\nmax_interval = \"8s\"\nper_host = 2\n",
+        dir.path().join("data").display().to_string()
+    );
+    let mut paths: Vec<String> = [
+        "/etag.xml",
+        "/limited.xml",
+        "/broken.xml",
+        "/gone.xml",
+        "/old.xml",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    paths.extend((0..4).map(|i| format!("/slow/{i}.xml")));
+    for p in &paths {
+        cfg.push_str(&format!("[[feed]]\nurl = \"http://{addr}{p}\"\n"));
+    }
+    let config = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
+    let store = rafid::store::Store::open(&config.storage.path, "test").unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let started = Instant::now();
+    let daemon = tokio::spawn(rafid::daemon::serve(
+        Arc::new(config),
+        store.clone(),
+        http,
+        token.clone(),
+        tokio::time::sleep(Duration::from_secs(10)),
+    ));
+    daemon.await.unwrap().unwrap();
+    let seen = rec.seen.lock().unwrap().clone();
+    let by_path = |p: &str| -> Vec<Seen> { seen.iter().filter(|s| s.path == p).cloned().collect() };
+    let gaps = |v: &[Seen]| -> Vec<f64> {
+        v.windows(2)
+            .map(|w| (w[1].at - w[0].at).as_secs_f64())
+            .collect()
+    };
+    let report: HashMap<&str, usize> = paths
+        .iter()
+        .map(|p| (p.as_str(), by_path(p).len()))
+        .collect();
+    eprintln!("requests per path: {report:?}");
+
+    // First polls are spread over at most one interval after start.
+    for p in &paths {
+        let first = by_path(p)[0].at - started;
+        assert!(
+            first < Duration::from_millis(1500),
+            "{p}: first poll after {first:?}"
+        );
+    }
+
+    // Validators: absent on the first request, then byte for byte.
+    let etag = by_path("/etag.xml");
+    assert!(etag.len() >= 6, "{}", etag.len());
+    assert!(etag[0].if_none_match.is_none() && etag[0].if_modified_since.is_none());
+    for s in &etag[1..] {
+        assert_eq!(s.if_none_match.as_deref(), Some(ETAG));
+        assert_eq!(s.if_modified_since.as_deref(), Some(LAST_MODIFIED));
+    }
+    // Nothing before the feed is due (1 s, jitter at most 5% early).
+    for g in gaps(&etag) {
+        assert!(g >= 0.9, "a poll came {g:.2}s after the previous one");
+    }
+
+    // Retry-After: 3 seconds, for this feed only.
+    let limited = by_path("/limited.xml");
+    assert!(limited.len() >= 2);
+    assert!(gaps(&limited)[0] >= 2.9, "{:?}", gaps(&limited));
+
+    // Errors back off: each wait longer than the one before.
+    let broken = gaps(&by_path("/broken.xml"));
+    assert!(broken.len() >= 2, "{broken:?}");
+    assert!(broken[0] >= 1.9 && broken[1] >= 3.8, "{broken:?}");
+    assert!(broken.windows(2).all(|w| w[1] > w[0]), "{broken:?}");
+
+    // 410 ends the polling.
+    assert_eq!(by_path("/gone.xml").len(), 1);
+    let gone = store
+        .feed_state(&format!("http://{addr}/gone.xml"))
+        .unwrap()
+        .unwrap();
+    assert!(gone.gone);
+
+    // A permanent redirect seen three times in a row is adopted.
+    let old = by_path("/old.xml");
+    assert_eq!(
+        old.len(),
+        3,
+        "the old URL is polled until the move is adopted"
+    );
+    let new = by_path("/new.xml");
+    assert!(new.len() > old.len(), "then only the new URL");
+    assert!(
+        new[1].if_none_match.as_deref() == Some(ETAG),
+        "redirected requests carry validators"
+    );
+    let moved = store
+        .feed_state(&format!("http://{addr}/old.xml"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        moved.moved_to.as_deref(),
+        Some(format!("http://{addr}/new.xml").as_str())
+    );
+
+    // No cookies kept, no Referer sent, anywhere.
+    assert!(seen.iter().all(|s| !s.cookie), "a cookie was sent back");
+    assert!(seen.iter().all(|s| !s.referer), "a Referer was sent");
+
+    // All feeds are on one host: never more than per_host at once.
+    let max = rec.max_in_flight.load(Ordering::SeqCst);
+    assert!(max <= 2, "{max} requests in flight to one host");
+    assert_eq!(max, 2, "the per-host allowance is used");
+}
