@@ -421,3 +421,66 @@ async fn status_needs_the_admin_token_when_one_is_set() {
     token.cancel();
     daemon.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bot_wall_is_reported_as_such() {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    let app = axum::Router::new()
+        .route(
+            "/cf.xml",
+            axum::routing::get(|| async {
+                (StatusCode::FORBIDDEN, [("cf-mitigated", "challenge")], "no").into_response()
+            }),
+        )
+        .route(
+            "/page.xml",
+            axum::routing::get(|| async {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><head><title>Just a moment...</title></head><body>\
+                     <script src=\"/cdn-cgi/challenge-platform/x.js\"></script></body></html>",
+                )
+                    .into_response()
+            }),
+        )
+        .route(
+            "/plain403.xml",
+            axum::routing::get(|| async { (StatusCode::FORBIDDEN, "forbidden").into_response() }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let dir = tempfile::tempdir().unwrap();
+    let urls: Vec<String> = ["/cf.xml", "/page.xml", "/plain403.xml"]
+        .iter()
+        .map(|p| format!("http://{addr}{p}"))
+        .collect();
+    let feeds: Vec<(&str, &[&str])> = urls.iter().map(|u| (u.as_str(), &[][..])).collect();
+    let cfg = load(&write_config(dir.path(), &feeds, ""));
+    let s = poll_once(cfg).await.unwrap();
+    let err = |p: &str| {
+        s.failed
+            .iter()
+            .find(|(u, _)| u.ends_with(p))
+            .map(|(_, e)| e.clone())
+            .unwrap()
+    };
+    assert!(
+        err("/cf.xml").contains("bot challenge"),
+        "{}",
+        err("/cf.xml")
+    );
+    assert!(
+        err("/page.xml").contains("bot challenge"),
+        "{}",
+        err("/page.xml")
+    );
+    assert!(
+        err("/plain403.xml").contains("HTTP 403"),
+        "{}",
+        err("/plain403.xml")
+    );
+    assert!(!err("/plain403.xml").contains("bot"));
+}
