@@ -134,7 +134,9 @@ impl Fetcher {
         let client = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+            // rafid's own deadline (see `fetch`) fires first and names the
+            // problem; reqwest's is only a backstop.
+            .timeout(cfg.timeout + Duration::from_secs(2))
             // Redirects are followed by hand (see `fetch`), which also means
             // no Referer is ever sent.
             .redirect(reqwest::redirect::Policy::none())
@@ -498,17 +500,39 @@ pub fn decode_body(bytes: &[u8], content_type: Option<&str>) -> Decoded {
         .and_then(|l| Encoding::for_label(l.as_bytes()))
     {
         (enc, 0)
+    } else if let Some(enc) = utf16_without_bom(bytes) {
+        (enc, 0)
     } else if let Some(enc) = xml_declared_encoding(bytes) {
         (enc, 0)
     } else {
         (encoding_rs::UTF_8, 0)
     };
     let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[skip..]);
-    let text = rewrite_xml_declaration(text.into_owned());
+    let mut text = text.into_owned();
+    if text.contains('\0') {
+        // NUL is never allowed in XML or JSON text; a body full of them was
+        // mislabelled, and the parser must not see them.
+        text.retain(|c| c != '\0');
+    }
+    let text = rewrite_xml_declaration(text);
     Decoded {
         text,
         encoding,
         had_errors,
+    }
+}
+
+/// UTF-16 without a byte-order mark, recognised by how `<?` (or any ASCII
+/// first character) looks in it: one zero byte beside each ASCII byte.
+fn utf16_without_bom(bytes: &[u8]) -> Option<&'static Encoding> {
+    match bytes {
+        [0, a, 0, b, ..] if *a != 0 && *b != 0 && a.is_ascii() && b.is_ascii() => {
+            Some(encoding_rs::UTF_16BE)
+        }
+        [a, 0, b, 0, ..] if *a != 0 && *b != 0 && a.is_ascii() && b.is_ascii() => {
+            Some(encoding_rs::UTF_16LE)
+        }
+        _ => None,
     }
 }
 
@@ -599,6 +623,22 @@ mod tests {
         let d = decode_body(&bytes, Some("text/xml; charset=iso-8859-1"));
         assert!(d.text.contains("نص"), "{}", d.text);
         assert_eq!(d.encoding, encoding_rs::UTF_16LE);
+    }
+
+    #[test]
+    fn utf16_without_bom_is_recognised() {
+        let doc = "<?xml version=\"1.0\" encoding=\"utf-16\"?><rss><t>خبر</t></rss>";
+        let be: Vec<u8> = doc.encode_utf16().flat_map(|u| u.to_be_bytes()).collect();
+        let le: Vec<u8> = doc.encode_utf16().flat_map(|u| u.to_le_bytes()).collect();
+        for bytes in [be, le] {
+            let d = decode_body(&bytes, None);
+            assert!(d.text.contains("خبر"), "{}", d.text);
+            assert!(!d.text.contains('\0'));
+            assert!(
+                d.text
+                    .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+            );
+        }
     }
 
     #[test]

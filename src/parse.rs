@@ -11,7 +11,14 @@ use crate::model::{Category, Enclosure, Entry, FeedMeta, ParsedFeed, Person};
 pub enum ParseError {
     #[error("not a feed: {0}")]
     NotAFeed(String),
+    #[error("refused: {0}")]
+    Refused(String),
 }
+
+/// How much text the internal DTD's entities may add to a document. Real
+/// feeds that declare entities use a few short ones; a "billion laughs"
+/// document asks for gigabytes and is refused at this bound.
+const MAX_ENTITY_EXPANSION: usize = 256 << 10;
 
 /// Parses one document (already decoded to UTF-8, see `fetch::decode_body`).
 /// `base` is the URL the document was fetched from; relative links resolve
@@ -25,6 +32,8 @@ pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, Pars
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
         .build();
+    let doc = prepare(doc)?;
+    let doc = doc.as_ref();
     let feed = parser
         .parse(doc.as_bytes())
         .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
@@ -33,6 +42,180 @@ pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, Pars
         parsed.meta.update_period = syndication_period(doc);
     }
     Ok(parsed)
+}
+
+/// Rewrites what feed-rs cannot read into what it can: entities declared
+/// in the document's internal DTD (expanded here, within a bound; external
+/// entities are never loaded), and Atom 0.3.
+fn prepare(doc: &str) -> Result<std::borrow::Cow<'_, str>, ParseError> {
+    let mut doc = std::borrow::Cow::Borrowed(doc);
+    if let Some(expanded) = expand_internal_entities(&doc)? {
+        doc = std::borrow::Cow::Owned(expanded);
+    }
+    if let Some(atom) = atom03_as_atom10(&doc) {
+        doc = std::borrow::Cow::Owned(atom);
+    }
+    if let Some(rss) = rss_with_version(&doc) {
+        doc = std::borrow::Cow::Owned(rss);
+    }
+    Ok(doc)
+}
+
+/// An `<rss>` root without a `version` (common on old sites) as RSS 2.0,
+/// the version readers assume; feed-rs would find no feed in it.
+fn rss_with_version(doc: &str) -> Option<String> {
+    let head = prefix(doc, 64 << 10);
+    let start = head
+        .match_indices("<rss")
+        .map(|(i, _)| i)
+        .find(|i| head[i + 4..].starts_with(|c: char| c.is_whitespace() || c == '>'))?;
+    let end = start + head[start..].find('>')?;
+    if head[start..end].contains("version") {
+        return None;
+    }
+    let mut out = String::with_capacity(doc.len() + 16);
+    out.push_str(&doc[..start + 4]);
+    out.push_str(" version=\"2.0\"");
+    out.push_str(&doc[start + 4..]);
+    Some(out)
+}
+
+/// Expands references to the general entities an internal DTD subset
+/// declares (`<!DOCTYPE rss [ <!ENTITY name "value"> ]>`), which quick-xml
+/// leaves unexpanded. `None` when the document declares none. Written by
+/// hand because no XML parser in use here expands DTD entities, and the
+/// bound on expansion is the point.
+fn expand_internal_entities(doc: &str) -> Result<Option<String>, ParseError> {
+    let head = prefix(doc, 64 << 10);
+    let Some(dt) = head.find("<!DOCTYPE") else {
+        return Ok(None);
+    };
+    let Some(open) = head[dt..].find(['[', '>']).map(|i| dt + i) else {
+        return Ok(None);
+    };
+    if !head[open..].starts_with('[') {
+        return Ok(None);
+    }
+    let Some(close) = doc[open..].find("]>").map(|i| open + i) else {
+        return Ok(None);
+    };
+    let subset = &doc[open + 1..close];
+    let mut entities: Vec<(String, String)> = Vec::new();
+    let mut rest = subset;
+    while let Some(i) = rest.find("<!ENTITY") {
+        rest = &rest[i + "<!ENTITY".len()..];
+        let decl_end = rest.find('>').unwrap_or(rest.len());
+        let decl = rest[..decl_end].trim_start();
+        rest = &rest[decl_end..];
+        if decl.starts_with('%') {
+            continue; // parameter entities shape the DTD, not the text
+        }
+        let name_end = decl.find(char::is_whitespace).unwrap_or(decl.len());
+        let (name, after) = decl.split_at(name_end);
+        let after = after.trim_start();
+        // External entities (SYSTEM/PUBLIC) are never fetched.
+        let Some(q) = after.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+            continue;
+        };
+        let body = &after[1..];
+        let value = &body[..body.find(q).unwrap_or(body.len())];
+        entities.push((name.to_string(), value.to_string()));
+    }
+    if entities.is_empty() {
+        return Ok(None);
+    }
+    let mut budget = MAX_ENTITY_EXPANSION;
+    let mut out = String::with_capacity(doc.len());
+    out.push_str(&doc[..close + 2]);
+    expand_into(&doc[close + 2..], &entities, &mut out, &mut budget, 0)?;
+    Ok(Some(out))
+}
+
+fn expand_into(
+    text: &str,
+    entities: &[(String, String)],
+    out: &mut String,
+    budget: &mut usize,
+    depth: usize,
+) -> Result<(), ParseError> {
+    let refuse = || {
+        ParseError::Refused(format!(
+            "the document's DTD entities expand past {} KiB (a \"billion laughs\" document?)",
+            MAX_ENTITY_EXPANSION >> 10
+        ))
+    };
+    if depth > 16 {
+        return Err(refuse());
+    }
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i + 1..];
+        let name_len = tail.find(';').filter(|n| *n <= 64).unwrap_or(0);
+        let name = &tail[..name_len];
+        match entities
+            .iter()
+            .find(|(n, _)| n == name)
+            .filter(|_| name_len > 0)
+        {
+            Some((_, value)) => {
+                *budget = budget.checked_sub(value.len()).ok_or_else(refuse)?;
+                expand_into(value, entities, out, budget, depth + 1)?;
+                rest = &tail[name_len + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    Ok(())
+}
+
+/// At most the first `max` bytes of `s`, cut at a character boundary.
+fn prefix(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+const ATOM03_NS: &str = "http://purl.org/atom/ns#";
+
+/// Atom 0.3 (still served by old blogs) as Atom 1.0: the namespace and the
+/// renamed elements. feed-rs recognises `<feed>` but reads only Atom 1.0's
+/// namespace, so such a feed would otherwise yield no items at all.
+fn atom03_as_atom10(doc: &str) -> Option<String> {
+    let head = prefix(doc, 4096);
+    let root = head.find("<feed")?;
+    if !head[root..].contains(ATOM03_NS) {
+        return None;
+    }
+    let mut out = doc.replace(ATOM03_NS, "http://www.w3.org/2005/Atom");
+    for (old, new) in [
+        ("modified", "updated"),
+        ("issued", "published"),
+        ("tagline", "subtitle"),
+        ("copyright", "rights"),
+    ] {
+        out = out
+            .replace(&format!("<{old}>"), &format!("<{new}>"))
+            .replace(&format!("<{old} "), &format!("<{new} "))
+            .replace(&format!("</{old}>"), &format!("</{new}>"));
+    }
+    // Atom 0.3 text constructs name a media type where Atom 1.0 names a
+    // kind. Links carry media types too; theirs become the kind names,
+    // which nothing downstream reads.
+    for (old, new) in [
+        ("type=\"text/plain\"", "type=\"text\""),
+        ("type=\"text/html\"", "type=\"html\""),
+        ("type=\"application/xhtml+xml\"", "type=\"xhtml\""),
+    ] {
+        out = out.replace(old, new);
+    }
+    Some(out)
 }
 
 const SYNDICATION_NS: &[u8] = b"http://purl.org/rss/1.0/modules/syndication/";
@@ -321,10 +504,25 @@ fn text_to_plain(t: &fr::Text) -> String {
     let looks_html = !is_plain(t.content_type.essence().to_string().as_str()) || raw.contains('<');
     let text = if looks_html && (raw.contains('<') || raw.contains('&')) {
         html_fragment_to_text(raw)
+    } else if has_named_reference(raw) {
+        // An HTML entity the XML parser did not know (`&eacute;`, `&nbsp;`)
+        // stays literal in a text title; readers must see the character.
+        html_fragment_to_text(&raw.replace('<', "&lt;").replace('>', "&gt;"))
     } else {
         raw.to_string()
     };
     text.trim().to_string()
+}
+
+/// Whether `s` holds something like `&name;`.
+fn has_named_reference(s: &str) -> bool {
+    s.match_indices('&').any(|(i, _)| {
+        let tail = &s[i + 1..];
+        let n = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        n > 0 && tail[n..].starts_with(';')
+    })
 }
 
 /// Removes every tag with a real HTML parser (ammonia, allowing no tags) and
@@ -433,6 +631,80 @@ mod tests {
             Some(std::time::Duration::from_secs(50 * 3600))
         );
         assert_eq!(publish_gap(&[at(1), at(2)], now), None);
+    }
+
+    #[test]
+    fn internal_entities_expand_within_a_bound() {
+        let doc = r#"<?xml version="1.0"?><!DOCTYPE rss [ <!ENTITY co "شركة الرافد"> <!ENTITY ext SYSTEM "file:///etc/passwd"> ]>
+            <rss version="2.0"><channel><title>&co;</title><item><title>خبر من &co; &amp; &ext;</title></item></channel></rss>"#;
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.meta.title.as_deref(), Some("شركة الرافد"));
+        assert_eq!(
+            f.entries[0].title.as_deref(),
+            Some("خبر من شركة الرافد & &ext;")
+        );
+
+        let mut lol = String::from("<?xml version=\"1.0\"?><!DOCTYPE rss [<!ENTITY lol0 \"lol\">");
+        for i in 1..10 {
+            let refs = format!("&lol{};", i - 1).repeat(10);
+            lol.push_str(&format!("<!ENTITY lol{i} \"{refs}\">"));
+        }
+        lol.push_str("]><rss version=\"2.0\"><channel><title>&lol9;</title></channel></rss>");
+        let err = parse(&lol, &base(), 10).unwrap_err();
+        assert!(err.to_string().contains("billion laughs"), "{err}");
+    }
+
+    #[test]
+    fn html_entities_unknown_to_xml_are_decoded_in_titles() {
+        let doc = r#"<rss version="2.0"><channel><title>T</title>
+            <item><title>Caf&eacute; du&nbsp;coin &amp; a &lt; b</title></item></channel></rss>"#;
+        // quick-xml leaves &eacute; and &nbsp; as they are: rafid decodes them.
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(
+            f.entries[0].title.as_deref(),
+            Some("Café du\u{a0}coin & a < b")
+        );
+    }
+
+    #[test]
+    fn prefixes_cut_at_character_boundaries() {
+        let s = "ab".to_string() + &"خ".repeat(3000);
+        for max in [0, 1, 2, 3, 4, 4096, 10_000] {
+            let p = prefix(&s, max);
+            assert!(p.len() <= max && s.starts_with(p));
+        }
+        // A long Arabic document passes every prefix scan without panicking.
+        let doc = format!(
+            "<rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+            "خ".repeat(40_000)
+        );
+        assert!(parse(&doc, &base(), 10).is_ok());
+    }
+
+    #[test]
+    fn rss_without_a_version_is_read_as_rss_2() {
+        let doc = "<?xml version=\"1.0\"?>\n<rss>\n<channel><title>بلا إصدار</title>\
+                   <item><title>خبر</title><link>https://v.example/1</link></item></channel></rss>";
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.meta.title.as_deref(), Some("بلا إصدار"));
+        assert_eq!(f.entries.len(), 1);
+        assert!(rss_with_version("<rss version=\"0.91\"><channel/></rss>").is_none());
+        assert!(rss_with_version("<rss2><x/></rss2>").is_none());
+    }
+
+    #[test]
+    fn atom_03_is_read() {
+        let doc = r#"<?xml version="1.0" encoding="utf-8"?><feed version="0.3" xmlns="http://purl.org/atom/ns#">
+            <title mode="escaped" type="text/plain">Old blog</title><modified>2005-01-02T03:04:05Z</modified>
+            <entry xmlns="http://purl.org/atom/ns#"><title>An old post</title><link rel="alternate" type="text/html" href="https://old.example/p/1"/>
+            <id>tag:old.example,2005:1</id><issued>2005-01-01T00:00:00Z</issued><modified>2005-01-02T00:00:00Z</modified>
+            <content type="text/html" mode="escaped">&lt;p&gt;Hello&lt;/p&gt;</content></entry></feed>"#;
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        let e = &f.entries[0];
+        assert_eq!(e.title.as_deref(), Some("An old post"));
+        assert_eq!(e.link.as_deref(), Some("https://old.example/p/1"));
+        assert!(e.published.is_some());
     }
 
     #[test]
