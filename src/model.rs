@@ -307,6 +307,12 @@ pub struct FeedState {
     /// What the server and the feed said about how often to poll.
     #[serde(default)]
     pub hints: PollHints,
+    /// The interval this feed is polled at, as of its last poll, and why
+    /// (see `scheduler::effective_interval`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_secs: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_reason: Option<String>,
     /// Polls made, and how many were answered 304, for politeness reports.
     #[serde(default)]
     pub polls: u64,

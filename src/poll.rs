@@ -140,7 +140,7 @@ impl Poller {
                 note_redirect(&mut state, moved);
                 state.hints.fresh_for_secs = hints.fresh_for.map(|d| d.as_secs());
                 succeed(&mut state, now);
-                self.save_state(&key, &state, &shown);
+                self.save_state(&key, &mut state, &shown);
                 Report {
                     feed: shown,
                     status: Some(status),
@@ -159,7 +159,7 @@ impl Poller {
                     state.etag = body.validators.etag;
                     state.last_modified = body.validators.last_modified;
                     succeed(&mut state, now);
-                    self.save_state(&key, &state, &shown);
+                    self.save_state(&key, &mut state, &shown);
                     Report {
                         feed: shown,
                         status: Some(status),
@@ -197,7 +197,7 @@ impl Poller {
                 if let Some(t) = e.retry_after() {
                     state.retry_after = Some(t);
                 }
-                self.save_state(&key, &state, &shown);
+                self.save_state(&key, &mut state, &shown);
                 Report {
                     feed: shown,
                     status: e.status(),
@@ -209,10 +209,20 @@ impl Poller {
         report
     }
 
-    fn save_state(&self, key: &str, state: &FeedState, shown: &str) {
+    fn save_state(&self, key: &str, state: &mut FeedState, shown: &str) {
+        note_interval(&self.config, key, state);
         if let Err(e) = self.store.put_feed_state(key, state) {
             warn!(feed = %shown, error = %e, "cannot save feed state");
         }
+    }
+}
+
+/// Records the interval the feed will be polled at, and why, in its state.
+fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
+    if let Some(feed) = config.feed(key) {
+        let (interval, why) = crate::scheduler::effective_interval(config, feed, Some(state));
+        state.interval_secs = Some(interval.as_secs());
+        state.interval_reason = Some(why);
     }
 }
 
@@ -310,6 +320,7 @@ pub fn ingest(
     state.hints.update_period_secs = parsed.meta.update_period.map(|d| d.as_secs());
     state.hints.publish_gap_secs = parse::publish_gap(&parsed.entries, now).map(|d| d.as_secs());
     succeed(&mut state, now);
+    note_interval(config, feed.key(), &mut state);
     let source = Source {
         feed_url: feed.key().to_string(),
         feed_title: parsed.meta.title.clone(),
