@@ -56,6 +56,22 @@ pub enum Command {
     },
     /// Validate the config file; exit 1 on any error.
     Check,
+    /// Write the whole store (items, feed state) as JSON Lines on stdout.
+    Export,
+    /// Restore an export into the empty store at `storage.path`.
+    Import {
+        /// The JSON Lines file `rafid export` wrote ("-" for stdin).
+        file: PathBuf,
+    },
+    /// Store maintenance.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Verify every index against the items; exit 1 on any problem.
+    Check,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

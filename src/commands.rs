@@ -12,7 +12,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::fetch::Fetcher;
 use crate::poll::{Outcome, Poller, Report};
 use crate::publish::{Format, Scope, render_from_store};
-use crate::store::{IngestStats, Store, StoreError};
+use crate::store::{ImportError, IngestStats, Retention, Store, StoreError};
 
 /// A command that failed, with its exit code: 1 for the user's mistakes
 /// (bad config, bad input), 2 for internal and I/O failures.
@@ -54,18 +54,15 @@ impl From<StoreError> for Failure {
     }
 }
 
+/// Opens the store the config names, with its cache size.
+pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
+    Store::open_with(&config.storage.path, command, config.storage.cache)
+}
+
 /// Finds and loads the config.
 pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Failure> {
     let path = config::locate(explicit)?;
     let cfg = config::load(&path)?;
-    let st = &cfg.storage;
-    if st.max_age.is_some() || st.max_items.is_some() || st.max_items_per_feed.is_some() {
-        tracing::warn!(
-            config = %path.display(),
-            "storage.max_age / max_items / max_items_per_feed are accepted but this version \
-             prunes nothing: every item is kept"
-        );
-    }
     Ok(cfg)
 }
 
@@ -108,6 +105,8 @@ pub struct Summary {
     pub failed: Vec<(String, String)>,
     pub deferred: Vec<(String, String)>,
     pub stats: IngestStats,
+    /// Items retention pruned after the polls.
+    pub pruned: usize,
 }
 
 impl Summary {
@@ -146,8 +145,8 @@ impl Summary {
         )?;
         writeln!(
             out,
-            "items new: {}, updated: {}, duplicates merged: {}",
-            self.stats.new, self.stats.updated, self.stats.merged
+            "items new: {}, updated: {}, duplicates merged: {}, pruned: {}",
+            self.stats.new, self.stats.updated, self.stats.merged, self.pruned
         )?;
         for (feed, err) in &self.failed {
             // Errors name their feed already when they come from the fetcher.
@@ -165,8 +164,8 @@ impl Summary {
 pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     let config = Arc::new(config);
     let store = {
-        let dir = config.storage.path.clone();
-        tokio::task::spawn_blocking(move || Store::open(&dir, "rafid poll-once"))
+        let cfg = config.clone();
+        tokio::task::spawn_blocking(move || open_store(&cfg, "rafid poll-once"))
             .await
             .map_err(Failure::internal)??
     };
@@ -220,10 +219,14 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     if progress && total > 0 {
         eprintln!();
     }
-    let s = store.clone();
-    tokio::task::spawn_blocking(move || s.flush())
-        .await
-        .map_err(Failure::internal)??;
+    let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
+    summary.pruned = tokio::task::spawn_blocking(move || {
+        let pruned = s.prune(&policy, Utc::now())?;
+        s.flush()?;
+        Ok::<_, StoreError>(pruned)
+    })
+    .await
+    .map_err(Failure::internal)??;
     Ok(summary)
 }
 
@@ -242,9 +245,55 @@ pub fn render(
             )));
         }
     }
-    let store = Store::open(&config.storage.path, "rafid render")?;
+    let store = open_store(config, "rafid render")?;
     let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
     let limit = limit.unwrap_or(config.output.max_items);
     let r = render_from_store(&store, config, &scope, format, limit)?;
     Ok(r.body.to_vec())
+}
+
+/// `rafid export`: the whole store as JSON Lines on `out`.
+pub fn export(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
+    let store = open_store(config, "rafid export")?;
+    Ok(store.export(out)?)
+}
+
+/// `rafid import FILE`: restores an export into the empty store.
+pub fn import(config: &Config, file: &std::path::Path) -> Result<usize, Failure> {
+    let input: Box<dyn std::io::BufRead> = if file == std::path::Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(file)
+            .map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
+        Box::new(std::io::BufReader::new(f))
+    };
+    let store = open_store(config, "rafid import")?;
+    store.import(input).map_err(|e| match e {
+        ImportError::Input { .. } => Failure::user(format!("{}: {e}", file.display())),
+        ImportError::NotEmpty { .. } => Failure::user(e),
+        other => Failure::internal(other),
+    })
+}
+
+/// `rafid store check`: prints every problem; a failure when there is one.
+pub fn store_check(config: &Config) -> Result<(), Failure> {
+    let store = open_store(config, "rafid store check")?;
+    let problems = store.check()?;
+    if problems.is_empty() {
+        println!(
+            "{}: OK ({} items)",
+            store.dir().join("store").display(),
+            store.item_count()
+        );
+        return Ok(());
+    }
+    for p in &problems {
+        println!("{p}");
+    }
+    Err(Failure::user(format!(
+        "{}: {} problem{}",
+        store.dir().join("store").display(),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )))
 }

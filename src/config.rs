@@ -61,6 +61,7 @@ struct RawStorage {
     max_age: Option<Spanned<String>>,
     max_items_per_feed: Option<Spanned<i64>>,
     max_items: Option<Spanned<i64>>,
+    cache: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -150,6 +151,8 @@ pub struct StorageConfig {
     pub max_age: Option<Duration>,
     pub max_items_per_feed: Option<u64>,
     pub max_items: Option<u64>,
+    /// Bytes of sled's page cache.
+    pub cache: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -469,6 +472,22 @@ impl Validator<'_> {
             .as_ref()
             .map(|_| self.count("storage.max_items", &raw.storage.max_items, 0, 1));
 
+        let cache = match &raw.storage.cache {
+            None => crate::store::DEFAULT_CACHE_BYTES,
+            Some(v) => match parse_size(v.get_ref()) {
+                Some(n) if n >= 1 << 20 => n,
+                _ => {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "storage.cache: {:?} is not a size of 1MiB or more; write e.g. \"64MiB\"",
+                            v.get_ref()
+                        ),
+                    );
+                    crate::store::DEFAULT_CACHE_BYTES
+                }
+            },
+        };
         let p = &raw.poll;
         let interval = self.duration("poll.interval", &p.interval, Duration::from_secs(3600));
         let min_interval = self.duration(
@@ -656,6 +675,7 @@ impl Validator<'_> {
                 max_age,
                 max_items_per_feed,
                 max_items,
+                cache,
             },
             poll: PollConfig {
                 interval,

@@ -52,7 +52,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // must stop the daemon cleanly, not kill it.
     let signals = Signals::install();
     let config = Arc::new(config);
-    let store = Store::open(&config.storage.path, "rafid run")?;
+    let store = crate::commands::open_store(&config, "rafid run")?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -99,7 +99,7 @@ pub async fn serve(
         store.clone(),
         config.clone(),
         outputs.clone(),
-        changed,
+        changed.clone(),
         token.clone(),
     ));
     let state = AppState {
@@ -108,6 +108,12 @@ pub async fn serve(
         outputs,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
+    tasks.spawn(retention(
+        store.clone(),
+        config.clone(),
+        changed.clone(),
+        token.clone(),
+    ));
     tasks.close();
 
     let enabled = config.feeds.iter().filter(|f| f.enabled).count();
@@ -156,6 +162,41 @@ async fn publisher(
             Ok(Ok(())) => {}
             Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed"),
             Err(e) => warn!(error = %e, "render task failed"),
+        }
+    }
+}
+
+/// How often retention runs while the daemon does.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+
+/// Prunes what `[storage]` retention does not keep: a minute after start,
+/// then every `RETENTION_EVERY`.
+async fn retention(
+    store: Store,
+    config: Arc<Config>,
+    changed: Arc<Notify>,
+    token: CancellationToken,
+) {
+    let policy = crate::store::Retention::from_config(&config.storage);
+    if !policy.is_set() {
+        return;
+    }
+    let mut wait = Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = RETENTION_EVERY;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.prune(&policy, chrono::Utc::now())).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => {
+                info!(pruned = n, "retention pruned old items");
+                changed.notify_one();
+            }
+            Ok(Err(e)) => warn!(error = %e, "retention failed"),
+            Err(e) => warn!(error = %e, "retention task failed"),
         }
     }
 }

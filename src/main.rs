@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, LogFormat, RenderFormat};
+use rafid::cli::{Cli, Command, LogFormat, RenderFormat, StoreCommand};
 use rafid::commands::{self, Failure};
 use rafid::publish::Format;
 use tracing_subscriber::EnvFilter;
@@ -50,6 +50,16 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
                 .and_then(|_| out.flush())
                 .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
         }
+        Command::Export => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            commands::export(&config, &mut out)
+        }
+        Command::Import { file } => {
+            let n = commands::import(&config, &file)?;
+            eprintln!("restored {n} items into {}", config.storage.path.display());
+            Ok(())
+        }
+        Command::Store(StoreCommand::Check) => commands::store_check(&config),
         Command::Check => unreachable!("handled above"),
     }
 }

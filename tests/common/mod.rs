@@ -204,8 +204,16 @@ pub const STANDARD_UNIQUE_ITEMS: usize = 9;
 
 /// Writes a config with `feeds` (url, tags) into `dir` and returns its path.
 pub fn write_config(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> PathBuf {
+    // `extra` may start with more `[storage]` keys; they join the table.
+    let (storage, extra) = match extra.strip_prefix("[storage]\n") {
+        Some(rest) => match rest.find("\n[") {
+            Some(i) => (&rest[..=i], &rest[i + 1..]),
+            None => (rest, ""),
+        },
+        None => ("", extra),
+    };
     let mut s = format!(
-        "[storage]\npath = {:?}\n[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://rafid.test/river/\"\n{extra}\n",
+        "[storage]\npath = {:?}\n{storage}[server]\nlisten = \"127.0.0.1:0\"\nbase_url = \"http://rafid.test/river/\"\n{extra}\n",
         dir.join("data").display().to_string()
     );
     for (url, tags) in feeds {

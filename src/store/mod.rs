@@ -15,6 +15,12 @@
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
 //! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
+//! | `seen`    | item id of a pruned item                     | `Seen` as JSON: its keys and the feeds still listing it |
+//! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
+//!
+//! A pruned item (see `retention`) leaves its `keys` entries and a `seen`
+//! record behind, so that a feed still listing it does not bring it back as
+//! new. The record goes, with its keys, once no feed lists the item any more.
 //!
 //! All writes of one fetched document — its items, their index entries and
 //! the feed's new state (validators included) — happen in one sled
@@ -31,12 +37,30 @@ use sled::transaction::{
 };
 
 use crate::dedup::{self, Decision, ItemKeys, Key};
-use crate::model::{Entry, FeedState, Item, ItemId, Source, hex};
+use crate::model::{Entry, FeedState, Item, ItemId, Source, hex, unhex};
+
+mod backup;
+mod check;
+mod retention;
+
+pub use backup::ImportError;
+pub use retention::Retention;
 
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// sled's page cache. Its default (1 GiB) is far more than a feed store needs.
-const CACHE_BYTES: u64 = 64 << 20;
+/// sled's page cache unless `storage.cache` says otherwise. sled's own
+/// default (1 GiB) is far more than a feed store needs.
+pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+
+/// What remains of a pruned item: the keys that identify it and the feeds
+/// that still list it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Seen {
+    pub id: ItemId,
+    pub feeds: Vec<String>,
+    pub keys: Vec<String>,
+    pub pruned_at: DateTime<Utc>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -85,6 +109,8 @@ pub struct IngestStats {
     /// this feed under another identity), merged into it.
     pub merged: usize,
     pub unchanged: usize,
+    /// Items listed again after retention pruned them: not brought back.
+    pub pruned_seen: usize,
 }
 
 impl std::ops::AddAssign for IngestStats {
@@ -93,6 +119,7 @@ impl std::ops::AddAssign for IngestStats {
         self.updated += o.updated;
         self.merged += o.merged;
         self.unchanged += o.unchanged;
+        self.pruned_seen += o.pruned_seen;
     }
 }
 
@@ -105,6 +132,8 @@ pub struct Store {
     by_time: sled::Tree,
     feeds: sled::Tree,
     meta: sled::Tree,
+    seen: sled::Tree,
+    seen_by_feed: sled::Tree,
     dir: PathBuf,
     store_id: [u8; 16],
 }
@@ -119,12 +148,17 @@ impl Store {
     /// Opens (creating if needed) the store in the state directory `dir`.
     /// `command` names this process in the holder file (e.g. "rafid run").
     pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        Store::open_with(dir, command, DEFAULT_CACHE_BYTES)
+    }
+
+    /// `open` with sled's page cache bounded to `cache_bytes`.
+    pub fn open_with(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
         // sled releases its file lock from a background thread shortly after
         // the last handle is dropped, so this very process may still hold it
         // for a moment after closing the store. Only then is it worth waiting.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            match Store::open_once(dir, command) {
+            match Store::open_once(dir, command, cache_bytes) {
                 Err(StoreError::Locked { .. })
                     if held_by_us(dir) && std::time::Instant::now() < deadline =>
                 {
@@ -135,7 +169,7 @@ impl Store {
         }
     }
 
-    fn open_once(dir: &Path, command: &str) -> Result<Store, StoreError> {
+    fn open_once(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_path_buf(),
             source,
@@ -143,7 +177,7 @@ impl Store {
         let db_path = dir.join("store");
         let db = sled::Config::new()
             .path(&db_path)
-            .cache_capacity(CACHE_BYTES)
+            .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .flush_every_ms(Some(200))
             .open()
@@ -210,6 +244,8 @@ impl Store {
             keys: tree("keys")?,
             by_time: tree("by_time")?,
             feeds: tree("feeds")?,
+            seen: tree("seen")?,
+            seen_by_feed: tree("seen_by_feed")?,
             meta,
             db: db.clone(),
             dir: dir.to_path_buf(),
@@ -231,9 +267,17 @@ impl Store {
         &self.dir
     }
 
-    /// A stable id of this store, for feed-level ids of the outputs.
+    /// A stable id of this store, for feed-level ids of the outputs. Read
+    /// from the store each time, since `import` may replace it.
     pub fn store_id(&self) -> [u8; 16] {
-        self.store_id
+        match self.meta.get("store_id") {
+            Ok(Some(v)) if v.len() == 16 => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&v);
+                id
+            }
+            _ => self.store_id,
+        }
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
@@ -281,7 +325,8 @@ impl Store {
 
     /// Stores one fetched document's entries and the feed's new state in
     /// one transaction. `source` describes the feed (its `item_link` and
-    /// `guid` are filled in per entry).
+    /// `guid` are filled in per entry). Pruned items the feed no longer
+    /// lists are forgotten for this feed in the same transaction.
     pub fn ingest(
         &self,
         source: &Source,
@@ -292,21 +337,66 @@ impl Store {
     ) -> Result<IngestStats, StoreError> {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
-        let result = (&self.items, &self.keys, &self.by_time, &self.feeds).transaction(
-            |(items, keys_t, by_time, feeds)| {
-                let mut stats = IngestStats::default();
-                for (entry, k) in entries.iter().zip(keys) {
-                    ingest_one(items, keys_t, by_time, source, entry, k, now, &mut stats)?;
-                }
-                feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
-                Ok(stats)
-            },
+        let forget = self.seen_not_listed(&source.feed_url, keys)?;
+        let trees = (
+            &self.items,
+            &self.keys,
+            &self.by_time,
+            &self.feeds,
+            &self.seen,
+            &self.seen_by_feed,
         );
+        let result = trees.transaction(|(items, keys_t, by_time, feeds, seen, seen_by_feed)| {
+            let tx = Tx {
+                items,
+                keys: keys_t,
+                by_time,
+                seen,
+                seen_by_feed,
+            };
+            let mut stats = IngestStats::default();
+            for (entry, k) in entries.iter().zip(keys) {
+                tx.ingest_one(source, entry, k, now, &mut stats)?;
+            }
+            for id in &forget {
+                tx.forget_for_feed(*id, &source.feed_url)?;
+            }
+            feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
+            Ok(stats)
+        });
         match result {
             Ok(stats) => Ok(stats),
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
             Err(TransactionError::Storage(e)) => Err(self.err(e)),
         }
+    }
+
+    /// Pruned items recorded as listed by `feed_url` whose keys are not in
+    /// this document: the feed has stopped listing them.
+    fn seen_not_listed(
+        &self,
+        feed_url: &str,
+        keys: &[ItemKeys],
+    ) -> Result<Vec<ItemId>, StoreError> {
+        let prefix = feed_digest(feed_url);
+        let listed: std::collections::HashSet<String> =
+            keys.iter().map(|k| hex(&k.local.0)).collect();
+        let mut out = Vec::new();
+        for kv in self.seen_by_feed.scan_prefix(prefix) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(16..32).and_then(as_id) else {
+                continue;
+            };
+            let Some(v) = self.seen.get(id.0).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            let seen: Seen = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("seen", format!("{id}: {e}")))?;
+            if !seen.keys.iter().any(|k| listed.contains(k)) {
+                out.push(id);
+            }
+        }
+        Ok(out)
     }
 
     /// The newest `limit` items that `keep` accepts, newest first (ties by
@@ -402,99 +492,194 @@ fn as_id(v: &[u8]) -> Option<ItemId> {
     v.try_into().ok().map(ItemId)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn ingest_one(
-    items: &TransactionalTree,
-    keys_t: &TransactionalTree,
-    by_time: &TransactionalTree,
-    feed: &Source,
-    entry: &Entry,
-    k: &ItemKeys,
-    now: DateTime<Utc>,
-    stats: &mut IngestStats,
-) -> TxResult<()> {
-    let lookup = |key: &Key| -> Result<Option<ItemId>, UnabortableTransactionError> {
-        Ok(keys_t.get(key.0)?.and_then(|v| as_id(&v)))
-    };
-    let source = Source {
-        item_link: entry.link.clone(),
-        guid: entry.guid.clone(),
-        ..feed.clone()
-    };
-    match dedup::decide(k, lookup)? {
-        Decision::Known(id) => {
-            let mut item = load(items, id)?;
-            if item.revision == k.revision {
-                stats.unchanged += 1;
-                return Ok(());
-            }
-            let old_time = item.sort_time();
-            apply_edit(&mut item, entry, k, now);
-            for key in k.shared() {
-                if keys_t.get(key.0)?.is_none() {
-                    keys_t.insert(&key.0, &id.0)?;
-                    push_key(&mut item, key);
-                }
-            }
-            if item.sort_time() != old_time {
-                by_time.remove(&time_key(old_time, id)[..])?;
-                by_time.insert(&time_key(item.sort_time(), id)[..], &[][..])?;
-            }
-            save(items, &item)?;
-            stats.updated += 1;
-        }
-        Decision::SameStory(id, _) => {
-            let mut item = load(items, id)?;
-            if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
-                item.sources.push(source);
-            }
-            keys_t.insert(&k.local.0, &id.0)?;
-            push_key(&mut item, &k.local);
-            for key in k.shared() {
-                if keys_t.get(key.0)?.is_none() {
-                    keys_t.insert(&key.0, &id.0)?;
-                    push_key(&mut item, key);
-                }
-            }
-            save(items, &item)?;
-            stats.merged += 1;
-        }
-        Decision::New => {
-            let id = k.new_id();
-            let mut item = Item {
-                id,
-                title: entry.title.clone(),
-                link: entry.link.clone(),
-                content: entry.content.clone(),
-                summary: entry.summary.clone(),
-                published: entry.published,
-                updated: entry.updated,
-                first_seen: now,
-                authors: entry.authors.clone(),
-                categories: entry.categories.clone(),
-                enclosures: entry.enclosures.clone(),
-                language: entry.language.clone(),
-                base: entry.base.clone(),
-                sources: vec![source],
-                revision: k.revision.clone(),
-                keys: Vec::new(),
-            };
-            keys_t.insert(&k.local.0, &id.0)?;
-            push_key(&mut item, &k.local);
-            for key in k.shared() {
-                // A key already taken belongs to another item (decide found
-                // none of ours, so this cannot be the same story's key).
-                if keys_t.get(key.0)?.is_none() {
-                    keys_t.insert(&key.0, &id.0)?;
-                    push_key(&mut item, key);
-                }
-            }
-            by_time.insert(&time_key(item.sort_time(), id)[..], &[][..])?;
-            save(items, &item)?;
-            stats.new += 1;
+pub(crate) fn feed_digest(feed_url: &str) -> [u8; 16] {
+    crate::normalize::digest(&[feed_url.as_bytes()])
+}
+
+fn seen_feed_key(feed_url: &str, id: ItemId) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(&feed_digest(feed_url));
+    k[16..].copy_from_slice(&id.0);
+    k
+}
+
+/// The trees one ingest transaction writes.
+struct Tx<'a> {
+    items: &'a TransactionalTree,
+    keys: &'a TransactionalTree,
+    by_time: &'a TransactionalTree,
+    seen: &'a TransactionalTree,
+    seen_by_feed: &'a TransactionalTree,
+}
+
+impl Tx<'_> {
+    fn load_seen(&self, id: ItemId) -> TxResult<Option<Seen>> {
+        match self.seen.get(id.0)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| ConflictableTransactionError::Abort(format!("seen {id}: {e}"))),
         }
     }
-    Ok(())
+
+    fn save_seen(&self, seen: &Seen) -> TxResult<()> {
+        let v = serde_json::to_vec(seen)
+            .map_err(|e| ConflictableTransactionError::Abort(format!("seen {}: {e}", seen.id)))?;
+        self.seen.insert(&seen.id.0, v)?;
+        Ok(())
+    }
+
+    fn ingest_one(
+        &self,
+        feed: &Source,
+        entry: &Entry,
+        k: &ItemKeys,
+        now: DateTime<Utc>,
+        stats: &mut IngestStats,
+    ) -> TxResult<()> {
+        let keys_t = self.keys;
+        let lookup = |key: &Key| -> Result<Option<ItemId>, UnabortableTransactionError> {
+            Ok(keys_t.get(key.0)?.and_then(|v| as_id(&v)))
+        };
+        let source = Source {
+            item_link: entry.link.clone(),
+            guid: entry.guid.clone(),
+            ..feed.clone()
+        };
+        let decision = dedup::decide(k, lookup)?;
+        if let Decision::Known(id) | Decision::SameStory(id, _) = decision {
+            if self.items.get(id.0)?.is_none() {
+                return self.listed_again(id, &source.feed_url, k, stats);
+            }
+        }
+        match decision {
+            Decision::Known(id) => {
+                let mut item = load(self.items, id)?;
+                if item.revision == k.revision {
+                    stats.unchanged += 1;
+                    return Ok(());
+                }
+                let old_time = item.sort_time();
+                apply_edit(&mut item, entry, k, now);
+                self.claim_shared_keys(&mut item, k)?;
+                if item.sort_time() != old_time {
+                    self.by_time.remove(&time_key(old_time, id)[..])?;
+                    self.by_time
+                        .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+                }
+                save(self.items, &item)?;
+                stats.updated += 1;
+            }
+            Decision::SameStory(id, _) => {
+                let mut item = load(self.items, id)?;
+                if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
+                    item.sources.push(source);
+                }
+                self.keys.insert(&k.local.0, &id.0)?;
+                push_key(&mut item, &k.local);
+                self.claim_shared_keys(&mut item, k)?;
+                save(self.items, &item)?;
+                stats.merged += 1;
+            }
+            Decision::New => {
+                let id = k.new_id();
+                let mut item = Item {
+                    id,
+                    title: entry.title.clone(),
+                    link: entry.link.clone(),
+                    content: entry.content.clone(),
+                    summary: entry.summary.clone(),
+                    published: entry.published,
+                    updated: entry.updated,
+                    first_seen: now,
+                    authors: entry.authors.clone(),
+                    categories: entry.categories.clone(),
+                    enclosures: entry.enclosures.clone(),
+                    language: entry.language.clone(),
+                    base: entry.base.clone(),
+                    sources: vec![source],
+                    revision: k.revision.clone(),
+                    keys: Vec::new(),
+                };
+                self.keys.insert(&k.local.0, &id.0)?;
+                push_key(&mut item, &k.local);
+                self.claim_shared_keys(&mut item, k)?;
+                self.by_time
+                    .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+                save(self.items, &item)?;
+                stats.new += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Points the item's cross-feed keys at it, where no other item has
+    /// them (a key already taken belongs to another story).
+    fn claim_shared_keys(&self, item: &mut Item, k: &ItemKeys) -> TxResult<()> {
+        for key in k.shared() {
+            if self.keys.get(key.0)?.is_none() {
+                self.keys.insert(&key.0, &item.id.0)?;
+                push_key(item, key);
+            }
+        }
+        Ok(())
+    }
+
+    /// A key led to an item retention pruned: the feed still lists it, so
+    /// it is remembered as seen for this feed and not stored again.
+    fn listed_again(
+        &self,
+        id: ItemId,
+        feed_url: &str,
+        k: &ItemKeys,
+        stats: &mut IngestStats,
+    ) -> TxResult<()> {
+        let Some(mut seen) = self.load_seen(id)? else {
+            return Err(ConflictableTransactionError::Abort(format!(
+                "key index points at missing item {id}"
+            )));
+        };
+        let mut changed = false;
+        if !seen.feeds.iter().any(|f| f == feed_url) {
+            seen.feeds.push(feed_url.to_string());
+            self.seen_by_feed
+                .insert(&seen_feed_key(feed_url, id)[..], &[][..])?;
+            changed = true;
+        }
+        let local = hex(&k.local.0);
+        if !seen.keys.contains(&local) {
+            self.keys.insert(&k.local.0, &id.0)?;
+            seen.keys.push(local);
+            changed = true;
+        }
+        if changed {
+            self.save_seen(&seen)?;
+        }
+        stats.pruned_seen += 1;
+        Ok(())
+    }
+
+    /// `feed_url` no longer lists the pruned item `id`; when no feed does,
+    /// its record and keys go.
+    fn forget_for_feed(&self, id: ItemId, feed_url: &str) -> TxResult<()> {
+        self.seen_by_feed.remove(&seen_feed_key(feed_url, id)[..])?;
+        let Some(mut seen) = self.load_seen(id)? else {
+            return Ok(());
+        };
+        seen.feeds.retain(|f| f != feed_url);
+        if !seen.feeds.is_empty() {
+            return self.save_seen(&seen);
+        }
+        for key in &seen.keys {
+            if let Some(bytes) = unhex(key) {
+                if self.keys.get(&bytes)?.as_deref() == Some(&id.0[..]) {
+                    self.keys.remove(bytes)?;
+                }
+            }
+        }
+        self.seen.remove(&id.0)?;
+        Ok(())
+    }
 }
 
 fn push_key(item: &mut Item, key: &Key) {

@@ -1,0 +1,154 @@
+//! `rafid export` / `rafid import`: the whole store as JSON Lines, one
+//! object a line with a `"kind"`: `store` (first; schema version and store
+//! id), then every `item`, every `seen` record of a pruned item, and every
+//! `feed` state, each in key order, so the same store always exports the
+//! same bytes and export → import → export is identical.
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use super::{SCHEMA_VERSION, Seen, Store, StoreError, seen_feed_key, time_key};
+use crate::model::{FeedState, Item, hex, unhex};
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Record {
+    Store(StoreRecord),
+    Item(Box<Item>),
+    Seen(Seen),
+    Feed(Box<FeedRecord>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoreRecord {
+    schema_version: u32,
+    store_id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct FeedRecord {
+    url: String,
+    #[serde(flatten)]
+    state: FeedState,
+}
+
+/// Why an import failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("line {line}: {message}")]
+    Input { line: usize, message: String },
+    #[error(
+        "the store at {path} is not empty ({items} items, {feeds} feeds); import restores into an empty store only"
+    )]
+    NotEmpty {
+        path: String,
+        items: usize,
+        feeds: usize,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("reading the input: {0}")]
+    Read(std::io::Error),
+}
+
+impl Store {
+    /// Writes the whole store to `out`.
+    pub fn export(&self, out: &mut impl Write) -> Result<(), StoreError> {
+        let io = |e: std::io::Error| self.corrupt("export", format!("writing: {e}"));
+        let mut line = |r: &Record| -> Result<(), StoreError> {
+            serde_json::to_writer(&mut *out, r)
+                .map_err(|e| self.corrupt("export", e.to_string()))?;
+            out.write_all(b"\n").map_err(io)
+        };
+        line(&Record::Store(StoreRecord {
+            schema_version: SCHEMA_VERSION,
+            store_id: hex(&self.store_id()),
+        }))?;
+        for kv in self.items.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let item: Item = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("items", format!("{}: {e}", hex(&k))))?;
+            line(&Record::Item(Box::new(item)))?;
+        }
+        for kv in self.seen.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let seen: Seen = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("seen", format!("{}: {e}", hex(&k))))?;
+            line(&Record::Seen(seen))?;
+        }
+        for (url, state) in self.feed_states()? {
+            line(&Record::Feed(Box::new(FeedRecord { url, state })))?;
+        }
+        out.flush().map_err(io)
+    }
+
+    /// Restores an export into this store, which must be empty; every index
+    /// is rebuilt from the records. Returns the number of items restored.
+    pub fn import(&self, input: impl BufRead) -> Result<usize, ImportError> {
+        let (items, feeds) = (self.items.len(), self.feeds.len());
+        if items > 0 || feeds > 0 || !self.seen.is_empty() {
+            return Err(ImportError::NotEmpty {
+                path: self.dir.display().to_string(),
+                items,
+                feeds,
+            });
+        }
+        let bad = |line: usize, message: String| ImportError::Input { line, message };
+        let mut restored = 0;
+        for (i, text) in input.lines().enumerate() {
+            let n = i + 1;
+            let text = text.map_err(ImportError::Read)?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let record: Record = serde_json::from_str(&text)
+                .map_err(|e| bad(n, format!("not a rafid export record: {e}")))?;
+            match record {
+                Record::Store(s) => {
+                    if s.schema_version != SCHEMA_VERSION {
+                        return Err(bad(
+                            n,
+                            format!(
+                                "exported with schema version {}, this rafid reads {SCHEMA_VERSION}",
+                                s.schema_version
+                            ),
+                        ));
+                    }
+                    let id = unhex(&s.store_id)
+                        .filter(|b| b.len() == 16)
+                        .ok_or_else(|| bad(n, "store_id: 32 hex digits expected".into()))?;
+                    self.meta.insert("store_id", id).map_err(|e| self.err(e))?;
+                }
+                Record::Item(item) => {
+                    let v = serde_json::to_vec(&item).map_err(|e| bad(n, e.to_string()))?;
+                    for key in &item.keys {
+                        let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
+                        self.keys.insert(k, &item.id.0).map_err(|e| self.err(e))?;
+                    }
+                    self.by_time
+                        .insert(time_key(item.sort_time(), item.id), &[][..])
+                        .map_err(|e| self.err(e))?;
+                    self.items.insert(item.id.0, v).map_err(|e| self.err(e))?;
+                    restored += 1;
+                }
+                Record::Seen(seen) => {
+                    for key in &seen.keys {
+                        let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
+                        self.keys.insert(k, &seen.id.0).map_err(|e| self.err(e))?;
+                    }
+                    for feed in &seen.feeds {
+                        self.seen_by_feed
+                            .insert(seen_feed_key(feed, seen.id), &[][..])
+                            .map_err(|e| self.err(e))?;
+                    }
+                    let v = serde_json::to_vec(&seen).map_err(|e| bad(n, e.to_string()))?;
+                    self.seen.insert(seen.id.0, v).map_err(|e| self.err(e))?;
+                }
+                Record::Feed(f) => self.put_feed_state(&f.url, &f.state)?,
+            }
+        }
+        self.flush()?;
+        Ok(restored)
+    }
+}

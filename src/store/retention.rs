@@ -1,0 +1,119 @@
+//! Retention: pruning old items, and every index entry that leads to them,
+//! without letting them come back while their feeds still list them.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Seen, Store, StoreError, as_id, seen_feed_key};
+use crate::config::StorageConfig;
+use crate::model::{Item, ItemId};
+
+/// What to keep. Nothing set: keep everything.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    pub max_age: Option<Duration>,
+    pub max_items_per_feed: Option<u64>,
+    pub max_items: Option<u64>,
+}
+
+impl Retention {
+    pub fn from_config(c: &StorageConfig) -> Retention {
+        Retention {
+            max_age: c.max_age,
+            max_items_per_feed: c.max_items_per_feed,
+            max_items: c.max_items,
+        }
+    }
+
+    pub fn is_set(&self) -> bool {
+        self.max_age.is_some() || self.max_items_per_feed.is_some() || self.max_items.is_some()
+    }
+}
+
+/// Items pruned per transaction: small enough not to hold up polls.
+const PRUNE_BATCH: usize = 256;
+
+impl Store {
+    /// Prunes the items `policy` does not keep: older than `max_age` (by
+    /// their sort time), beyond the newest `max_items_per_feed` of their
+    /// first feed, beyond the newest `max_items` overall. Each leaves a
+    /// `Seen` record. Returns how many items went.
+    pub fn prune(&self, policy: &Retention, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        if !policy.is_set() {
+            return Ok(0);
+        }
+        let cutoff = policy
+            .max_age
+            .and_then(|a| chrono::Duration::from_std(a).ok())
+            .map(|a| (now - a).timestamp_millis());
+        let mut per_feed: HashMap<String, u64> = HashMap::new();
+        let mut victims: Vec<(Vec<u8>, ItemId)> = Vec::new();
+        for (position, kv) in self.by_time.iter().rev().enumerate() {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let (Some(ms), Some(id)) = (
+                k.get(..8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(|b: [u8; 8]| (u64::from_be_bytes(b) ^ (1 << 63)) as i64),
+                k.get(8..24).and_then(as_id),
+            ) else {
+                continue;
+            };
+            let mut prune = policy.max_items.is_some_and(|max| position as u64 >= max)
+                || cutoff.is_some_and(|c| ms < c);
+            if let Some(max) = policy.max_items_per_feed {
+                if let Some(item) = self.item(id)? {
+                    let feed = item.sources.first().map(|s| s.feed_url.clone());
+                    let n = per_feed.entry(feed.unwrap_or_default()).or_default();
+                    *n += 1;
+                    prune |= *n > max;
+                }
+            }
+            if prune {
+                victims.push((k.to_vec(), id));
+            }
+        }
+        for chunk in victims.chunks(PRUNE_BATCH) {
+            self.prune_batch(chunk, now)?;
+        }
+        Ok(victims.len())
+    }
+
+    fn prune_batch(
+        &self,
+        batch: &[(Vec<u8>, ItemId)],
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let trees = (&self.items, &self.by_time, &self.seen, &self.seen_by_feed);
+        let r = trees.transaction(|(items, by_time, seen, seen_by_feed)| {
+            for (time_key, id) in batch {
+                let Some(v) = items.get(id.0)? else { continue };
+                let item: Item = serde_json::from_slice(&v)
+                    .map_err(|e| ConflictableTransactionError::Abort(format!("item {id}: {e}")))?;
+                let record = Seen {
+                    id: *id,
+                    feeds: item.sources.iter().map(|s| s.feed_url.clone()).collect(),
+                    keys: item.keys.clone(),
+                    pruned_at: now,
+                };
+                let json = serde_json::to_vec(&record)
+                    .map_err(|e| ConflictableTransactionError::Abort(format!("seen {id}: {e}")))?;
+                for feed in &record.feeds {
+                    seen_by_feed.insert(&seen_feed_key(feed, *id)[..], &[][..])?;
+                }
+                seen.insert(&id.0, json)?;
+                by_time.remove(time_key.as_slice())?;
+                items.remove(&id.0)?;
+            }
+            Ok(())
+        });
+        match r {
+            Ok(()) => Ok(()),
+            Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
+            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+}

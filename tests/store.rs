@@ -1,0 +1,186 @@
+//! The store over time: retention without resurrection, export and import,
+//! index checks, and errors that name the path.
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{FeedServer, serve_standard, write_config};
+use rafid::commands::poll_once;
+use rafid::config::{self, Config};
+use rafid::store::Store;
+
+fn load(path: &std::path::Path) -> Config {
+    config::load(path).unwrap()
+}
+
+fn feed_doc(items: &[u32]) -> String {
+    let now = Utc::now();
+    let mut s = String::from(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>أرشيف</title><link>https://arch.example/</link>",
+    );
+    for i in items {
+        let when = (now - Duration::days(i64::from(100 - i))).to_rfc2822();
+        s.push_str(&format!(
+            "<item><guid>g{i}</guid><title>الخبر رقم {i}</title><link>https://arch.example/n/{i}</link>\
+             <pubDate>{when}</pubDate><description>نص الخبر رقم {i} كما نشره الموقع</description></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+fn stored_guids(cfg: &Config) -> Vec<String> {
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    let mut v: Vec<String> = store
+        .newest(1000, |_| true)
+        .unwrap()
+        .into_iter()
+        .map(|i| i.sources[0].guid.clone().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+fn export_text(cfg: &Config) -> String {
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    let mut out = Vec::new();
+    store.export(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pruned_items_do_not_come_back_while_their_feed_lists_them() {
+    let server = FeedServer::start().await;
+    server.put("/a.xml", feed_doc(&[1, 2, 3, 4, 5]), "application/rss+xml");
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/a.xml");
+    let cfg = load(&write_config(
+        dir.path(),
+        &[(url.as_str(), &[])],
+        "[storage]\nmax_items_per_feed = 2\n",
+    ));
+    // write_config puts [storage] path first; the extra table adds to it.
+    let first = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!((first.stats.new, first.pruned), (5, 3));
+    assert_eq!(stored_guids(&cfg), vec!["g4", "g5"]);
+
+    // The feed changes (a new item) but still lists the pruned ones: they
+    // are recognised, not stored again.
+    server.put(
+        "/a.xml",
+        feed_doc(&[1, 2, 3, 4, 5, 6]),
+        "application/rss+xml",
+    );
+    let second = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(second.stats.new, 1, "{second:?}");
+    assert_eq!(second.stats.pruned_seen, 3);
+    assert_eq!(stored_guids(&cfg), vec!["g5", "g6"]);
+    assert_eq!(export_text(&cfg).matches("\"kind\":\"seen\"").count(), 4);
+
+    // Once the feed stops listing them, the seen records go.
+    server.put("/a.xml", feed_doc(&[5, 6]), "application/rss+xml");
+    poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(export_text(&cfg).matches("\"kind\":\"seen\"").count(), 0);
+
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_age_and_max_items_prune() {
+    let server = FeedServer::start().await;
+    server.put(
+        "/a.xml",
+        feed_doc(&[10, 50, 90, 95, 99]),
+        "application/rss+xml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/a.xml");
+    let cfg = load(&write_config(
+        dir.path(),
+        &[(url.as_str(), &[])],
+        "[storage]\nmax_age = \"30d\"\n",
+    ));
+    let s = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(s.pruned, 2, "items 90, 60 days old go");
+    assert_eq!(stored_guids(&cfg), vec!["g90", "g95", "g99"]);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg2 = load(&write_config(
+        dir2.path(),
+        &[(url.as_str(), &[])],
+        "[storage]\nmax_items = 1\n",
+    ));
+    poll_once(cfg2.clone()).await.unwrap();
+    assert_eq!(stored_guids(&cfg2), vec!["g99"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_import_export_is_identical() {
+    let server = FeedServer::start().await;
+    let urls = serve_standard(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = urls.iter().map(|u| (u.as_str(), &[][..])).collect();
+    let cfg = load(&write_config(dir.path(), &feeds, ""));
+    poll_once(cfg.clone()).await.unwrap();
+    let exported = export_text(&cfg);
+    assert!(exported.starts_with("{\"kind\":\"store\""));
+    assert_eq!(
+        exported.matches("\"kind\":\"item\"").count(),
+        common::STANDARD_UNIQUE_ITEMS
+    );
+    assert_eq!(exported.matches("\"kind\":\"feed\"").count(), 4);
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let cfg2 = load(&write_config(dir2.path(), &feeds, ""));
+    {
+        let store = Store::open(&cfg2.storage.path, "test").unwrap();
+        let n = store.import(exported.as_bytes()).unwrap();
+        assert_eq!(n, common::STANDARD_UNIQUE_ITEMS);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+        // Importing twice is refused: the store is no longer empty.
+        assert!(store.import(exported.as_bytes()).is_err());
+    }
+    assert_eq!(export_text(&cfg2), exported);
+    // The restored store renders the same feed, ids included.
+    let render = |c: &Config| {
+        let store = Store::open(&c.storage.path, "test").unwrap();
+        rafid::publish::render_from_store(
+            &store,
+            c,
+            &rafid::publish::Scope::All,
+            rafid::publish::Format::Atom,
+            100,
+        )
+        .unwrap()
+        .body
+    };
+    assert_eq!(render(&cfg), render(&cfg2));
+    // And a restarted poll finds nothing new.
+    let again = poll_once(cfg2.clone()).await.unwrap();
+    assert_eq!(again.stats.new, 0);
+}
+
+#[test]
+fn a_bad_import_line_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let err = store
+        .import("{\"kind\":\"store\",\"schema_version\":1,\"store_id\":\"00112233445566778899aabbccddeeff\"}\nnot json\n".as_bytes())
+        .unwrap_err();
+    assert!(err.to_string().starts_with("line 2: "), "{err}");
+}
+
+#[test]
+fn an_unusable_store_path_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let err = Store::open(&file.join("data"), "test")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&file.join("data").display().to_string()),
+        "{err}"
+    );
+}
