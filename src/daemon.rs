@@ -157,6 +157,12 @@ async fn publisher(
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(PUBLISH_DEBOUNCE) => {}
         }
+        // What the outputs show must be on disk first: one flush for
+        // everything the polls of the last moments stored.
+        if let Err(e) = store.flush_async().await {
+            warn!(error = %e, "cannot flush the store; the outputs keep what they had");
+            continue;
+        }
         let (s, c, o) = (store.clone(), config.clone(), outputs.clone());
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
             Ok(Ok(())) => {}
