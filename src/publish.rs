@@ -180,7 +180,18 @@ pub fn render_from_store(
     format: Format,
     limit: usize,
 ) -> Result<Rendered, StoreError> {
-    let items = store.newest(limit, |i| in_scope(config, scope, i))?;
+    let items = match scope {
+        Scope::All => store.newest(limit, |_| true)?,
+        Scope::Tag(tag) => {
+            let feeds: Vec<&str> = config
+                .feeds
+                .iter()
+                .filter(|f| f.tags.iter().any(|t| t == tag))
+                .map(|f| f.key())
+                .collect();
+            store.newest_in_feeds(&feeds, limit)?
+        }
+    };
     let view = View {
         config,
         store_id: store.store_id(),

@@ -184,3 +184,50 @@ fn an_unusable_store_path_is_named() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tag_feeds_read_the_per_feed_indexes_in_the_same_order() {
+    let server = FeedServer::start().await;
+    let urls = serve_standard(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = vec![
+        (urls[0].as_str(), &["ar"][..]),
+        (urls[1].as_str(), &["en"][..]),
+        (urls[2].as_str(), &["ar"][..]),
+        (urls[3].as_str(), &["ar", "en"][..]),
+    ];
+    let cfg = load(&write_config(dir.path(), &feeds, ""));
+    poll_once(cfg.clone()).await.unwrap();
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    for tag in ["ar", "en"] {
+        let scope = rafid::publish::Scope::Tag(tag.into());
+        let want: Vec<_> = store
+            .newest(1000, |i| rafid::publish::in_scope(&cfg, &scope, i))
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        let tag_feeds: Vec<&str> = cfg
+            .feeds
+            .iter()
+            .filter(|f| f.tags.iter().any(|t| t == tag))
+            .map(|f| f.key())
+            .collect();
+        let got: Vec<_> = store
+            .newest_in_feeds(&tag_feeds, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert!(!want.is_empty());
+        assert_eq!(got, want, "{tag}");
+        let two: Vec<_> = store
+            .newest_in_feeds(&tag_feeds, 2)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        assert_eq!(two, want[..2].to_vec(), "{tag}: limit");
+    }
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}

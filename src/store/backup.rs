@@ -8,7 +8,7 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{SCHEMA_VERSION, Seen, Store, StoreError, seen_feed_key, time_key};
+use super::{SCHEMA_VERSION, Seen, Store, StoreError, feed_time_key, seen_feed_key, time_key};
 use crate::model::{FeedState, Item, hex, unhex};
 
 #[derive(Serialize, Deserialize)]
@@ -129,6 +129,14 @@ impl Store {
                     self.by_time
                         .insert(time_key(item.sort_time(), item.id), &[][..])
                         .map_err(|e| self.err(e))?;
+                    for s in &item.sources {
+                        self.by_feed
+                            .insert(
+                                feed_time_key(&s.feed_url, item.sort_time(), item.id),
+                                &[][..],
+                            )
+                            .map_err(|e| self.err(e))?;
+                    }
                     self.items.insert(item.id.0, v).map_err(|e| self.err(e))?;
                     restored += 1;
                 }

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{Seen, Store, StoreError, as_id, feed_digest, time_key};
+use super::{Seen, Store, StoreError, as_id, feed_digest, feed_time_key, time_key};
 use crate::model::{FeedState, Item, ItemId, hex, unhex};
 
 impl Store {
@@ -61,6 +61,15 @@ impl Store {
             if !self.by_time.contains_key(tk).map_err(|e| self.err(e))? {
                 problems.push(format!("item {id}: missing from the time index"));
             }
+            for s in &item.sources {
+                let fk = feed_time_key(&s.feed_url, item.sort_time(), id);
+                if !self.by_feed.contains_key(fk).map_err(|e| self.err(e))? {
+                    problems.push(format!(
+                        "item {id}: missing from the index of feed {}",
+                        s.feed_url
+                    ));
+                }
+            }
             for key in &item.keys {
                 let target = unhex(key)
                     .map(|b| self.keys.get(b))
@@ -89,6 +98,24 @@ impl Store {
                 if time_key(item.sort_time(), id)[..] != k[..] {
                     problems.push(format!("by_time: stale entry for item {id}"));
                 }
+            }
+        }
+
+        for kv in self.by_feed.iter() {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(24..40).and_then(as_id).filter(|_| k.len() == 40) else {
+                problems.push(format!("by_feed: malformed key {}", hex(&k)));
+                continue;
+            };
+            let listed = match self.item(id) {
+                Ok(Some(item)) => item
+                    .sources
+                    .iter()
+                    .any(|s| feed_time_key(&s.feed_url, item.sort_time(), id)[..] == k[..]),
+                _ => false,
+            };
+            if !listed {
+                problems.push(format!("by_feed: stale or dangling entry for item {id}"));
             }
         }
 

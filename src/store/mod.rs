@@ -15,6 +15,7 @@
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
 //! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
+//! | `by_feed` | SHA-256 of a source feed's URL (16 bytes) + the `by_time` key | empty |
 //! | `seen`    | item id of a pruned item                     | `Seen` as JSON: its keys and the feeds still listing it |
 //! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
 //!
@@ -130,6 +131,7 @@ pub struct Store {
     items: sled::Tree,
     keys: sled::Tree,
     by_time: sled::Tree,
+    by_feed: sled::Tree,
     feeds: sled::Tree,
     meta: sled::Tree,
     seen: sled::Tree,
@@ -243,6 +245,7 @@ impl Store {
             items: tree("items")?,
             keys: tree("keys")?,
             by_time: tree("by_time")?,
+            by_feed: tree("by_feed")?,
             feeds: tree("feeds")?,
             seen: tree("seen")?,
             seen_by_feed: tree("seen_by_feed")?,
@@ -342,28 +345,32 @@ impl Store {
             &self.items,
             &self.keys,
             &self.by_time,
+            &self.by_feed,
             &self.feeds,
             &self.seen,
             &self.seen_by_feed,
         );
-        let result = trees.transaction(|(items, keys_t, by_time, feeds, seen, seen_by_feed)| {
-            let tx = Tx {
-                items,
-                keys: keys_t,
-                by_time,
-                seen,
-                seen_by_feed,
-            };
-            let mut stats = IngestStats::default();
-            for (entry, k) in entries.iter().zip(keys) {
-                tx.ingest_one(source, entry, k, now, &mut stats)?;
-            }
-            for id in &forget {
-                tx.forget_for_feed(*id, &source.feed_url)?;
-            }
-            feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
-            Ok(stats)
-        });
+        let result = trees.transaction(
+            |(items, keys_t, by_time, by_feed, feeds, seen, seen_by_feed)| {
+                let tx = Tx {
+                    items,
+                    keys: keys_t,
+                    by_time,
+                    by_feed,
+                    seen,
+                    seen_by_feed,
+                };
+                let mut stats = IngestStats::default();
+                for (entry, k) in entries.iter().zip(keys) {
+                    tx.ingest_one(source, entry, k, now, &mut stats)?;
+                }
+                for id in &forget {
+                    tx.forget_for_feed(*id, &source.feed_url)?;
+                }
+                feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
+                Ok(stats)
+            },
+        );
         match result {
             Ok(stats) => Ok(stats),
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
@@ -394,6 +401,54 @@ impl Store {
                 .map_err(|e| self.corrupt("seen", format!("{id}: {e}")))?;
             if !seen.keys.iter().any(|k| listed.contains(k)) {
                 out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` items carried by any of `feed_urls`, newest first
+    /// (ties by id): the per-feed time indexes merged, so the cost depends
+    /// on `limit` and the number of feeds, not on the size of the store.
+    pub fn newest_in_feeds(
+        &self,
+        feed_urls: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        use std::collections::{BinaryHeap, HashSet};
+        let mut iters: Vec<_> = feed_urls
+            .iter()
+            .map(|f| self.by_feed.scan_prefix(feed_digest(f)).rev())
+            .collect();
+        // Max-heap of (time key, which iterator): the newest entry on top.
+        let mut heap: BinaryHeap<(Vec<u8>, usize)> = BinaryHeap::new();
+        for (i, it) in iters.iter_mut().enumerate() {
+            if let Some(kv) = it.next() {
+                let (k, _) = kv.map_err(|e| self.err(e))?;
+                heap.push((k[16..].to_vec(), i));
+            }
+        }
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let mut taken: HashSet<Vec<u8>> = HashSet::new();
+        while let Some((tk, i)) = heap.pop() {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(kv) = iters[i].next() {
+                let (k, _) = kv.map_err(|e| self.err(e))?;
+                heap.push((k[16..].to_vec(), i));
+            }
+            let Some(id) = tk.get(8..24).and_then(as_id) else {
+                return Err(self.corrupt("by_feed", format!("short key {}", hex(&tk))));
+            };
+            // An item carried by two of the feeds appears once.
+            if !taken.insert(tk) {
+                continue;
+            }
+            match self.item(id)? {
+                Some(item) => out.push(item),
+                None => {
+                    return Err(self.corrupt("by_feed", format!("entry for missing item {id}")));
+                }
             }
         }
         Ok(out)
@@ -496,6 +551,13 @@ pub(crate) fn feed_digest(feed_url: &str) -> [u8; 16] {
     crate::normalize::digest(&[feed_url.as_bytes()])
 }
 
+fn feed_time_key(feed_url: &str, t: DateTime<Utc>, id: ItemId) -> [u8; 40] {
+    let mut k = [0u8; 40];
+    k[..16].copy_from_slice(&feed_digest(feed_url));
+    k[16..].copy_from_slice(&time_key(t, id));
+    k
+}
+
 fn seen_feed_key(feed_url: &str, id: ItemId) -> [u8; 32] {
     let mut k = [0u8; 32];
     k[..16].copy_from_slice(&feed_digest(feed_url));
@@ -508,6 +570,7 @@ struct Tx<'a> {
     items: &'a TransactionalTree,
     keys: &'a TransactionalTree,
     by_time: &'a TransactionalTree,
+    by_feed: &'a TransactionalTree,
     seen: &'a TransactionalTree,
     seen_by_feed: &'a TransactionalTree,
 }
@@ -566,6 +629,14 @@ impl Tx<'_> {
                     self.by_time.remove(&time_key(old_time, id)[..])?;
                     self.by_time
                         .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+                    for s in &item.sources {
+                        self.by_feed
+                            .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
+                        self.by_feed.insert(
+                            &feed_time_key(&s.feed_url, item.sort_time(), id)[..],
+                            &[][..],
+                        )?;
+                    }
                 }
                 save(self.items, &item)?;
                 stats.updated += 1;
@@ -573,6 +644,10 @@ impl Tx<'_> {
             Decision::SameStory(id, _) => {
                 let mut item = load(self.items, id)?;
                 if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
+                    self.by_feed.insert(
+                        &feed_time_key(&source.feed_url, item.sort_time(), id)[..],
+                        &[][..],
+                    )?;
                     item.sources.push(source);
                 }
                 self.keys.insert(&k.local.0, &id.0)?;
@@ -606,6 +681,10 @@ impl Tx<'_> {
                 self.claim_shared_keys(&mut item, k)?;
                 self.by_time
                     .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+                self.by_feed.insert(
+                    &feed_time_key(&feed.feed_url, item.sort_time(), id)[..],
+                    &[][..],
+                )?;
                 save(self.items, &item)?;
                 stats.new += 1;
             }

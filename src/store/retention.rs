@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Seen, Store, StoreError, as_id, seen_feed_key};
+use super::{Seen, Store, StoreError, as_id, feed_time_key, seen_feed_key};
 use crate::config::StorageConfig;
 use crate::model::{Item, ItemId};
 
@@ -87,8 +87,14 @@ impl Store {
         batch: &[(Vec<u8>, ItemId)],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let trees = (&self.items, &self.by_time, &self.seen, &self.seen_by_feed);
-        let r = trees.transaction(|(items, by_time, seen, seen_by_feed)| {
+        let trees = (
+            &self.items,
+            &self.by_time,
+            &self.by_feed,
+            &self.seen,
+            &self.seen_by_feed,
+        );
+        let r = trees.transaction(|(items, by_time, by_feed, seen, seen_by_feed)| {
             for (time_key, id) in batch {
                 let Some(v) = items.get(id.0)? else { continue };
                 let item: Item = serde_json::from_slice(&v)
@@ -103,6 +109,7 @@ impl Store {
                     .map_err(|e| ConflictableTransactionError::Abort(format!("seen {id}: {e}")))?;
                 for feed in &record.feeds {
                     seen_by_feed.insert(&seen_feed_key(feed, *id)[..], &[][..])?;
+                    by_feed.remove(&feed_time_key(feed, item.sort_time(), *id)[..])?;
                 }
                 seen.insert(&id.0, json)?;
                 by_time.remove(time_key.as_slice())?;
