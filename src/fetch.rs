@@ -572,20 +572,57 @@ fn xml_declared_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     Some(enc)
 }
 
+const UTF8_DECLARATION: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>";
+
+/// The decoded text of an XML document, with one UTF-8 declaration at its
+/// start and no other declaration anywhere (outside CDATA sections and
+/// comments): the parser must not decode the text a second time, and
+/// quick-xml panics on a declaration naming another encoding once it has
+/// read past the start. A misplaced declaration is invalid XML anyway; the
+/// text around it (a PHP warning before it, say) is kept.
 fn rewrite_xml_declaration(text: String) -> String {
-    let trimmed = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    if !trimmed.starts_with("<?xml") {
+    let body = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n', '\u{c}']);
+    // JSON Feed (or anything not XML) is left alone.
+    if body
+        .find('{')
+        .is_some_and(|j| body.find('<').is_none_or(|x| j < x))
+    {
         return text;
     }
-    match trimmed.find("?>") {
-        Some(end) => {
-            let mut out = String::with_capacity(trimmed.len());
-            out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-            out.push_str(&trimmed[end + 2..]);
-            out
-        }
-        None => text,
+    if !body.contains("<?xml") {
+        return text;
     }
+    let mut out = String::with_capacity(body.len() + UTF8_DECLARATION.len());
+    out.push_str(UTF8_DECLARATION);
+    let mut rest = body;
+    loop {
+        let next = ["<?xml", "<![CDATA[", "<!--"]
+            .iter()
+            .filter_map(|m| rest.find(m).map(|i| (i, *m)))
+            .min_by_key(|(i, _)| *i);
+        let Some((i, marker)) = next else { break };
+        out.push_str(&rest[..i]);
+        let after = &rest[i + marker.len()..];
+        match marker {
+            "<?xml" if after.starts_with(|c: char| c.is_whitespace() || c == '?') => {
+                rest = after.find("?>").map_or("", |e| &after[e + 2..]);
+            }
+            "<?xml" => {
+                // `<?xml-stylesheet …?>` and the like are kept.
+                out.push_str(marker);
+                rest = after;
+            }
+            _ => {
+                let close = if marker == "<!--" { "-->" } else { "]]>" };
+                let end = after.find(close).map_or(after.len(), |e| e + close.len());
+                out.push_str(marker);
+                out.push_str(&after[..end]);
+                rest = &after[end..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -639,6 +676,31 @@ mod tests {
                     .starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
             );
         }
+    }
+
+    #[test]
+    fn misplaced_declarations_are_removed() {
+        let decl = "<?xml version=\"1.0\" encoding=\"windows-1256\"?>";
+        let cases = [
+            format!("Warning: something in /var/www/feed.php\n{decl}<rss/>"),
+            format!("{decl}<rss><channel>{decl}</channel></rss>"),
+            format!("\u{c}{decl}<rss/>"),
+        ];
+        for c in cases {
+            let out = rewrite_xml_declaration(c.clone());
+            assert!(out.starts_with(UTF8_DECLARATION), "{out}");
+            assert!(!out.contains("windows-1256"), "{out}");
+            assert!(out.contains("<rss"), "{out}");
+        }
+        // CDATA, comments, stylesheets and JSON are left as they are.
+        let keep = format!(
+            "<?xml version=\"1.0\"?><?xml-stylesheet href=\"s.css\"?><rss><![CDATA[{decl}]]><!-- {decl} --></rss>"
+        );
+        let out = rewrite_xml_declaration(keep);
+        assert!(out.contains("<?xml-stylesheet href=\"s.css\"?>"));
+        assert_eq!(out.matches("windows-1256").count(), 2, "{out}");
+        let json = format!("{{\"items\":[{{\"content_html\":\"{decl}\"}}]}}");
+        assert_eq!(rewrite_xml_declaration(json.clone()), json);
     }
 
     #[test]

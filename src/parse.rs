@@ -24,24 +24,72 @@ const MAX_ENTITY_EXPANSION: usize = 256 << 10;
 /// `base` is the URL the document was fetched from; relative links resolve
 /// against it. Keeps at most `max_items` entries, the newest.
 pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
-    let parser = feed_rs::parser::Builder::new()
+    let parser = feed_parser(base);
+    let doc = prepare(doc)?;
+    let doc = doc.as_ref();
+    let feed = match parse_guarded(&parser, doc) {
+        Ok(r) => r,
+        // feed-rs 3.0 panics on some author fields (it slices an e-mail
+        // address inside a multi-byte character); without them the rest of
+        // the document can still be read.
+        Err(_) => parse_guarded(&parser, &strip_elements(doc, PERSON_ELEMENTS))
+            .map_err(|_| ParseError::NotAFeed("the feed parser failed on this document".into()))?,
+    }
+    .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
+    let mut parsed = convert(feed, base, max_items);
+    if doc.trim_start().starts_with('<') {
+        parsed.meta.update_period = syndication_period(doc);
+    }
+    Ok(parsed)
+}
+
+fn feed_parser(base: &Url) -> feed_rs::parser::Parser {
+    feed_rs::parser::Builder::new()
         .base_uri(Some(base.as_str()))
         // feed-rs invents an id (a random UUID for an item with neither id nor
         // link) when the source gives none; rafid derives its own identity, so
         // it must know which ids were really in the document.
         .id_generator(|_, _, _| String::new())
         .sanitize_content(false)
-        .build();
-    let doc = prepare(doc)?;
-    let doc = doc.as_ref();
-    let feed = parser
-        .parse(doc.as_bytes())
-        .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
-    let mut parsed = convert(feed, base, max_items);
-    if doc.trim_start().starts_with('<') {
-        parsed.meta.update_period = syndication_period(doc);
+        .build()
+}
+
+/// Elements whose text feed-rs parses as "name (email)" and can panic on.
+const PERSON_ELEMENTS: &[&str] = &["managingEditor", "webMaster", "author", "dc:creator"];
+
+/// Runs feed-rs, turning a panic inside it into an error: a document must
+/// never take the poll down with it.
+fn parse_guarded(
+    parser: &feed_rs::parser::Parser,
+    doc: &str,
+) -> Result<feed_rs::parser::ParseFeedResult<fr::Feed>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        parser.parse(doc.as_bytes())
+    }))
+    .map_err(|_| ())
+}
+
+/// `doc` without the elements named (start tag to end tag), for a second
+/// try after the parser failed on one of them.
+fn strip_elements(doc: &str, names: &[&str]) -> String {
+    let mut out = doc.to_string();
+    for name in names {
+        let (open, close) = (format!("<{name}"), format!("</{name}>"));
+        let mut from = 0;
+        while let Some(i) = out[from..].find(&open).map(|i| i + from) {
+            let next = out[i + open.len()..].chars().next();
+            if !matches!(next, Some('>' | ' ' | '\t' | '\n' | '\r' | '/')) {
+                from = i + open.len();
+                continue;
+            }
+            match out[i..].find(&close) {
+                Some(j) => out.replace_range(i..i + j + close.len(), ""),
+                None => break,
+            }
+            from = i;
+        }
     }
-    Ok(parsed)
+    out
 }
 
 /// Rewrites what feed-rs cannot read into what it can: entities declared
@@ -58,7 +106,80 @@ fn prepare(doc: &str) -> Result<std::borrow::Cow<'_, str>, ParseError> {
     if let Some(rss) = rss_with_version(&doc) {
         doc = std::borrow::Cow::Owned(rss);
     }
+    if let Some(spaced) = space_out_addresses(&doc) {
+        doc = std::borrow::Cow::Owned(spaced);
+    }
     Ok(doc)
+}
+
+/// feed-rs 3.0 reads "name (e-mail)" fields by dropping the byte on either
+/// side of the address, which panics when that character is not ASCII
+/// (`فريق التحرير—news@example.sa`). In those fields only, an address
+/// touching a non-ASCII character gets a space beside it; the name and the
+/// address come out the same.
+fn space_out_addresses(doc: &str) -> Option<String> {
+    if !doc.contains('@') {
+        return None;
+    }
+    let mut out = String::with_capacity(doc.len() + 16);
+    let mut rest = doc;
+    let mut changed = false;
+    while let Some(i) = rest.find('<') {
+        let tag_end = match rest[i..].find('>') {
+            Some(e) => i + e,
+            None => break,
+        };
+        let name = &rest[i + 1..tag_end];
+        let local = name.rsplit(':').next().unwrap_or(name);
+        out.push_str(&rest[..=tag_end]);
+        rest = &rest[tag_end + 1..];
+        if !PERSON_ELEMENTS
+            .iter()
+            .any(|p| p.rsplit(':').next() == Some(local))
+        {
+            continue;
+        }
+        let text_end = rest.find('<').unwrap_or(rest.len());
+        let text = &rest[..text_end];
+        if text.contains('@') {
+            let spaced = space_around_ascii_runs_with_at(text);
+            changed |= spaced != text;
+            out.push_str(&spaced);
+        } else {
+            out.push_str(text);
+        }
+        rest = &rest[text_end..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+fn space_around_ascii_runs_with_at(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 4);
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if !(c.is_ascii() && !c.is_ascii_whitespace()) {
+            out.push(c);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && chars[i].is_ascii() && !chars[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let run: String = chars[start..i].iter().collect();
+        let has_at = run.contains('@');
+        if has_at && start > 0 && !chars[start - 1].is_ascii() {
+            out.push(' ');
+        }
+        out.push_str(&run);
+        if has_at && i < chars.len() && !chars[i].is_ascii() {
+            out.push(' ');
+        }
+    }
+    out
 }
 
 /// An `<rss>` root without a `version` (common on old sites) as RSS 2.0,
@@ -690,6 +811,27 @@ mod tests {
         assert_eq!(f.entries.len(), 1);
         assert!(rss_with_version("<rss version=\"0.91\"><channel/></rss>").is_none());
         assert!(rss_with_version("<rss2><x/></rss2>").is_none());
+    }
+
+    #[test]
+    fn a_parser_panic_on_an_author_loses_the_author_only() {
+        let doc = "<rss version=\"2.0\"><channel><title>T</title>\
+                   <managingEditor>فريق التحرير—news@example.sa</managingEditor>\
+                   <item><title>خبر</title><author>news@example.com\u{a0}(News desk)</author></item>\
+                   </channel></rss>";
+        // feed-rs itself panics on this document…
+        assert!(parse_guarded(&feed_parser(&base()), doc).is_err());
+        // …and rafid reads it whole, authors included.
+        let prepared = prepare(doc).unwrap();
+        assert!(parse_guarded(&feed_parser(&base()), &prepared).is_ok());
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.entries.len(), 1);
+        assert_eq!(f.entries[0].title.as_deref(), Some("خبر"));
+        assert_eq!(
+            f.entries[0].authors[0].email.as_deref(),
+            Some("news@example.com")
+        );
+        assert_eq!(f.entries[0].authors[0].name, "(News desk)");
     }
 
     #[test]
