@@ -160,7 +160,7 @@ fn space_around_ascii_runs_with_at(text: &str) -> String {
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
-        if !(c.is_ascii() && !c.is_ascii_whitespace()) {
+        if !c.is_ascii() || c.is_ascii_whitespace() {
             out.push(c);
             i += 1;
             continue;
