@@ -66,6 +66,16 @@ pub enum Command {
     /// Store maintenance.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// The configured feeds.
+    #[command(subcommand)]
+    Feeds(FeedsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FeedsCommand {
+    /// Each feed's health: last success, last error, failures in a row,
+    /// next poll and why, items, gone or moved.
+    List,
 }
 
 #[derive(Debug, Subcommand)]

@@ -297,3 +297,55 @@ pub fn store_check(config: &Config) -> Result<(), Failure> {
         if problems.len() == 1 { "" } else { "s" }
     )))
 }
+
+/// `rafid feeds list`: one block per configured feed with its health.
+pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
+    let store = open_store(config, "rafid feeds list")?;
+    let now = Utc::now();
+    let when = |t: Option<chrono::DateTime<Utc>>| {
+        t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+            .unwrap_or_else(|| "never".into())
+    };
+    let io = |e: std::io::Error| Failure::internal(format!("writing to stdout: {e}"));
+    for feed in &config.feeds {
+        let state = store.feed_state(feed.key())?;
+        let st = state.clone().unwrap_or_default();
+        let (interval, why) = crate::scheduler::effective_interval(config, feed, state.as_ref());
+        let next = if !feed.enabled {
+            "disabled in the config".to_string()
+        } else if st.gone {
+            "never: the server said 410 Gone".to_string()
+        } else {
+            let due = crate::scheduler::next_due(config, feed, state.as_ref(), now);
+            format!(
+                "{} (every {}: {why})",
+                when(Some(due)),
+                humantime::format_duration(interval)
+            )
+        };
+        let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();
+        writeln!(out, "{}  {title}", config::redact_url(&feed.url)).map_err(io)?;
+        writeln!(out, "  last success: {}", when(st.last_success)).map_err(io)?;
+        if let Some(e) = &st.last_error {
+            writeln!(out, "  last error:   {e}").map_err(io)?;
+        }
+        writeln!(out, "  failures in a row: {}", st.consecutive_failures).map_err(io)?;
+        writeln!(out, "  next poll:    {next}").map_err(io)?;
+        if let Some(t) = st.retry_after.filter(|t| *t > now) {
+            writeln!(out, "  server asked to wait until {}", when(Some(t))).map_err(io)?;
+        }
+        if let Some(m) = &st.moved_to {
+            writeln!(out, "  moved to:     {}", config::redact_str(m)).map_err(io)?;
+        }
+        let share = if st.polls > 0 {
+            format!(
+                "{:.0}% answered 304",
+                100.0 * st.not_modified as f64 / st.polls as f64
+            )
+        } else {
+            "not polled yet".into()
+        };
+        writeln!(out, "  items: {}, polls: {} ({share})", st.items, st.polls).map_err(io)?;
+    }
+    Ok(())
+}

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, LogFormat, RenderFormat, StoreCommand};
+use rafid::cli::{Cli, Command, FeedsCommand, LogFormat, RenderFormat, StoreCommand};
 use rafid::commands::{self, Failure};
 use rafid::publish::Format;
 use tracing_subscriber::EnvFilter;
@@ -60,6 +60,10 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             Ok(())
         }
         Command::Store(StoreCommand::Check) => commands::store_check(&config),
+        Command::Feeds(FeedsCommand::List) => {
+            let mut out = std::io::stdout().lock();
+            commands::feeds_list(&config, &mut out)
+        }
         Command::Check => unreachable!("handled above"),
     }
 }

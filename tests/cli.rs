@@ -114,3 +114,43 @@ fn missing_config_is_a_user_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope.toml"));
 }
+
+#[test]
+fn feeds_list_shows_each_feeds_health() {
+    let server = common::FeedServer::start_in_thread();
+    let urls = common::serve_standard(&server);
+    let missing = server.url("/missing.xml");
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = vec![(urls[0].as_str(), &[]), (missing.as_str(), &[])];
+    let cfg = common::write_config(dir.path(), &feeds, "");
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("poll-once")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["feeds", "list"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let blocks: Vec<&str> = text.split("\nhttp").collect();
+    assert_eq!(blocks.len(), 2, "{text}");
+    assert!(blocks[0].contains("صحيفة الرافدين"), "{text}");
+    assert!(blocks[0].contains("failures in a row: 0"), "{text}");
+    assert!(blocks[0].contains("items: 3"), "{text}");
+    assert!(
+        blocks[1].contains("last error:   ") && blocks[1].contains("HTTP 404"),
+        "{text}"
+    );
+    assert!(blocks[1].contains("failures in a row: 1"), "{text}");
+    assert!(blocks[1].contains("next poll:"), "{text}");
+}
