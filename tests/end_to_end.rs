@@ -24,6 +24,36 @@ fn render(cfg: &Config, scope: Scope, format: Format) -> Vec<u8> {
         .to_vec()
 }
 
+/// A daemon serving on a port of its own, and an HTTP client for it.
+struct Daemon {
+    addr: std::net::SocketAddr,
+    token: tokio_util::sync::CancellationToken,
+    handle: tokio::task::JoinHandle<Result<(), rafid::daemon::DaemonError>>,
+    client: reqwest::Client,
+}
+
+async fn start_daemon(cfg: Config) -> Daemon {
+    let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(rafid::daemon::serve(
+        Arc::new(cfg),
+        store,
+        listener,
+        token.clone(),
+        std::future::pending(),
+    ));
+    rafid::fetch::install_tls_provider();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    Daemon {
+        addr,
+        token,
+        handle,
+        client,
+    }
+}
+
 fn titles(feed: &feed_rs::model::Feed) -> Vec<String> {
     feed.entries
         .iter()
@@ -267,20 +297,12 @@ async fn daemon_serves_conditional_feeds_and_stops_cleanly() {
         &feeds,
         "[poll]\ninterval = \"1s\"\nmin_interval = \"1s\"\n",
     ));
-    let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let token = tokio_util::sync::CancellationToken::new();
-    let daemon = tokio::spawn(rafid::daemon::serve(
-        Arc::new(cfg),
-        store,
-        listener,
-        token.clone(),
-        std::future::pending(),
-    ));
-
-    rafid::fetch::install_tls_provider();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let Daemon {
+        addr,
+        token,
+        handle: daemon,
+        client,
+    } = start_daemon(cfg).await;
     let feed_url = format!("http://{addr}/feed.atom");
     let mut got = 0;
     for _ in 0..100 {
@@ -381,19 +403,12 @@ async fn status_needs_the_admin_token_when_one_is_set() {
         &[],
         "admin_token = \"s3cret-token\"\n",
     ));
-    let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let token = tokio_util::sync::CancellationToken::new();
-    let daemon = tokio::spawn(rafid::daemon::serve(
-        Arc::new(cfg),
-        store,
-        listener,
-        token.clone(),
-        std::future::pending(),
-    ));
-    rafid::fetch::install_tls_provider();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let Daemon {
+        addr,
+        token,
+        handle: daemon,
+        client,
+    } = start_daemon(cfg).await;
     let url = format!("http://{addr}/status");
     assert_eq!(client.get(&url).send().await.unwrap().status(), 401);
     let wrong = client.get(&url).bearer_auth("s3cret").send().await.unwrap();
