@@ -163,6 +163,11 @@ async fn feed_loop(
     token: CancellationToken,
     changed: Arc<Notify>,
 ) {
+    // When the last poll ended, kept here as well as in the store: if the
+    // store cannot be written (a full disk), the persisted state stays old,
+    // and without this the feed would look overdue and be polled at once,
+    // again and again.
+    let mut last_attempt: Option<DateTime<Utc>> = None;
     loop {
         let state = poller.store.feed_state(feed.key()).ok().flatten();
         if state.as_ref().is_some_and(|s| s.gone) {
@@ -173,7 +178,13 @@ async fn feed_loop(
             return;
         }
         let now = Utc::now();
-        let due = next_due(&poller.config, &feed, state.as_ref(), now);
+        let mut due = next_due(&poller.config, &feed, state.as_ref(), now);
+        if let Some(last) = last_attempt {
+            let interval = effective_interval(&poller.config, &feed, state.as_ref()).0;
+            let floor = interval.mul_f64(0.95);
+            due =
+                due.max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
+        }
         let wait = (due - now).to_std().unwrap_or_default();
         debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "next poll");
         tokio::select! {
@@ -181,6 +192,7 @@ async fn feed_loop(
             _ = tokio::time::sleep(wait) => {}
         }
         let report = poller.poll(&feed, &token).await;
+        last_attempt = Some(Utc::now());
         if report.changed_store() {
             changed.notify_one();
         }

@@ -78,7 +78,7 @@ pub enum StoreError {
         expected: u32,
         hint: &'static str,
     },
-    #[error("store at {path}: {source}")]
+    #[error("store at {path}: {source}{}", io_hint(.source))]
     Sled { path: PathBuf, source: sled::Error },
     #[error("store at {path}: cannot create the directory: {source}")]
     CreateDir {
@@ -91,6 +91,23 @@ pub enum StoreError {
         tree: &'static str,
         detail: String,
     },
+}
+
+/// What to do about the IO errors a user can fix.
+fn io_hint(e: &sled::Error) -> &'static str {
+    let sled::Error::Io(io) = e else { return "" };
+    match io.kind() {
+        std::io::ErrorKind::StorageFull => {
+            " (the disk is full: free some space, then restart rafid; what is stored is kept)"
+        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            " (rafid must be able to write there: check the directory's owner, mode and mount)"
+        }
+        _ if io.raw_os_error() == Some(libc::EPERM) => {
+            " (rafid must be able to write there: check the directory's owner, mode and attributes)"
+        }
+        _ => "",
+    }
 }
 
 /// Who holds the store: written to `rafid.pid` once the lock is ours.
