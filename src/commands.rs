@@ -238,7 +238,7 @@ pub fn render(
     limit: Option<usize>,
 ) -> Result<Vec<u8>, Failure> {
     if let Some(t) = &tag {
-        if !config.feeds.iter().any(|f| f.tags.iter().any(|x| x == t)) {
+        if config.feeds_tagged(t).next().is_none() {
             return Err(Failure::user(format!(
                 "no feed in {} has the tag {t:?}",
                 config.path.display()

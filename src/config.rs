@@ -205,6 +205,13 @@ impl Config {
         self.feeds.iter().find(|f| f.url.as_str() == url)
     }
 
+    /// The feeds that carry `tag`.
+    pub fn feeds_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a FeedConfig> {
+        self.feeds
+            .iter()
+            .filter(move |f| f.tags.iter().any(|t| t == tag))
+    }
+
     /// The interval a feed is polled at.
     pub fn interval_of(&self, feed: &FeedConfig) -> Duration {
         feed.interval.unwrap_or(self.poll.interval)

@@ -106,11 +106,11 @@ pub struct Body {
 /// The HTTP client and the limits shared by every poll.
 ///
 /// Requests to one host are limited by a semaphore per host (created on
-/// first use, never removed: there is one per configured host), and all
-/// requests by one global semaphore.
+/// first use, never removed: there is one per configured host). The global
+/// bound, `poll.concurrency`, is the `Poller`'s: it covers a poll from the
+/// request to the stored items.
 pub struct Fetcher {
     client: reqwest::Client,
-    global: Arc<Semaphore>,
     per_host_limit: usize,
     per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
     max_body: u64,
@@ -147,7 +147,6 @@ impl Fetcher {
             .map_err(|e| ClientError(e.to_string()))?;
         Ok(Fetcher {
             client,
-            global: Arc::new(Semaphore::new(cfg.concurrency)),
             per_host_limit: cfg.per_host,
             per_host: Mutex::new(HashMap::new()),
             max_body: cfg.max_body,
@@ -155,8 +154,8 @@ impl Fetcher {
         })
     }
 
-    /// Waits for a slot on the feed's host, then a global slot.
-    async fn permits(&self, url: &Url) -> (OwnedSemaphorePermit, OwnedSemaphorePermit) {
+    /// Waits for a slot on the feed's host.
+    async fn host_permit(&self, url: &Url) -> OwnedSemaphorePermit {
         let host = url.host_str().unwrap_or("").to_ascii_lowercase();
         let sem = {
             // A poisoned lock only means another poll panicked mid-insert;
@@ -168,15 +167,10 @@ impl Fetcher {
         };
         // The semaphores are never closed, so acquiring cannot fail; if it
         // ever did, a fresh permit keeps the poll going rather than panicking.
-        let host_permit = match sem.acquire_owned().await {
+        match sem.acquire_owned().await {
             Ok(p) => p,
             Err(_) => fresh_permit(),
-        };
-        let global = match self.global.clone().acquire_owned().await {
-            Ok(p) => p,
-            Err(_) => fresh_permit(),
-        };
-        (host_permit, global)
+        }
     }
 
     /// One GET of `feed` at `url`, conditional on `validators`, following
@@ -190,7 +184,7 @@ impl Fetcher {
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
         let shown = redact_url(url);
-        let _permits = self.permits(url).await;
+        let _permit = self.host_permit(url).await;
         let deadline = tokio::time::sleep(self.timeout);
         tokio::pin!(deadline);
         let timeout = || FetchError::Timeout {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error_span, info, warn};
 
 use crate::config::{Config, FeedConfig, redact_url};
-use crate::fetch::{FetchError, Fetched, Fetcher, Validators, decode_body};
+use crate::fetch::{Fetched, Fetcher, Validators, decode_body};
 use crate::model::{FeedState, Source, hex};
 use crate::store::{IngestStats, Store, StoreError};
 use crate::{dedup, parse};
@@ -201,7 +201,7 @@ impl Poller {
                 Report {
                     feed: shown,
                     status: e.status(),
-                    outcome: Outcome::Failed(describe_fetch_error(&e)),
+                    outcome: Outcome::Failed(e.to_string()),
                 }
             }
         };
@@ -253,10 +253,6 @@ fn succeed(state: &mut FeedState, now: chrono::DateTime<Utc>) {
     state.last_error = None;
     state.consecutive_failures = 0;
     state.retry_after = None;
-}
-
-fn describe_fetch_error(e: &FetchError) -> String {
-    e.to_string()
 }
 
 /// The CPU and storage part of a poll: decode, parse, key and store one

@@ -183,12 +183,7 @@ pub fn render_from_store(
     let items = match scope {
         Scope::All => store.newest(limit, |_| true)?,
         Scope::Tag(tag) => {
-            let feeds: Vec<&str> = config
-                .feeds
-                .iter()
-                .filter(|f| f.tags.iter().any(|t| t == tag))
-                .map(|f| f.key())
-                .collect();
+            let feeds: Vec<&str> = config.feeds_tagged(tag).map(|f| f.key()).collect();
             store.newest_in_feeds(&feeds, limit)?
         }
     };

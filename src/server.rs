@@ -66,12 +66,7 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if !s
-        .config
-        .feeds
-        .iter()
-        .any(|f| f.tags.iter().any(|t| t == tag))
-    {
+    if s.config.feeds_tagged(tag).next().is_none() {
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, &headers).await

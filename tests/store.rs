@@ -207,12 +207,7 @@ async fn tag_feeds_read_the_per_feed_indexes_in_the_same_order() {
             .into_iter()
             .map(|i| i.id)
             .collect();
-        let tag_feeds: Vec<&str> = cfg
-            .feeds
-            .iter()
-            .filter(|f| f.tags.iter().any(|t| t == tag))
-            .map(|f| f.key())
-            .collect();
+        let tag_feeds: Vec<&str> = cfg.feeds_tagged(tag).map(|f| f.key()).collect();
         let got: Vec<_> = store
             .newest_in_feeds(&tag_feeds, 1000)
             .unwrap()
