@@ -53,6 +53,10 @@ pub enum Command {
         /// At most this many items [default: output.max_items].
         #[arg(long)]
         limit: Option<usize>,
+        /// The older page that starts after this cursor: the `before`
+        /// value of a page's rel="next" link.
+        #[arg(long, value_name = "CURSOR")]
+        before: Option<String>,
     },
     /// Validate the config file; exit 1 on any error.
     Check,
@@ -89,6 +93,8 @@ pub enum RenderFormat {
     Atom,
     Rss,
     Json,
+    /// The river page, the same bytes as `/`.
+    Html,
     /// The subscription list (no store needed).
     Opml,
 }

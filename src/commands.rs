@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{self, Config, ConfigError};
 use crate::fetch::Fetcher;
 use crate::poll::{Outcome, Poller, Report};
-use crate::publish::{Format, Scope, render_from_store};
+use crate::publish::{Cursor, Format, Scope, render_page_from_store};
 use crate::store::{ImportError, IngestStats, Retention, Store, StoreError};
 
 /// A command that failed, with its exit code: 1 for the user's mistakes
@@ -236,7 +236,16 @@ pub fn render(
     format: Format,
     tag: Option<String>,
     limit: Option<usize>,
+    before: Option<&str>,
 ) -> Result<Vec<u8>, Failure> {
+    let before = match before {
+        None => None,
+        Some(c) => Some(Cursor::parse(c).ok_or_else(|| {
+            Failure::user(format!(
+                "--before {c:?}: not a page cursor (the `before` value of a rel=\"next\" link)"
+            ))
+        })?),
+    };
     if let Some(t) = &tag {
         if config.feeds_tagged(t).next().is_none() {
             return Err(Failure::user(format!(
@@ -248,7 +257,7 @@ pub fn render(
     let store = open_store(config, "rafid render")?;
     let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
     let limit = limit.unwrap_or(config.output.max_items);
-    let r = render_from_store(&store, config, &scope, format, limit)?;
+    let r = render_page_from_store(&store, config, &scope, format, limit, before)?;
     Ok(r.body.to_vec())
 }
 

@@ -44,6 +44,14 @@ struct RawConfig {
     dedup: RawDedup,
     #[serde(default, rename = "feed")]
     feeds: Vec<RawFeed>,
+    #[serde(default)]
+    websub: RawWebsub,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawWebsub {
+    hub: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -52,6 +60,9 @@ struct RawServer {
     listen: Option<Spanned<String>>,
     base_url: Option<Spanned<String>>,
     admin_token: Option<Spanned<String>>,
+    read_timeout: Option<Spanned<String>>,
+    idle_timeout: Option<Spanned<String>>,
+    max_connections: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -134,6 +145,7 @@ pub struct Config {
     pub output: OutputConfig,
     pub dedup: DedupConfig,
     pub feeds: Vec<FeedConfig>,
+    pub websub: WebsubConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -142,6 +154,19 @@ pub struct ServerConfig {
     /// Always ends with '/', so relative paths join under any prefix.
     pub base_url: Url,
     pub admin_token: Option<Secret>,
+    /// A client must have sent its whole request within this long of its
+    /// first byte, or the connection is closed (slow-header clients).
+    pub read_timeout: Duration,
+    /// A connection with no traffic for this long is closed.
+    pub idle_timeout: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+/// `[websub]`: the hub rafid's feeds advertise and tell about changes.
+#[derive(Debug, Clone, Default)]
+pub struct WebsubConfig {
+    pub hub: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -444,6 +469,38 @@ impl Validator<'_> {
             .admin_token
             .as_ref()
             .map(|v| self.secret("server.admin_token", v));
+        let read_timeout = self.duration(
+            "server.read_timeout",
+            &raw.server.read_timeout,
+            Duration::from_secs(10),
+        );
+        let idle_timeout = self.duration(
+            "server.idle_timeout",
+            &raw.server.idle_timeout,
+            Duration::from_secs(60),
+        );
+        let max_connections = self.count(
+            "server.max_connections",
+            &raw.server.max_connections,
+            1024,
+            1,
+        ) as usize;
+        let websub_hub = match &raw.websub.hub {
+            None => None,
+            Some(v) => match Url::parse(v.get_ref()) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "websub.hub: {:?} is not an http(s) URL; write e.g. \"https://pubsubhubbub.appspot.com/\"",
+                            v.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+        };
 
         let storage_path = match std::env::var_os("STATE_DIRECTORY") {
             // Under systemd the unit's StateDirectory= wins; it may list
@@ -676,6 +733,9 @@ impl Validator<'_> {
                 listen,
                 base_url,
                 admin_token,
+                read_timeout,
+                idle_timeout,
+                max_connections,
             },
             storage: StorageConfig {
                 path: storage_path,
@@ -699,6 +759,7 @@ impl Validator<'_> {
             output,
             dedup,
             feeds,
+            websub: WebsubConfig { hub: websub_hub },
         }
     }
 }

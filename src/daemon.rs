@@ -20,7 +20,8 @@ use tracing::{error, info, warn};
 use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::poll::Poller;
-use crate::publish::Outputs;
+use crate::publish::{Format, Outputs, Scope};
+use crate::websub;
 use crate::scheduler;
 use crate::server::{self, AppState};
 use crate::store::Store;
@@ -148,6 +149,13 @@ async fn publisher(
     changed: Arc<Notify>,
     token: CancellationToken,
 ) {
+    let websub = match websub::Pinger::from_config(&config) {
+        Ok(p) => p,
+        Err(e) => {
+            warn!(error = %e, "WebSub disabled");
+            None
+        }
+    };
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
@@ -164,8 +172,24 @@ async fn publisher(
             continue;
         }
         let (s, c, o) = (store.clone(), config.clone(), outputs.clone());
+        let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
+        let before = etag(&outputs);
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
-            Ok(Ok(())) => {}
+            Ok(Ok(())) => {
+                if let Some(p) = &websub {
+                    if etag(&outputs) != before {
+                        let (p, topics, token) = (p.clone(), websub::topics(&config), token.clone());
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                _ = token.cancelled() => {}
+                                r = p.ping(&topics) => if let Err(e) = r {
+                                    warn!(error = %e, "WebSub hub not notified");
+                                }
+                            }
+                        });
+                    }
+                }
+            }
             Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed"),
             Err(e) => warn!(error = %e, "render task failed"),
         }

@@ -10,8 +10,10 @@
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
 //! - [`store`]: sled, the only module that knows it.
-//! - [`publish`]: Atom, RSS and JSON Feed rendered once per change.
-//! - [`server`]: axum, serving the cached bytes.
+//! - [`publish`]: Atom, RSS and JSON Feed rendered once per change, paged;
+//!   [`river`] is the HTML page; [`websub`] tells a hub about changes.
+//! - [`server`]: axum, serving the cached bytes; [`guard`] bounds its
+//!   connections and their timeouts.
 //!
 //! [`poll`] runs one feed through fetch → store; [`daemon`] wires the
 //! long-running parts together; [`commands`] implements the command line.
@@ -22,11 +24,14 @@ pub mod config;
 pub mod daemon;
 pub mod dedup;
 pub mod fetch;
+pub mod guard;
 pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod poll;
 pub mod publish;
+pub mod river;
 pub mod scheduler;
 pub mod server;
 pub mod store;
+pub mod websub;

@@ -38,13 +38,26 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
                 .print(&mut std::io::stdout().lock())
                 .map_err(Failure::internal)
         }
-        Command::Render { format, tag, limit } => {
-            let bytes = match format {
-                RenderFormat::Atom => commands::render(&config, Format::Atom, tag, limit)?,
-                RenderFormat::Rss => commands::render(&config, Format::Rss, tag, limit)?,
-                RenderFormat::Json => commands::render(&config, Format::Json, tag, limit)?,
-                RenderFormat::Opml => rafid::publish::opml(&config),
+        Command::Render {
+            format,
+            tag,
+            limit,
+            before,
+        } => {
+            let format = match format {
+                RenderFormat::Atom => Format::Atom,
+                RenderFormat::Rss => Format::Rss,
+                RenderFormat::Json => Format::Json,
+                RenderFormat::Html => Format::Html,
+                RenderFormat::Opml => {
+                    let mut out = std::io::stdout().lock();
+                    return out
+                        .write_all(&rafid::publish::opml(&config))
+                        .and_then(|_| out.flush())
+                        .map_err(|e| Failure::internal(format!("writing to stdout: {e}")));
+                }
             };
+            let bytes = commands::render(&config, format, tag, limit, before.as_deref())?;
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)
                 .and_then(|_| out.flush())

@@ -1,6 +1,12 @@
-//! Publishing: the merged feed as Atom 1.0, RSS 2.0 and JSON Feed 1.1,
-//! rendered once per change and kept as bytes (with a gzip copy and a strong
-//! ETag) for the server to hand out.
+//! Publishing: the merged feed as Atom 1.0, RSS 2.0, JSON Feed 1.1 and the
+//! HTML river page (`river`), rendered once per change and kept as bytes
+//! (with gzip and brotli copies and a strong ETag) for the server to hand
+//! out.
+//!
+//! Feeds are paged (RFC 5005): a page shows `output.max_items` items and
+//! links to the next older page by a cursor (the sort time and id of its
+//! last item), so a reader can backfill and new items never shift a page
+//! it is reading.
 //!
 //! Content is sanitized here, at the last moment, with ammonia: the store
 //! keeps what the source said, and every output is safe to open.
@@ -18,7 +24,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{Config, redact_str};
-use crate::model::{Item, hex};
+use crate::model::{Item, ItemId, hex};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,16 +32,21 @@ pub enum Format {
     Atom,
     Rss,
     Json,
+    /// The river page: readable HTML.
+    Html,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
+    pub const ALL: [Format; 4] = [Format::Atom, Format::Rss, Format::Json, Format::Html];
+    /// The formats feed readers subscribe to.
+    pub const FEEDS: [Format; 3] = [Format::Atom, Format::Rss, Format::Json];
 
     pub fn extension(self) -> &'static str {
         match self {
             Format::Atom => "atom",
             Format::Rss => "rss",
             Format::Json => "json",
+            Format::Html => "html",
         }
     }
 
@@ -44,6 +55,7 @@ impl Format {
             "atom" => Some(Format::Atom),
             "rss" => Some(Format::Rss),
             "json" => Some(Format::Json),
+            "html" => Some(Format::Html),
             _ => None,
         }
     }
@@ -53,6 +65,25 @@ impl Format {
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Rss => "application/rss+xml; charset=utf-8",
             Format::Json => "application/feed+json; charset=utf-8",
+            Format::Html => "text/html; charset=utf-8",
+        }
+    }
+
+    /// The bare media type, for `type` attributes of links.
+    pub fn media_type(self) -> &'static str {
+        self.content_type()
+            .split(';')
+            .next()
+            .unwrap_or(self.content_type())
+    }
+
+    /// How people call the format, for links on the river page.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Atom => "Atom",
+            Format::Rss => "RSS",
+            Format::Json => "JSON Feed",
+            Format::Html => "Page",
         }
     }
 }
@@ -65,8 +96,11 @@ pub enum Scope {
 }
 
 impl Scope {
-    fn path(&self, format: Format) -> String {
+    /// The path of this scope's output under `base_url`: the river page of
+    /// everything is the root.
+    pub fn path(&self, format: Format) -> String {
         match self {
+            Scope::All if format == Format::Html => String::new(),
             Scope::All => format!("feed.{}", format.extension()),
             Scope::Tag(t) => format!(
                 "tags/{}.{}",
@@ -77,11 +111,71 @@ impl Scope {
     }
 }
 
+/// Every scope a river page lists, the whole river first, then each tag
+/// in name order.
+pub fn scopes(config: &Config) -> Vec<Scope> {
+    let tags: std::collections::BTreeSet<&str> = config
+        .feeds
+        .iter()
+        .flat_map(|f| f.tags.iter().map(String::as_str))
+        .collect();
+    std::iter::once(Scope::All)
+        .chain(tags.into_iter().map(|t| Scope::Tag(t.to_string())))
+        .collect()
+}
+
+/// Where a page of a paged feed starts: just after (older than) the item
+/// with this sort time and id. Written in URLs as `MILLIS-IDHEX`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub time_ms: i64,
+    pub id: ItemId,
+}
+
+impl Cursor {
+    /// The cursor of the page after the one that ends with `item`.
+    pub fn after(item: &Item) -> Cursor {
+        Cursor {
+            time_ms: item.sort_time().timestamp_millis(),
+            id: item.id,
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Cursor> {
+        let (ms, id) = s.split_once('-')?;
+        Some(Cursor {
+            time_ms: ms.parse().ok()?,
+            id: ItemId::from_hex(id)?,
+        })
+    }
+
+    fn bound(self) -> Option<(DateTime<Utc>, ItemId)> {
+        Some((DateTime::from_timestamp_millis(self.time_ms)?, self.id))
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.time_ms, self.id.to_hex())
+    }
+}
+
+/// Where one rendered page sits in its paged feed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Page {
+    /// `None` for the first (newest) page.
+    pub before: Option<Cursor>,
+    /// The next older page, when there are older items.
+    pub next: Option<Cursor>,
+}
+
 /// One rendered output, ready to serve.
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub body: Bytes,
     pub gzip: Bytes,
+    /// Brotli, for clients that accept it (smaller than gzip, and made once).
+    pub br: Bytes,
     /// Strong validator: a hash of the body, quoted.
     pub etag: String,
     /// The newest change among the items shown (stable across restarts).
@@ -98,9 +192,21 @@ impl Rendered {
             .write_all(&body)
             .and_then(|_| gz.finish())
             .unwrap_or_default();
+        let mut br = Vec::with_capacity(body.len() / 4);
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 9,
+            lgwin: 22,
+            ..Default::default()
+        };
+        // Reading from a slice and writing to a Vec cannot fail; on the
+        // impossible error the output is served without brotli.
+        if brotli::BrotliCompress(&mut &body[..], &mut br, &params).is_err() {
+            br.clear();
+        }
         Rendered {
             body: Bytes::from(body),
             gzip: Bytes::from(gzip),
+            br: Bytes::from(br),
             etag,
             last_modified,
             content_type: format.content_type(),
@@ -116,19 +222,35 @@ pub struct View<'a> {
 }
 
 impl View<'_> {
-    fn title(&self) -> String {
+    pub(crate) fn title(&self) -> String {
         match self.scope {
             Scope::All => self.config.output.title.clone(),
             Scope::Tag(t) => format!("{} — {t}", self.config.output.title),
         }
     }
 
-    fn self_url(&self, format: Format) -> String {
-        join(&self.config.server.base_url, &self.scope.path(format))
+    pub(crate) fn self_url(&self, format: Format) -> String {
+        self.scope_url(self.scope, format)
     }
 
-    fn home_url(&self) -> String {
-        self.config.server.base_url.to_string()
+    pub(crate) fn scope_url(&self, scope: &Scope, format: Format) -> String {
+        feed_url(self.config, scope, format)
+    }
+
+    /// The URL of the page of this scope that starts after `cursor`.
+    pub(crate) fn page_url(&self, format: Format, cursor: Option<Cursor>) -> String {
+        match cursor {
+            None => self.self_url(format),
+            Some(c) => format!("{}?before={c}", self.self_url(format)),
+        }
+    }
+
+    pub(crate) fn home_url(&self) -> String {
+        self.self_url(Format::Html)
+    }
+
+    pub(crate) fn opml_url(&self) -> String {
+        join(&self.config.server.base_url, "opml")
     }
 
     /// A feed id that stays the same for this store and scope wherever rafid
@@ -144,13 +266,18 @@ impl View<'_> {
 
     /// The name a source feed is shown under: the config's title, else the
     /// feed's own, else its (redacted) URL.
-    fn source_title(&self, feed_url: &str, own: Option<&str>) -> String {
+    pub(crate) fn source_title(&self, feed_url: &str, own: Option<&str>) -> String {
         self.config
             .feed(feed_url)
             .and_then(|f| f.title.clone())
             .or_else(|| own.map(str::to_string))
             .unwrap_or_else(|| redact_str(feed_url))
     }
+}
+
+/// Where the output of `scope` in `format` is served, under `base_url`.
+pub fn feed_url(config: &Config, scope: &Scope, format: Format) -> String {
+    join(&config.server.base_url, &scope.path(format))
 }
 
 fn join(base: &Url, path: &str) -> String {
@@ -172,7 +299,7 @@ pub fn in_scope(config: &Config, scope: &Scope, item: &Item) -> bool {
     }
 }
 
-/// Reads the items of `scope` from the store and renders them.
+/// Reads the first page of `scope` from the store and renders it.
 pub fn render_from_store(
     store: &Store,
     config: &Config,
@@ -180,37 +307,78 @@ pub fn render_from_store(
     format: Format,
     limit: usize,
 ) -> Result<Rendered, StoreError> {
-    let items = match scope {
-        Scope::All => store.newest(limit, |_| true)?,
-        Scope::Tag(tag) => {
-            let feeds: Vec<&str> = config.feeds_tagged(tag).map(|f| f.key()).collect();
-            store.newest_in_feeds(&feeds, limit)?
-        }
-    };
+    render_page_from_store(store, config, scope, format, limit, None)
+}
+
+/// Reads the page of `scope` that starts after `before` (the first page
+/// when `None`) and renders it, linked to the next older page if any.
+pub fn render_page_from_store(
+    store: &Store,
+    config: &Config,
+    scope: &Scope,
+    format: Format,
+    limit: usize,
+    before: Option<Cursor>,
+) -> Result<Rendered, StoreError> {
+    let (items, page) = read_page(store, config, scope, limit, before)?;
     let view = View {
         config,
         store_id: store.store_id(),
         scope,
     };
-    Ok(render(&view, &items, format))
+    Ok(render_page(&view, &items, format, &page))
 }
 
+/// The items of one page, and where the page sits.
+fn read_page(
+    store: &Store,
+    config: &Config,
+    scope: &Scope,
+    limit: usize,
+    before: Option<Cursor>,
+) -> Result<(Vec<Item>, Page), StoreError> {
+    let bound = before.and_then(Cursor::bound);
+    // One item more than the page shows says whether an older page exists.
+    let mut items = match scope {
+        Scope::All => store.newest_before(bound, limit.saturating_add(1), |_| true)?,
+        Scope::Tag(tag) => {
+            let feeds: Vec<&str> = config.feeds_tagged(tag).map(|f| f.key()).collect();
+            store.newest_in_feeds_before(&feeds, bound, limit.saturating_add(1))?
+        }
+    };
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(Cursor::after)
+    } else {
+        None
+    };
+    Ok((items, Page { before, next }))
+}
+
+/// Renders `items` as the first page of a feed with no older page.
 pub fn render(view: &View<'_>, items: &[Item], format: Format) -> Rendered {
+    render_page(view, items, format, &Page::default())
+}
+
+pub fn render_page(view: &View<'_>, items: &[Item], format: Format, page: &Page) -> Rendered {
     let last_modified = items
         .iter()
         .map(Item::last_modified)
         .max()
         .unwrap_or(DateTime::UNIX_EPOCH);
     let body = match format {
-        Format::Atom => atom(view, items, last_modified),
-        Format::Rss => rss(view, items, last_modified),
-        Format::Json => json_feed(view, items),
+        Format::Atom => atom(view, items, last_modified, page),
+        Format::Rss => rss(view, items, last_modified, page),
+        Format::Json => json_feed(view, items, page),
+        Format::Html => crate::river::page(view, items, page),
     };
     Rendered::new(body, last_modified, format)
 }
 
 /// Sanitizes item HTML: no script, no event handlers, no dangerous URLs;
 /// relative links and images made absolute against the item's base.
+/// `data:` URLs survive only as raster images in `img src` (feeds inline
+/// small pictures that way); SVG and every other `data:` use is dropped.
 pub fn sanitize(html: &str, base: Option<&str>) -> String {
     let mut b = ammonia::Builder::default();
     let base = base.and_then(|b| Url::parse(b).ok());
@@ -219,7 +387,63 @@ pub fn sanitize(html: &str, base: Option<&str>) -> String {
     } else {
         b.url_relative(ammonia::UrlRelative::Deny);
     }
+    b.add_url_schemes(["data"]);
+    b.attribute_filter(|element, attribute, value| {
+        if !is_data_url(value) || (element == "img" && attribute == "src" && is_raster_data(value))
+        {
+            Some(value.into())
+        } else {
+            None
+        }
+    });
     b.clean(html).to_string()
+}
+
+/// Whether a URL (as a browser would read it: leading spaces and control
+/// characters skipped, case ignored) uses the `data:` scheme.
+fn is_data_url(value: &str) -> bool {
+    let v: String = value
+        .trim_start_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .take(5)
+        .collect();
+    v.eq_ignore_ascii_case("data:")
+}
+
+/// A base64 PNG, JPEG, GIF, WebP or AVIF: image types that cannot carry script.
+fn is_raster_data(value: &str) -> bool {
+    let v = value.trim().to_ascii_lowercase();
+    ["png", "jpeg", "jpg", "gif", "webp", "avif"]
+        .iter()
+        .any(|t| v.starts_with(&format!("data:image/{t};base64,")))
+}
+
+/// A link a reader may follow: http(s) only, so no `javascript:` or `data:`
+/// link from a feed ends up in an `href`.
+pub(crate) fn web_url(link: &str) -> Option<&str> {
+    match Url::parse(link) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(link),
+        _ => None,
+    }
+}
+
+/// Titles are plain text. Many readers render an RSS title as HTML, so
+/// markup that reached a stored title is removed here, not passed on
+/// escaped; text that only looks like `a < b` is left as it is.
+pub(crate) fn plain_title(title: &str) -> std::borrow::Cow<'_, str> {
+    let markup = title.char_indices().any(|(i, c)| {
+        c == '<'
+            && title[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'))
+    });
+    if markup {
+        crate::parse::html_fragment_to_text(title).into()
+    } else {
+        title.into()
+    }
 }
 
 /// XML 1.0 cannot carry most control characters; a JSON Feed source can. They
@@ -289,8 +513,14 @@ impl Xml {
     }
 }
 
-fn item_html(item: &Item) -> (Option<String>, Option<String>) {
-    let base = item.base.as_deref().or(item.link.as_deref());
+pub(crate) fn item_html(item: &Item) -> (Option<String>, Option<String>) {
+    // Relative URLs resolve against xml:base, else the item's link, else
+    // the site of the feed that carried it.
+    let base = item
+        .base
+        .as_deref()
+        .or(item.link.as_deref())
+        .or_else(|| item.sources.first().and_then(|s| s.site_url.as_deref()));
     let content = item.content.as_deref().map(|c| sanitize(c, base));
     let summary = item.summary.as_deref().map(|c| sanitize(c, base));
     (content, summary)
@@ -300,7 +530,7 @@ fn generator_version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
-fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
+fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("feed", &[("xmlns", "http://www.w3.org/2005/Atom")]);
     x.text("id", &[], &view.feed_id());
@@ -311,9 +541,10 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         &[
             ("rel", "self"),
             ("type", "application/atom+xml"),
-            ("href", &view.self_url(Format::Atom)),
+            ("href", &view.page_url(Format::Atom, page.before)),
         ],
     );
+    paging_links(&mut x, "link", view, Format::Atom, page);
     x.empty(
         "link",
         &[
@@ -338,10 +569,23 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         x.text(
             "title",
             &[("type", "text")],
-            item.title.as_deref().unwrap_or(""),
+            &plain_title(item.title.as_deref().unwrap_or("")),
         );
-        if let Some(link) = &item.link {
+        let link = item.link.as_deref().and_then(web_url);
+        if let Some(link) = link {
             x.empty("link", &[("rel", "alternate"), ("href", link)]);
+        }
+        // Every outlet that carried the story, by its own link to it.
+        let mut vias: Vec<&str> = Vec::new();
+        for l in item.sources.iter().filter_map(|s| s.item_link.as_deref()) {
+            if let Some(l) = web_url(l) {
+                if !vias.contains(&l) {
+                    vias.push(l);
+                }
+            }
+        }
+        for via in vias {
+            x.empty("link", &[("rel", "via"), ("href", via)]);
         }
         for enc in &item.enclosures {
             let len = enc.length.map(|l| l.to_string());
@@ -410,7 +654,7 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
                 "link",
                 &[("rel", "self"), ("href", &redact_str(&src.feed_url))],
             );
-            if let Some(site) = &src.site_url {
+            if let Some(site) = src.site_url.as_deref().and_then(web_url) {
                 x.empty("link", &[("rel", "alternate"), ("href", site)]);
             }
             x.close("source");
@@ -421,7 +665,7 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
     x.finish()
 }
 
-fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
+fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> Vec<u8> {
     let mut x = Xml::new();
     x.open(
         "rss",
@@ -441,9 +685,10 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
         &[
             ("rel", "self"),
             ("type", "application/rss+xml"),
-            ("href", &view.self_url(Format::Rss)),
+            ("href", &view.page_url(Format::Rss, page.before)),
         ],
     );
+    paging_links(&mut x, "atom:link", view, Format::Rss, page);
     // A channel language only when every item shares it.
     let mut langs = items.iter().map(|i| i.language.as_deref());
     if let Some(Some(first)) = langs.next() {
@@ -455,8 +700,8 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
     x.text("generator", &[], &format!("rafid {}", generator_version()));
     for item in items {
         x.open("item", &[]);
-        x.text("title", &[], item.title.as_deref().unwrap_or(""));
-        if let Some(link) = &item.link {
+        x.text("title", &[], &plain_title(item.title.as_deref().unwrap_or("")));
+        if let Some(link) = item.link.as_deref().and_then(web_url) {
             x.text("link", &[], link);
         }
         x.text("guid", &[("isPermaLink", "false")], &item.id.urn());
@@ -517,16 +762,16 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>) -> Vec<u8> {
     x.finish()
 }
 
-fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
+fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     let mut out_items = Vec::with_capacity(items.len());
     for item in items {
         let mut o = Map::new();
         o.insert("id".into(), json!(item.id.urn()));
-        if let Some(l) = &item.link {
+        if let Some(l) = item.link.as_deref().and_then(web_url) {
             o.insert("url".into(), json!(l));
         }
         if let Some(t) = &item.title {
-            o.insert("title".into(), json!(t));
+            o.insert("title".into(), json!(plain_title(t)));
         }
         let (content, summary) = item_html(item);
         match (&content, &summary) {
@@ -606,23 +851,43 @@ fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
                     json!(view.source_title(&s.feed_url, s.feed_title.as_deref())),
                 );
                 m.insert("feed_url".into(), json!(redact_str(&s.feed_url)));
-                if let Some(h) = &s.site_url {
+                if let Some(h) = s.site_url.as_deref().and_then(web_url) {
                     m.insert("home_page_url".into(), json!(h));
                 }
-                if let Some(l) = &s.item_link {
+                if let Some(l) = s.item_link.as_deref().and_then(web_url) {
                     m.insert("url".into(), json!(l));
                 }
                 Value::Object(m)
             })
             .collect();
-        o.insert("_rafid".into(), json!({ "sources": sources }));
+        // The outlets besides the first that carried the same story.
+        let also: Vec<Value> = sources.iter().skip(1).cloned().collect();
+        o.insert(
+            "_rafid".into(),
+            json!({ "sources": sources, "also_reported_by": also }),
+        );
         out_items.push(Value::Object(o));
     }
     let mut feed = Map::new();
     feed.insert("version".into(), json!("https://jsonfeed.org/version/1.1"));
     feed.insert("title".into(), json!(view.title()));
     feed.insert("home_page_url".into(), json!(view.home_url()));
-    feed.insert("feed_url".into(), json!(view.self_url(Format::Json)));
+    feed.insert(
+        "feed_url".into(),
+        json!(view.page_url(Format::Json, page.before)),
+    );
+    if let Some(next) = page.next {
+        feed.insert(
+            "next_url".into(),
+            json!(view.page_url(Format::Json, Some(next))),
+        );
+    }
+    if let Some(hub) = &view.config.websub.hub {
+        feed.insert(
+            "hubs".into(),
+            json!([{ "type": "WebSub", "url": hub.as_str() }]),
+        );
+    }
     let mut langs = items.iter().map(|i| i.language.as_deref());
     if let Some(Some(first)) = langs.next() {
         if langs.all(|l| l == Some(first)) {
@@ -637,6 +902,35 @@ fn json_feed(view: &View<'_>, items: &[Item]) -> Vec<u8> {
     let mut out = serde_json::to_vec_pretty(&Value::Object(feed)).unwrap_or_default();
     out.push(b'\n');
     out
+}
+
+/// RFC 5005 links of a paged feed, and WebSub's hub (the self link, which
+/// WebSub needs too, is written by the caller).
+fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, page: &Page) {
+    let kind = format.media_type();
+    if page.before.is_some() {
+        x.empty(
+            element,
+            &[
+                ("rel", "first"),
+                ("type", kind),
+                ("href", &view.page_url(format, None)),
+            ],
+        );
+    }
+    if let Some(next) = page.next {
+        x.empty(
+            element,
+            &[
+                ("rel", "next"),
+                ("type", kind),
+                ("href", &view.page_url(format, Some(next))),
+            ],
+        );
+    }
+    if let Some(hub) = &view.config.websub.hub {
+        x.empty(element, &[("rel", "hub"), ("href", hub.as_str())]);
+    }
 }
 
 /// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
@@ -673,7 +967,13 @@ pub fn opml(config: &Config) -> Vec<u8> {
 #[derive(Default)]
 pub struct Outputs {
     cache: RwLock<HashMap<(Scope, Format), Arc<Rendered>>>,
+    /// Older pages, rendered on first request. Bounded, because anyone can
+    /// ask for any cursor.
+    pages: RwLock<HashMap<(Scope, Format, Cursor), Arc<Rendered>>>,
 }
+
+/// Older pages kept at most; past it the page cache starts again empty.
+const PAGES_CACHED: usize = 256;
 
 impl Outputs {
     pub fn get(&self, scope: &Scope, format: Format) -> Option<Arc<Rendered>> {
@@ -688,11 +988,26 @@ impl Outputs {
         r
     }
 
+    pub fn get_page(&self, scope: &Scope, format: Format, c: Cursor) -> Option<Arc<Rendered>> {
+        let pages = self.pages.read().unwrap_or_else(|p| p.into_inner());
+        pages.get(&(scope.clone(), format, c)).cloned()
+    }
+
+    pub fn put_page(&self, scope: Scope, format: Format, c: Cursor, r: Rendered) -> Arc<Rendered> {
+        let r = Arc::new(r);
+        let mut pages = self.pages.write().unwrap_or_else(|p| p.into_inner());
+        if pages.len() >= PAGES_CACHED {
+            pages.clear();
+        }
+        pages.insert((scope, format, c), r.clone());
+        r
+    }
+
     /// Renders the main feed in every format and forgets every other scope
     /// (tags are rendered again on their next request).
     pub fn refresh(&self, store: &Store, config: &Config) -> Result<(), StoreError> {
         let limit = config.output.max_items;
-        let items = store.newest(limit, |_| true)?;
+        let (items, page) = read_page(store, config, &Scope::All, limit, None)?;
         let view = View {
             config,
             store_id: store.store_id(),
@@ -700,10 +1015,18 @@ impl Outputs {
         };
         let mut fresh = HashMap::new();
         for f in Format::ALL {
-            fresh.insert((Scope::All, f), Arc::new(render(&view, &items, f)));
+            fresh.insert(
+                (Scope::All, f),
+                Arc::new(render_page(&view, &items, f, &page)),
+            );
         }
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         *cache = fresh;
+        drop(cache);
+        self.pages
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
         Ok(())
     }
 }
@@ -772,8 +1095,9 @@ mod tests {
             assert!(!body.contains("s3cret"), "{f:?} leaks a secret");
             assert!(!body.contains("alert(1)"), "{f:?} keeps script");
             assert!(!body.contains("onclick"), "{f:?} keeps handlers");
+            // The river page shows plain-text excerpts, without images.
             assert!(
-                body.contains("https://a.example/i.png"),
+                f == Format::Html || body.contains("https://a.example/i.png"),
                 "{f:?}: relative image"
             );
             if f == Format::Json {

@@ -1,11 +1,12 @@
-//! The HTTP server: hands out the rendered feeds as cached bytes, answers
-//! conditional requests, compresses for clients that ask, and reports
-//! health and per-feed status.
+//! The HTTP server: hands out the rendered feeds and the river page as
+//! cached bytes, answers conditional requests (and HEAD), compresses for
+//! clients that ask (brotli or gzip, made once per change), serves older
+//! pages by cursor, and reports health and per-feed status.
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -16,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::{Config, redact_url};
-use crate::publish::{Format, Outputs, Rendered, Scope, render_from_store};
+use crate::publish::{Cursor, Format, Outputs, Rendered, Scope, render_page_from_store};
 use crate::store::Store;
 
 /// What the handlers share.
@@ -29,9 +30,10 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/feed.atom", get(|s, h| feed(s, h, Format::Atom)))
-        .route("/feed.rss", get(|s, h| feed(s, h, Format::Rss)))
-        .route("/feed.json", get(|s, h| feed(s, h, Format::Json)))
+        .route("/", get(|s, q, h| feed(s, q, h, Format::Html)))
+        .route("/feed.atom", get(|s, q, h| feed(s, q, h, Format::Atom)))
+        .route("/feed.rss", get(|s, q, h| feed(s, q, h, Format::Rss)))
+        .route("/feed.json", get(|s, q, h| feed(s, q, h, Format::Json)))
         // axum cannot match `{tag}.atom`: the file name is split here.
         .route("/tags/{file}", get(tag_feed))
         .route("/opml", get(opml))
@@ -41,7 +43,10 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `token` is cancelled, then lets in-flight requests finish.
+/// Connections are bounded and timed by `server.max_connections`,
+/// `read_timeout` and `idle_timeout` (see `guard`).
 pub async fn run(listener: TcpListener, state: AppState, token: CancellationToken) {
+    let listener = crate::guard::GuardedListener::new(listener, &state.config.server);
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
@@ -51,13 +56,26 @@ pub async fn run(listener: TcpListener, state: AppState, token: CancellationToke
     }
 }
 
-async fn feed(State(s): State<AppState>, headers: HeaderMap, format: Format) -> Response {
-    serve(&s, Scope::All, format, &headers).await
+/// The query of a paged output: `?before=CURSOR` asks for the page after
+/// the item the cursor names. Other parameters (cache busters) are ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct PageQuery {
+    before: Option<String>,
+}
+
+async fn feed(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+    format: Format,
+) -> Response {
+    serve(&s, Scope::All, format, q, &headers).await
 }
 
 async fn tag_feed(
     State(s): State<AppState>,
     Path(file): Path<String>,
+    Query(q): Query<PageQuery>,
     headers: HeaderMap,
 ) -> Response {
     let Some((tag, ext)) = file.rsplit_once('.') else {
@@ -69,22 +87,49 @@ async fn tag_feed(
     if s.config.feeds_tagged(tag).next().is_none() {
         return not_found();
     }
-    serve(&s, Scope::Tag(tag.to_string()), format, &headers).await
+    serve(&s, Scope::Tag(tag.to_string()), format, q, &headers).await
 }
 
-async fn serve(s: &AppState, scope: Scope, format: Format, headers: &HeaderMap) -> Response {
-    let rendered = match s.outputs.get(&scope, format) {
+async fn serve(
+    s: &AppState,
+    scope: Scope,
+    format: Format,
+    q: PageQuery,
+    headers: &HeaderMap,
+) -> Response {
+    let before = match q.before.as_deref() {
+        None => None,
+        Some(c) => match Cursor::parse(c) {
+            Some(c) => Some(c),
+            None => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    "before: not a page cursor; follow the feed's rel=\"next\" link\n",
+                )
+                    .into_response();
+            }
+        },
+    };
+    let cached = match before {
+        None => s.outputs.get(&scope, format),
+        Some(c) => s.outputs.get_page(&scope, format, c),
+    };
+    let rendered = match cached {
         Some(r) => r,
         None => {
             let store = s.store.clone();
             let config = s.config.clone();
             let sc = scope.clone();
             let r = tokio::task::spawn_blocking(move || {
-                render_from_store(&store, &config, &sc, format, config.output.max_items)
+                let limit = config.output.max_items;
+                render_page_from_store(&store, &config, &sc, format, limit, before)
             })
             .await;
             match r {
-                Ok(Ok(r)) => s.outputs.put(scope, format, r),
+                Ok(Ok(r)) => match before {
+                    None => s.outputs.put(scope, format, r),
+                    Some(c) => s.outputs.put_page(scope, format, c, r),
+                },
                 Ok(Err(e)) => {
                     warn!(error = %e, "cannot render");
                     return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store\n")
@@ -126,21 +171,50 @@ fn not_modified(r: &Rendered, headers: &HeaderMap) -> bool {
     false
 }
 
-fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+/// The encoding the client prefers among those we have (RFC 9110
+/// `Accept-Encoding` with q-values): brotli over gzip at equal weight,
+/// identity when neither is acceptable.
+fn pick_encoding(headers: &HeaderMap) -> Encoding {
+    let (mut br, mut gzip, mut star): (Option<f32>, Option<f32>, Option<f32>) = (None, None, None);
+    for e in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|e| {
-            let mut parts = e.split(';');
-            let name = parts.next().unwrap_or("").trim();
-            let zero_q = parts.any(|p| {
-                let p = p.trim().replace(' ', "");
-                p == "q=0" || p == "q=0.0" || p == "q=0.00" || p == "q=0.000"
-            });
-            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_q
-        })
+    {
+        let mut parts = e.split(';');
+        let name = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                (k.trim().eq_ignore_ascii_case("q")).then(|| v.trim().parse::<f32>().ok())?
+            })
+            .next()
+            .unwrap_or(1.0);
+        if name.eq_ignore_ascii_case("br") {
+            br = Some(q);
+        } else if name.eq_ignore_ascii_case("gzip") || name.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(q);
+        } else if name == "*" {
+            star = Some(q);
+        }
+    }
+    let br = br.or(star).unwrap_or(0.0);
+    let gzip = gzip.or(star).unwrap_or(0.0);
+    if br > 0.0 && br >= gzip {
+        Encoding::Brotli
+    } else if gzip > 0.0 {
+        Encoding::Gzip
+    } else {
+        Encoding::Identity
+    }
 }
 
 fn respond(r: &Rendered, headers: &HeaderMap) -> Response {
@@ -158,12 +232,27 @@ fn respond(r: &Rendered, headers: &HeaderMap) -> Response {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }
     set(&mut h, header::CONTENT_TYPE, r.content_type);
-    if accepts_gzip(headers) && !r.gzip.is_empty() {
-        set(&mut h, header::CONTENT_ENCODING, "gzip");
-        (StatusCode::OK, h, r.gzip.clone()).into_response()
-    } else {
-        (StatusCode::OK, h, r.body.clone()).into_response()
+    set(&mut h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if r.content_type.starts_with("text/html") {
+        set(
+            &mut h,
+            header::CONTENT_SECURITY_POLICY,
+            crate::river::CONTENT_SECURITY_POLICY,
+        );
+        set(&mut h, header::REFERRER_POLICY, "no-referrer-when-downgrade");
     }
+    let body = match pick_encoding(headers) {
+        Encoding::Brotli if !r.br.is_empty() => {
+            set(&mut h, header::CONTENT_ENCODING, "br");
+            r.br.clone()
+        }
+        Encoding::Brotli | Encoding::Gzip if !r.gzip.is_empty() => {
+            set(&mut h, header::CONTENT_ENCODING, "gzip");
+            r.gzip.clone()
+        }
+        _ => r.body.clone(),
+    };
+    (StatusCode::OK, h, body).into_response()
 }
 
 fn not_found() -> Response {
@@ -248,4 +337,27 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
         })
         .collect();
     axum::Json(json!({ "feeds": feeds })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> Encoding {
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+        pick_encoding(&h)
+    }
+
+    #[test]
+    fn encoding_follows_the_clients_weights() {
+        assert_eq!(accept("gzip, deflate, br"), Encoding::Brotli);
+        assert_eq!(accept("gzip"), Encoding::Gzip);
+        assert_eq!(accept("br;q=0.5, gzip"), Encoding::Gzip);
+        assert_eq!(accept("br;q=0, gzip;q=0"), Encoding::Identity);
+        assert_eq!(accept("*"), Encoding::Brotli);
+        assert_eq!(accept("*;q=0.1, br;q=0"), Encoding::Gzip);
+        assert_eq!(accept("identity"), Encoding::Identity);
+        assert_eq!(pick_encoding(&HeaderMap::new()), Encoding::Identity);
+    }
 }

@@ -431,10 +431,32 @@ impl Store {
         feed_urls: &[&str],
         limit: usize,
     ) -> Result<Vec<Item>, StoreError> {
+        self.newest_in_feeds_before(feed_urls, None, limit)
+    }
+
+    /// `newest_in_feeds`, continued after `before` (the sort time and id of
+    /// the last item already shown): the next page of a paged feed.
+    pub fn newest_in_feeds_before(
+        &self,
+        feed_urls: &[&str],
+        before: Option<(DateTime<Utc>, ItemId)>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
         use std::collections::{BinaryHeap, HashSet};
         let mut iters: Vec<_> = feed_urls
             .iter()
-            .map(|f| self.by_feed.scan_prefix(feed_digest(f)).rev())
+            .map(|f| {
+                let prefix = feed_digest(f);
+                match before {
+                    None => self.by_feed.scan_prefix(prefix),
+                    Some((t, id)) => {
+                        let mut end = prefix.to_vec();
+                        end.extend_from_slice(&time_key(t, id));
+                        self.by_feed.range(prefix.to_vec()..end)
+                    }
+                }
+                .rev()
+            })
             .collect();
         // Max-heap of (time key, which iterator): the newest entry on top.
         let mut heap: BinaryHeap<(Vec<u8>, usize)> = BinaryHeap::new();
@@ -476,10 +498,25 @@ impl Store {
     pub fn newest(
         &self,
         limit: usize,
+        keep: impl FnMut(&Item) -> bool,
+    ) -> Result<Vec<Item>, StoreError> {
+        self.newest_before(None, limit, keep)
+    }
+
+    /// `newest`, continued after `before` (the sort time and id of the last
+    /// item already shown): the next page of a paged feed.
+    pub fn newest_before(
+        &self,
+        before: Option<(DateTime<Utc>, ItemId)>,
+        limit: usize,
         mut keep: impl FnMut(&Item) -> bool,
     ) -> Result<Vec<Item>, StoreError> {
         let mut out = Vec::with_capacity(limit.min(1024));
-        for kv in self.by_time.iter().rev() {
+        let range = match before {
+            None => self.by_time.iter(),
+            Some((t, id)) => self.by_time.range(..time_key(t, id)),
+        };
+        for kv in range.rev() {
             if out.len() >= limit {
                 break;
             }

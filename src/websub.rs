@@ -1,0 +1,110 @@
+//! WebSub publishing: with `[websub] hub = "URL"`, the feeds advertise the
+//! hub (`rel="hub"` beside `rel="self"`) and rafid tells the hub after each
+//! change which of its feeds changed, so subscribers get new items pushed
+//! instead of polling.
+//!
+//! The notice is the common publish ping (`hub.mode=publish` with one
+//! `hub.url` per feed), retried a few times with growing pauses; a hub that
+//! stays down costs a warning, never a feed.
+
+use std::time::Duration;
+
+use tracing::{info, warn};
+use url::Url;
+
+use crate::config::Config;
+use crate::publish::{Format, scopes};
+
+/// Retries after the first attempt.
+const RETRIES: u32 = 3;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebsubError {
+    #[error("WebSub hub {hub}: {detail}")]
+    Hub { hub: String, detail: String },
+    #[error("cannot build the HTTP client for the WebSub hub: {0}")]
+    Client(String),
+}
+
+/// Tells one hub about changes.
+#[derive(Clone)]
+pub struct Pinger {
+    client: reqwest::Client,
+    hub: Url,
+    /// The pause before the first retry; each further retry waits twice as long.
+    pub backoff: Duration,
+}
+
+impl Pinger {
+    /// The pinger for the config's hub, if it names one.
+    pub fn from_config(config: &Config) -> Result<Option<Pinger>, WebsubError> {
+        let Some(hub) = config.websub.hub.clone() else {
+            return Ok(None);
+        };
+        crate::fetch::install_tls_provider();
+        let client = reqwest::Client::builder()
+            .user_agent(config.poll.user_agent.clone())
+            .connect_timeout(config.poll.connect_timeout)
+            .timeout(config.poll.timeout)
+            .build()
+            .map_err(|e| WebsubError::Client(e.to_string()))?;
+        Ok(Some(Pinger {
+            client,
+            hub,
+            backoff: Duration::from_secs(1),
+        }))
+    }
+
+    /// Sends the publish ping for `topics`, retrying on failure.
+    pub async fn ping(&self, topics: &[String]) -> Result<(), WebsubError> {
+        let body = {
+            let mut form = url::form_urlencoded::Serializer::new(String::new());
+            form.append_pair("hub.mode", "publish");
+            for t in topics {
+                form.append_pair("hub.url", t);
+            }
+            form.finish()
+        };
+        let mut pause = self.backoff;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let detail = match self
+                .client
+                .post(self.hub.clone())
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body.clone())
+                .send()
+                .await
+            {
+                Ok(r) if r.status().is_success() => {
+                    info!(hub = %self.hub, topics = topics.len(), "WebSub hub notified");
+                    return Ok(());
+                }
+                Ok(r) => format!("HTTP {}", r.status().as_u16()),
+                Err(e) => e.to_string(),
+            };
+            if attempt > RETRIES {
+                return Err(WebsubError::Hub {
+                    hub: self.hub.to_string(),
+                    detail: format!("{detail} (after {attempt} attempts)"),
+                });
+            }
+            warn!(hub = %self.hub, attempt, error = %detail, "WebSub ping failed; retrying");
+            tokio::time::sleep(pause).await;
+            pause *= 2;
+        }
+    }
+}
+
+/// The URL of every feed rafid serves (each scope, each feed format): what
+/// subscribers may have subscribed to at the hub.
+pub fn topics(config: &Config) -> Vec<String> {
+    scopes(config)
+        .iter()
+        .flat_map(|s| Format::FEEDS.map(|f| crate::publish::feed_url(config, s, f)))
+        .collect()
+}
