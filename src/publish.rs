@@ -432,18 +432,28 @@ pub(crate) fn web_url(link: &str) -> Option<&str> {
 /// markup that reached a stored title is removed here, not passed on
 /// escaped; text that only looks like `a < b` is left as it is.
 pub(crate) fn plain_title(title: &str) -> std::borrow::Cow<'_, str> {
-    let markup = title.char_indices().any(|(i, c)| {
-        c == '<'
-            && title[i + 1..]
-                .chars()
-                .next()
-                .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'))
-    });
-    if markup {
-        crate::parse::html_fragment_to_text(title).into()
-    } else {
-        title.into()
+    fn has_markup(t: &str) -> bool {
+        t.char_indices().any(|(i, c)| {
+            c == '<'
+                && t[i + 1..]
+                    .chars()
+                    .next()
+                    .is_some_and(|n| n.is_ascii_alphabetic() || matches!(n, '/' | '!' | '?'))
+        })
     }
+    if !has_markup(title) {
+        return title.into();
+    }
+    // Removing tags can join text into new tags (`<<b>i>`): repeat until
+    // none are left, and after a few rounds defuse what remains.
+    let mut t = title.to_string();
+    for _ in 0..4 {
+        t = crate::parse::html_fragment_to_text(&t);
+        if !has_markup(&t) {
+            return t.into();
+        }
+    }
+    t.replace('<', "\u{2039}").into()
 }
 
 /// XML 1.0 cannot carry most control characters; a JSON Feed source can. They
