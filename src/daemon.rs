@@ -21,10 +21,10 @@ use crate::config::Config;
 use crate::fetch::Fetcher;
 use crate::poll::Poller;
 use crate::publish::{Format, Outputs, Scope};
-use crate::websub;
 use crate::scheduler;
 use crate::server::{self, AppState};
 use crate::store::Store;
+use crate::websub;
 
 /// How long tasks get to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(5);
@@ -178,7 +178,8 @@ async fn publisher(
             Ok(Ok(())) => {
                 if let Some(p) = &websub {
                     if etag(&outputs) != before {
-                        let (p, topics, token) = (p.clone(), websub::topics(&config), token.clone());
+                        let (p, topics, token) =
+                            (p.clone(), websub::topics(&config), token.clone());
                         tokio::spawn(async move {
                             tokio::select! {
                                 _ = token.cancelled() => {}

@@ -710,7 +710,11 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> 
     x.text("generator", &[], &format!("rafid {}", generator_version()));
     for item in items {
         x.open("item", &[]);
-        x.text("title", &[], &plain_title(item.title.as_deref().unwrap_or("")));
+        x.text(
+            "title",
+            &[],
+            &plain_title(item.title.as_deref().unwrap_or("")),
+        );
         if let Some(link) = item.link.as_deref().and_then(web_url) {
             x.text("link", &[], link);
         }

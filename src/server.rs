@@ -239,7 +239,11 @@ fn respond(r: &Rendered, headers: &HeaderMap) -> Response {
             header::CONTENT_SECURITY_POLICY,
             crate::river::CONTENT_SECURITY_POLICY,
         );
-        set(&mut h, header::REFERRER_POLICY, "no-referrer-when-downgrade");
+        set(
+            &mut h,
+            header::REFERRER_POLICY,
+            "no-referrer-when-downgrade",
+        );
     }
     let body = match pick_encoding(headers) {
         Encoding::Brotli if !r.br.is_empty() => {

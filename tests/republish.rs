@@ -73,16 +73,63 @@ fn tokens(html: &str) -> (Vec<Tag>, String) {
 /// Elements that can run script, load active content, restyle or
 /// restructure the page around them.
 const FORBIDDEN: &[&str] = &[
-    "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "svg", "math",
-    "form", "input", "button", "textarea", "select", "base", "meta", "link", "template",
-    "noscript", "xmp", "plaintext", "noembed", "noframes", "title", "marquee", "isindex", "portal",
-    "body", "html", "head", "animate", "set", "video", "audio", "source",
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "object",
+    "embed",
+    "applet",
+    "svg",
+    "math",
+    "form",
+    "input",
+    "button",
+    "textarea",
+    "select",
+    "base",
+    "meta",
+    "link",
+    "template",
+    "noscript",
+    "xmp",
+    "plaintext",
+    "noembed",
+    "noframes",
+    "title",
+    "marquee",
+    "isindex",
+    "portal",
+    "body",
+    "html",
+    "head",
+    "animate",
+    "set",
+    "video",
+    "audio",
+    "source",
 ];
 
 /// Attributes that hold a URL a browser may load or follow.
 const URL_ATTRS: &[&str] = &[
-    "href", "src", "action", "formaction", "background", "poster", "cite", "longdesc", "usemap",
-    "data", "codebase", "srcset", "xlink:href", "lowsrc", "dynsrc", "ping", "manifest",
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "background",
+    "poster",
+    "cite",
+    "longdesc",
+    "usemap",
+    "data",
+    "codebase",
+    "srcset",
+    "xlink:href",
+    "lowsrc",
+    "dynsrc",
+    "ping",
+    "manifest",
 ];
 
 /// The scheme a browser would see: leading spaces and control characters
@@ -306,7 +353,12 @@ fn hostile_content_never_reaches_a_reader() {
         .iter()
         .enumerate()
         .map(|(i, v)| {
-            let mut it = item(i as u8 + 1, v, v, if i % 2 == 0 { Some("ar") } else { None });
+            let mut it = item(
+                i as u8 + 1,
+                v,
+                v,
+                if i % 2 == 0 { Some("ar") } else { None },
+            );
             it.summary = Some(format!("ملخص {v}"));
             if i % 3 == 0 {
                 it.link = Some("javascript:alert(1)".into());
@@ -361,7 +413,10 @@ fn hostile_content_never_reaches_a_reader() {
     // head elements only in the head; nothing from a feed anywhere.
     let page = rendered(&cfg, &items, Format::Html);
     let (tags, _) = tokens(&page);
-    let body_at = tags.iter().position(|t| t.name == "body" && !t.end).unwrap();
+    let body_at = tags
+        .iter()
+        .position(|t| t.name == "body" && !t.end)
+        .unwrap();
     let scripts: Vec<&Tag> = tags
         .iter()
         .filter(|t| t.name == "script" && !t.end)
@@ -371,7 +426,9 @@ fn hostile_content_never_reaches_a_reader() {
         scripts[0].attrs,
         vec![("type".to_string(), "application/ld+json".to_string())]
     );
-    let (s0, s1) = page.split_once("<script type=\"application/ld+json\">").unwrap();
+    let (s0, s1) = page
+        .split_once("<script type=\"application/ld+json\">")
+        .unwrap();
     let ld = &s1[..s1.find("</script>").unwrap()];
     assert!(s0.find("<body>").is_none());
     let ld: Value = serde_json::from_str(ld).unwrap();
@@ -525,7 +582,10 @@ fn every_outlet_that_carried_a_story_is_credited() {
     let also = &also[..also.find("</p>").unwrap()];
     let (tags, text) = tokens(also);
     assert!(text.starts_with("أوردته أيضًا:"), "{text}");
-    assert!(text.contains("وكالة ب") && text.contains("C Wire"), "{text}");
+    assert!(
+        text.contains("وكالة ب") && text.contains("C Wire"),
+        "{text}"
+    );
     let hrefs: Vec<&str> = tags
         .iter()
         .flat_map(|t| t.attrs.iter().filter(|(n, _)| n == "href"))
@@ -568,7 +628,10 @@ fn json_feed_has_what_version_1_1_requires() {
     // are absolute and under base_url.
     assert_eq!(f["version"], "https://jsonfeed.org/version/1.1");
     assert!(f["title"].is_string());
-    assert_eq!(f["home_page_url"], "https://news.example/river/tags/ar.html");
+    assert_eq!(
+        f["home_page_url"],
+        "https://news.example/river/tags/ar.html"
+    );
     assert_eq!(f["feed_url"], "https://news.example/river/tags/ar.json");
     assert_eq!(
         f["next_url"],
@@ -609,7 +672,12 @@ fn json_feed_has_what_version_1_1_requires() {
 #[test]
 fn the_river_page_gives_each_item_its_language_and_direction() {
     let cfg = config("");
-    let mut en = item(1, "Dates harvest begins in Basra", "<p>English text.</p>", Some("en"));
+    let mut en = item(
+        1,
+        "Dates harvest begins in Basra",
+        "<p>English text.</p>",
+        Some("en"),
+    );
     en.sources[0] = source("https://c.example/atom", "C Wire", "https://c.example/1");
     let ar = item(
         2,
@@ -619,7 +687,11 @@ fn the_river_page_gives_each_item_its_language_and_direction() {
     );
     // No language given: the letters decide.
     let unknown = item(3, "2024: سوق الكتب يفتح أبوابه", "<p>نص</p>", None);
-    let page = rendered(&cfg, &[unknown.clone(), ar.clone(), en.clone()], Format::Html);
+    let page = rendered(
+        &cfg,
+        &[unknown.clone(), ar.clone(), en.clone()],
+        Format::Html,
+    );
     let (tags, text) = tokens(&page);
     let articles: Vec<&Tag> = tags
         .iter()
@@ -667,8 +739,10 @@ fn the_river_page_gives_each_item_its_language_and_direction() {
         assert!(hrefs.contains(&want), "no link to {want}: {hrefs:#?}");
     }
     // Readable on a phone.
-    assert!(tags.iter().any(|t| t.name == "meta"
-        && t.attrs.contains(&("name".into(), "viewport".into()))));
+    assert!(
+        tags.iter()
+            .any(|t| t.name == "meta" && t.attrs.contains(&("name".into(), "viewport".into())))
+    );
 }
 
 #[test]

@@ -1,0 +1,488 @@
+//! The daemon's outputs over HTTP and from `rafid render`: paging, the river
+//! page, compression, HEAD, conditional requests, stable ids, WebSub pings,
+//! and slow or too many clients.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{FeedServer, write_config};
+use rafid::commands::poll_once;
+use rafid::config::{self, Config};
+use rafid::publish::{Cursor, Format, Scope, render_page_from_store};
+use rafid::store::Store;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const BASE: &str = "http://rafid.test/river/";
+
+/// An RSS feed of `n` items, one an hour, the newest last in the document.
+fn rss(n: usize, edited: Option<usize>) -> String {
+    let mut s = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<rss version=\"2.0\"><channel>\
+         <title>وكالة الاختبار</title><link>https://src.example/</link><language>ar</language>\n",
+    );
+    for i in 0..n {
+        let title = if edited == Some(i) {
+            format!("خبر رقم {i} (محدّث)")
+        } else {
+            format!("خبر رقم {i}")
+        };
+        s.push_str(&format!(
+            "<item><guid>item-{i}</guid><link>https://src.example/n/{i}</link>\
+             <title>{title}</title><description>نص الخبر {i}</description>\
+             <pubDate>Fri, 01 Mar 2024 {:02}:00:00 GMT</pubDate></item>\n",
+            i % 24
+        ));
+    }
+    s.push_str("</channel></rss>\n");
+    s
+}
+
+struct Daemon {
+    addr: std::net::SocketAddr,
+    token: tokio_util::sync::CancellationToken,
+    handle: tokio::task::JoinHandle<Result<(), rafid::daemon::DaemonError>>,
+    client: reqwest::Client,
+}
+
+impl Daemon {
+    async fn start(cfg: Config) -> Daemon {
+        let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = tokio_util::sync::CancellationToken::new();
+        let handle = tokio::spawn(rafid::daemon::serve(
+            Arc::new(cfg),
+            store,
+            listener,
+            token.clone(),
+            std::future::pending(),
+        ));
+        rafid::fetch::install_tls_provider();
+        let client = reqwest::Client::builder().no_proxy().build().unwrap();
+        Daemon {
+            addr,
+            token,
+            handle,
+            client,
+        }
+    }
+
+    /// A URL the daemon published (under `base_url`) as one to fetch here.
+    fn local(&self, published: &str) -> String {
+        let path = published.strip_prefix(BASE).unwrap_or(published);
+        format!("http://{}/{path}", self.addr)
+    }
+
+    async fn get(&self, published: &str, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut r = self.client.get(self.local(published));
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        let stopped = tokio::time::timeout(Duration::from_secs(10), self.handle).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "daemon stops cleanly");
+    }
+}
+
+/// The href of the element with `rel="next"`, if any (Atom, RSS, HTML).
+fn next_href(body: &str) -> Option<String> {
+    let at = body.find("rel=\"next\"")?;
+    let start = body[..at].rfind('<')?;
+    let end = at + body[at..].find('>')?;
+    let tag = &body[start..end];
+    let h = tag.find("href=\"")? + 6;
+    let href = &tag[h..h + tag[h..].find('"')?];
+    Some(href.replace("&amp;", "&"))
+}
+
+fn ids(format: Format, body: &str) -> Vec<String> {
+    match format {
+        Format::Json => serde_json::from_str::<serde_json::Value>(body).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect(),
+        Format::Html => body
+            .split("<h2><a href=\"")
+            .skip(1)
+            .map(|s| s[..s.find('"').unwrap()].to_string())
+            .collect(),
+        _ => feed_rs::parser::parse(body.as_bytes())
+            .unwrap()
+            .entries
+            .iter()
+            .map(|e| e.id.clone())
+            .collect(),
+    }
+}
+
+fn next_of(format: Format, body: &str) -> Option<String> {
+    match format {
+        Format::Json => serde_json::from_str::<serde_json::Value>(body).unwrap()["next_url"]
+            .as_str()
+            .map(str::to_string),
+        _ => next_href(body),
+    }
+}
+
+async fn polled_store(n: usize, max_items: usize) -> (tempfile::TempDir, Config, FeedServer) {
+    let server = FeedServer::start().await;
+    server.put("/f.xml", rss(n, None), "application/rss+xml");
+    let url = server.url("/f.xml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &[(url.as_str(), &["ar"][..])],
+        &format!("[output]\nmax_items = {max_items}\n"),
+    );
+    let cfg = config::load(&path).unwrap();
+    let summary = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(summary.stats.new, n);
+    (dir, cfg, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_walks_every_item_once_offline_and_over_http() {
+    let (_dir, cfg, _server) = polled_store(7, 3).await;
+
+    // Offline, as `rafid render --before` does: every format, every scope.
+    let mut offline: Vec<(Format, Scope, Vec<Vec<String>>)> = Vec::new();
+    {
+        let store = Store::open(&cfg.storage.path, "test").unwrap();
+        for scope in [Scope::All, Scope::Tag("ar".into())] {
+            for format in Format::ALL {
+                let mut pages = Vec::new();
+                let mut before = None;
+                loop {
+                    let r =
+                        render_page_from_store(&store, &cfg, &scope, format, 3, before).unwrap();
+                    let body = String::from_utf8(r.body.to_vec()).unwrap();
+                    pages.push(ids(format, &body));
+                    match next_of(format, &body) {
+                        None => break,
+                        Some(next) => {
+                            let c = next.split("?before=").nth(1).unwrap();
+                            before = Some(Cursor::parse(c).unwrap());
+                        }
+                    }
+                    assert!(pages.len() < 10, "{format:?}: paging does not end");
+                }
+                let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+                assert_eq!(sizes, vec![3, 3, 1], "{format:?} {scope:?}");
+                let mut all: Vec<&String> = pages.iter().flatten().collect();
+                all.sort();
+                all.dedup();
+                assert_eq!(all.len(), 7, "{format:?}: every item once");
+                offline.push((format, scope.clone(), pages));
+            }
+        }
+    }
+    // Newest first across pages: item 6 is the newest, item 0 the oldest.
+    let html = &offline
+        .iter()
+        .find(|(f, s, _)| *f == Format::Html && *s == Scope::All)
+        .unwrap()
+        .2;
+    assert_eq!(html[0][0], "https://src.example/n/6");
+    assert_eq!(html[2][0], "https://src.example/n/0");
+
+    // The daemon serves the same pages by following the same links.
+    let d = Daemon::start(cfg.clone()).await;
+    for (format, scope, pages) in &offline {
+        let mut url = rafid::publish::feed_url(&cfg, scope, *format);
+        for (i, want) in pages.iter().enumerate() {
+            let r = d.get(&url, &[]).await;
+            assert_eq!(r.status(), 200, "{url}");
+            let body = r.text().await.unwrap();
+            assert_eq!(&ids(*format, &body), want, "{format:?} page {i}");
+            match next_of(*format, &body) {
+                Some(n) => url = n,
+                None => assert_eq!(i, pages.len() - 1),
+            }
+        }
+    }
+    let r = d
+        .get(&format!("{BASE}feed.atom?before=yesterday"), &[])
+        .await;
+    assert_eq!(r.status(), 400);
+    d.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
+    let (_dir, cfg, _server) = polled_store(5, 100).await;
+    let d = Daemon::start(cfg.clone()).await;
+
+    let page = d.get(BASE, &[]).await;
+    assert_eq!(page.status(), 200);
+    let h = page.headers().clone();
+    assert_eq!(h["content-type"], "text/html; charset=utf-8");
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let etag = h["etag"].to_str().unwrap().to_string();
+    let page = page.bytes().await.unwrap();
+    let text = String::from_utf8(page.to_vec()).unwrap();
+    assert!(text.contains("خبر رقم 4"), "{text}");
+    assert!(text.contains("dir=\"rtl\""));
+
+    // Brotli and gzip unpack to the same bytes.
+    let br = d.get(BASE, &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!(br.headers()["content-encoding"], "br");
+    assert_eq!(br.headers()["vary"], "Accept-Encoding");
+    let packed = br.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    brotli_decompressor::BrotliDecompress(&mut &packed[..], &mut unpacked).unwrap();
+    assert_eq!(unpacked, page.to_vec());
+    let gz = d.get(BASE, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(gz.headers()["content-encoding"], "gzip");
+    let packed = gz.bytes().await.unwrap();
+    let mut unpacked = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&packed[..]),
+        &mut unpacked,
+    )
+    .unwrap();
+    assert_eq!(unpacked, page.to_vec());
+
+    // Conditional requests on the page as on the feeds.
+    let r = d.get(BASE, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().await.unwrap().is_empty());
+
+    // HEAD: the headers of a GET, no body.
+    let full = d.get(&format!("{BASE}feed.atom"), &[]).await;
+    let len = full.bytes().await.unwrap().len();
+    let head = d
+        .client
+        .head(d.local(&format!("{BASE}feed.atom")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(
+        head.headers()["content-type"],
+        "application/atom+xml; charset=utf-8"
+    );
+    assert_eq!(head.headers()["content-length"], len.to_string().as_str());
+    assert!(head.headers().contains_key("etag"));
+    assert!(head.bytes().await.unwrap().is_empty());
+
+    // A tag's page; unknown extensions and tags are 404.
+    let r = d.get(&format!("{BASE}tags/ar.html"), &[]).await;
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("خبر رقم 0"));
+    for bad in ["tags/ar.xml", "tags/none.html", "tags/ar"] {
+        let r = d.get(&format!("{BASE}{bad}"), &[]).await;
+        assert_eq!(r.status(), 404, "{bad}");
+    }
+    d.stop().await;
+
+    // `rafid render --format html` prints the bytes `/` served.
+    let offline = rafid::commands::render(&cfg, Format::Html, None, None, None).unwrap();
+    assert_eq!(offline, page.to_vec());
+    let err = rafid::commands::render(&cfg, Format::Atom, None, None, Some("x")).unwrap_err();
+    assert_eq!(err.code, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_ids_survive_base_url_changes_edits_and_restarts() {
+    let (_dir, cfg, server) = polled_store(3, 100).await;
+    let read = |cfg: &Config, format: Format| {
+        let store = Store::open(&cfg.storage.path, "test").unwrap();
+        let r = render_page_from_store(&store, cfg, &Scope::All, format, 100, None).unwrap();
+        String::from_utf8(r.body.to_vec()).unwrap()
+    };
+    let atom = ids(Format::Atom, &read(&cfg, Format::Atom));
+    let json = ids(Format::Json, &read(&cfg, Format::Json));
+    assert_eq!(atom, json);
+    assert!(atom.iter().all(|i| i.starts_with("urn:uuid:")));
+    let rss_out = read(&cfg, Format::Rss);
+    for id in &atom {
+        assert!(rss_out.contains(&format!("<guid isPermaLink=\"false\">{id}</guid>")));
+    }
+
+    // Served from elsewhere: the same ids.
+    let mut moved = cfg.clone();
+    moved.server.base_url = url::Url::parse("https://other.example/deep/prefix/").unwrap();
+    let body = read(&moved, Format::Atom);
+    assert_eq!(ids(Format::Atom, &body), atom);
+    assert!(body.contains("href=\"https://other.example/deep/prefix/feed.atom\""));
+
+    // The source edits an item: same id, new title.
+    server.put("/f.xml", rss(3, Some(1)), "application/rss+xml");
+    poll_once(cfg.clone()).await.unwrap();
+    let body = read(&cfg, Format::Atom);
+    assert_eq!(ids(Format::Atom, &body), atom);
+    assert!(body.contains("خبر رقم 1 (محدّث)"));
+}
+
+/// A WebSub hub that fails its first request and records every request.
+async fn hub() -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::http::StatusCode;
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hub",
+        axum::routing::post(move |body: String| {
+            let s = s.clone();
+            async move {
+                let mut seen = s.lock().unwrap();
+                seen.push(body);
+                if seen.len() == 1 {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::NO_CONTENT
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/hub"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hub_is_advertised_and_pinged_after_a_change() {
+    let (hub_url, seen) = hub().await;
+    let server = FeedServer::start().await;
+    server.put("/f.xml", rss(2, None), "application/rss+xml");
+    let url = server.url("/f.xml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &[(url.as_str(), &["ar"][..])],
+        &format!(
+            "[poll]\ninterval = \"1s\"\nmin_interval = \"1s\"\n[websub]\nhub = \"{hub_url}\"\n"
+        ),
+    );
+    let cfg = config::load(&path).unwrap();
+    let d = Daemon::start(cfg).await;
+    // The daemon polls the feed at start; the change makes one ping, which
+    // the hub refuses once and accepts on the retry.
+    let mut n = 0;
+    for _ in 0..100 {
+        n = seen.lock().unwrap().len();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 2, "one refused ping and its retry");
+    let body = seen.lock().unwrap()[1].clone();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
+        .into_owned()
+        .collect();
+    assert!(pairs.contains(&("hub.mode".into(), "publish".into())));
+    for topic in [
+        "feed.atom",
+        "feed.rss",
+        "feed.json",
+        "tags/ar.atom",
+        "tags/ar.json",
+    ] {
+        assert!(
+            pairs.contains(&("hub.url".into(), format!("{BASE}{topic}"))),
+            "{topic}: {pairs:?}"
+        );
+    }
+    let atom = d
+        .get(&format!("{BASE}feed.atom"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(atom.contains(&format!("<link rel=\"hub\" href=\"{hub_url}\"/>")));
+    assert!(atom.contains(&format!(
+        "<link rel=\"self\" type=\"application/atom+xml\" href=\"{BASE}feed.atom\"/>"
+    )));
+    let rss = d
+        .get(&format!("{BASE}feed.rss"), &[])
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(rss.contains(&format!("<atom:link rel=\"hub\" href=\"{hub_url}\"/>")));
+    d.stop().await;
+}
+
+/// Reads until the server closes the connection; returns what it sent.
+async fn read_to_close(s: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(within, s.read_to_end(&mut out)).await;
+    match r {
+        Ok(_) => Some(out),
+        Err(_) => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_and_surplus_clients_cannot_hold_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &[],
+        "read_timeout = \"1s\"\nidle_timeout = \"3s\"\nmax_connections = 2\n",
+    );
+    let cfg = config::load(&path).unwrap();
+    assert_eq!(cfg.server.max_connections, 2);
+    let d = Daemon::start(cfg).await;
+
+    // Half a request, then silence: closed after read_timeout, unanswered.
+    let mut half = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let got = read_to_close(&mut half, Duration::from_secs(5)).await;
+    assert_eq!(got.as_deref(), Some(&b""[..]), "closed without an answer");
+
+    // A byte every 300 ms keeps the connection busy but never completes a
+    // request: still closed, at read_timeout from the first byte.
+    let mut drip = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    let start = std::time::Instant::now();
+    let mut closed = false;
+    for b in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa".iter() {
+        if drip.write_all(&[*b]).await.is_err() {
+            closed = true;
+            break;
+        }
+        let mut buf = [0u8; 64];
+        match tokio::time::timeout(Duration::from_millis(300), drip.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed = true;
+                break;
+            }
+            Ok(Ok(_)) => panic!("a partial request was answered"),
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "a dripping client is cut off");
+    assert!(start.elapsed() < Duration::from_secs(5));
+
+    // Two idle connections take both slots: a third client waits...
+    let a = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    let b = tokio::net::TcpStream::connect(d.addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let url = format!("http://{}/healthz", d.addr);
+    let waiting = tokio::time::timeout(Duration::from_millis(500), d.client.get(&url).send()).await;
+    assert!(waiting.is_err(), "served beyond max_connections");
+    // ...and is served once they go.
+    drop((a, b));
+    let r = tokio::time::timeout(Duration::from_secs(5), d.client.get(&url).send())
+        .await
+        .expect("served after the idle connections closed")
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    d.stop().await;
+}
