@@ -473,7 +473,8 @@ fn raster_data_images_survive_and_relative_urls_become_absolute() {
         Some("ar"),
     );
     it.link = Some("https://a.example/news/2024/1".into());
-    let json: Value = serde_json::from_str(&rendered(&cfg, &[it.clone()], Format::Json)).unwrap();
+    let json: Value =
+        serde_json::from_str(&rendered(&cfg, std::slice::from_ref(&it), Format::Json)).unwrap();
     let html = json["items"][0]["content_html"].as_str().unwrap();
     let (tags, _) = tokens(html);
     let srcs: Vec<&str> = tags
@@ -537,7 +538,7 @@ fn every_outlet_that_carried_a_story_is_credited() {
     let cfg = config("");
     let it = merged_story();
 
-    let atom = rendered(&cfg, &[it.clone()], Format::Atom);
+    let atom = rendered(&cfg, std::slice::from_ref(&it), Format::Atom);
     let feed = feed_rs::parser::parse(atom.as_bytes()).unwrap();
     let e = &feed.entries[0];
     let via: Vec<&str> = e
@@ -560,7 +561,8 @@ fn every_outlet_that_carried_a_story_is_credited() {
     assert!(src.contains("<title>صحيفة أ</title>"), "{src}");
     assert!(src.contains("href=\"https://a.example/feed\""), "{src}");
 
-    let json: Value = serde_json::from_str(&rendered(&cfg, &[it.clone()], Format::Json)).unwrap();
+    let json: Value =
+        serde_json::from_str(&rendered(&cfg, std::slice::from_ref(&it), Format::Json)).unwrap();
     let r = &json["items"][0]["_rafid"];
     assert_eq!(r["sources"].as_array().unwrap().len(), 3);
     let also: Vec<(&str, &str)> = r["also_reported_by"]
@@ -749,7 +751,7 @@ fn the_river_page_gives_each_item_its_language_and_direction() {
 fn markup_in_titles_is_removed_not_escaped() {
     let cfg = config("");
     let mut it = item(1, "<b>عاجل</b>: <i>انقطاع</i> الكهرباء", "", Some("ar"));
-    let rss = rendered(&cfg, &[it.clone()], Format::Rss);
+    let rss = rendered(&cfg, std::slice::from_ref(&it), Format::Rss);
     let feed = feed_rs::parser::parse(rss.as_bytes()).unwrap();
     assert_eq!(
         feed.entries[0].title.as_ref().unwrap().content,
