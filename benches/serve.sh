@@ -33,13 +33,15 @@ fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
 WORK="$(mktemp -d /tmp/rafid-bench-serve.XXXXXX)"
+# nginx's workers drop root: they must be able to read the static copy.
+chmod 755 "$WORK"
 PIDS=()
 cleanup() {
     local p
     for p in "${PIDS[@]}"; do
         if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
     done
-    rm -rf "$WORK"
+    [ "${KEEP:-0}" = 1 ] && echo "kept $WORK" || rm -rf "$WORK"
 }
 trap cleanup EXIT
 free_port() {
@@ -79,6 +81,9 @@ max_items = 100
 [[feed]]
 url = "http://127.0.0.1:$SPORT/feed.xml"
 EOF
+for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$SPORT/feed.xml" 2>/dev/null && break; sleep 0.1; done
+# Stored first, so the daemon starts with the 100 items rendered.
+"$RAFID" -q -c "$WORK/rafid.toml" poll-once > "$WORK/poll.log" 2>&1
 "$RAFID" -q -c "$WORK/rafid.toml" run > "$WORK/rafid.log" 2>&1 &
 PIDS+=($!)
 RAFID_URL="http://127.0.0.1:$RPORT/feed.atom"

@@ -183,10 +183,12 @@ fn article(h: &mut String, view: &View<'_>, item: &Item) {
         outlet(h, view, first);
         h.push_str(" · ");
     }
+    // Digits and "UTC" would be reordered inside right-to-left text: the
+    // time is its own left-to-right island.
     let t = item.sort_time();
     let _ = writeln!(
         h,
-        "<time datetime=\"{}\">{}</time></p>",
+        "<time dir=\"ltr\" datetime=\"{}\">{}</time></p>",
         t.to_rfc3339_opts(SecondsFormat::Secs, true),
         shown_time(t)
     );

@@ -713,6 +713,14 @@ fn the_river_page_gives_each_item_its_language_and_direction() {
         attrs(articles[2]),
         vec![("dir".into(), "ltr".into()), ("lang".into(), "en".into())]
     );
+    // Times are left-to-right islands inside right-to-left items.
+    let times: Vec<&Tag> = tags.iter().filter(|t| t.name == "time" && !t.end).collect();
+    assert_eq!(times.len(), 3);
+    assert!(
+        times
+            .iter()
+            .all(|t| t.attrs.contains(&("dir".into(), "ltr".into())))
+    );
     for want in [
         "بدء موسم حصاد التمور في البصرة",
         "Dates harvest begins in Basra",
