@@ -647,6 +647,9 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) ->
         }
         if let Some(c) = &content {
             x.text("content", &[("type", "html")], c);
+        } else if link.is_none() {
+            // RFC 4287 4.1.2: an entry with no alternate link must have content.
+            x.text("content", &[("type", "text")], "");
         }
         if let Some(src) = item.sources.first() {
             x.open("source", &[]);

@@ -770,3 +770,19 @@ fn markup_in_titles_is_removed_not_escaped() {
     let json: Value = serde_json::from_str(&rendered(&cfg, &[it], Format::Json)).unwrap();
     assert_eq!(json["items"][0]["title"], "الأسعار < 5 دنانير & > 3");
 }
+
+#[test]
+fn an_entry_without_a_usable_link_or_content_is_still_valid_atom() {
+    let cfg = config("");
+    let mut it = item(1, "عنوان فقط", "", Some("ar"));
+    it.content = None;
+    it.link = Some("javascript:alert(1)".into());
+    let atom = rendered(&cfg, &[it], Format::Atom);
+    let entry = atom.split("<entry").nth(1).unwrap();
+    assert!(!entry.contains("rel=\"alternate\""), "{entry}");
+    // RFC 4287 4.1.2: no alternate link, so a content element.
+    assert!(
+        entry.contains("<content type=\"text\"></content>"),
+        "{entry}"
+    );
+}
