@@ -143,10 +143,12 @@ impl Cursor {
 
     pub fn parse(s: &str) -> Option<Cursor> {
         let (ms, id) = s.split_once('-')?;
-        Some(Cursor {
+        let c = Cursor {
             time_ms: ms.parse().ok()?,
             id: ItemId::from_hex(id)?,
-        })
+        };
+        // A time no item can have is no cursor (rather than the first page).
+        c.bound().map(|_| c)
     }
 
     fn bound(self) -> Option<(DateTime<Utc>, ItemId)> {

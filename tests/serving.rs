@@ -486,3 +486,48 @@ async fn slow_and_surplus_clients_cannot_hold_the_server() {
     assert_eq!(r.status(), 200);
     d.stop().await;
 }
+
+#[test]
+fn cursors_round_trip_and_nonsense_is_refused() {
+    let c = Cursor {
+        time_ms: 1_709_287_200_000,
+        id: rafid::model::ItemId([0xab; 16]),
+    };
+    assert_eq!(Cursor::parse(&c.to_string()), Some(c));
+    for bad in [
+        "",
+        "yesterday",
+        "1709287200000",
+        "1709287200000-abab",
+        "x-abababababababababababababababab",
+        "99999999999999999999-abababababababababababababababab",
+        "9223372036854775807-abababababababababababababababab",
+    ] {
+        assert_eq!(Cursor::parse(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn server_and_websub_keys_are_checked() {
+    let err = config::parse(
+        std::path::Path::new("bad.toml"),
+        "[server]\nread_timeout = \"soon\"\nmax_connections = 0\n[websub]\nhub = \"ftp://hub.example/\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("bad.toml:2:"), "{err}");
+    assert!(err.contains("server.read_timeout"), "{err}");
+    assert!(err.contains("bad.toml:3:"), "{err}");
+    assert!(err.contains("server.max_connections"), "{err}");
+    assert!(err.contains("bad.toml:5:"), "{err}");
+    assert!(err.contains("websub.hub"), "{err}");
+    let ok = config::parse(
+        std::path::Path::new("ok.toml"),
+        "[server]\nidle_timeout = \"2m\"\n[websub]\nhub = \"https://hub.example/\"\n",
+    )
+    .unwrap();
+    assert_eq!(ok.server.idle_timeout, Duration::from_secs(120));
+    assert_eq!(ok.server.read_timeout, Duration::from_secs(10));
+    assert_eq!(ok.server.max_connections, 1024);
+    assert_eq!(ok.websub.hub.unwrap().as_str(), "https://hub.example/");
+}
