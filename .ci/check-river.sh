@@ -39,9 +39,7 @@ export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
 # Chromium and nginx from Debian, installed when missing.
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 missing=()
-for p in chromium nginx-light curl; do
-    case "$p" in nginx-light) command -v nginx > /dev/null || missing+=("$p");; *) installed "$p" || missing+=("$p");; esac
-done
+for p in chromium nginx curl; do installed "$p" || missing+=("$p"); done
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
