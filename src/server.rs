@@ -110,6 +110,14 @@ async fn serve(
             }
         },
     };
+    // WebSub discovery by HTTP header too, as the spec asks of publishers.
+    let link = s.config.websub.hub.as_ref().map(|hub| {
+        let mut this = crate::publish::feed_url(&s.config, &scope, format);
+        if let Some(c) = before {
+            this = format!("{this}?before={c}");
+        }
+        format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\"")
+    });
     let cached = match before {
         None => s.outputs.get(&scope, format),
         Some(c) => s.outputs.get_page(&scope, format, c),
@@ -142,7 +150,7 @@ async fn serve(
             }
         }
     };
-    respond(&rendered, headers)
+    respond(&rendered, headers, link.as_deref())
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -217,7 +225,7 @@ fn pick_encoding(headers: &HeaderMap) -> Encoding {
     }
 }
 
-fn respond(r: &Rendered, headers: &HeaderMap) -> Response {
+fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
     let mut h = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -228,6 +236,9 @@ fn respond(r: &Rendered, headers: &HeaderMap) -> Response {
     set(&mut h, header::LAST_MODIFIED, &http_date(r.last_modified));
     set(&mut h, header::VARY, "Accept-Encoding");
     set(&mut h, header::CACHE_CONTROL, "public, max-age=60");
+    if let Some(l) = link {
+        set(&mut h, header::LINK, l);
+    }
     if not_modified(r, headers) {
         return (StatusCode::NOT_MODIFIED, h).into_response();
     }

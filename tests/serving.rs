@@ -397,6 +397,11 @@ async fn websub_hub_is_advertised_and_pinged_after_a_change() {
             "{topic}: {pairs:?}"
         );
     }
+    let r = d.get(&format!("{BASE}tags/ar.rss"), &[]).await;
+    assert_eq!(
+        r.headers()["link"],
+        format!("<{hub_url}>; rel=\"hub\", <{BASE}tags/ar.rss>; rel=\"self\"").as_str()
+    );
     let atom = d
         .get(&format!("{BASE}feed.atom"), &[])
         .await
