@@ -142,7 +142,8 @@ impl Cursor {
     }
 
     pub fn parse(s: &str) -> Option<Cursor> {
-        let (ms, id) = s.split_once('-')?;
+        // From the right: a time before 1970 is negative.
+        let (ms, id) = s.rsplit_once('-')?;
         let c = Cursor {
             time_ms: ms.parse().ok()?,
             id: ItemId::from_hex(id)?,

@@ -499,6 +499,11 @@ fn cursors_round_trip_and_nonsense_is_refused() {
         id: rafid::model::ItemId([0xab; 16]),
     };
     assert_eq!(Cursor::parse(&c.to_string()), Some(c));
+    let old = Cursor {
+        time_ms: -2_208_988_800_000,
+        id: rafid::model::ItemId([0xcd; 16]),
+    };
+    assert_eq!(Cursor::parse(&old.to_string()), Some(old));
     for bad in [
         "",
         "yesterday",
