@@ -253,7 +253,7 @@ fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
         set(
             &mut h,
             header::REFERRER_POLICY,
-            "no-referrer-when-downgrade",
+            "strict-origin-when-cross-origin",
         );
     }
     let body = match pick_encoding(headers) {
