@@ -233,6 +233,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
 /// `rafid render`: the merged feed (or one tag's) on stdout.
 pub fn render(
     config: &Config,
+    store: &Store,
     format: Format,
     tag: Option<String>,
     limit: Option<usize>,
@@ -245,16 +246,14 @@ pub fn render(
             )));
         }
     }
-    let store = open_store(config, "rafid render")?;
     let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
     let limit = limit.unwrap_or(config.output.max_items);
-    let r = render_from_store(&store, config, &scope, format, limit)?;
+    let r = render_from_store(store, config, &scope, format, limit)?;
     Ok(r.body.to_vec())
 }
 
 /// `rafid export`: the whole store as JSON Lines on `out`.
-pub fn export(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
-    let store = open_store(config, "rafid export")?;
+pub fn export(store: &Store, out: &mut impl Write) -> Result<(), Failure> {
     Ok(store.export(out)?)
 }
 
@@ -276,19 +275,21 @@ pub fn import(config: &Config, file: &std::path::Path) -> Result<usize, Failure>
 }
 
 /// `rafid store check`: prints every problem; a failure when there is one.
-pub fn store_check(config: &Config) -> Result<(), Failure> {
-    let store = open_store(config, "rafid store check")?;
+pub fn store_check(store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::internal(format!("writing the output: {e}"));
     let problems = store.check()?;
     if problems.is_empty() {
-        println!(
+        writeln!(
+            out,
             "{}: OK ({} items)",
             store.dir().join("store").display(),
             store.item_count()
-        );
+        )
+        .map_err(io)?;
         return Ok(());
     }
     for p in &problems {
-        println!("{p}");
+        writeln!(out, "{p}").map_err(io)?;
     }
     Err(Failure::user(format!(
         "{}: {} problem{}",
@@ -299,8 +300,7 @@ pub fn store_check(config: &Config) -> Result<(), Failure> {
 }
 
 /// `rafid feeds list`: one block per configured feed with its health.
-pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
-    let store = open_store(config, "rafid feeds list")?;
+pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
     let now = Utc::now();
     let when = |t: Option<chrono::DateTime<Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -346,6 +346,20 @@ pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
             "not polled yet".into()
         };
         writeln!(out, "  items: {}, polls: {} ({share})", st.items, st.polls).map_err(io)?;
+        if st.polls > 0 {
+            let validators = match (&st.etag, &st.last_modified) {
+                (Some(_), Some(_)) => "ETag and Last-Modified",
+                (Some(_), None) => "ETag",
+                (None, Some(_)) => "Last-Modified",
+                (None, None) => "none (every poll downloads the whole feed)",
+            };
+            writeln!(
+                out,
+                "  politeness: validators: {validators}; Retry-After honoured: {}",
+                st.retry_afters
+            )
+            .map_err(io)?;
+        }
     }
     Ok(())
 }

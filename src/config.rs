@@ -124,6 +124,11 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The config in force in a running daemon: replaced as a whole on reload.
+/// Readers take `borrow().clone()` (an `Arc`) and keep it for one request
+/// or one poll, so a reload never changes a config under their feet.
+pub type Live = tokio::sync::watch::Receiver<std::sync::Arc<Config>>;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this config was read from.

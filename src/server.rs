@@ -15,14 +15,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::config::{Config, redact_url};
+use crate::config::{Live, redact_url};
 use crate::publish::{Format, Outputs, Rendered, Scope, render_from_store};
 use crate::store::Store;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The config in force; a reload swaps it between two requests.
+    pub config: Live,
     pub store: Store,
     pub outputs: Arc<Outputs>,
 }
@@ -37,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
+        .route("/metrics", get(crate::metrics::handler))
         .with_state(state)
 }
 
@@ -66,7 +68,7 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if s.config.feeds_tagged(tag).next().is_none() {
+    if s.config.borrow().feeds_tagged(tag).next().is_none() {
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, &headers).await
@@ -77,7 +79,7 @@ async fn serve(s: &AppState, scope: Scope, format: Format, headers: &HeaderMap) 
         Some(r) => r,
         None => {
             let store = s.store.clone();
-            let config = s.config.clone();
+            let config = s.config.borrow().clone();
             let sc = scope.clone();
             let r = tokio::task::spawn_blocking(move || {
                 render_from_store(&store, &config, &sc, format, config.output.max_items)
@@ -171,15 +173,16 @@ fn not_found() -> Response {
 }
 
 async fn opml(State(s): State<AppState>) -> Response {
-    let body = crate::publish::opml(&s.config);
+    let body = crate::publish::opml(&s.config.borrow().clone());
     ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
 }
 
 /// With `server.admin_token` set, the request must carry it as a bearer
 /// token. Compared in constant time so the token cannot be guessed byte by
 /// byte from response times.
-fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = &s.config.server.admin_token else {
+pub fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
+    let config = s.config.borrow().clone();
+    let Some(token) = &config.server.admin_token else {
         return true;
     };
     let given = headers
@@ -205,7 +208,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             .into_response();
     }
     let store = s.store.clone();
-    let config = s.config.clone();
+    let config = s.config.borrow().clone();
     let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
     let states = match states {
         Ok(Ok(v)) => v,
@@ -244,6 +247,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "polls": st.polls,
                 "not_modified_share": share_304,
                 "server_sends_validators": st.etag.is_some() || st.last_modified.is_some(),
+                "retry_after_honoured": st.retry_afters,
             })
         })
         .collect();
