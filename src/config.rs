@@ -232,6 +232,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The offending line, for showing under the message.
     pub source_line: String,
+    /// How to fix it, when there is something to say.
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -253,6 +255,9 @@ impl fmt::Display for Diagnostic {
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             write!(f, "    {pad}^")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n    hint: {hint}")?;
         }
         Ok(())
     }
@@ -316,12 +321,38 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         text,
         errors: Vec::new(),
     };
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            cx.error(span, e.message().trim_end().to_string());
-            return Err(ConfigError::Invalid(cx.errors));
+    // serde stops at the first unknown key: each one found is reported,
+    // blanked out (offsets kept) and the text read again, so one run
+    // reports every unknown key and every other error too.
+    let mut readable = text.to_string();
+    let raw: RawConfig = loop {
+        match toml::from_str(&readable) {
+            Ok(raw) => break raw,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let message = e.message().trim_end();
+                let blanked = match unknown_key(message) {
+                    Some((key, expected)) => {
+                        cx.error_with_hint(
+                            span.clone(),
+                            format!("unknown key `{key}`"),
+                            Some(suggest(key, &expected)),
+                        );
+                        blank_key_value(&readable, span.start)
+                    }
+                    None => {
+                        cx.error(span, message.to_string());
+                        None
+                    }
+                };
+                match blanked {
+                    Some(t) if cx.errors.len() < 100 => readable = t,
+                    _ => {
+                        cx.errors.sort_by_key(|d| (d.line, d.column));
+                        return Err(ConfigError::Invalid(cx.errors));
+                    }
+                }
+            }
         }
     };
     let config = cx.validate(raw);
@@ -340,7 +371,16 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Records an error. A message written "what is wrong; how to fix it"
+    /// shows the part after the last "; " as its hint.
     fn error(&mut self, span: Range<usize>, message: String) {
+        match message.rsplit_once("; ") {
+            Some((m, h)) => self.error_with_hint(span, m.to_string(), Some(h.to_string())),
+            None => self.error_with_hint(span, message, None),
+        }
+    }
+
+    fn error_with_hint(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
@@ -357,7 +397,43 @@ impl Validator<'_> {
             column,
             message,
             source_line,
+            hint,
         });
+    }
+
+    /// An address this machine cannot listen on is reported now, not when
+    /// the daemon starts. Port 0 of the same IP answers whether the IP is
+    /// ours without touching the port a running daemon may hold; a port
+    /// below 1024 is tried itself (a port in use is not a config error).
+    fn usable_listen(&mut self, v: &Spanned<String>, addr: SocketAddr) {
+        use std::io::ErrorKind;
+        use std::net::TcpListener;
+        if let Err(e) = TcpListener::bind(SocketAddr::new(addr.ip(), 0)) {
+            if e.kind() == ErrorKind::AddrNotAvailable {
+                self.error(
+                    v.span(),
+                    format!(
+                        "server.listen: this machine has no address {}; write \"127.0.0.1:{port}\" for this machine only, or \"0.0.0.0:{port}\" for all its addresses",
+                        addr.ip(),
+                        port = addr.port()
+                    ),
+                );
+                return;
+            }
+        }
+        if addr.port() != 0 && addr.port() < 1024 {
+            if let Err(e) = TcpListener::bind(addr) {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "server.listen: port {} needs privileges rafid does not have; use a port above 1023 (e.g. 8080), with a reverse proxy in front for ports 80 and 443",
+                            addr.port()
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn duration(&mut self, key: &str, v: &Option<Spanned<String>>, default: Duration) -> Duration {
@@ -367,7 +443,7 @@ impl Validator<'_> {
             Ok(_) => {
                 self.error(
                     v.span(),
-                    format!("{key}: a duration must be more than zero"),
+                    format!("{key}: a duration must be more than zero; write e.g. \"10m\""),
                 );
                 default
             }
@@ -387,7 +463,10 @@ impl Validator<'_> {
     fn count(&mut self, key: &str, v: &Option<Spanned<i64>>, default: u64, min: i64) -> u64 {
         let Some(v) = v else { return default };
         if *v.get_ref() < min {
-            self.error(v.span(), format!("{key}: must be at least {min}"));
+            self.error(
+                v.span(),
+                format!("{key}: must be at least {min}; write a whole number, {min} or more"),
+            );
             return default;
         }
         *v.get_ref() as u64
@@ -397,7 +476,12 @@ impl Validator<'_> {
         match resolve_secret(v.get_ref()) {
             Ok(s) => Secret(s),
             Err(msg) => {
-                self.error(v.span(), format!("{key}: {msg}"));
+                let hint = if v.get_ref().starts_with("env:") {
+                    "set it where rafid runs (Environment= or EnvironmentFile= under systemd), or use \"file:PATH\""
+                } else {
+                    "under systemd, pass the file with LoadCredential=NAME:PATH and write \"file:NAME\""
+                };
+                self.error(v.span(), format!("{key}: {msg}; {hint}"));
                 Secret(String::new())
             }
         }
@@ -407,7 +491,10 @@ impl Validator<'_> {
         let listen = match &raw.server.listen {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => match v.get_ref().parse::<SocketAddr>() {
-                Ok(a) => a,
+                Ok(a) => {
+                    self.usable_listen(v, a);
+                    a
+                }
                 Err(_) => {
                     self.error(
                         v.span(),
@@ -516,7 +603,7 @@ impl Validator<'_> {
             if let Some(v) = &p.min_interval {
                 self.error(
                     v.span(),
-                    "poll.min_interval: is longer than poll.max_interval".into(),
+                    "poll.min_interval: is longer than poll.max_interval; shorten poll.min_interval or lengthen poll.max_interval".into(),
                 );
             }
         }
@@ -535,7 +622,7 @@ impl Validator<'_> {
             if reqwest::header::HeaderValue::from_str(v.get_ref()).is_err() {
                 self.error(
                     v.span(),
-                    "poll.user_agent: not a valid header value (control characters?)".into(),
+                    "poll.user_agent: not a valid header value; write it on one line, without control characters".into(),
                 );
             }
         }
@@ -652,7 +739,9 @@ impl Validator<'_> {
                 if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                     self.error(
                         v.span(),
-                        format!("{key}.headers: {name:?} is not a valid header name"),
+                        format!(
+                            "{key}.headers: {name:?} is not a valid header name; header names are ASCII letters, digits and '-'"
+                        ),
                     );
                     continue;
                 }
@@ -706,6 +795,71 @@ impl Validator<'_> {
             feeds,
         }
     }
+}
+
+/// The key and the keys allowed beside it, from serde's "unknown field"
+/// message (`unknown field `x`, expected one of `a`, `b``).
+fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((key, expected))
+}
+
+/// The hint for an unknown key: the allowed key it was probably meant to
+/// be, else the keys allowed there.
+fn suggest(key: &str, expected: &[&str]) -> String {
+    let closest = expected
+        .iter()
+        .map(|e| (strsim::levenshtein(key, e), *e))
+        .min();
+    match closest {
+        Some((d, e)) if d <= (key.chars().count() / 3).max(2) => format!("did you mean `{e}`?"),
+        _ if expected.is_empty() => "no keys are allowed here".to_string(),
+        _ => format!("the keys allowed here: {}", expected.join(", ")),
+    }
+}
+
+/// `text` with the key-value pair (or the whole table, for an unknown
+/// table name) whose key starts at `start` replaced by spaces, newlines
+/// kept, so every offset stays where it was. `None` when the pair cannot
+/// be delimited (a key inside an inline table, a dotted key).
+fn blank_key_value(text: &str, start: usize) -> Option<String> {
+    let start = start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..start].trim();
+    let next_line = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    let (from, to) = if before.ends_with('[') {
+        // A table header: the table runs to the next header.
+        let mut pos = next_line(start);
+        while pos < text.len() && !text[pos..next_line(pos)].trim_start().starts_with('[') {
+            pos = next_line(pos);
+        }
+        (line_start, pos)
+    } else if before.is_empty() {
+        // key = value, the value perhaps over several lines.
+        let mut end = next_line(start);
+        while text[start..end].parse::<toml_edit::DocumentMut>().is_err() {
+            if end >= text.len() {
+                return None;
+            }
+            end = next_line(end);
+        }
+        (start, end)
+    } else {
+        return None;
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..from]);
+    for c in text[from..to].chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out.push_str(&text[to..]);
+    Some(out)
 }
 
 fn unreachable_url() -> Url {
@@ -868,6 +1022,59 @@ mod tests {
         assert!(d[0].message.contains("not a duration"));
         assert!(d[4].message.contains("same feed as feed[1]"));
         assert_eq!(d[0].column, 12);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_a_hint_and_the_rest_checked() {
+        let text = "[poll]\nintervall = \"1h\"\ncolour = [\n  1,\n]\ninterval = \"soon\"\n\
+                    [polll]\nx = 1\n[[feed]]\nurl = \"https://a.example/أ\"\ntitel = \"t\"\ninterval = \"0s\"\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str, Option<&str>)> = d
+            .iter()
+            .map(|d| (d.line, d.message.as_str(), d.hint.as_deref()))
+            .collect();
+        assert_eq!(got.len(), 6, "{d:#?}");
+        assert_eq!(got[0].0, 2);
+        assert_eq!(got[0].1, "unknown key `intervall`");
+        assert_eq!(got[0].2, Some("did you mean `interval`?"));
+        assert_eq!(got[1].0, 3);
+        assert!(
+            got[1]
+                .2
+                .unwrap()
+                .starts_with("the keys allowed here: interval, ")
+        );
+        assert_eq!(got[2].0, 6);
+        assert!(got[2].1.contains("not a duration"));
+        assert_eq!(got[3].0, 7);
+        assert_eq!(got[3].2, Some("did you mean `poll`?"));
+        assert_eq!((got[4].0, got[4].1), (11, "unknown key `titel`"));
+        assert_eq!(got[5].0, 12);
+        assert!(got[5].1.contains("more than zero"));
+        // The caret is under the key, in the file as written.
+        assert!(
+            d[4].to_string()
+                .contains("titel = \"t\"\n    ^\n    hint: did you mean `title`?")
+        );
+    }
+
+    #[test]
+    fn every_error_kind_has_a_hint() {
+        // SAFETY: no other test reads this variable.
+        unsafe { std::env::remove_var("RAFID_TEST_UNSET_TOKEN") };
+        let text = "[server]\nlisten = \"192.0.2.1:8080\"\nadmin_token = \"env:RAFID_TEST_UNSET_TOKEN\"\n\
+                    base_url = \"ftp://x\"\n[poll]\ninterval = \"often\"\nconcurrency = 0\nmax_body = \"big\"\n\
+                    [[feed]]\nurl = \"example.org/feed\"\n[[feed]]\nurl = \"https://b.example/f\"\ntags = [\"a/b\"]\n\
+                    [[feed]]\nurl = \"https://B.example/f\"\n";
+        let d = diags(text);
+        let lines: Vec<usize> = d.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 6, 7, 8, 10, 13, 15], "{d:#?}");
+        for diag in &d {
+            assert!(diag.hint.is_some(), "no hint: {diag}");
+        }
+        assert!(d[0].message.contains("no address 192.0.2.1"), "{}", d[0]);
+        assert!(d[1].hint.as_deref().unwrap().contains("Environment="));
+        assert!(d[8].message.contains("same feed as feed[1]"));
     }
 
     #[test]
