@@ -310,7 +310,6 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
     for feed in &config.feeds {
         let state = store.feed_state(feed.key())?;
         let st = state.clone().unwrap_or_default();
-        let (interval, why) = crate::scheduler::effective_interval(config, feed, state.as_ref());
         let next = if !feed.enabled {
             "disabled in the config".to_string()
         } else if st.gone {
@@ -318,9 +317,9 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
         } else {
             let due = crate::scheduler::next_due(config, feed, state.as_ref(), now);
             format!(
-                "{} (every {}: {why})",
+                "{} ({})",
                 when(Some(due)),
-                humantime::format_duration(interval)
+                crate::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
             )
         };
         let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();

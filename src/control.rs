@@ -36,6 +36,9 @@ use crate::store::Store;
 /// The socket's file name in the state directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
+/// How long the daemon waits for a client's request.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The longest request the daemon reads.
 const MAX_REQUEST: u64 = 1 << 20;
 
@@ -311,10 +314,12 @@ async fn serve_client(
     let mut line = Vec::new();
     {
         use tokio::io::AsyncReadExt;
-        (&mut reader)
-            .take(MAX_REQUEST)
-            .read_until(b'\n', &mut line)
-            .await?;
+        let mut limited = (&mut reader).take(MAX_REQUEST);
+        let read = limited.read_until(b'\n', &mut line);
+        // A client that connects and says nothing does not hold a task.
+        tokio::time::timeout(REQUEST_TIMEOUT, read)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request"))??;
     }
     let stream = reader.into_inner().into_std()?;
     stream.set_nonblocking(false)?;

@@ -137,6 +137,40 @@ pub fn next_due(
     due
 }
 
+/// Why `feed` is next polled when `next_due` says, in words: a server's
+/// `Retry-After`, backoff after failures, or the interval and its reason.
+pub fn next_poll_reason(
+    config: &Config,
+    feed: &FeedConfig,
+    state: Option<&FeedState>,
+    now: DateTime<Utc>,
+) -> String {
+    let (interval, why) = effective_interval(config, feed, state);
+    let Some(state) = state else {
+        return "not polled yet: first polls are spread over a minute".into();
+    };
+    if let Some(until) = state.retry_after.filter(|t| *t > now) {
+        return format!(
+            "the server asked to wait (Retry-After) until {}",
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    if state.consecutive_failures > 0 {
+        let wait = backoff(
+            interval,
+            config.poll.max_interval,
+            state.consecutive_failures,
+        );
+        return format!(
+            "backing off after {} failures in a row: every {} instead of {}",
+            state.consecutive_failures,
+            human(wait),
+            human(interval)
+        );
+    }
+    format!("every {}: {why}", human(interval))
+}
+
 /// Polls every enabled feed on schedule until `token` is cancelled.
 /// `changed` is notified after every poll that changed the store.
 ///
@@ -356,6 +390,29 @@ mod tests {
         );
         assert_eq!(pinned.0.as_secs(), 60);
         assert!(pinned.1.contains("pinned"));
+    }
+
+    #[test]
+    fn the_reason_for_the_next_poll_names_what_decides_it() {
+        let cfg = config();
+        let now = Utc::now();
+        let f = &cfg.feeds[0];
+        assert!(next_poll_reason(&cfg, f, None, now).contains("not polled yet"));
+        let mut st = FeedState {
+            last_poll: Some(now),
+            ..FeedState::default()
+        };
+        assert_eq!(
+            next_poll_reason(&cfg, f, Some(&st), now),
+            "every 1h: default 1h"
+        );
+        st.consecutive_failures = 2;
+        assert_eq!(
+            next_poll_reason(&cfg, f, Some(&st), now),
+            "backing off after 2 failures in a row: every 4h instead of 1h"
+        );
+        st.retry_after = Some(now + chrono::Duration::hours(2));
+        assert!(next_poll_reason(&cfg, f, Some(&st), now).contains("Retry-After"));
     }
 
     #[test]

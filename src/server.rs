@@ -224,6 +224,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 .find(|(u, _)| u == f.key())
                 .map(|(_, s)| s.clone());
             let next = crate::scheduler::next_due(&config, f, st.as_ref(), now);
+            let next_reason = crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now);
             let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
@@ -241,6 +242,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "next_poll": if f.enabled && !st.gone { Some(next) } else { None },
                 "interval_secs": interval.as_secs(),
                 "interval_reason": why,
+                "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
                 "items": st.items,
