@@ -37,6 +37,29 @@ fn check_reports_every_error_with_position_and_exits_1() {
         err.contains("interval = \"often\"\n               ^"),
         "{err}"
     );
+
+    // Unknown keys do not hide the other errors; each error says how to fix it.
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"192.0.2.1:8080\"\nlistn = \"x\"\n[[feed]]\nurl = \"https://a.example/f\"\n\
+         [[feed]]\nurl = \"https://A.example/f\"\nintervall = \"1h\"\n",
+    )
+    .unwrap();
+    let out = rafid().arg("-c").arg(&cfg).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "bad.toml:2:10: server.listen: this machine has no address 192.0.2.1",
+        "bad.toml:3:1: unknown key `listn`",
+        "    hint: did you mean `listen`?",
+        "bad.toml:7:7: feed[1].url: the same feed as feed[0]",
+        "    hint: remove one of them",
+        "bad.toml:8:1: unknown key `intervall`",
+        "    hint: did you mean `interval`?",
+        "bad.toml: 4 errors",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in\n{err}");
+    }
 }
 
 #[test]
