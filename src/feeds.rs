@@ -341,25 +341,30 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
 }
 
 /// Writes `text` to `path` through a file beside it and a rename, so a
-/// daemon watching the file never reads half of it; the file keeps its
-/// permissions.
+/// daemon watching the file never reads half of it. The file keeps its
+/// permissions and owner, and a symlinked config stays a symlink (its
+/// target is what changes).
 fn write_config(path: &Path, text: &str) -> Result<(), Failure> {
-    let io = |e: std::io::Error| Failure::internal(format!("{}: {e}", path.display()));
-    let dir = path
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let io = |e: std::io::Error| Failure::internal(format!("{}: {e}", real.display()));
+    let dir = real
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
+    let name = real
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "rafid.toml".into());
     let tmp = dir.join(format!(".{name}.rafid-edit"));
-    let perms = std::fs::metadata(path).map(|m| m.permissions()).ok();
+    let before = std::fs::metadata(&real).ok();
     std::fs::write(&tmp, text).map_err(io)?;
-    if let Some(p) = perms {
-        std::fs::set_permissions(&tmp, p).map_err(io)?;
+    if let Some(m) = &before {
+        std::fs::set_permissions(&tmp, m.permissions()).map_err(io)?;
+        // Only root can give a file away; for anyone else it is theirs already.
+        let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
     }
-    std::fs::rename(&tmp, path).map_err(io)
+    std::fs::rename(&tmp, &real).map_err(io)
 }
 
 fn read_config(path: &Path) -> Result<String, Failure> {
@@ -756,6 +761,27 @@ title = 'single quotes'
         assert!(out.starts_with(text), "{out}");
         let back = remove(p(), &out, "https://b.example/f").unwrap();
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn edits_go_through_a_symlink_and_keep_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "# mine\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("rafid.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_config(&link, "# mine\n# more\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "# mine\n# more\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
     }
 
     #[test]
