@@ -125,6 +125,38 @@ pub fn execute(
     }
 }
 
+/// Runs a store-reading command: through the running daemon when there is
+/// one, else on the store opened here.
+pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Result<(), Failure> {
+    if let Command::Render {
+        format: RenderFormat::Opml,
+        ..
+    } = command
+    {
+        // The subscription list comes from the config alone.
+        return out
+            .write_all(&crate::publish::opml(config))
+            .and_then(|_| out.flush())
+            .map_err(|e| Failure::internal(format!("writing the output: {e}")));
+    }
+    if let Some(answer) = forward(&config.storage.path, command, out) {
+        return answer;
+    }
+    let store = commands::open_store(config, &format!("rafid {}", name(command)))?;
+    execute(command, config, &store, out)
+}
+
+/// The command's name as typed, for the store's lock message.
+fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Render { .. } => "render",
+        Command::Export => "export",
+        Command::Store(_) => "store check",
+        Command::Feeds(_) => "feeds list",
+        _ => "command",
+    }
+}
+
 /// Asks the daemon whose store is in `state_dir` who it is; `None` when no
 /// daemon answers there.
 pub fn who(state_dir: &Path) -> Option<Daemon> {
@@ -132,6 +164,23 @@ pub fn who(state_dir: &Path) -> Option<Daemon> {
     match ask(state_dir, &Request::Who, &mut out) {
         Ok(Some(Ok(()))) => serde_json::from_slice(&out).ok(),
         _ => None,
+    }
+}
+
+/// For `poll-once` and `import`, which write the store a running daemon
+/// owns: a failure naming the daemon when one runs.
+pub fn refuse_beside_daemon(config: &Config, what: &str) -> Result<(), Failure> {
+    match who(&config.storage.path) {
+        Some(daemon) => Err(Failure::user(format!(
+            "{what}: the store in {} belongs to a running daemon, {daemon}; stop it first{}",
+            config.storage.path.display(),
+            if what == "poll-once" {
+                " (the daemon polls on its own)"
+            } else {
+                ""
+            }
+        ))),
+        None => Ok(()),
     }
 }
 

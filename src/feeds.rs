@@ -12,6 +12,7 @@ use std::path::Path;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
+use crate::cli::FeedsCommand;
 use crate::commands::Failure;
 use crate::config;
 
@@ -526,6 +527,45 @@ fn decode_entities(s: &str) -> String {
     s.replace("&amp;", "&")
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
+}
+
+/// Runs a `feeds` command that edits (or, for `export`, reads) the config
+/// file at `path`; `None` for `feeds list`, which reads the store.
+pub fn edit(
+    path: &Path,
+    command: &FeedsCommand,
+    out: &mut dyn Write,
+) -> Option<Result<(), Failure>> {
+    Some(match command {
+        FeedsCommand::List => return None,
+        FeedsCommand::Add {
+            url,
+            title,
+            tags,
+            interval,
+            discover,
+            probe,
+        } => {
+            let feed = NewFeed {
+                url: url.clone(),
+                title: title.clone(),
+                tags: tags.clone(),
+                interval: interval.clone(),
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::internal(format!("cannot start the runtime: {e}")))
+                .and_then(|rt| rt.block_on(add_command(path, feed, *discover, *probe, out)))
+        }
+        FeedsCommand::Remove { url } => remove_command(path, url, out),
+        FeedsCommand::Import { file } => import_command(path, file, out),
+        FeedsCommand::Export => config::load(path).map_err(Failure::from).and_then(|cfg| {
+            out.write_all(&crate::publish::opml(&cfg))
+                .and_then(|_| out.flush())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+        }),
+    })
 }
 
 /// `rafid feeds add`.
