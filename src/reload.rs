@@ -162,11 +162,23 @@ fn reload_and_report(tx: &watch::Sender<Arc<Config>>, why: &str, changed: &Notif
             }
             changed.notify_one();
         }
+        Err(ConfigError::Invalid(diags)) => {
+            error!(
+                config = %path.display(),
+                why,
+                errors = diags.len(),
+                "the new config is not valid; keeping the running one"
+            );
+            for d in &diags {
+                error!("{d}");
+            }
+        }
         Err(e) => {
             error!(
                 config = %path.display(),
                 why,
-                "the new config is not valid; keeping the running one:\n{e}"
+                error = %e,
+                "cannot read the new config; keeping the running one"
             );
         }
     }

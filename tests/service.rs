@@ -384,6 +384,17 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     let ready = notes.expect(&["READY=1", "STATUS="]);
     assert!(ready.contains("2 feeds"), "{ready}");
 
+    // An invalid config: rejected, the running one kept and still ready.
+    std::fs::write(
+        &path,
+        "[[feed]]\nurl = \"https://x.example/\"\ncolour = 1\n",
+    )
+    .unwrap();
+    signal(&daemon, libc::SIGHUP);
+    notes.expect(&["RELOADING=1"]);
+    let ready = notes.expect(&["READY=1", "STATUS="]);
+    assert!(ready.contains("2 feeds"), "{ready}");
+
     signal(&daemon, libc::SIGTERM);
     notes.expect(&["STOPPING=1"]);
     let status = daemon.wait().unwrap();
@@ -398,6 +409,14 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     // Under journald: the journal stamps the time; no colours either.
     assert!(log.contains("config reloaded"), "{log}");
     assert!(log.contains("feed added"), "{log}");
+    assert!(
+        log.contains("the new config is not valid; keeping the running one"),
+        "{log}"
+    );
+    assert!(
+        log.contains("rafid.toml:3:1: unknown key `colour`"),
+        "{log}"
+    );
     assert!(!log.contains('\x1b'), "{log}");
     for line in log.lines().filter(|l| !l.starts_with(' ')) {
         assert!(
