@@ -82,7 +82,7 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
     let filter = EnvFilter::try_from_env("RAFID_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},sled=warn,hyper=warn,reqwest=warn")));
     // Under journald the journal adds its own timestamps and shows no colours.
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let journald = stderr_is_journal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -91,5 +91,27 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
         (LogFormat::Json, _) => builder.json().init(),
         (LogFormat::Text, true) => builder.without_time().init(),
         (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+/// Whether stderr goes to the journal: systemd sets `$JOURNAL_STREAM` to
+/// the device and inode of the stream it connected, and a child whose
+/// stderr was redirected elsewhere inherits the variable, so both must match.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let stderr = std::io::stderr();
+    let Ok(fd) = stderr.as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    match std::fs::File::from(fd).metadata() {
+        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
+        Err(_) => false,
     }
 }

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -351,16 +350,24 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     let feeds: Vec<(&str, &[&str])> = vec![(urls[0].as_str(), &[])];
     std::fs::write(&path, config_text(dir.path(), &feeds, "")).unwrap();
     let mut notes = Notifications::bind(&dir.path().join("notify.sock"));
+    // stderr goes to a file standing for the journal's stream, named in
+    // JOURNAL_STREAM by device and inode as systemd does.
+    let log_path = dir.path().join("journal.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let stream = {
+        use std::os::unix::fs::MetadataExt;
+        let m = log_file.metadata().unwrap();
+        format!("{}:{}", m.dev(), m.ino())
+    };
     let mut daemon = rafid()
         .arg("-c")
         .arg(&path)
         .arg("run")
         .env("NOTIFY_SOCKET", dir.path().join("notify.sock"))
         .env("WATCHDOG_USEC", "400000")
-        // As systemd sets it for a service logging to the journal.
-        .env("JOURNAL_STREAM", "8:12345")
+        .env("JOURNAL_STREAM", &stream)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log_file)
         .spawn()
         .unwrap();
 
@@ -399,13 +406,7 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     notes.expect(&["STOPPING=1"]);
     let status = daemon.wait().unwrap();
     assert!(status.success(), "{status:?}");
-    let mut log = String::new();
-    daemon
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
     // Under journald: the journal stamps the time; no colours either.
     assert!(log.contains("config reloaded"), "{log}");
     assert!(log.contains("feed added"), "{log}");
@@ -424,6 +425,29 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
             "timestamp in {line:?}"
         );
     }
+
+    // A JOURNAL_STREAM that is not stderr (inherited by a process whose
+    // stderr was redirected): timestamps stay.
+    let cfg = dir.path().join("refused.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[storage]\npath = {:?}\n[[feed]]\nurl = \"http://127.0.0.1:1/x\"\n",
+            dir.path().join("other").display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("poll-once")
+        .env("JOURNAL_STREAM", &stream)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warning = err.lines().find(|l| l.contains("WARN")).expect("a warning");
+    assert!(warning.starts_with("20"), "{warning}");
 }
 
 fn run(cfg: &Path, args: &[&str]) -> (i32, String, String) {
