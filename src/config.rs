@@ -331,19 +331,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             Err(e) => {
                 let span = e.span().unwrap_or(0..0);
                 let message = e.message().trim_end();
-                let blanked = match unknown_key(message) {
-                    Some((key, expected)) => {
-                        cx.error_with_hint(
-                            span.clone(),
-                            format!("unknown key `{key}`"),
-                            Some(suggest(key, &expected)),
-                        );
-                        blank_key_value(&readable, span.start)
-                    }
-                    None => {
-                        cx.error(span, message.to_string());
-                        None
-                    }
+                let blanked = if let Some((key, expected)) = unknown_key(message) {
+                    cx.error_with_hint(
+                        span.clone(),
+                        format!("unknown key `{key}`"),
+                        Some(suggest(key, &expected)),
+                    );
+                    blank_key_value(&readable, span.start)
+                } else if message.starts_with("missing field") && readable != text {
+                    // Most likely the key blanked for an earlier error.
+                    None
+                } else {
+                    let (what, hint) = toml_hint(message);
+                    cx.error_with_hint(span.clone(), what, hint);
+                    let wrong_value = ["invalid type", "invalid value", "invalid length"]
+                        .iter()
+                        .any(|p| message.starts_with(p));
+                    // A value of the wrong type: the rest can still be read
+                    // once its key-value pair is blanked.
+                    wrong_value
+                        .then(|| key_start(&readable, span.start))
+                        .flatten()
+                        .and_then(|k| blank_key_value(&readable, k))
                 };
                 match blanked {
                     Some(t) if cx.errors.len() < 100 => readable = t,
@@ -797,6 +806,38 @@ impl Validator<'_> {
     }
 }
 
+/// toml's and serde's messages say what was expected after ", expected":
+/// that part becomes the hint, in the config's words.
+fn toml_hint(message: &str) -> (String, Option<String>) {
+    let first = message.lines().next().unwrap_or(message);
+    match first.split_once(", expected ") {
+        Some((what, expected)) => {
+            let hint = match expected {
+                "a sequence" => "write a list, e.g. [\"news\", \"ar\"]".to_string(),
+                "a string" => "write it in double quotes, e.g. \"1h\"".to_string(),
+                "literal string" => "quote the value, e.g. \"1h\"".to_string(),
+                other => format!("expected {other}"),
+            };
+            (what.to_string(), Some(hint))
+        }
+        None => (message.to_string(), None),
+    }
+}
+
+/// Where the key of the value at `value_start` starts, when the value's
+/// line reads `key = value`.
+fn key_start(text: &str, value_start: usize) -> Option<usize> {
+    let value_start = value_start.min(text.len());
+    let line_start = text[..value_start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..value_start];
+    let key = before.trim_end().strip_suffix('=')?.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if key.is_empty() || !key.chars().all(bare) {
+        return None;
+    }
+    Some(line_start + before.find(key)?)
+}
+
 /// The key and the keys allowed beside it, from serde's "unknown field"
 /// message (`unknown field `x`, expected one of `a`, `b``).
 fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
@@ -1056,6 +1097,41 @@ mod tests {
             d[4].to_string()
                 .contains("titel = \"t\"\n    ^\n    hint: did you mean `title`?")
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_does_not_hide_the_rest() {
+        let text = "[[feed]]\nurl = \"https://a.example/f\"\ntags = \"news\"\nenabled = \"yes\"\n\
+                    [poll]\nconcurrency = 0\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str, Option<&str>)> = d
+            .iter()
+            .map(|d| (d.line, d.message.as_str(), d.hint.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    3,
+                    "invalid type: string \"news\"",
+                    Some("write a list, e.g. [\"news\", \"ar\"]")
+                ),
+                (
+                    4,
+                    "invalid type: string \"yes\"",
+                    Some("expected a boolean")
+                ),
+                (
+                    6,
+                    "poll.concurrency: must be at least 1",
+                    Some("write a whole number, 1 or more")
+                ),
+            ]
+        );
+        // A syntax error stops the reading: it is the only error.
+        let d = diags("[poll]\ninterval = 1h\nconcurrency = 0\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].hint.as_deref(), Some("quote the value, e.g. \"1h\""));
     }
 
     #[test]
