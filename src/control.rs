@@ -416,3 +416,76 @@ fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake daemon: reads the request line, answers with `frames`.
+    fn daemon(dir: &Path, frames: Vec<(u8, Vec<u8>)>) -> std::thread::JoinHandle<String> {
+        let listener = std::os::unix::net::UnixListener::bind(socket_path(dir)).unwrap();
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut line = String::new();
+            io::BufRead::read_line(&mut io::BufReader::new(&stream), &mut line).unwrap();
+            let mut f = Frames(&stream);
+            for (tag, body) in frames {
+                f.frame(tag, &body).unwrap();
+            }
+            line
+        })
+    }
+
+    #[test]
+    fn output_and_exit_code_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = daemon(
+            dir.path(),
+            vec![
+                (b'O', b"first ".to_vec()),
+                (b'O', "ثانٍ".as_bytes().to_vec()),
+                (b'X', vec![0]),
+            ],
+        );
+        let mut out = Vec::new();
+        let answer = forward(dir.path(), &Command::Export, &mut out).unwrap();
+        assert!(answer.is_ok());
+        assert_eq!(String::from_utf8(out).unwrap(), "first ثانٍ");
+        assert_eq!(d.join().unwrap(), "{\"Run\":\"Export\"}\n");
+    }
+
+    #[test]
+    fn a_failure_keeps_its_code_and_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = daemon(
+            dir.path(),
+            vec![(b'E', b"no feed has the tag".to_vec()), (b'X', vec![1])],
+        );
+        let mut out = Vec::new();
+        let f = forward(dir.path(), &Command::Export, &mut out)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!((f.code, f.message.as_str()), (1, "no feed has the tag"));
+        d.join().unwrap();
+    }
+
+    #[test]
+    fn no_daemon_means_none_and_a_broken_answer_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(forward(dir.path(), &Command::Export, &mut Vec::new()).is_none());
+        assert!(who(dir.path()).is_none());
+        // The daemon hangs up before the exit code.
+        let d = daemon(dir.path(), vec![(b'O', b"half".to_vec())]);
+        let r = forward(dir.path(), &Command::Export, &mut Vec::new()).unwrap();
+        assert_eq!(r.unwrap_err().code, 2);
+        d.join().unwrap();
+    }
+
+    #[test]
+    fn the_store_readers_are_the_ones_forwarded() {
+        assert!(reads_store(&Command::Export));
+        assert!(reads_store(&Command::Feeds(FeedsCommand::List)));
+        assert!(!reads_store(&Command::PollOnce));
+        assert!(!reads_store(&Command::Feeds(FeedsCommand::Export)));
+    }
+}

@@ -398,7 +398,9 @@ async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
     )
     .map_err(Failure::user)?
     .feeds
-    .remove(0);
+    .into_iter()
+    .next()
+    .ok_or_else(|| Failure::internal("a one-feed config without its feed"))?;
     let fetched = fetcher
         .fetch(&feed_cfg, url, &Default::default())
         .await
