@@ -720,11 +720,7 @@ impl Validator<'_> {
             let mut tags = Vec::new();
             for t in &f.tags {
                 let tag = t.get_ref().trim();
-                if tag.is_empty()
-                    || tag.contains(['/', '?', '#', '\\'])
-                    || tag.starts_with('.')
-                    || tag.chars().any(char::is_control)
-                {
+                if !is_valid_tag(tag) {
                     self.error(
                         t.span(),
                         format!(
@@ -804,6 +800,16 @@ impl Validator<'_> {
             feeds,
         }
     }
+}
+
+/// Whether `tag` can name a tag: it becomes a path segment of
+/// `/tags/{tag}.atom`, so it is non-empty, has no '/', '?', '#' or '\\',
+/// does not start with '.', and has no control characters.
+pub fn is_valid_tag(tag: &str) -> bool {
+    !(tag.is_empty()
+        || tag.contains(['/', '?', '#', '\\'])
+        || tag.starts_with('.')
+        || tag.chars().any(char::is_control))
 }
 
 /// toml's and serde's messages say what was expected after ", expected":

@@ -656,7 +656,25 @@ pub fn import_command(path: &Path, file: &Path, out: &mut dyn Write) -> Result<(
         std::fs::read_to_string(file)
     }
     .map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
-    let feeds = parse_opml(&xml).map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
+    let mut feeds =
+        parse_opml(&xml).map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
+    // Folder names are free text in OPML; those that cannot be tags are
+    // left out, and said so.
+    let io = |e: std::io::Error| Failure::internal(format!("writing to stdout: {e}"));
+    for feed in &mut feeds {
+        let (good, bad): (Vec<String>, Vec<String>) = std::mem::take(&mut feed.tags)
+            .into_iter()
+            .partition(|t| config::is_valid_tag(t));
+        for t in bad {
+            writeln!(
+                out,
+                "{}: {t:?} cannot be a tag ('/', '?', '#' and '\\' are not allowed); left out",
+                config::redact_str(&feed.url)
+            )
+            .map_err(io)?;
+        }
+        feed.tags = good;
+    }
     let text = read_config(path)?;
     let (new_text, added) = add(path, &text, &feeds, true)?;
     if !added.is_empty() {
@@ -880,6 +898,26 @@ title = 'single quotes'
         let (again, added) = add(p(), &imported, &feeds, true).unwrap();
         assert!(added.is_empty());
         assert_eq!(again, imported);
+    }
+
+    #[test]
+    fn folders_that_cannot_be_tags_are_left_out_and_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let opml = dir.path().join("subs.opml");
+        std::fs::write(
+            &opml,
+            r#"<opml version="1.0"><body><outline text="C#"><outline text="أخبار">
+<outline text="a" xmlUrl="https://a.example/f"/></outline></outline></body></opml>"#,
+        )
+        .unwrap();
+        let cfg = dir.path().join("rafid.toml");
+        let mut out = Vec::new();
+        import_command(&cfg, &opml, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("\"C#\" cannot be a tag"), "{out}");
+        assert!(out.contains("imported 1 feeds"), "{out}");
+        let loaded = config::load(&cfg).unwrap();
+        assert_eq!(loaded.feeds[0].tags, vec!["أخبار"]);
     }
 
     #[test]
