@@ -553,3 +553,46 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
             .starts_with(original.trim_end_matches("\n# the end\n"))
     );
 }
+
+#[test]
+fn secrets_come_from_the_credentials_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::create_dir(&creds).unwrap();
+    std::fs::write(creds.join("admin-token"), "s3cret\n").unwrap();
+    let cfg = dir.path().join("rafid.toml");
+    std::fs::write(&cfg, "[server]\nadmin_token = \"file:admin-token\"\n").unwrap();
+    // As systemd runs it with LoadCredential=admin-token:…
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("check")
+        .env("CREDENTIALS_DIRECTORY", &creds)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without it, the error says how to pass the secret.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("check")
+        .env_remove("CREDENTIALS_DIRECTORY")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rafid.toml:2:15: server.admin_token: cannot read admin-token"),
+        "{err}"
+    );
+    assert!(
+        err.contains("hint: under systemd, pass the file with LoadCredential="),
+        "{err}"
+    );
+}
