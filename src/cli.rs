@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,7 +38,8 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Subcommand)]
+/// Serde lets a command travel to a running daemon over the control socket.
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum Command {
     /// Run the daemon: poll on schedule and serve the merged feeds (the default).
     Run,
@@ -75,20 +77,53 @@ pub enum Command {
     Feeds(FeedsCommand),
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum FeedsCommand {
     /// Each feed's health: last success, last error, failures in a row,
-    /// next poll and why, items, gone or moved.
+    /// next poll and why, items, gone or moved, politeness.
     List,
+    /// Add a `[[feed]]` to the config file (comments and layout stay).
+    Add {
+        /// The feed's URL (or, with --discover, a web page that links to it).
+        url: String,
+        /// The title to show instead of the feed's own.
+        #[arg(long)]
+        title: Option<String>,
+        /// A tag (repeat for more).
+        #[arg(long = "tag", value_name = "TAG")]
+        tags: Vec<String>,
+        /// Pin the feed's poll interval, e.g. "15m".
+        #[arg(long, value_name = "DURATION")]
+        interval: Option<String>,
+        /// Treat URL as a web page and find its feed (<link rel="alternate">).
+        #[arg(long)]
+        discover: bool,
+        /// Fetch the feed once and show its title and item count.
+        #[arg(long)]
+        probe: bool,
+    },
+    /// Remove a feed from the config file (its stored items stay until
+    /// retention removes them).
+    Remove {
+        /// The feed's URL, as in the config (compared canonically).
+        url: String,
+    },
+    /// Add the feeds of an OPML file; folder names become tags.
+    Import {
+        /// The OPML file ("-" for stdin).
+        file: PathBuf,
+    },
+    /// Print the feeds as OPML 2.0 (the document /opml serves).
+    Export,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
 pub enum StoreCommand {
     /// Verify every index against the items; exit 1 on any problem.
     Check,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 pub enum RenderFormat {
     Atom,
     Rss,

@@ -233,6 +233,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
 /// `rafid render`: the merged feed (or one tag's) on stdout.
 pub fn render(
     config: &Config,
+    store: &Store,
     format: Format,
     tag: Option<String>,
     limit: Option<usize>,
@@ -254,16 +255,14 @@ pub fn render(
             )));
         }
     }
-    let store = open_store(config, "rafid render")?;
     let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
     let limit = limit.unwrap_or(config.output.max_items);
-    let r = render_page_from_store(&store, config, &scope, format, limit, before)?;
+    let r = render_page_from_store(store, config, &scope, format, limit, before)?;
     Ok(r.body.to_vec())
 }
 
 /// `rafid export`: the whole store as JSON Lines on `out`.
-pub fn export(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
-    let store = open_store(config, "rafid export")?;
+pub fn export(store: &Store, out: &mut impl Write) -> Result<(), Failure> {
     Ok(store.export(out)?)
 }
 
@@ -285,19 +284,21 @@ pub fn import(config: &Config, file: &std::path::Path) -> Result<usize, Failure>
 }
 
 /// `rafid store check`: prints every problem; a failure when there is one.
-pub fn store_check(config: &Config) -> Result<(), Failure> {
-    let store = open_store(config, "rafid store check")?;
+pub fn store_check(store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::internal(format!("writing the output: {e}"));
     let problems = store.check()?;
     if problems.is_empty() {
-        println!(
+        writeln!(
+            out,
             "{}: OK ({} items)",
             store.dir().join("store").display(),
             store.item_count()
-        );
+        )
+        .map_err(io)?;
         return Ok(());
     }
     for p in &problems {
-        println!("{p}");
+        writeln!(out, "{p}").map_err(io)?;
     }
     Err(Failure::user(format!(
         "{}: {} problem{}",
@@ -308,8 +309,7 @@ pub fn store_check(config: &Config) -> Result<(), Failure> {
 }
 
 /// `rafid feeds list`: one block per configured feed with its health.
-pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> {
-    let store = open_store(config, "rafid feeds list")?;
+pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
     let now = Utc::now();
     let when = |t: Option<chrono::DateTime<Utc>>| {
         t.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
@@ -319,7 +319,6 @@ pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
     for feed in &config.feeds {
         let state = store.feed_state(feed.key())?;
         let st = state.clone().unwrap_or_default();
-        let (interval, why) = crate::scheduler::effective_interval(config, feed, state.as_ref());
         let next = if !feed.enabled {
             "disabled in the config".to_string()
         } else if st.gone {
@@ -327,9 +326,9 @@ pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
         } else {
             let due = crate::scheduler::next_due(config, feed, state.as_ref(), now);
             format!(
-                "{} (every {}: {why})",
+                "{} ({})",
                 when(Some(due)),
-                humantime::format_duration(interval)
+                crate::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
             )
         };
         let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();
@@ -355,6 +354,20 @@ pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
             "not polled yet".into()
         };
         writeln!(out, "  items: {}, polls: {} ({share})", st.items, st.polls).map_err(io)?;
+        if st.polls > 0 {
+            let validators = match (&st.etag, &st.last_modified) {
+                (Some(_), Some(_)) => "ETag and Last-Modified",
+                (Some(_), None) => "ETag",
+                (None, Some(_)) => "Last-Modified",
+                (None, None) => "none (every poll downloads the whole feed)",
+            };
+            writeln!(
+                out,
+                "  politeness: validators: {validators}; Retry-After honoured: {}",
+                st.retry_afters
+            )
+            .map_err(io)?;
+        }
     }
     Ok(())
 }

@@ -135,6 +135,11 @@ impl fmt::Debug for Secret {
     }
 }
 
+/// The config in force in a running daemon: replaced as a whole on reload.
+/// Readers take `borrow().clone()` (an `Arc`) and keep it for one request
+/// or one poll, so a reload never changes a config under their feet.
+pub type Live = tokio::sync::watch::Receiver<std::sync::Arc<Config>>;
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The file this config was read from.
@@ -252,6 +257,8 @@ pub struct Diagnostic {
     pub message: String,
     /// The offending line, for showing under the message.
     pub source_line: String,
+    /// How to fix it, when there is something to say.
+    pub hint: Option<String>,
 }
 
 impl fmt::Display for Diagnostic {
@@ -273,6 +280,9 @@ impl fmt::Display for Diagnostic {
                 .map(|c| if c == '\t' { '\t' } else { ' ' })
                 .collect();
             write!(f, "    {pad}^")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n    hint: {hint}")?;
         }
         Ok(())
     }
@@ -336,12 +346,47 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         text,
         errors: Vec::new(),
     };
-    let raw: RawConfig = match toml::from_str(text) {
-        Ok(raw) => raw,
-        Err(e) => {
-            let span = e.span().unwrap_or(0..0);
-            cx.error(span, e.message().trim_end().to_string());
-            return Err(ConfigError::Invalid(cx.errors));
+    // serde stops at the first unknown key: each one found is reported,
+    // blanked out (offsets kept) and the text read again, so one run
+    // reports every unknown key and every other error too.
+    let mut readable = text.to_string();
+    let raw: RawConfig = loop {
+        match toml::from_str(&readable) {
+            Ok(raw) => break raw,
+            Err(e) => {
+                let span = e.span().unwrap_or(0..0);
+                let message = e.message().trim_end();
+                let blanked = if let Some((key, expected)) = unknown_key(message) {
+                    cx.error_with_hint(
+                        span.clone(),
+                        format!("unknown key `{key}`"),
+                        Some(suggest(key, &expected)),
+                    );
+                    blank_key_value(&readable, span.start)
+                } else if message.starts_with("missing field") && readable != text {
+                    // Most likely the key blanked for an earlier error.
+                    None
+                } else {
+                    let (what, hint) = toml_hint(message);
+                    cx.error_with_hint(span.clone(), what, hint);
+                    let wrong_value = ["invalid type", "invalid value", "invalid length"]
+                        .iter()
+                        .any(|p| message.starts_with(p));
+                    // A value of the wrong type: the rest can still be read
+                    // once its key-value pair is blanked.
+                    wrong_value
+                        .then(|| key_start(&readable, span.start))
+                        .flatten()
+                        .and_then(|k| blank_key_value(&readable, k))
+                };
+                match blanked {
+                    Some(t) if cx.errors.len() < 100 => readable = t,
+                    _ => {
+                        cx.errors.sort_by_key(|d| (d.line, d.column));
+                        return Err(ConfigError::Invalid(cx.errors));
+                    }
+                }
+            }
         }
     };
     let config = cx.validate(raw);
@@ -360,7 +405,16 @@ struct Validator<'a> {
 }
 
 impl Validator<'_> {
+    /// Records an error. A message written "what is wrong; how to fix it"
+    /// shows the part after the last "; " as its hint.
     fn error(&mut self, span: Range<usize>, message: String) {
+        match message.rsplit_once("; ") {
+            Some((m, h)) => self.error_with_hint(span, m.to_string(), Some(h.to_string())),
+            None => self.error_with_hint(span, message, None),
+        }
+    }
+
+    fn error_with_hint(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
         let start = span.start.min(self.text.len());
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
@@ -377,7 +431,43 @@ impl Validator<'_> {
             column,
             message,
             source_line,
+            hint,
         });
+    }
+
+    /// An address this machine cannot listen on is reported now, not when
+    /// the daemon starts. Port 0 of the same IP answers whether the IP is
+    /// ours without touching the port a running daemon may hold; a port
+    /// below 1024 is tried itself (a port in use is not a config error).
+    fn usable_listen(&mut self, v: &Spanned<String>, addr: SocketAddr) {
+        use std::io::ErrorKind;
+        use std::net::TcpListener;
+        if let Err(e) = TcpListener::bind(SocketAddr::new(addr.ip(), 0)) {
+            if e.kind() == ErrorKind::AddrNotAvailable {
+                self.error(
+                    v.span(),
+                    format!(
+                        "server.listen: this machine has no address {}; write \"127.0.0.1:{port}\" for this machine only, or \"0.0.0.0:{port}\" for all its addresses",
+                        addr.ip(),
+                        port = addr.port()
+                    ),
+                );
+                return;
+            }
+        }
+        if addr.port() != 0 && addr.port() < 1024 {
+            if let Err(e) = TcpListener::bind(addr) {
+                if e.kind() == ErrorKind::PermissionDenied {
+                    self.error(
+                        v.span(),
+                        format!(
+                            "server.listen: port {} needs privileges rafid does not have; use a port above 1023 (e.g. 8080), with a reverse proxy in front for ports 80 and 443",
+                            addr.port()
+                        ),
+                    );
+                }
+            }
+        }
     }
 
     fn duration(&mut self, key: &str, v: &Option<Spanned<String>>, default: Duration) -> Duration {
@@ -387,7 +477,7 @@ impl Validator<'_> {
             Ok(_) => {
                 self.error(
                     v.span(),
-                    format!("{key}: a duration must be more than zero"),
+                    format!("{key}: a duration must be more than zero; write e.g. \"10m\""),
                 );
                 default
             }
@@ -407,7 +497,10 @@ impl Validator<'_> {
     fn count(&mut self, key: &str, v: &Option<Spanned<i64>>, default: u64, min: i64) -> u64 {
         let Some(v) = v else { return default };
         if *v.get_ref() < min {
-            self.error(v.span(), format!("{key}: must be at least {min}"));
+            self.error(
+                v.span(),
+                format!("{key}: must be at least {min}; write a whole number, {min} or more"),
+            );
             return default;
         }
         *v.get_ref() as u64
@@ -417,7 +510,12 @@ impl Validator<'_> {
         match resolve_secret(v.get_ref()) {
             Ok(s) => Secret(s),
             Err(msg) => {
-                self.error(v.span(), format!("{key}: {msg}"));
+                let hint = if v.get_ref().starts_with("env:") {
+                    "set it where rafid runs (Environment= or EnvironmentFile= under systemd), or use \"file:PATH\""
+                } else {
+                    "under systemd, pass the file with LoadCredential=NAME:PATH and write \"file:NAME\""
+                };
+                self.error(v.span(), format!("{key}: {msg}; {hint}"));
                 Secret(String::new())
             }
         }
@@ -427,7 +525,10 @@ impl Validator<'_> {
         let listen = match &raw.server.listen {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
             Some(v) => match v.get_ref().parse::<SocketAddr>() {
-                Ok(a) => a,
+                Ok(a) => {
+                    self.usable_listen(v, a);
+                    a
+                }
                 Err(_) => {
                     self.error(
                         v.span(),
@@ -568,7 +669,7 @@ impl Validator<'_> {
             if let Some(v) = &p.min_interval {
                 self.error(
                     v.span(),
-                    "poll.min_interval: is longer than poll.max_interval".into(),
+                    "poll.min_interval: is longer than poll.max_interval; shorten poll.min_interval or lengthen poll.max_interval".into(),
                 );
             }
         }
@@ -587,7 +688,7 @@ impl Validator<'_> {
             if reqwest::header::HeaderValue::from_str(v.get_ref()).is_err() {
                 self.error(
                     v.span(),
-                    "poll.user_agent: not a valid header value (control characters?)".into(),
+                    "poll.user_agent: not a valid header value; write it on one line, without control characters".into(),
                 );
             }
         }
@@ -676,11 +777,7 @@ impl Validator<'_> {
             let mut tags = Vec::new();
             for t in &f.tags {
                 let tag = t.get_ref().trim();
-                if tag.is_empty()
-                    || tag.contains(['/', '?', '#', '\\'])
-                    || tag.starts_with('.')
-                    || tag.chars().any(char::is_control)
-                {
+                if !is_valid_tag(tag) {
                     self.error(
                         t.span(),
                         format!(
@@ -704,7 +801,9 @@ impl Validator<'_> {
                 if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
                     self.error(
                         v.span(),
-                        format!("{key}.headers: {name:?} is not a valid header name"),
+                        format!(
+                            "{key}.headers: {name:?} is not a valid header name; header names are ASCII letters, digits and '-'"
+                        ),
                     );
                     continue;
                 }
@@ -762,6 +861,113 @@ impl Validator<'_> {
             websub: WebsubConfig { hub: websub_hub },
         }
     }
+}
+
+/// Whether `tag` can name a tag: it becomes a path segment of
+/// `/tags/{tag}.atom`, so it is non-empty, has no '/', '?', '#' or '\\',
+/// does not start with '.', and has no control characters.
+pub fn is_valid_tag(tag: &str) -> bool {
+    !(tag.is_empty()
+        || tag.contains(['/', '?', '#', '\\'])
+        || tag.starts_with('.')
+        || tag.chars().any(char::is_control))
+}
+
+/// toml's and serde's messages say what was expected after ", expected":
+/// that part becomes the hint, in the config's words.
+fn toml_hint(message: &str) -> (String, Option<String>) {
+    let first = message.lines().next().unwrap_or(message);
+    match first.split_once(", expected ") {
+        Some((what, expected)) => {
+            let hint = match expected {
+                "a sequence" => "write a list, e.g. [\"news\", \"ar\"]".to_string(),
+                "a string" => "write it in double quotes, e.g. \"1h\"".to_string(),
+                "literal string" => "quote the value, e.g. \"1h\"".to_string(),
+                other => format!("expected {other}"),
+            };
+            (what.to_string(), Some(hint))
+        }
+        None => (message.to_string(), None),
+    }
+}
+
+/// Where the key of the value at `value_start` starts, when the value's
+/// line reads `key = value`.
+fn key_start(text: &str, value_start: usize) -> Option<usize> {
+    let value_start = value_start.min(text.len());
+    let line_start = text[..value_start].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..value_start];
+    let key = before.trim_end().strip_suffix('=')?.trim();
+    let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if key.is_empty() || !key.chars().all(bare) {
+        return None;
+    }
+    Some(line_start + before.find(key)?)
+}
+
+/// The key and the keys allowed beside it, from serde's "unknown field"
+/// message (`unknown field `x`, expected one of `a`, `b``).
+fn unknown_key(message: &str) -> Option<(&str, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((key, expected))
+}
+
+/// The hint for an unknown key: the allowed key it was probably meant to
+/// be, else the keys allowed there.
+fn suggest(key: &str, expected: &[&str]) -> String {
+    let closest = expected
+        .iter()
+        .map(|e| (strsim::levenshtein(key, e), *e))
+        .min();
+    match closest {
+        Some((d, e)) if d <= (key.chars().count() / 3).max(2) => format!("did you mean `{e}`?"),
+        _ if expected.is_empty() => "no keys are allowed here".to_string(),
+        _ => format!("the keys allowed here: {}", expected.join(", ")),
+    }
+}
+
+/// `text` with the key-value pair (or the whole table, for an unknown
+/// table name) whose key starts at `start` replaced by spaces, newlines
+/// kept, so every offset stays where it was. `None` when the pair cannot
+/// be delimited (a key inside an inline table, a dotted key).
+fn blank_key_value(text: &str, start: usize) -> Option<String> {
+    let start = start.min(text.len());
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let before = text[line_start..start].trim();
+    let next_line = |from: usize| text[from..].find('\n').map_or(text.len(), |i| from + i + 1);
+    let (from, to) = if before.ends_with('[') {
+        // A table header: the table runs to the next header.
+        let mut pos = next_line(start);
+        while pos < text.len() && !text[pos..next_line(pos)].trim_start().starts_with('[') {
+            pos = next_line(pos);
+        }
+        (line_start, pos)
+    } else if before.is_empty() {
+        // key = value, the value perhaps over several lines.
+        let mut end = next_line(start);
+        while text[start..end].parse::<toml_edit::DocumentMut>().is_err() {
+            if end >= text.len() {
+                return None;
+            }
+            end = next_line(end);
+        }
+        (start, end)
+    } else {
+        return None;
+    };
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..from]);
+    for c in text[from..to].chars() {
+        if c == '\n' {
+            out.push('\n');
+        } else {
+            out.extend(std::iter::repeat_n(' ', c.len_utf8()));
+        }
+    }
+    out.push_str(&text[to..]);
+    Some(out)
 }
 
 fn unreachable_url() -> Url {
@@ -924,6 +1130,94 @@ mod tests {
         assert!(d[0].message.contains("not a duration"));
         assert!(d[4].message.contains("same feed as feed[1]"));
         assert_eq!(d[0].column, 12);
+    }
+
+    #[test]
+    fn every_unknown_key_is_reported_with_a_hint_and_the_rest_checked() {
+        let text = "[poll]\nintervall = \"1h\"\ncolour = [\n  1,\n]\ninterval = \"soon\"\n\
+                    [polll]\nx = 1\n[[feed]]\nurl = \"https://a.example/أ\"\ntitel = \"t\"\ninterval = \"0s\"\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str, Option<&str>)> = d
+            .iter()
+            .map(|d| (d.line, d.message.as_str(), d.hint.as_deref()))
+            .collect();
+        assert_eq!(got.len(), 6, "{d:#?}");
+        assert_eq!(got[0].0, 2);
+        assert_eq!(got[0].1, "unknown key `intervall`");
+        assert_eq!(got[0].2, Some("did you mean `interval`?"));
+        assert_eq!(got[1].0, 3);
+        assert!(
+            got[1]
+                .2
+                .unwrap()
+                .starts_with("the keys allowed here: interval, ")
+        );
+        assert_eq!(got[2].0, 6);
+        assert!(got[2].1.contains("not a duration"));
+        assert_eq!(got[3].0, 7);
+        assert_eq!(got[3].2, Some("did you mean `poll`?"));
+        assert_eq!((got[4].0, got[4].1), (11, "unknown key `titel`"));
+        assert_eq!(got[5].0, 12);
+        assert!(got[5].1.contains("more than zero"));
+        // The caret is under the key, in the file as written.
+        assert!(
+            d[4].to_string()
+                .contains("titel = \"t\"\n    ^\n    hint: did you mean `title`?")
+        );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_does_not_hide_the_rest() {
+        let text = "[[feed]]\nurl = \"https://a.example/f\"\ntags = \"news\"\nenabled = \"yes\"\n\
+                    [poll]\nconcurrency = 0\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str, Option<&str>)> = d
+            .iter()
+            .map(|d| (d.line, d.message.as_str(), d.hint.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    3,
+                    "invalid type: string \"news\"",
+                    Some("write a list, e.g. [\"news\", \"ar\"]")
+                ),
+                (
+                    4,
+                    "invalid type: string \"yes\"",
+                    Some("expected a boolean")
+                ),
+                (
+                    6,
+                    "poll.concurrency: must be at least 1",
+                    Some("write a whole number, 1 or more")
+                ),
+            ]
+        );
+        // A syntax error stops the reading: it is the only error.
+        let d = diags("[poll]\ninterval = 1h\nconcurrency = 0\n");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].hint.as_deref(), Some("quote the value, e.g. \"1h\""));
+    }
+
+    #[test]
+    fn every_error_kind_has_a_hint() {
+        // SAFETY: no other test reads this variable.
+        unsafe { std::env::remove_var("RAFID_TEST_UNSET_TOKEN") };
+        let text = "[server]\nlisten = \"192.0.2.1:8080\"\nadmin_token = \"env:RAFID_TEST_UNSET_TOKEN\"\n\
+                    base_url = \"ftp://x\"\n[poll]\ninterval = \"often\"\nconcurrency = 0\nmax_body = \"big\"\n\
+                    [[feed]]\nurl = \"example.org/feed\"\n[[feed]]\nurl = \"https://b.example/f\"\ntags = [\"a/b\"]\n\
+                    [[feed]]\nurl = \"https://B.example/f\"\n";
+        let d = diags(text);
+        let lines: Vec<usize> = d.iter().map(|d| d.line).collect();
+        assert_eq!(lines, vec![2, 3, 4, 6, 7, 8, 10, 13, 15], "{d:#?}");
+        for diag in &d {
+            assert!(diag.hint.is_some(), "no hint: {diag}");
+        }
+        assert!(d[0].message.contains("no address 192.0.2.1"), "{}", d[0]);
+        assert!(d[1].hint.as_deref().unwrap().contains("Environment="));
+        assert!(d[8].message.contains("same feed as feed[1]"));
     }
 
     #[test]

@@ -3,6 +3,11 @@
 //! on SIGTERM/SIGINT stop polling, let in-flight writes and requests finish,
 //! flush the store and return.
 //!
+//! Reloads (SIGHUP, or the config file changing) swap the config every
+//! part reads through a [`Live`] handle; see [`crate::reload`]. While the
+//! daemon runs, the commands that read the store reach it through the
+//! control socket ([`crate::control`]).
+//!
 //! Stop order: the token is cancelled; pollers stop at their next await
 //! (a document being stored finishes storing); the server stops accepting
 //! and finishes its requests; the publisher exits; then the store is
@@ -12,12 +17,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, Live};
 use crate::fetch::Fetcher;
 use crate::poll::Poller;
 use crate::publish::{Format, Outputs, Scope};
@@ -94,35 +99,59 @@ pub async fn serve(
     }
     let changed = Arc::new(Notify::new());
     let tasks = TaskTracker::new();
+    let bound = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| config.server.listen.to_string());
+    let (reloads, live) = watch::channel(config.clone());
     let poller = Poller::new(config.clone(), store.clone(), fetcher);
-    tasks.spawn(scheduler::run(poller, token.clone(), changed.clone()));
+    tasks.spawn(scheduler::run(
+        poller,
+        live.clone(),
+        token.clone(),
+        changed.clone(),
+    ));
     tasks.spawn(publisher(
         store.clone(),
-        config.clone(),
+        live.clone(),
         outputs.clone(),
         changed.clone(),
         token.clone(),
     ));
     let state = AppState {
-        config: config.clone(),
+        config: live.clone(),
         store: store.clone(),
         outputs,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(
         store.clone(),
-        config.clone(),
+        live.clone(),
         changed.clone(),
         token.clone(),
     ));
+    tasks.spawn(crate::reload::watch(
+        reloads,
+        token.clone(),
+        changed.clone(),
+    ));
+    match crate::control::Server::bind(store.dir(), bound) {
+        Ok(control) => {
+            tasks.spawn(control.run(live.clone(), store.clone(), token.clone()));
+        }
+        Err(e) => warn!(
+            error = %e,
+            "no control socket: render, export, store check and feeds list cannot reach this daemon"
+        ),
+    }
+    if let Some(period) = sd_notify::watchdog_enabled() {
+        tasks.spawn(watchdog(period, store.clone(), token.clone()));
+    }
     tasks.close();
 
-    let enabled = config.feeds.iter().filter(|f| f.enabled).count();
-    let status = format!("{enabled} feeds, {} items", store.item_count());
-    // Not under systemd (no NOTIFY_SOCKET) this does nothing.
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&status),
+        sd_notify::NotifyState::Status(&status_line(&config, &store)),
     ]);
 
     tokio::select! {
@@ -144,12 +173,13 @@ pub async fn serve(
 /// Re-renders the outputs after changes, at most once per debounce period.
 async fn publisher(
     store: Store,
-    config: Arc<Config>,
+    config: Live,
     outputs: Arc<Outputs>,
     changed: Arc<Notify>,
     token: CancellationToken,
 ) {
-    let websub = match websub::Pinger::from_config(&config) {
+    // The hub is read once: changing it takes a restart.
+    let websub = match websub::Pinger::from_config(&config.borrow()) {
         Ok(p) => p,
         Err(e) => {
             warn!(error = %e, "WebSub disabled");
@@ -171,15 +201,17 @@ async fn publisher(
             warn!(error = %e, "cannot flush the store; the outputs keep what they had");
             continue;
         }
-        let (s, c, o) = (store.clone(), config.clone(), outputs.clone());
+        let cfg = config.borrow().clone();
+        let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
         let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
         let before = etag(&outputs);
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
             Ok(Ok(())) => {
+                let status = status_line(&cfg, &store);
+                let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
                 if let Some(p) = &websub {
                     if etag(&outputs) != before {
-                        let (p, topics, token) =
-                            (p.clone(), websub::topics(&config), token.clone());
+                        let (p, topics, token) = (p.clone(), websub::topics(&cfg), token.clone());
                         tokio::spawn(async move {
                             tokio::select! {
                                 _ = token.cancelled() => {}
@@ -202,16 +234,7 @@ const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// Prunes what `[storage]` retention does not keep: a minute after start,
 /// then every `RETENTION_EVERY`.
-async fn retention(
-    store: Store,
-    config: Arc<Config>,
-    changed: Arc<Notify>,
-    token: CancellationToken,
-) {
-    let policy = crate::store::Retention::from_config(&config.storage);
-    if !policy.is_set() {
-        return;
-    }
+async fn retention(store: Store, config: Live, changed: Arc<Notify>, token: CancellationToken) {
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {
@@ -219,6 +242,11 @@ async fn retention(
             _ = tokio::time::sleep(wait) => {}
         }
         wait = RETENTION_EVERY;
+        // The policy in force now: a reload may have set or changed it.
+        let policy = crate::store::Retention::from_config(&config.borrow().storage);
+        if !policy.is_set() {
+            continue;
+        }
         let s = store.clone();
         match tokio::task::spawn_blocking(move || s.prune(&policy, chrono::Utc::now())).await {
             Ok(Ok(0)) => {}
@@ -228,6 +256,30 @@ async fn retention(
             }
             Ok(Err(e)) => warn!(error = %e, "retention failed"),
             Err(e) => warn!(error = %e, "retention task failed"),
+        }
+    }
+}
+
+/// The STATUS= line systemd shows: what the daemon carries.
+fn status_line(config: &Config, store: &Store) -> String {
+    let enabled = config.feeds.iter().filter(|f| f.enabled).count();
+    format!("{enabled} feeds, {} items", store.item_count())
+}
+
+/// Tells systemd's watchdog the daemon is alive, twice per `period`. A tick
+/// also reads the store, so a store that hangs stops the ticks and systemd
+/// restarts the service.
+async fn watchdog(period: Duration, store: Store, token: CancellationToken) {
+    let mut tick = tokio::time::interval(period / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let s = store.clone();
+        if let Ok(Ok(_)) = tokio::task::spawn_blocking(move || s.feed_states()).await {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
     }
 }

@@ -17,19 +17,26 @@
 //!
 //! [`poll`] runs one feed through fetch → store; [`daemon`] wires the
 //! long-running parts together; [`commands`] implements the command line.
+//! Around the daemon: [`reload`] (the config changing under it),
+//! [`control`] (commands reaching its store), [`metrics`] (`/metrics`);
+//! [`feeds`] edits the config file for `rafid feeds`.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod dedup;
+pub mod feeds;
 pub mod fetch;
 pub mod guard;
+pub mod metrics;
 pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod poll;
 pub mod publish;
+pub mod reload;
 pub mod river;
 pub mod scheduler;
 pub mod server;

@@ -2,13 +2,12 @@
 //! command, and turns the outcome into the exit code (0 success, 1 a user
 //! error, 2 an internal or I/O failure).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, FeedsCommand, LogFormat, RenderFormat, StoreCommand};
+use rafid::cli::{Cli, Command, LogFormat};
 use rafid::commands::{self, Failure};
-use rafid::publish::Format;
+use rafid::control;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -28,56 +27,35 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     if let Command::Check = command {
         return commands::check(config_path);
     }
+    // The feeds commands that edit the config file work on its text, and
+    // need no valid config to start from (e.g. `feeds add` to an empty file).
+    if let Command::Feeds(f) = &command {
+        let path = rafid::config::locate(config_path)?;
+        if let Some(done) = rafid::feeds::edit(&path, f, &mut std::io::stdout().lock()) {
+            return done;
+        }
+    }
     let config = commands::load_config(config_path)?;
+    if control::reads_store(&command) {
+        return control::run_reader(&config, &command, &mut std::io::stdout().lock());
+    }
     match command {
         Command::Run => runtime()?
             .block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) }),
         Command::PollOnce => {
+            control::refuse_beside_daemon(&config, "poll-once")?;
             let summary = runtime()?.block_on(commands::poll_once(config))?;
             summary
                 .print(&mut std::io::stdout().lock())
                 .map_err(Failure::internal)
         }
-        Command::Render {
-            format,
-            tag,
-            limit,
-            before,
-        } => {
-            let format = match format {
-                RenderFormat::Atom => Format::Atom,
-                RenderFormat::Rss => Format::Rss,
-                RenderFormat::Json => Format::Json,
-                RenderFormat::Html => Format::Html,
-                RenderFormat::Opml => {
-                    let mut out = std::io::stdout().lock();
-                    return out
-                        .write_all(&rafid::publish::opml(&config))
-                        .and_then(|_| out.flush())
-                        .map_err(|e| Failure::internal(format!("writing to stdout: {e}")));
-                }
-            };
-            let bytes = commands::render(&config, format, tag, limit, before.as_deref())?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(&bytes)
-                .and_then(|_| out.flush())
-                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
-        }
-        Command::Export => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            commands::export(&config, &mut out)
-        }
         Command::Import { file } => {
+            control::refuse_beside_daemon(&config, "import")?;
             let n = commands::import(&config, &file)?;
             eprintln!("restored {n} items into {}", config.storage.path.display());
             Ok(())
         }
-        Command::Store(StoreCommand::Check) => commands::store_check(&config),
-        Command::Feeds(FeedsCommand::List) => {
-            let mut out = std::io::stdout().lock();
-            commands::feeds_list(&config, &mut out)
-        }
-        Command::Check => unreachable!("handled above"),
+        other => Err(Failure::internal(format!("{other:?}: not dispatched"))),
     }
 }
 
@@ -104,7 +82,7 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
     let filter = EnvFilter::try_from_env("RAFID_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},sled=warn,hyper=warn,reqwest=warn")));
     // Under journald the journal adds its own timestamps and shows no colours.
-    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    let journald = stderr_is_journal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -113,5 +91,27 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
         (LogFormat::Json, _) => builder.json().init(),
         (LogFormat::Text, true) => builder.without_time().init(),
         (LogFormat::Text, false) => builder.init(),
+    }
+}
+
+/// Whether stderr goes to the journal: systemd sets `$JOURNAL_STREAM` to
+/// the device and inode of the stream it connected, and a child whose
+/// stderr was redirected elsewhere inherits the variable, so both must match.
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let Some(value) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Some((dev, ino)) = value.to_str().and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    let stderr = std::io::stderr();
+    let Ok(fd) = stderr.as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    match std::fs::File::from(fd).metadata() {
+        Ok(m) => dev.parse() == Ok(m.dev()) && ino.parse() == Ok(m.ino()),
+        Err(_) => false,
     }
 }

@@ -318,6 +318,10 @@ pub struct FeedState {
     pub polls: u64,
     #[serde(default)]
     pub not_modified: u64,
+    /// `Retry-After` answers received; each was honoured (no request before
+    /// the time it gave).
+    #[serde(default)]
+    pub retry_afters: u64,
 }
 
 /// What a feed's responses said about its rhythm, kept so the interval can

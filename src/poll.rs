@@ -79,6 +79,15 @@ impl Poller {
         }
     }
 
+    /// The same poller under another config (after a reload): the slots,
+    /// the fetcher and the store are shared.
+    pub fn with_config(&self, config: Arc<Config>) -> Poller {
+        Poller {
+            config,
+            ..self.clone()
+        }
+    }
+
     /// Polls `feed` once; never fails: every problem ends up in the report
     /// and in the feed's state. `cancel` stops the network part; storing,
     /// once started, finishes.
@@ -90,7 +99,10 @@ impl Poller {
         // The semaphore is never closed; should that change, polling goes on
         // unbounded rather than failing.
         let _slot = self.slots.acquire().await.ok();
-        self.poll_inner(feed, shown, cancel).instrument(span).await
+        let started = std::time::Instant::now();
+        let report = self.poll_inner(feed, shown, cancel).instrument(span).await;
+        crate::metrics::global().record(&report, started.elapsed());
+        report
     }
 
     async fn poll_inner(
@@ -196,6 +208,7 @@ impl Poller {
                 state.last_error = Some(e.to_string());
                 if let Some(t) = e.retry_after() {
                     state.retry_after = Some(t);
+                    state.retry_afters += 1;
                 }
                 self.save_state(&key, &mut state, &shown);
                 Report {

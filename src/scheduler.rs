@@ -3,6 +3,7 @@
 //! persisted state, so a restart neither re-polls everything at once nor
 //! forgets a backoff or a `Retry-After`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use crate::config::{Config, FeedConfig};
+use crate::config::{Config, FeedConfig, Live};
 use crate::model::FeedState;
 use crate::normalize::digest;
 use crate::poll::Poller;
@@ -136,22 +137,79 @@ pub fn next_due(
     due
 }
 
+/// Why `feed` is next polled when `next_due` says, in words: a server's
+/// `Retry-After`, backoff after failures, or the interval and its reason.
+pub fn next_poll_reason(
+    config: &Config,
+    feed: &FeedConfig,
+    state: Option<&FeedState>,
+    now: DateTime<Utc>,
+) -> String {
+    let (interval, why) = effective_interval(config, feed, state);
+    let Some(state) = state else {
+        return "not polled yet: first polls are spread over a minute".into();
+    };
+    if let Some(until) = state.retry_after.filter(|t| *t > now) {
+        return format!(
+            "the server asked to wait (Retry-After) until {}",
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+    if state.consecutive_failures > 0 {
+        let wait = backoff(
+            interval,
+            config.poll.max_interval,
+            state.consecutive_failures,
+        );
+        return format!(
+            "backing off after {} failures in a row: every {} instead of {}",
+            state.consecutive_failures,
+            human(wait),
+            human(interval)
+        );
+    }
+    format!("every {}: {why}", human(interval))
+}
+
 /// Polls every enabled feed on schedule until `token` is cancelled.
 /// `changed` is notified after every poll that changed the store.
-pub async fn run(poller: Poller, token: CancellationToken, changed: Arc<Notify>) {
+///
+/// Follows the config in `config`: after a reload, feeds that appeared (or
+/// were enabled) start polling, feeds that went away (or were disabled)
+/// stop, and the others pick the new settings up at their next wait.
+pub async fn run(poller: Poller, mut config: Live, token: CancellationToken, changed: Arc<Notify>) {
     let tasks = TaskTracker::new();
-    let feeds: Vec<FeedConfig> = poller
-        .config
-        .feeds
-        .iter()
-        .filter(|f| f.enabled)
-        .cloned()
-        .collect();
-    for feed in feeds {
-        let poller = poller.clone();
-        let token = token.clone();
-        let changed = changed.clone();
-        tasks.spawn(async move { feed_loop(poller, feed, token, changed).await });
+    // One token per running feed loop, keyed by the feed's key.
+    let mut running: HashMap<String, CancellationToken> = HashMap::new();
+    loop {
+        let cfg = config.borrow_and_update().clone();
+        running.retain(|key, t| {
+            let keep = !t.is_cancelled() && cfg.feed(key).is_some_and(|f| f.enabled);
+            if !keep {
+                t.cancel();
+            }
+            keep
+        });
+        for feed in cfg.feeds.iter().filter(|f| f.enabled) {
+            if running.contains_key(feed.key()) {
+                continue;
+            }
+            let child = token.child_token();
+            running.insert(feed.key().to_string(), child.clone());
+            let (poller, rx, changed) = (poller.clone(), config.clone(), changed.clone());
+            let key = feed.key().to_string();
+            tasks.spawn(async move { feed_loop(poller, rx, key, child, changed).await });
+        }
+        tokio::select! {
+            _ = token.cancelled() => break,
+            r = config.changed() => {
+                if r.is_err() {
+                    // Nobody can reload any more: carry on with this config.
+                    token.cancelled().await;
+                    break;
+                }
+            }
+        }
     }
     tasks.close();
     tasks.wait().await;
@@ -159,7 +217,8 @@ pub async fn run(poller: Poller, token: CancellationToken, changed: Arc<Notify>)
 
 async fn feed_loop(
     poller: Poller,
-    feed: FeedConfig,
+    mut config: Live,
+    key: String,
     token: CancellationToken,
     changed: Arc<Notify>,
 ) {
@@ -169,6 +228,10 @@ async fn feed_loop(
     // again and again.
     let mut last_attempt: Option<DateTime<Utc>> = None;
     loop {
+        let cfg = config.borrow_and_update().clone();
+        let Some(feed) = cfg.feed(&key).filter(|f| f.enabled).cloned() else {
+            return;
+        };
         let state = poller.store.feed_state(feed.key()).ok().flatten();
         if state.as_ref().is_some_and(|s| s.gone) {
             tracing::warn!(
@@ -178,9 +241,9 @@ async fn feed_loop(
             return;
         }
         let now = Utc::now();
-        let mut due = next_due(&poller.config, &feed, state.as_ref(), now);
+        let mut due = next_due(&cfg, &feed, state.as_ref(), now);
         if let Some(last) = last_attempt {
-            let interval = effective_interval(&poller.config, &feed, state.as_ref()).0;
+            let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
             let floor = interval.mul_f64(0.95);
             due =
                 due.max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
@@ -190,8 +253,18 @@ async fn feed_loop(
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            // A reload may change this feed's interval: work the wait out again.
+            r = config.changed() => {
+                if r.is_ok() {
+                    continue;
+                }
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
         }
-        let report = poller.poll(&feed, &token).await;
+        let report = poller.with_config(cfg).poll(&feed, &token).await;
         last_attempt = Some(Utc::now());
         if report.changed_store() {
             changed.notify_one();
@@ -317,6 +390,29 @@ mod tests {
         );
         assert_eq!(pinned.0.as_secs(), 60);
         assert!(pinned.1.contains("pinned"));
+    }
+
+    #[test]
+    fn the_reason_for_the_next_poll_names_what_decides_it() {
+        let cfg = config();
+        let now = Utc::now();
+        let f = &cfg.feeds[0];
+        assert!(next_poll_reason(&cfg, f, None, now).contains("not polled yet"));
+        let mut st = FeedState {
+            last_poll: Some(now),
+            ..FeedState::default()
+        };
+        assert_eq!(
+            next_poll_reason(&cfg, f, Some(&st), now),
+            "every 1h: default 1h"
+        );
+        st.consecutive_failures = 2;
+        assert_eq!(
+            next_poll_reason(&cfg, f, Some(&st), now),
+            "backing off after 2 failures in a row: every 4h instead of 1h"
+        );
+        st.retry_after = Some(now + chrono::Duration::hours(2));
+        assert!(next_poll_reason(&cfg, f, Some(&st), now).contains("Retry-After"));
     }
 
     #[test]

@@ -16,14 +16,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::config::{Config, redact_url};
+use crate::config::{Live, redact_url};
 use crate::publish::{Cursor, Format, Outputs, Rendered, Scope, render_page_from_store};
 use crate::store::Store;
 
 /// What the handlers share.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// The config in force; a reload swaps it between two requests.
+    pub config: Live,
     pub store: Store,
     pub outputs: Arc<Outputs>,
 }
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
+        .route("/metrics", get(crate::metrics::handler))
         .with_state(state)
 }
 
@@ -46,7 +48,9 @@ pub fn router(state: AppState) -> Router {
 /// Connections are bounded and timed by `server.max_connections`,
 /// `read_timeout` and `idle_timeout` (see `guard`).
 pub async fn run(listener: TcpListener, state: AppState, token: CancellationToken) {
-    let listener = crate::guard::GuardedListener::new(listener, &state.config.server);
+    // Limits and timeouts are read once: changing them takes a restart.
+    let server_config = state.config.borrow().server.clone();
+    let listener = crate::guard::GuardedListener::new(listener, &server_config);
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
@@ -84,7 +88,7 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if s.config.feeds_tagged(tag).next().is_none() {
+    if s.config.borrow().feeds_tagged(tag).next().is_none() {
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, q, &headers).await
@@ -111,8 +115,9 @@ async fn serve(
         },
     };
     // WebSub discovery by HTTP header too, as the spec asks of publishers.
-    let link = s.config.websub.hub.as_ref().map(|hub| {
-        let mut this = crate::publish::feed_url(&s.config, &scope, format);
+    let config = s.config.borrow().clone();
+    let link = config.websub.hub.as_ref().map(|hub| {
+        let mut this = crate::publish::feed_url(&config, &scope, format);
         if let Some(c) = before {
             this = format!("{this}?before={c}");
         }
@@ -126,7 +131,7 @@ async fn serve(
         Some(r) => r,
         None => {
             let store = s.store.clone();
-            let config = s.config.clone();
+            let config = s.config.borrow().clone();
             let sc = scope.clone();
             let r = tokio::task::spawn_blocking(move || {
                 let limit = config.output.max_items;
@@ -275,15 +280,16 @@ fn not_found() -> Response {
 }
 
 async fn opml(State(s): State<AppState>) -> Response {
-    let body = crate::publish::opml(&s.config);
+    let body = crate::publish::opml(&s.config.borrow().clone());
     ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
 }
 
 /// With `server.admin_token` set, the request must carry it as a bearer
 /// token. Compared in constant time so the token cannot be guessed byte by
 /// byte from response times.
-fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
-    let Some(token) = &s.config.server.admin_token else {
+pub fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
+    let config = s.config.borrow().clone();
+    let Some(token) = &config.server.admin_token else {
         return true;
     };
     let given = headers
@@ -309,7 +315,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             .into_response();
     }
     let store = s.store.clone();
-    let config = s.config.clone();
+    let config = s.config.borrow().clone();
     let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
     let states = match states {
         Ok(Ok(v)) => v,
@@ -325,6 +331,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 .find(|(u, _)| u == f.key())
                 .map(|(_, s)| s.clone());
             let next = crate::scheduler::next_due(&config, f, st.as_ref(), now);
+            let next_reason = crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now);
             let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
@@ -342,12 +349,14 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "next_poll": if f.enabled && !st.gone { Some(next) } else { None },
                 "interval_secs": interval.as_secs(),
                 "interval_reason": why,
+                "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
                 "items": st.items,
                 "polls": st.polls,
                 "not_modified_share": share_304,
                 "server_sends_validators": st.etag.is_some() || st.last_modified.is_some(),
+                "retry_after_honoured": st.retry_afters,
             })
         })
         .collect();

@@ -37,6 +37,29 @@ fn check_reports_every_error_with_position_and_exits_1() {
         err.contains("interval = \"often\"\n               ^"),
         "{err}"
     );
+
+    // Unknown keys do not hide the other errors; each error says how to fix it.
+    std::fs::write(
+        &cfg,
+        "[server]\nlisten = \"192.0.2.1:8080\"\nlistn = \"x\"\n[[feed]]\nurl = \"https://a.example/f\"\n\
+         [[feed]]\nurl = \"https://A.example/f\"\nintervall = \"1h\"\n",
+    )
+    .unwrap();
+    let out = rafid().arg("-c").arg(&cfg).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "bad.toml:2:10: server.listen: this machine has no address 192.0.2.1",
+        "bad.toml:3:1: unknown key `listn`",
+        "    hint: did you mean `listen`?",
+        "bad.toml:7:7: feed[1].url: the same feed as feed[0]",
+        "    hint: remove one of them",
+        "bad.toml:8:1: unknown key `intervall`",
+        "    hint: did you mean `interval`?",
+        "bad.toml: 4 errors",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in\n{err}");
+    }
 }
 
 #[test]
@@ -50,32 +73,31 @@ fn shipped_config_checks_clean() {
     );
 }
 
-#[test]
-fn a_second_process_names_the_daemon_holding_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = common::write_config(dir.path(), &[], "");
-    let mut daemon = rafid()
+/// Starts `rafid run` on `cfg` and waits until its control socket answers.
+fn start_daemon(cfg: &std::path::Path, dir: &std::path::Path) -> std::process::Child {
+    let daemon = rafid()
         .arg("-c")
-        .arg(&cfg)
+        .arg(cfg)
         .arg("run")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid_file = dir.path().join("data/rafid.pid");
+    let socket = dir.join("data/control.sock");
     let start = Instant::now();
-    while !pid_file.exists() && start.elapsed() < Duration::from_secs(20) {
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the daemon opened no control socket"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
-    assert!(pid_file.exists(), "the daemon opened its store");
+    daemon
+}
 
-    let out = rafid().arg("-c").arg(&cfg).arg("render").output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("in use by `rafid run`"), "{err}");
-    assert!(err.contains(&format!("pid {}", daemon.id())), "{err}");
-
-    // SIGTERM: the daemon flushes and exits 0 within a few seconds.
+/// SIGTERM; the daemon flushes and exits 0 within a few seconds. Returns
+/// what it logged.
+fn stop_daemon(mut daemon: std::process::Child) -> String {
     let pid = daemon.id() as libc::pid_t;
     // SAFETY: sending a signal to our own child process.
     unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -90,15 +112,110 @@ fn a_second_process_names_the_daemon_holding_the_store() {
         );
         std::thread::sleep(Duration::from_millis(50));
     };
-    assert!(status.success(), "{status:?}");
+    let mut log = String::new();
+    use std::io::Read;
+    daemon
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(status.success(), "{status:?}\n{log}");
+    log
+}
 
-    // The store is free again.
-    let out = rafid().arg("-c").arg(&cfg).arg("render").output().unwrap();
+fn run_ok(cfg: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let out = rafid().arg("-c").arg(cfg).args(args).output().unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "rafid {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
+}
+
+#[test]
+fn commands_beside_a_daemon_go_through_its_control_socket() {
+    let server = common::FeedServer::start_in_thread();
+    let urls = common::serve_standard(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = vec![(urls[0].as_str(), &["ar"]), (urls[1].as_str(), &[])];
+    let cfg = common::write_config(dir.path(), &feeds, "");
+    run_ok(&cfg, &["poll-once"]);
+    let daemon = start_daemon(&cfg, dir.path());
+    let pid = daemon.id();
+
+    // Owner-only socket.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("data/control.sock"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+
+    // The readers answer through the daemon.
+    let beside: Vec<Vec<u8>> = [
+        &["render"][..],
+        &["render", "--format", "json", "--tag", "ar"],
+        &["export"],
+        &["store", "check"],
+    ]
+    .iter()
+    .map(|a| run_ok(&cfg, a))
+    .collect();
+    assert!(String::from_utf8_lossy(&beside[0]).contains("<feed"));
+    let list = String::from_utf8(run_ok(&cfg, &["feeds", "list"])).unwrap();
+    assert!(list.contains("failures in a row: 0"), "{list}");
+
+    // A user error from the daemon keeps its exit code and message.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["render", "--tag", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\"nope\""));
+
+    // Writers refuse, naming the daemon.
+    for args in [&["poll-once"][..], &["import", "-"]] {
+        let out = rafid().arg("-c").arg(&cfg).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(&format!("pid {pid}")), "{err}");
+        assert!(err.contains("stop it first"), "{err}");
+    }
+
+    // Without its socket, a reader meets the store's lock, which names the
+    // daemon too.
+    std::fs::rename(
+        dir.path().join("data/control.sock"),
+        dir.path().join("data/moved.sock"),
+    )
+    .unwrap();
+    let out = rafid().arg("-c").arg(&cfg).arg("render").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by `rafid run`"), "{err}");
+    assert!(err.contains(&format!("pid {pid}")), "{err}");
+
+    stop_daemon(daemon);
+    // Stopped: the socket the daemon made is gone (only the moved one stays)
+    // and the same commands, run on the store directly, print the same bytes.
+    assert!(!dir.path().join("data/control.sock").exists());
+    std::fs::remove_file(dir.path().join("data/moved.sock")).unwrap();
+    let alone: Vec<Vec<u8>> = [
+        &["render"][..],
+        &["render", "--format", "json", "--tag", "ar"],
+        &["export"],
+        &["store", "check"],
+    ]
+    .iter()
+    .map(|a| run_ok(&cfg, a))
+    .collect();
+    for (a, b) in beside.iter().zip(&alone) {
+        assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    }
 }
 
 #[test]

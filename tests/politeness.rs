@@ -184,6 +184,36 @@ async fn the_daemon_polls_politely() {
     assert!(limited.len() >= 2);
     assert!(gaps(&limited)[0] >= 2.9, "{:?}", gaps(&limited));
 
+    // ... and counted as honoured, for the politeness reports.
+    let limited_state = store
+        .feed_state(&format!("http://{addr}/limited.xml"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(limited_state.retry_afters, 1);
+    let mut list = Vec::new();
+    let cfg = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
+    rafid::commands::feeds_list(&cfg, &store, &mut list).unwrap();
+    let list = String::from_utf8(list).unwrap();
+    let etag_block = list
+        .split("\nhttp")
+        .find(|b| b.contains("/etag.xml"))
+        .unwrap();
+    assert!(
+        etag_block.contains("validators: ETag and Last-Modified; Retry-After honoured: 0"),
+        "{etag_block}"
+    );
+    assert!(etag_block.contains("% answered 304"), "{etag_block}");
+    let limited_block = list
+        .split("\nhttp")
+        .find(|b| b.contains("/limited.xml"))
+        .unwrap();
+    assert!(
+        limited_block.contains(
+            "validators: none (every poll downloads the whole feed); Retry-After honoured: 1"
+        ),
+        "{limited_block}"
+    );
+
     // Errors back off: each wait longer than the one before.
     let broken = gaps(&by_path("/broken.xml"));
     assert!(broken.len() >= 2, "{broken:?}");

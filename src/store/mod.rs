@@ -550,6 +550,11 @@ impl Store {
         self.items.len()
     }
 
+    /// Bytes the store takes on disk, as sled counts them.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(|e| self.err(e))
+    }
+
     /// Writes everything stored so far to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))

@@ -1,0 +1,944 @@
+//! `rafid feeds add/remove/import`: edits the `[[feed]]` list of the config
+//! file with toml_edit, so everything a person wrote (comments, order,
+//! layout, keys rafid adds later) stays byte for byte; only the feed added
+//! or removed changes. Also OPML import (folders become tags), feed
+//! autodiscovery from a web page, and a one-off probe of a feed.
+//!
+//! A running daemon sees the file change and reloads it.
+
+use std::io::Write;
+use std::path::Path;
+
+use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
+use url::Url;
+
+use crate::cli::FeedsCommand;
+use crate::commands::Failure;
+use crate::config;
+
+/// A feed to add, as given on the command line or found in OPML.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NewFeed {
+    pub url: String,
+    pub title: Option<String>,
+    pub tags: Vec<String>,
+    pub interval: Option<String>,
+}
+
+/// The key two URLs are the same feed under, as `check` compares them.
+fn canonical(url: &str) -> String {
+    let url = url.trim();
+    crate::normalize::canonical_link(url).unwrap_or_else(|| url.to_string())
+}
+
+fn parse_doc(path: &Path, text: &str) -> Result<DocumentMut, Failure> {
+    text.parse::<DocumentMut>().map_err(|e| {
+        let d = config::parse(path, text).err();
+        match d {
+            Some(d) => Failure::user(d),
+            None => Failure::user(format!("{}: {e}", path.display())),
+        }
+    })
+}
+
+/// The URLs of the `[[feed]]` tables of `doc`, in order.
+fn feed_urls(doc: &DocumentMut) -> Vec<String> {
+    doc.get("feed")
+        .and_then(Item::as_array_of_tables)
+        .map(|a| {
+            a.iter()
+                .map(|t| {
+                    t.get("url")
+                        .and_then(Item::as_str)
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Checks a new feed with the config's own rules (URL, tags, interval), so
+/// `feeds add` refuses what `check` would reject, with the same words.
+fn validate(feed: &NewFeed) -> Result<(), Failure> {
+    let mut doc = DocumentMut::new();
+    let mut aot = ArrayOfTables::new();
+    aot.push(table(feed));
+    doc.insert("feed", Item::ArrayOfTables(aot));
+    let text = doc.to_string();
+    match config::parse(Path::new("the new feed"), &text) {
+        Ok(_) => Ok(()),
+        Err(config::ConfigError::Invalid(diags)) => Err(Failure::user(
+            diags
+                .iter()
+                .map(|d| d.message.clone())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )),
+        Err(e) => Err(Failure::user(e)),
+    }
+}
+
+fn table(feed: &NewFeed) -> Table {
+    let mut t = Table::new();
+    t.insert("url", value(feed.url.trim()));
+    if let Some(title) = &feed.title {
+        t.insert("title", value(title.as_str()));
+    }
+    if !feed.tags.is_empty() {
+        let tags: Array = feed.tags.iter().map(String::as_str).collect();
+        t.insert("tags", value(tags));
+    }
+    if let Some(i) = &feed.interval {
+        t.insert("interval", value(i.as_str()));
+    }
+    t
+}
+
+/// Appends `feeds` to the config text as `[[feed]]` blocks after the last
+/// one; the rest of the text is untouched. Refuses a feed already there
+/// (same canonical URL) or invalid; `skip_present` makes feeds already
+/// there skipped instead (for imports). Returns the new text and the feeds
+/// added.
+pub fn add(
+    path: &Path,
+    text: &str,
+    feeds: &[NewFeed],
+    skip_present: bool,
+) -> Result<(String, Vec<NewFeed>), Failure> {
+    let mut doc = parse_doc(path, text)?;
+    let mut present: Vec<String> = feed_urls(&doc).iter().map(|u| canonical(u)).collect();
+    let mut added = Vec::new();
+    for feed in feeds {
+        validate(feed)?;
+        let key = canonical(&feed.url);
+        if present.contains(&key) {
+            if skip_present {
+                continue;
+            }
+            return Err(Failure::user(format!(
+                "{} is already in {}",
+                feed.url,
+                path.display()
+            )));
+        }
+        present.push(key);
+        added.push(feed.clone());
+    }
+    if added.is_empty() {
+        return Ok((text.to_string(), added));
+    }
+    let root = doc.as_table_mut();
+    if root.get("feed").is_some_and(|i| !i.is_array_of_tables()) {
+        return Err(Failure::user(format!(
+            "{}: `feed` is not a list of [[feed]] tables",
+            path.display()
+        )));
+    }
+    // After every table there is, so a new block never lands between a
+    // section and its keys, nor before a table the person put last.
+    let mut last_pos = max_position(root);
+    let aot = root
+        .entry("feed")
+        .or_insert(Item::ArrayOfTables(ArrayOfTables::new()))
+        .as_array_of_tables_mut()
+        .ok_or_else(|| Failure::internal("`feed` changed kind while editing"))?;
+    for feed in &added {
+        let mut t = table(feed);
+        t.decor_mut().set_prefix("\n");
+        last_pos += 1;
+        t.set_position(Some(last_pos));
+        aot.push(t);
+    }
+    let mut out = doc.to_string();
+    // A file that did not end with a newline gets one before the new block.
+    if !text.is_empty() && !text.ends_with('\n') && out.starts_with(text) {
+        out.insert(text.len(), '\n');
+    }
+    Ok((out, added))
+}
+
+fn max_position(t: &Table) -> isize {
+    let mut max = t.position().unwrap_or(0);
+    for (_, item) in t.iter() {
+        match item {
+            Item::Table(sub) => max = max.max(max_position(sub)),
+            Item::ArrayOfTables(a) => {
+                for sub in a.iter() {
+                    max = max.max(max_position(sub));
+                }
+            }
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Removes the feed whose URL is `url` (compared canonically). Comments
+/// right above its `[[feed]]` line go with it; a comment separated from it
+/// by a blank line stays where it was.
+pub fn remove(path: &Path, text: &str, url: &str) -> Result<String, Failure> {
+    let mut doc = parse_doc(path, text)?;
+    let key = canonical(url);
+    let urls = feed_urls(&doc);
+    let Some(index) = urls.iter().position(|u| canonical(u) == key) else {
+        return Err(Failure::user(format!(
+            "no feed {url} in {}; `rafid feeds list` shows them",
+            path.display()
+        )));
+    };
+    let root = doc.as_table_mut();
+    let aot = root
+        .get_mut("feed")
+        .and_then(Item::as_array_of_tables_mut)
+        .ok_or_else(|| Failure::internal("[[feed]] list vanished while editing"))?;
+    let removed_pos = aot.get(index).and_then(Table::position);
+    let prefix = aot
+        .get(index)
+        .and_then(|t| t.decor().prefix())
+        .and_then(|p| p.as_str())
+        .unwrap_or("")
+        .to_string();
+    // What stays: the prefix up to its last blank line; that blank line and
+    // what follows it (the block's own comment) go with the block.
+    let keep = match prefix.rfind("\n\n") {
+        Some(i) => prefix[..i + 1].to_string(),
+        None => String::new(),
+    };
+    aot.remove(index);
+    if aot.is_empty() {
+        root.remove("feed");
+    }
+    if !keep.is_empty() {
+        // The kept text goes in front of whatever now follows.
+        if let Some(next) = next_table_mut(root, removed_pos) {
+            let p = next
+                .decor()
+                .prefix()
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .to_string();
+            next.decor_mut().set_prefix(format!("{keep}{p}"));
+        } else {
+            let t = doc.trailing().as_str().unwrap_or("").to_string();
+            doc.set_trailing(format!("{keep}{t}"));
+        }
+    }
+    Ok(doc.to_string())
+}
+
+/// The table shown first after document position `after`.
+fn next_table_mut(root: &mut Table, after: Option<isize>) -> Option<&mut Table> {
+    let after = after?;
+    let mut best: Option<(isize, &mut Table)> = None;
+    fn walk<'a>(t: &'a mut Table, after: isize, best: &mut Option<(isize, &'a mut Table)>) {
+        for (_, item) in t.iter_mut() {
+            match item {
+                Item::Table(sub) => {
+                    if let Some(p) = sub.position().filter(|p| *p > after) {
+                        if best.as_ref().is_none_or(|(b, _)| p < *b) {
+                            // Descend first: sub-tables of `sub` come later.
+                            *best = Some((p, sub));
+                            continue;
+                        }
+                    }
+                    walk(sub, after, best);
+                }
+                Item::ArrayOfTables(a) => {
+                    for sub in a.iter_mut() {
+                        if let Some(p) = sub.position().filter(|p| *p > after) {
+                            if best.as_ref().is_none_or(|(b, _)| p < *b) {
+                                *best = Some((p, sub));
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    walk(root, after, &mut best);
+    best.map(|(_, t)| t)
+}
+
+/// The feeds of an OPML document: every `<outline>` with an `xmlUrl`; the
+/// `text` (or `title`) of the outlines around it become its tags, then the
+/// tags of its `category` attribute.
+pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut folders: Vec<Option<String>> = Vec::new();
+    let mut feeds = Vec::new();
+    let mut saw_opml = false;
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("not OPML: {e} at byte {}", reader.buffer_position()))?;
+        let (start, empty) = match &event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(e) => {
+                if e.name().as_ref() == b"outline" {
+                    folders.pop();
+                }
+                continue;
+            }
+            Event::Eof => break,
+            _ => continue,
+        };
+        match start.name().as_ref() {
+            b"opml" => saw_opml = true,
+            b"outline" => {
+                let mut attr = std::collections::HashMap::new();
+                for a in start.attributes().flatten() {
+                    let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
+                    let v = a
+                        .decode_and_unescape_value(reader.decoder())
+                        .map_err(|e| format!("outline attribute {k}: {e}"))?
+                        .into_owned();
+                    attr.insert(k, v);
+                }
+                let name = attr
+                    .get("text")
+                    .or_else(|| attr.get("title"))
+                    .filter(|s| !s.trim().is_empty())
+                    .cloned();
+                if let Some(url) = attr.get("xmlUrl").filter(|u| !u.trim().is_empty()) {
+                    let mut tags: Vec<String> = folders.iter().flatten().cloned().collect();
+                    for c in attr.get("category").into_iter().flat_map(|c| c.split(',')) {
+                        // OPML categories may be paths ("/news/world"): each part a tag.
+                        for part in c.split('/').map(str::trim).filter(|p| !p.is_empty()) {
+                            if !tags.iter().any(|t| t == part) {
+                                tags.push(part.to_string());
+                            }
+                        }
+                    }
+                    // rafid's own export names an untitled feed by its URL.
+                    let title = attr
+                        .get("title")
+                        .or(name.as_ref())
+                        .filter(|t| *t != url)
+                        .cloned();
+                    feeds.push(NewFeed {
+                        url: url.trim().to_string(),
+                        title,
+                        tags,
+                        interval: None,
+                    });
+                    if !empty {
+                        folders.push(None);
+                    }
+                } else if !empty {
+                    folders.push(name);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !saw_opml {
+        return Err("not OPML: no <opml> element".into());
+    }
+    Ok(feeds)
+}
+
+/// Writes `text` to `path` through a file beside it and a rename, so a
+/// daemon watching the file never reads half of it. The file keeps its
+/// permissions and owner, and a symlinked config stays a symlink (its
+/// target is what changes).
+fn write_config(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::os::unix::fs::MetadataExt;
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let io = |e: std::io::Error| Failure::internal(format!("{}: {e}", real.display()));
+    let dir = real
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = real
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rafid.toml".into());
+    let tmp = dir.join(format!(".{name}.rafid-edit"));
+    let before = std::fs::metadata(&real).ok();
+    std::fs::write(&tmp, text).map_err(io)?;
+    if let Some(m) = &before {
+        std::fs::set_permissions(&tmp, m.permissions()).map_err(io)?;
+        // Only root can give a file away; for anyone else it is theirs already.
+        let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
+    }
+    std::fs::rename(&tmp, &real).map_err(io)
+}
+
+fn read_config(path: &Path) -> Result<String, Failure> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(e) => Err(Failure::user(format!("{}: {e}", path.display()))),
+    }
+}
+
+/// What a feed's document says of itself.
+#[derive(Debug)]
+pub struct Probe {
+    pub title: Option<String>,
+    pub items: usize,
+}
+
+fn fetcher() -> Result<(crate::fetch::Fetcher, config::Config), Failure> {
+    let cfg = config::parse(Path::new("(defaults)"), "").map_err(Failure::internal)?;
+    let f = crate::fetch::Fetcher::new(&cfg.poll).map_err(Failure::internal)?;
+    Ok((f, cfg))
+}
+
+/// Fetches `url` once: the decoded body and the URL it came from.
+async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
+    let (fetcher, _) = fetcher()?;
+    let feed_cfg = config::parse(
+        Path::new("(probe)"),
+        &format!("[[feed]]\nurl = {}\n", value(url.as_str())),
+    )
+    .map_err(Failure::user)?
+    .feeds
+    .into_iter()
+    .next()
+    .ok_or_else(|| Failure::internal("a one-feed config without its feed"))?;
+    let fetched = fetcher
+        .fetch(&feed_cfg, url, &Default::default())
+        .await
+        .map_err(|e| Failure::user(format!("fetching {}: {e}", config::redact_url(url))))?;
+    match fetched {
+        crate::fetch::Fetched::Body(b) => {
+            let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
+            Ok((d.text, b.final_url, b.content_type))
+        }
+        _ => Err(Failure::user(format!(
+            "{}: the server answered with no body",
+            config::redact_url(url)
+        ))),
+    }
+}
+
+/// Fetches a feed and reads its title and items.
+pub async fn probe(url: &Url) -> Result<Probe, Failure> {
+    let (text, final_url, _) = get(url).await?;
+    let parsed = crate::parse::parse(&text, &final_url, usize::MAX)
+        .map_err(|e| Failure::user(format!("{}: {e}", config::redact_url(url))))?;
+    Ok(Probe {
+        title: parsed.meta.title,
+        items: parsed.entries.len(),
+    })
+}
+
+/// Feed links a web page declares (`<link rel="alternate" type=…feed…>`),
+/// resolved against `base`, in page order.
+///
+/// A small tag scanner rather than an HTML parser: only `<link>` start
+/// tags and their attributes matter, and html5ever (there through ammonia)
+/// needs a DOM crate on top to be asked for them.
+pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
+    const FEED_TYPES: &[&str] = &[
+        "application/rss+xml",
+        "application/atom+xml",
+        "application/feed+json",
+        "application/json",
+        "application/rdf+xml",
+        "text/xml",
+        "application/xml",
+    ];
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut at = 0;
+    while let Some(i) = lower[at..].find("<link") {
+        let start = at + i + 5;
+        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
+        let attrs = attributes(&html[start..end]);
+        at = end;
+        let get = |k: &str| {
+            attrs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+        };
+        let rel_alt = get("rel").is_some_and(|r| {
+            r.split_ascii_whitespace()
+                .any(|x| x.eq_ignore_ascii_case("alternate"))
+        });
+        let ty = get("type").map(|t| t.trim().to_ascii_lowercase());
+        let is_feed = ty
+            .as_deref()
+            .is_some_and(|t| FEED_TYPES.contains(&t.split(';').next().unwrap_or("").trim()));
+        if rel_alt && is_feed {
+            if let Some(u) = get("href").and_then(|h| base.join(h.trim()).ok()) {
+                if !found.contains(&u) {
+                    found.push(u);
+                }
+            }
+        }
+    }
+    found
+}
+
+/// `name=value` pairs of a start tag's inside (quoted or not).
+fn attributes(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        let ns = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
+            i += 1;
+        }
+        let name = &s[ns..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let mut val = String::new();
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                i += 1;
+                let vs = i;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                val = s[vs..i].to_string();
+                i += 1;
+            } else {
+                let vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                val = s[vs..i].to_string();
+            }
+        }
+        if !name.is_empty() {
+            out.push((name.to_string(), decode_entities(&val)));
+        }
+    }
+    out
+}
+
+/// The entities that appear in URLs in attributes.
+fn decode_entities(s: &str) -> String {
+    s.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+}
+
+/// Runs a `feeds` command that edits (or, for `export`, reads) the config
+/// file at `path`; `None` for `feeds list`, which reads the store.
+pub fn edit(
+    path: &Path,
+    command: &FeedsCommand,
+    out: &mut dyn Write,
+) -> Option<Result<(), Failure>> {
+    Some(match command {
+        FeedsCommand::List => return None,
+        FeedsCommand::Add {
+            url,
+            title,
+            tags,
+            interval,
+            discover,
+            probe,
+        } => {
+            let feed = NewFeed {
+                url: url.clone(),
+                title: title.clone(),
+                tags: tags.clone(),
+                interval: interval.clone(),
+            };
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::internal(format!("cannot start the runtime: {e}")))
+                .and_then(|rt| rt.block_on(add_command(path, feed, *discover, *probe, out)))
+        }
+        FeedsCommand::Remove { url } => remove_command(path, url, out),
+        FeedsCommand::Import { file } => import_command(path, file, out),
+        FeedsCommand::Export => config::load(path).map_err(Failure::from).and_then(|cfg| {
+            out.write_all(&crate::publish::opml(&cfg))
+                .and_then(|_| out.flush())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+        }),
+    })
+}
+
+/// `rafid feeds add`.
+pub async fn add_command(
+    path: &Path,
+    mut feed: NewFeed,
+    discover: bool,
+    probe_it: bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::internal(format!("writing to stdout: {e}"));
+    let given = Url::parse(feed.url.trim())
+        .map_err(|e| Failure::user(format!("{:?} is not a URL ({e})", feed.url)))?;
+    if discover {
+        let (text, final_url, content_type) = get(&given).await?;
+        let html = content_type
+            .as_deref()
+            .is_some_and(|t| t.to_ascii_lowercase().contains("html"))
+            || text.trim_start().get(..15).is_some_and(|s| {
+                let s = s.to_ascii_lowercase();
+                s.starts_with("<!doctype html") || s.starts_with("<html")
+            });
+        if html {
+            let links = discover_links(&text, &final_url);
+            let Some(first) = links.first() else {
+                return Err(Failure::user(format!(
+                    "{} links to no feed (no <link rel=\"alternate\"> of a feed type)",
+                    config::redact_url(&given)
+                )));
+            };
+            writeln!(out, "found the feed {}", config::redact_url(first)).map_err(io)?;
+            for other in &links[1..] {
+                writeln!(
+                    out,
+                    "  (the page also links to {})",
+                    config::redact_url(other)
+                )
+                .map_err(io)?;
+            }
+            feed.url = first.to_string();
+        }
+    }
+    let text = read_config(path)?;
+    let (new_text, _) = add(path, &text, std::slice::from_ref(&feed), false)?;
+    if probe_it {
+        let url = Url::parse(&feed.url).map_err(Failure::user)?;
+        let p = probe(&url).await?;
+        writeln!(
+            out,
+            "{}: {:?}, {} items",
+            config::redact_url(&url),
+            p.title.as_deref().unwrap_or("(no title)"),
+            p.items
+        )
+        .map_err(io)?;
+    }
+    write_config(path, &new_text)?;
+    writeln!(
+        out,
+        "added {} to {}",
+        config::redact_str(&feed.url),
+        path.display()
+    )
+    .map_err(io)
+}
+
+/// `rafid feeds remove`.
+pub fn remove_command(path: &Path, url: &str, out: &mut dyn Write) -> Result<(), Failure> {
+    let text = read_config(path)?;
+    let new_text = remove(path, &text, url)?;
+    write_config(path, &new_text)?;
+    writeln!(
+        out,
+        "removed {} from {} (its items stay until retention removes them)",
+        config::redact_str(url),
+        path.display()
+    )
+    .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+}
+
+/// `rafid feeds import FILE.opml`.
+pub fn import_command(path: &Path, file: &Path, out: &mut dyn Write) -> Result<(), Failure> {
+    let xml = if file == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    }
+    .map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
+    let mut feeds =
+        parse_opml(&xml).map_err(|e| Failure::user(format!("{}: {e}", file.display())))?;
+    // Folder names are free text in OPML; those that cannot be tags are
+    // left out, and said so.
+    let io = |e: std::io::Error| Failure::internal(format!("writing to stdout: {e}"));
+    for feed in &mut feeds {
+        let (good, bad): (Vec<String>, Vec<String>) = std::mem::take(&mut feed.tags)
+            .into_iter()
+            .partition(|t| config::is_valid_tag(t));
+        for t in bad {
+            writeln!(
+                out,
+                "{}: {t:?} cannot be a tag ('/', '?', '#' and '\\' are not allowed); left out",
+                config::redact_str(&feed.url)
+            )
+            .map_err(io)?;
+        }
+        feed.tags = good;
+    }
+    let text = read_config(path)?;
+    let (new_text, added) = add(path, &text, &feeds, true)?;
+    if !added.is_empty() {
+        write_config(path, &new_text)?;
+    }
+    writeln!(
+        out,
+        "imported {} feeds into {} ({} already there)",
+        added.len(),
+        path.display(),
+        feeds.len() - added.len()
+    )
+    .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config with comments in every place a person puts them.
+    const COMMENTED: &str = "\
+# rafid config — top comment
+
+[server]  # trailing comment on a header
+listen = \"127.0.0.1:8080\"   # aligned comment
+# comment between keys
+base_url = \"http://127.0.0.1:8080/\"
+
+# ---- the feeds ----
+
+# The first outlet
+[[feed]]
+url = \"https://a.example/feed.xml\"
+tags = [ \"ar\",   \"news\" ]  # odd spacing kept
+
+[[feed]]
+# inside the table
+url = \"https://b.example/rss\"
+title = 'single quotes'
+
+# a closing remark
+";
+
+    fn p() -> &'static Path {
+        Path::new("rafid.toml")
+    }
+
+    #[test]
+    fn add_appends_one_block_and_keeps_everything_else() {
+        let feed = NewFeed {
+            url: "https://c.example/atom".into(),
+            title: Some("سي".into()),
+            tags: vec!["world".into()],
+            interval: Some("15m".into()),
+        };
+        let (out, added) = add(p(), COMMENTED, &[feed], false).unwrap();
+        assert_eq!(added.len(), 1);
+        let block = "\n[[feed]]\nurl = \"https://c.example/atom\"\ntitle = \"سي\"\ntags = [\"world\"]\ninterval = \"15m\"\n";
+        // Everything before the closing remark is the same bytes; the block
+        // comes after the last feed.
+        let (head, tail) = COMMENTED.split_at(COMMENTED.find("\n# a closing").unwrap());
+        assert_eq!(out, format!("{head}{block}{tail}"), "{out}");
+        config::parse(p(), &out).unwrap();
+    }
+
+    #[test]
+    fn add_refuses_a_feed_already_there_canonically() {
+        let feed = NewFeed {
+            url: "HTTPS://A.example/feed.xml#top".into(),
+            ..NewFeed::default()
+        };
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(e.message.contains("already in"), "{}", e.message);
+    }
+
+    #[test]
+    fn add_refuses_what_check_would() {
+        let feed = NewFeed {
+            url: "https://c.example/f".into(),
+            interval: Some("soon".into()),
+            ..NewFeed::default()
+        };
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(e.message.contains("not a duration"), "{}", e.message);
+        let feed = NewFeed {
+            url: "ftp://c.example/f".into(),
+            ..NewFeed::default()
+        };
+        assert!(add(p(), COMMENTED, &[feed], false).is_err());
+    }
+
+    #[test]
+    fn add_to_an_empty_file_and_remove_again() {
+        let feed = NewFeed {
+            url: "https://c.example/atom".into(),
+            ..NewFeed::default()
+        };
+        let (out, _) = add(p(), "", &[feed], false).unwrap();
+        assert_eq!(out, "\n[[feed]]\nurl = \"https://c.example/atom\"\n");
+        let back = remove(p(), &out, "https://c.example/atom").unwrap();
+        assert_eq!(back, "");
+    }
+
+    #[test]
+    fn remove_takes_the_block_and_its_own_comment_only() {
+        let out = remove(p(), COMMENTED, "https://a.example/feed.xml").unwrap();
+        let expected = COMMENTED.replace(
+            "# The first outlet\n[[feed]]\nurl = \"https://a.example/feed.xml\"\ntags = [ \"ar\",   \"news\" ]  # odd spacing kept\n\n",
+            "",
+        );
+        assert_eq!(out, expected, "{out}");
+        let out = remove(p(), COMMENTED, "https://b.example/rss").unwrap();
+        let expected = COMMENTED.replace(
+            "\n[[feed]]\n# inside the table\nurl = \"https://b.example/rss\"\ntitle = 'single quotes'\n",
+            "",
+        );
+        assert_eq!(out, expected, "{out}");
+        let e = remove(p(), COMMENTED, "https://z.example/").unwrap_err();
+        assert!(e.message.contains("no feed"));
+    }
+
+    #[test]
+    fn add_then_remove_gives_the_file_back() {
+        let feed = NewFeed {
+            url: "https://c.example/atom".into(),
+            tags: vec!["x".into()],
+            ..NewFeed::default()
+        };
+        let (out, _) = add(p(), COMMENTED, &[feed], false).unwrap();
+        assert_eq!(
+            remove(p(), &out, "https://c.example/atom").unwrap(),
+            COMMENTED
+        );
+    }
+
+    #[test]
+    fn unknown_keys_survive_edits() {
+        let text = "[[river]]\nname = \"x\"\nkeep = [\"a\"]\n\n[[feed]]\nurl = \"https://a.example/f\"\ndedup = false\n";
+        let feed = NewFeed {
+            url: "https://b.example/f".into(),
+            ..NewFeed::default()
+        };
+        let (out, _) = add(p(), text, &[feed], false).unwrap();
+        assert!(out.starts_with(text), "{out}");
+        let back = remove(p(), &out, "https://b.example/f").unwrap();
+        assert_eq!(back, text);
+    }
+
+    #[test]
+    fn edits_go_through_a_symlink_and_keep_the_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.toml");
+        std::fs::write(&real, "# mine\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("rafid.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        write_config(&link, "# mine\n# more\n").unwrap();
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(std::fs::read_to_string(&real).unwrap(), "# mine\n# more\n");
+        let mode = std::fs::metadata(&real).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
+    }
+
+    #[test]
+    fn opml_folders_become_tags() {
+        let xml = r#"<?xml version="1.0"?>
+<opml version="2.0"><head><title>x</title></head><body>
+  <outline text="أخبار">
+    <outline text="Daily" title="Daily" type="rss" xmlUrl="https://a.example/f?x=1&amp;y=2"/>
+    <outline text="World"><outline text="https://b.example/f" xmlUrl="https://b.example/f" category="extra,أخبار"/></outline>
+  </outline>
+  <outline text="Loose" xmlUrl="https://c.example/f"/>
+</body></opml>"#;
+        let feeds = parse_opml(xml).unwrap();
+        assert_eq!(
+            feeds,
+            vec![
+                NewFeed {
+                    url: "https://a.example/f?x=1&y=2".into(),
+                    title: Some("Daily".into()),
+                    tags: vec!["أخبار".into()],
+                    interval: None
+                },
+                NewFeed {
+                    url: "https://b.example/f".into(),
+                    title: None,
+                    tags: vec!["أخبار".into(), "World".into(), "extra".into()],
+                    interval: None
+                },
+                NewFeed {
+                    url: "https://c.example/f".into(),
+                    title: Some("Loose".into()),
+                    tags: vec![],
+                    interval: None
+                },
+            ]
+        );
+        assert!(parse_opml("<html></html>").is_err());
+    }
+
+    #[test]
+    fn opml_export_import_export_is_identical() {
+        let text = "[output]\ntitle = \"نهر\"\n[[feed]]\nurl = \"https://a.example/f\"\ntitle = \"A & B\"\ntags = [\"news\", \"ar\"]\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\n";
+        let first = crate::publish::opml(&config::parse(p(), text).unwrap());
+        let feeds = parse_opml(std::str::from_utf8(&first).unwrap()).unwrap();
+        let (imported, added) = add(p(), "[output]\ntitle = \"نهر\"\n", &feeds, true).unwrap();
+        assert_eq!(added.len(), 2);
+        let second = crate::publish::opml(&config::parse(p(), &imported).unwrap());
+        assert_eq!(
+            String::from_utf8(first).unwrap(),
+            String::from_utf8(second).unwrap()
+        );
+        // Importing again adds nothing.
+        let (again, added) = add(p(), &imported, &feeds, true).unwrap();
+        assert!(added.is_empty());
+        assert_eq!(again, imported);
+    }
+
+    #[test]
+    fn folders_that_cannot_be_tags_are_left_out_and_said_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let opml = dir.path().join("subs.opml");
+        std::fs::write(
+            &opml,
+            r#"<opml version="1.0"><body><outline text="C#"><outline text="أخبار">
+<outline text="a" xmlUrl="https://a.example/f"/></outline></outline></body></opml>"#,
+        )
+        .unwrap();
+        let cfg = dir.path().join("rafid.toml");
+        let mut out = Vec::new();
+        import_command(&cfg, &opml, &mut out).unwrap();
+        let out = String::from_utf8(out).unwrap();
+        assert!(out.contains("\"C#\" cannot be a tag"), "{out}");
+        assert!(out.contains("imported 1 feeds"), "{out}");
+        let loaded = config::load(&cfg).unwrap();
+        assert_eq!(loaded.feeds[0].tags, vec!["أخبار"]);
+    }
+
+    #[test]
+    fn feed_links_are_discovered() {
+        let html = r#"<html><head>
+<link rel="stylesheet" href="/s.css">
+<LINK REL="alternate" TYPE="application/rss+xml" title="RSS" href="/rss.xml?a=1&amp;b=2">
+<link rel=alternate type='application/atom+xml' href='https://feeds.example/atom'>
+<link rel="alternate" hreflang="en" href="/en/">
+</head></html>"#;
+        let base = Url::parse("https://site.example/news/").unwrap();
+        let links: Vec<String> = discover_links(html, &base)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            links,
+            vec![
+                "https://site.example/rss.xml?a=1&b=2",
+                "https://feeds.example/atom"
+            ]
+        );
+    }
+}
