@@ -9,6 +9,7 @@
 //! - [`parse`]: feed-rs → rafid's own [`model`] types.
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
+//! - [`rules`]: keep/drop rules: what a feed stores, what a named river shows.
 //! - [`store`]: sled, the only module that knows it.
 //! - [`publish`]: Atom, RSS and JSON Feed rendered once per change.
 //! - [`server`]: axum, serving the cached bytes.
@@ -27,6 +28,7 @@ pub mod normalize;
 pub mod parse;
 pub mod poll;
 pub mod publish;
+pub mod rules;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, FeedsCommand, LogFormat, RenderFormat, StoreCommand};
+use rafid::cli::{Cli, Command, FeedsCommand, LogFormat, RenderFormat, RulesCommand, StoreCommand};
 use rafid::commands::{self, Failure};
 use rafid::publish::Format;
 use tracing_subscriber::EnvFilter;
@@ -38,7 +38,34 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
                 .print(&mut std::io::stdout().lock())
                 .map_err(Failure::internal)
         }
-        Command::Render { format, tag, limit } => {
+        Command::Render {
+            format,
+            river: Some(river),
+            limit,
+            ..
+        } => {
+            let bytes = match format {
+                RenderFormat::Atom => commands::render_river(&config, Format::Atom, &river, limit)?,
+                RenderFormat::Rss => commands::render_river(&config, Format::Rss, &river, limit)?,
+                RenderFormat::Json => commands::render_river(&config, Format::Json, &river, limit)?,
+                RenderFormat::Opml => rafid::publish::opml(&config),
+            };
+            let mut out = std::io::stdout().lock();
+            out.write_all(&bytes)
+                .and_then(|_| out.flush())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+        }
+        Command::Rules(RulesCommand::Test { source, feed }) => {
+            let text =
+                runtime()?.block_on(commands::rules_test(&config, &source, feed.as_deref()))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+        }
+        Command::Render {
+            format, tag, limit, ..
+        } => {
             let bytes = match format {
                 RenderFormat::Atom => commands::render(&config, Format::Atom, tag, limit)?,
                 RenderFormat::Rss => commands::render(&config, Format::Rss, tag, limit)?,

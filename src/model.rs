@@ -318,6 +318,11 @@ pub struct FeedState {
     pub polls: u64,
     #[serde(default)]
     pub not_modified: u64,
+    /// Fingerprint of the feed rules the last document was judged by: when
+    /// the rules change, the next poll fetches and judges the feed again
+    /// even if it has not changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
 }
 
 /// What a feed's responses said about its rhythm, kept so the interval can

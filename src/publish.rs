@@ -62,6 +62,8 @@ impl Format {
 pub enum Scope {
     All,
     Tag(String),
+    /// A named river (`[[river]]`).
+    River(String),
 }
 
 impl Scope {
@@ -71,6 +73,11 @@ impl Scope {
             Scope::Tag(t) => format!(
                 "tags/{}.{}",
                 url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>(),
+                format.extension()
+            ),
+            Scope::River(r) => format!(
+                "rivers/{}.{}",
+                url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>(),
                 format.extension()
             ),
         }
@@ -119,7 +126,7 @@ impl View<'_> {
     fn title(&self) -> String {
         match self.scope {
             Scope::All => self.config.output.title.clone(),
-            Scope::Tag(t) => format!("{} — {t}", self.config.output.title),
+            Scope::Tag(t) | Scope::River(t) => format!("{} — {t}", self.config.output.title),
         }
     }
 
@@ -137,6 +144,7 @@ impl View<'_> {
         let scope = match self.scope {
             Scope::All => String::new(),
             Scope::Tag(t) => format!("tag:{t}"),
+            Scope::River(r) => format!("river:{r}"),
         };
         let d = crate::normalize::digest(&[&self.store_id, scope.as_bytes()]);
         crate::model::ItemId(d).urn()
@@ -169,7 +177,22 @@ pub fn in_scope(config: &Config, scope: &Scope, item: &Item) -> bool {
                 .feed(&s.feed_url)
                 .is_some_and(|f| f.tags.iter().any(|t| t == tag))
         }),
+        Scope::River(name) => config
+            .river(name)
+            .is_some_and(|r| in_river(config, r, item)),
     }
+}
+
+/// Whether a river shows an item: one of its feeds carries it and the
+/// river's rules keep it.
+pub fn in_river(config: &Config, river: &crate::config::RiverConfig, item: &Item) -> bool {
+    let from_its_feeds = river.tags.is_empty()
+        || item.sources.iter().any(|s| {
+            config
+                .feed(&s.feed_url)
+                .is_some_and(|f| f.tags.iter().any(|t| river.tags.contains(t)))
+        });
+    from_its_feeds && river.rules.judge(&crate::rules::Doc::of_item(item)).kept()
 }
 
 /// Reads the items of `scope` from the store and renders them.
@@ -186,6 +209,20 @@ pub fn render_from_store(
             let feeds: Vec<&str> = config.feeds_tagged(tag).map(|f| f.key()).collect();
             store.newest_in_feeds(&feeds, limit)?
         }
+        Scope::River(name) => match config.river(name) {
+            None => Vec::new(),
+            Some(river) => {
+                let feeds: Vec<&str> = config.river_feeds(river).map(|f| f.key()).collect();
+                let scan = crate::store::river_scan_bound(limit);
+                let keep =
+                    |item: &Item| river.rules.judge(&crate::rules::Doc::of_item(item)).kept();
+                if river.tags.is_empty() {
+                    store.newest_matching(None, limit, scan, keep)?
+                } else {
+                    store.newest_matching(Some(&feeds), limit, scan, keep)?
+                }
+            }
+        },
     };
     let view = View {
         config,

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed.json", get(|s, h| feed(s, h, Format::Json)))
         // axum cannot match `{tag}.atom`: the file name is split here.
         .route("/tags/{file}", get(tag_feed))
+        .route("/rivers/{file}", get(river_feed))
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
@@ -70,6 +71,23 @@ async fn tag_feed(
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, &headers).await
+}
+
+async fn river_feed(
+    State(s): State<AppState>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((name, ext)) = file.rsplit_once('.') else {
+        return not_found();
+    };
+    let Some(format) = Format::from_extension(ext) else {
+        return not_found();
+    };
+    if s.config.river(name).is_none() {
+        return not_found();
+    }
+    serve(&s, Scope::River(name.to_string()), format, &headers).await
 }
 
 async fn serve(s: &AppState, scope: Scope, format: Format, headers: &HeaderMap) -> Response {
