@@ -512,43 +512,42 @@ impl Rules {
     /// Which rules match the item, one flag per rule of `rules()`.
     pub fn matches(&self, doc: &Doc<'_>) -> Vec<bool> {
         let mut matched = vec![false; self.rules.len()];
-        if let Some(ac) = &self.words {
-            for (bit, field) in FIELDS.iter().enumerate() {
-                let bit = 1u8 << bit;
-                if self.word_fields & bit == 0 {
-                    continue;
-                }
-                for text in doc.pieces(*field, false) {
+        for (bit, field) in FIELDS.iter().enumerate() {
+            let bit = 1u8 << bit;
+            if (self.word_fields | self.regex_fields) & bit == 0 {
+                continue;
+            }
+            // Each field is normalized once, for words and regexes alike.
+            let pieces = doc.pieces(*field, false);
+            if let Some(ac) = self.words.as_ref().filter(|_| self.word_fields & bit != 0) {
+                for text in &pieces {
                     for m in ac.find_overlapping_iter(text.as_str()) {
                         let r = self.word_refs[m.pattern().as_usize()];
                         if matched[r.rule] || self.rules[r.rule].field.mask() & bit == 0 {
                             continue;
                         }
-                        if self.word_match_at(&text, m.start(), m.end(), r) {
+                        if self.word_match_at(text, m.start(), m.end(), r) {
                             matched[r.rule] = true;
                         }
                     }
                 }
             }
-        }
-        for (bit, field) in FIELDS.iter().enumerate() {
-            let bit = 1u8 << bit;
             if self.regex_fields & bit == 0 {
                 continue;
             }
-            let pending: Vec<usize> = self
-                .regex_rules
-                .iter()
-                .copied()
-                .filter(|i| !matched[*i] && self.rules[*i].field.mask() & bit != 0)
-                .collect();
-            if pending.is_empty() {
-                continue;
-            }
-            let pieces = doc.pieces(*field, true);
-            for i in pending {
+            let raw;
+            let texts = if *field == Field::Link {
+                raw = doc.pieces(Field::Link, true);
+                &raw
+            } else {
+                &pieces
+            };
+            for &i in &self.regex_rules {
+                if matched[i] || self.rules[i].field.mask() & bit == 0 {
+                    continue;
+                }
                 if let Pattern::Regex(re) = &self.rules[i].pattern {
-                    matched[i] = pieces.iter().any(|t| re.is_match(t));
+                    matched[i] = texts.iter().any(|t| re.is_match(t));
                 }
             }
         }

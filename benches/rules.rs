@@ -1,0 +1,276 @@
+//! Rule evaluation benchmark: `cargo bench --bench rules`.
+//!
+//! The cost of judging one item against a rule set of 100 rules (90 plain
+//! words and phrases, Arabic and English, on every field; 10 `regex:`
+//! patterns), compiled once as the config does:
+//! - **judge/short**: an item with a title and a summary of about 300
+//!   characters (what most news feeds carry);
+//! - **judge/long**: the same with an HTML body of about 2 KB;
+//! - **judge-words-only/long**: the 90 word rules alone, without the regexes;
+//! - **normalize/long**: `normalize_text` of that item's title and body
+//!   alone: the floor, since matching needs the text normalized anyway;
+//! - **naive/long**: the same 90 words searched one by one (`str::match_indices`
+//!   per pattern and field, same boundary rule): what one automaton saves.
+//!
+//! No item matches a drop rule, so every rule is tried (the worst case).
+
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use rafid::model::{Category, Entry, Person};
+use rafid::normalize::{html_to_text, normalize_text};
+use rafid::rules::{Doc, Field, Kind, Rule, Rules};
+
+const AR_WORDS: [&str; 45] = [
+    "إعلان",
+    "ممول",
+    "برعاية",
+    "عرض خاص",
+    "تخفيضات",
+    "كوبون",
+    "خصم",
+    "اشترك الآن",
+    "مسابقة",
+    "جائزة",
+    "الأبراج",
+    "حظك اليوم",
+    "وصفة",
+    "مطبخ",
+    "موضة",
+    "أزياء",
+    "مشاهير",
+    "فضيحة",
+    "صادم",
+    "لن تصدق",
+    "فيديو",
+    "صور",
+    "بث مباشر",
+    "كرة القدم",
+    "الدوري",
+    "المنتخب",
+    "مباراة",
+    "هدف",
+    "ملعب",
+    "بطولة",
+    "سباق",
+    "تنس",
+    "سلة",
+    "ملاكمة",
+    "مصارعة",
+    "فنان",
+    "مطرب",
+    "مسلسل",
+    "فيلم",
+    "حفل",
+    "مهرجان",
+    "عرض أزياء",
+    "تسوق",
+    "بيع",
+    "شراء",
+];
+
+const EN_WORDS: [&str; 40] = [
+    "sponsored",
+    "advert",
+    "promoted",
+    "partner content",
+    "deal",
+    "coupon",
+    "discount",
+    "giveaway",
+    "horoscope",
+    "recipe",
+    "celebrity",
+    "gossip",
+    "shocking",
+    "you won't believe",
+    "video",
+    "photos",
+    "live stream",
+    "football",
+    "league",
+    "match",
+    "goal",
+    "stadium",
+    "tournament",
+    "race",
+    "tennis",
+    "basketball",
+    "boxing",
+    "wrestling",
+    "singer",
+    "series",
+    "movie",
+    "concert",
+    "festival",
+    "fashion",
+    "shopping",
+    "sale",
+    "buy now",
+    "subscribe",
+    "newsletter",
+    "podcast",
+];
+
+const PREFIXES: [&str; 5] = ["رياض*", "sport*", "ترفي*", "entertain*", "lifestyl*"];
+
+const REGEXES: [&str; 10] = [
+    r"regex:\b(?:win|won) \d+",
+    r"regex:^(?:ad|ads|promo)\b",
+    r"regex:\bcasino\b",
+    r"regex:\d{2,} ?% off",
+    r"regex:^https?://[^/]+/(?:ads|promo|sponsored)/",
+    r"regex:\bكازينو\b",
+    r"regex:(?:ربح|اربح) \d+",
+    r"regex:\bbet(?:ting)?\b",
+    r"regex:\blottery\b",
+    r"regex:يانصيب",
+];
+
+fn rule_set() -> Rules {
+    let fields = [
+        Field::Any,
+        Field::Title,
+        Field::Content,
+        Field::Category,
+        Field::Author,
+    ];
+    let mut drop = Vec::new();
+    for (i, w) in AR_WORDS
+        .iter()
+        .chain(EN_WORDS.iter())
+        .chain(PREFIXES.iter())
+        .enumerate()
+    {
+        drop.push(Rule::new(Kind::Drop, fields[i % fields.len()], w).unwrap());
+    }
+    for (i, r) in REGEXES.iter().enumerate() {
+        let field = if i == 4 { Field::Link } else { Field::Any };
+        drop.push(Rule::new(Kind::Drop, field, r).unwrap());
+    }
+    assert_eq!(drop.len(), 100);
+    Rules::new(Vec::new(), drop, Vec::new()).unwrap()
+}
+
+fn item(long: bool) -> Entry {
+    let sentence = "<p>قالت الحكومة في بيان رسمي صدر صباح اليوم إن المفاوضات حول الموازنة العامة \
+                    للعام المقبل ستستأنف الأسبوع القادم بمشاركة ممثلين عن القطاع الخاص والنقابات، \
+                    وأكد الوزير أن الإصلاحات الضريبية تهدف إلى تخفيف العبء عن الأسر.</p>";
+    let summary = sentence.repeat(1);
+    let content = long.then(|| sentence.repeat(8));
+    Entry {
+        guid: Some("bench-1".into()),
+        title: Some("الحكومة تستأنف مفاوضات الموازنة العامة مع القطاع الخاص".into()),
+        link: Some("https://news.example/politics/2024/03/budget-talks-resume".into()),
+        content,
+        summary: Some(summary),
+        authors: vec![Person {
+            name: "سارة الكاتب".into(),
+            email: None,
+            uri: None,
+        }],
+        categories: vec![
+            Category {
+                term: "سياسة".into(),
+                scheme: None,
+                label: None,
+            },
+            Category {
+                term: "اقتصاد".into(),
+                scheme: None,
+                label: None,
+            },
+        ],
+        language: Some("ar".into()),
+        ..Entry::default()
+    }
+}
+
+/// The reference: each word searched on its own in each normalized field.
+fn naive(words: &[String], fields: &[String]) -> bool {
+    for w in words {
+        for text in fields {
+            for (at, _) in text.match_indices(w.as_str()) {
+                let end = at + w.len();
+                let before_ok = at == 0 || text.as_bytes()[at - 1] == b' ';
+                let after_ok = end == text.len() || text.as_bytes()[end] == b' ';
+                if before_ok && after_ok {
+                    return true;
+                }
+            }
+        }
+    }
+    false
+}
+
+fn bench(c: &mut Criterion) {
+    let rules = rule_set();
+    let short = item(false);
+    let long = item(true);
+    assert!(rules.judge(&Doc::of_entry(&short)).kept());
+    assert!(rules.judge(&Doc::of_entry(&long)).kept());
+
+    let mut g = c.benchmark_group("rules");
+    g.bench_function("judge/short", |b| {
+        b.iter(|| rules.judge(black_box(&Doc::of_entry(&short))))
+    });
+    g.bench_function("judge/long", |b| {
+        b.iter(|| rules.judge(black_box(&Doc::of_entry(&long))))
+    });
+    let words_only = Rules::new(
+        Vec::new(),
+        rules
+            .rules()
+            .iter()
+            .filter(|r| !r.source.starts_with("regex:"))
+            .cloned()
+            .collect(),
+        Vec::new(),
+    )
+    .unwrap();
+    g.bench_function("judge-words-only/long", |b| {
+        b.iter(|| words_only.judge(black_box(&Doc::of_entry(&long))))
+    });
+    g.bench_function("normalize/long", |b| {
+        b.iter(|| {
+            let l = black_box(&long);
+            let mut n = normalize_text(l.title.as_deref().unwrap_or(""));
+            for html in [l.content.as_deref(), l.summary.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                n.push_str(&normalize_text(&html_to_text(html)));
+            }
+            n
+        })
+    });
+    let words: Vec<String> = AR_WORDS
+        .iter()
+        .chain(EN_WORDS.iter())
+        .map(|w| normalize_text(w))
+        .collect();
+    g.bench_function("naive/long", |b| {
+        b.iter(|| {
+            let l = black_box(&long);
+            let mut fields = vec![normalize_text(l.title.as_deref().unwrap_or(""))];
+            for html in [l.content.as_deref(), l.summary.as_deref()]
+                .into_iter()
+                .flatten()
+            {
+                fields.push(normalize_text(&html_to_text(html)));
+            }
+            for p in &l.authors {
+                fields.push(normalize_text(&p.name));
+            }
+            for cat in &l.categories {
+                fields.push(normalize_text(&cat.term));
+            }
+            fields.extend(l.link.as_deref().map(normalize_text));
+            naive(&words, &fields)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
