@@ -156,7 +156,7 @@ fn item(long: bool) -> Entry {
     let sentence = "<p>قالت الحكومة في بيان رسمي صدر صباح اليوم إن المفاوضات حول الموازنة العامة \
                     للعام المقبل ستستأنف الأسبوع القادم بمشاركة ممثلين عن القطاع الخاص والنقابات، \
                     وأكد الوزير أن الإصلاحات الضريبية تهدف إلى تخفيف العبء عن الأسر.</p>";
-    let summary = sentence.repeat(1);
+    let summary = sentence.to_string();
     let content = long.then(|| sentence.repeat(8));
     Entry {
         guid: Some("bench-1".into()),

@@ -112,6 +112,24 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
         rules.sort();
         assert_eq!(rules, ["drop.category \"sport\"", "drop.title \"إعلان\""]);
         assert!(store.check().unwrap().is_empty());
+        // The memory of what was dropped is part of a backup.
+        let mut exported = Vec::new();
+        store.export(&mut exported).unwrap();
+        let text = String::from_utf8(exported.clone()).unwrap();
+        assert_eq!(text.matches("\"kind\":\"dropped\"").count(), 2, "{text}");
+        let copy = dir.path().join("copy");
+        let restored = Store::open(&copy, "test import").unwrap();
+        restored.import(exported.as_slice()).unwrap();
+        let mut again = Vec::new();
+        restored.export(&mut again).unwrap();
+        assert_eq!(again, exported);
+        assert_eq!(
+            restored
+                .dropped_of_feed(&server.url("/news.xml"))
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     // The source edits the advertisement so that the rule no longer

@@ -117,6 +117,30 @@ impl Store {
         Ok(out)
     }
 
+    /// Every record with its raw key, in key order, for `export`.
+    pub(super) fn dropped_records(&self) -> Result<Vec<(Vec<u8>, Dropped)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.dropped.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let d = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("dropped", format!("{}: {e}", hex(&k))))?;
+            out.push((k.to_vec(), d));
+        }
+        Ok(out)
+    }
+
+    /// Puts back one exported record; the error says what is wrong with it.
+    pub(super) fn put_dropped_raw(&self, key: &[u8], d: &Dropped) -> Result<(), String> {
+        if key.len() != 33 {
+            return Err(format!("dropped key {}: 33 bytes expected", hex(key)));
+        }
+        let v = serde_json::to_vec(d).map_err(|e| e.to_string())?;
+        self.dropped
+            .insert(key, v)
+            .map(|_| ())
+            .map_err(|e| self.err(e).to_string())
+    }
+
     /// Problems in the `dropped` tree, for `store check`.
     pub(super) fn check_dropped(&self, problems: &mut Vec<String>) -> Result<(), StoreError> {
         for kv in self.dropped.iter() {
