@@ -167,6 +167,22 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
             .is_some()
     );
 
+    // `rules test` on a configured feed's URL applies that feed's rules.
+    let report = rafid::commands::rules_test(&cfg, &server.url("/news.xml"), None)
+        .await
+        .unwrap();
+    assert!(
+        report.contains("dropped: drop.category \"sport\""),
+        "{report}"
+    );
+    assert!(report.contains("river economy:"), "{report}");
+    assert!(
+        report.contains("river everything:") && report.contains("not shown: drop.link \"en\""),
+        "{report}"
+    );
+    let missing = rafid::commands::rules_test(&cfg, &server.url("/missing.xml"), None).await;
+    assert_eq!(missing.unwrap_err().code, 1);
+
     // The river over HTTP, and 404 for a river that does not exist.
     let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
