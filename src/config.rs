@@ -155,6 +155,8 @@ struct RawFeed {
     auth: Option<RawAuth>,
     keep: Option<Spanned<RawRules>>,
     drop: Option<Spanned<RawRules>>,
+    #[serde(default)]
+    lang: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -742,7 +744,13 @@ impl Validator<'_> {
                 let pw = self.secret(&format!("{key}.auth.password"), &a.password);
                 (user, pw)
             });
-            let rules = self.rules(&key, f.keep.as_ref(), f.drop.as_ref(), &[], f.url.span());
+            let rules = self.rules(
+                &key,
+                f.keep.as_ref(),
+                f.drop.as_ref(),
+                &f.lang,
+                f.url.span(),
+            );
             feeds.push(FeedConfig {
                 url,
                 title: f.title.clone(),
@@ -1094,6 +1102,10 @@ drop = { title = ["إعلان", "sponsored"], category = ["sport"] }
 [[feed]]
 url = "https://b.example/f"
 
+[[feed]]
+url = "https://c.example/f"
+lang = ["AR"]
+
 [[river]]
 name = "economy"
 tags = ["news"]
@@ -1106,6 +1118,7 @@ name = "الكل"
         let cfg = parse(Path::new("r.toml"), text).unwrap();
         let rules = cfg.feeds[0].rules.as_ref().unwrap();
         assert_eq!(rules.rules().len(), 3);
+        assert_eq!(cfg.feeds[2].rules.as_ref().unwrap().lang(), ["ar"]);
         assert!(cfg.feeds[1].rules.is_none());
         let economy = cfg.river("economy").unwrap();
         assert_eq!(economy.tags, ["news"]);
@@ -1114,7 +1127,7 @@ name = "الكل"
         assert_eq!(cfg.river_feeds(economy).count(), 1);
         let all = cfg.river("الكل").unwrap();
         assert!(all.rules.is_empty());
-        assert_eq!(cfg.river_feeds(all).count(), 2);
+        assert_eq!(cfg.river_feeds(all).count(), 3);
         assert_eq!(cfg.rivers().len(), 2);
     }
 

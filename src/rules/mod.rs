@@ -119,6 +119,12 @@ impl Pattern {
     /// wrong and how to write it.
     pub fn parse(text: &str) -> Result<Pattern, String> {
         if let Some(re) = text.strip_prefix("regex:") {
+            if re.is_empty() {
+                return Err(
+                    "\"regex:\" needs a pattern after it; an empty one would match every item"
+                        .into(),
+                );
+            }
             return regex::RegexBuilder::new(re)
                 // Bounds what one pattern may cost to compile and hold.
                 .size_limit(1 << 20)
@@ -784,6 +790,8 @@ mod tests {
     fn bad_patterns_are_refused_with_a_reason() {
         let e = Pattern::parse("regex:(unclosed").unwrap_err();
         assert!(e.contains("not a valid regex"), "{e}");
+        let e = Pattern::parse("regex:").unwrap_err();
+        assert!(e.contains("needs a pattern"), "{e}");
         let e = Pattern::parse("«»").unwrap_err();
         assert!(e.contains("no letters or digits"), "{e}");
     }
