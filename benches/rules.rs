@@ -21,6 +21,11 @@
 //! - **render/river-rare**: a river whose keep rule matches one item in 1000
 //!   (its tag takes the per-feed indexes):
 //!   it looks at the newest `river_scan_bound(100)` = 5000 items at most.
+//!
+//! The river renders are warm: each item's verdict is remembered from the
+//! render before, as when the daemon renders a river again after a poll.
+//! **render/river-rare-cold** is the first render after the rules were
+//! compiled (every item judged).
 
 use std::hint::black_box;
 
@@ -369,6 +374,23 @@ fn bench_rivers(c: &mut Criterion) {
             })
         });
     }
+    g.bench_function("river-rare-cold", |b| {
+        b.iter(|| {
+            let mut fresh = cfg.clone();
+            for r in &mut fresh.rivers {
+                // A clone of compiled rules starts with no remembered verdicts.
+                r.rules = std::sync::Arc::new((*r.rules).clone());
+            }
+            render_from_store(
+                &store,
+                &fresh,
+                black_box(&Scope::River("rare".into())),
+                Format::Atom,
+                100,
+            )
+            .unwrap()
+        })
+    });
     g.finish();
 }
 

@@ -192,7 +192,7 @@ pub fn in_river(config: &Config, river: &crate::config::RiverConfig, item: &Item
                 .feed(&s.feed_url)
                 .is_some_and(|f| f.tags.iter().any(|t| river.tags.contains(t)))
         });
-    from_its_feeds && river.rules.judge(&crate::rules::Doc::of_item(item)).kept()
+    from_its_feeds && river.rules.keeps_item(item)
 }
 
 /// Reads the items of `scope` from the store and renders them.
@@ -214,8 +214,7 @@ pub fn render_from_store(
             Some(river) => {
                 let feeds: Vec<&str> = config.river_feeds(river).map(|f| f.key()).collect();
                 let scan = crate::store::river_scan_bound(limit);
-                let keep =
-                    |item: &Item| river.rules.judge(&crate::rules::Doc::of_item(item)).kept();
+                let keep = |item: &Item| river.rules.keeps_item(item);
                 if river.tags.is_empty() {
                     store.newest_matching(None, limit, scan, keep)?
                 } else {

@@ -29,13 +29,14 @@ mod lang;
 pub mod report;
 pub mod screen;
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
-use crate::model::{Category, Entry, Item, Person};
+use crate::model::{Category, Entry, Item, ItemId, Person};
 use crate::normalize::{html_to_text, normalize_text};
 
 pub use lang::detect_language;
@@ -329,8 +330,11 @@ struct WordRef {
     lam_form: bool,
 }
 
+/// Verdicts remembered per item (id and revision) at most; past this the
+/// memory starts afresh, so it never outgrows what rivers show.
+const VERDICT_CACHE_MAX: usize = 100_000;
+
 /// The rules of one `[[feed]]` or `[[river]]`, compiled.
-#[derive(Clone)]
 pub struct Rules {
     /// Drop rules first, then keep rules; `keep_from` is where keep starts.
     rules: Vec<Rule>,
@@ -345,6 +349,28 @@ pub struct Rules {
     regex_rules: Vec<usize>,
     regex_fields: u8,
     fingerprint: String,
+    /// Whether the rules keep a stored item, by id and revision: a river is
+    /// rendered again after every change to the store, and most of the
+    /// items it looks at were judged the render before. A new config
+    /// compiles new rules, so the memory never outlives the rules.
+    verdicts: Mutex<HashMap<(ItemId, String), bool>>,
+}
+
+impl Clone for Rules {
+    fn clone(&self) -> Rules {
+        Rules {
+            rules: self.rules.clone(),
+            keep_from: self.keep_from,
+            lang: self.lang.clone(),
+            words: self.words.clone(),
+            word_refs: self.word_refs.clone(),
+            word_fields: self.word_fields,
+            regex_rules: self.regex_rules.clone(),
+            regex_fields: self.regex_fields,
+            fingerprint: self.fingerprint.clone(),
+            verdicts: Mutex::new(HashMap::new()),
+        }
+    }
 }
 
 impl fmt::Debug for Rules {
@@ -429,6 +455,7 @@ impl Rules {
             regex_rules,
             regex_fields,
             fingerprint,
+            verdicts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -444,6 +471,7 @@ impl Rules {
             regex_rules: Vec::new(),
             regex_fields: 0,
             fingerprint: String::new(),
+            verdicts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -513,6 +541,29 @@ impl Rules {
             Some(i) => Verdict::Keep(Some(self.keep_from + i)),
             None => Verdict::NoKeepMatched,
         }
+    }
+
+    /// Whether the rules keep a stored item; remembers the answer for the
+    /// item's current revision.
+    pub fn keeps_item(&self, item: &Item) -> bool {
+        let key = (item.id, item.revision.clone());
+        // A poisoned lock only means a panic elsewhere mid-insert; the map
+        // is still a valid cache.
+        if let Some(v) = self
+            .verdicts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return *v;
+        }
+        let kept = self.judge(&Doc::of_item(item)).kept();
+        let mut cache = self.verdicts.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() >= VERDICT_CACHE_MAX {
+            cache.clear();
+        }
+        cache.insert(key, kept);
+        kept
     }
 
     /// Which rules match the item, one flag per rule of `rules()`.
@@ -794,6 +845,36 @@ mod tests {
         assert!(e.contains("needs a pattern"), "{e}");
         let e = Pattern::parse("«»").unwrap_err();
         assert!(e.contains("no letters or digits"), "{e}");
+    }
+
+    #[test]
+    fn stored_items_are_judged_once_per_revision() {
+        let r = rules(&[], &[("title", "إعلان")], &[]);
+        let mut item = Item {
+            id: ItemId([7; 16]),
+            title: Some("إعلان مدفوع".into()),
+            link: None,
+            content: None,
+            summary: None,
+            published: None,
+            updated: None,
+            first_seen: chrono::Utc::now(),
+            authors: vec![],
+            categories: vec![],
+            enclosures: vec![],
+            language: None,
+            base: None,
+            sources: vec![],
+            revision: "r1".into(),
+            keys: vec![],
+        };
+        assert!(!r.keeps_item(&item));
+        assert!(!r.keeps_item(&item));
+        item.title = Some("خبر".into());
+        item.revision = "r2".into();
+        assert!(r.keeps_item(&item));
+        assert_eq!(r.verdicts.lock().unwrap().len(), 2);
+        assert!(r.clone().verdicts.lock().unwrap().is_empty());
     }
 
     #[test]
