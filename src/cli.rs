@@ -50,8 +50,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = RenderFormat::Atom)]
         format: RenderFormat,
         /// Only the items of feeds with this tag.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "river")]
         tag: Option<String>,
+        /// A named river (`[[river]]`) instead of the main feed.
+        #[arg(long, value_name = "NAME")]
+        river: Option<String>,
         /// At most this many items [default: output.max_items].
         #[arg(long)]
         limit: Option<usize>,
@@ -75,6 +78,25 @@ pub enum Command {
     /// The configured feeds.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// Keep/drop rules.
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+pub enum RulesCommand {
+    /// Show which items of a feed each rule keeps or drops: the rules of
+    /// the configured feed with this URL (or the one given with --feed)
+    /// and of every named river. Nothing is stored.
+    Test {
+        /// A feed document: a file path or an http(s) URL.
+        #[arg(value_name = "FILE_OR_URL")]
+        source: String,
+        /// Apply the rules of this configured feed (default: the feed whose
+        /// URL is FILE_OR_URL, if any).
+        #[arg(long, value_name = "URL")]
+        feed: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand, Serialize, Deserialize)]

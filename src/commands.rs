@@ -107,6 +107,8 @@ pub struct Summary {
     pub stats: IngestStats,
     /// Items retention pruned after the polls.
     pub pruned: usize,
+    /// Items feed rules kept out of the store.
+    pub dropped: usize,
 }
 
 impl Summary {
@@ -123,6 +125,7 @@ impl Summary {
             Outcome::Stored(v) => {
                 self.polled += 1;
                 self.stats += v.stats;
+                self.dropped += v.dropped;
             }
             Outcome::Failed(e) => {
                 self.polled += 1;
@@ -148,6 +151,9 @@ impl Summary {
             "items new: {}, updated: {}, duplicates merged: {}, pruned: {}",
             self.stats.new, self.stats.updated, self.stats.merged, self.pruned
         )?;
+        if self.dropped > 0 {
+            writeln!(out, "items dropped by feed rules: {}", self.dropped)?;
+        }
         for (feed, err) in &self.failed {
             // Errors name their feed already when they come from the fetcher.
             let err = err.strip_prefix(&format!("{feed}: ")).unwrap_or(err);
@@ -236,6 +242,7 @@ pub fn render(
     store: &Store,
     format: Format,
     tag: Option<String>,
+    river: Option<String>,
     limit: Option<usize>,
     before: Option<&str>,
 ) -> Result<Vec<u8>, Failure> {
@@ -255,10 +262,111 @@ pub fn render(
             )));
         }
     }
-    let scope = tag.map(Scope::Tag).unwrap_or(Scope::All);
+    if let Some(r) = &river {
+        if config.river(r).is_none() {
+            let names: Vec<&str> = config.rivers().iter().map(|r| r.name.as_str()).collect();
+            return Err(Failure::user(format!(
+                "no [[river]] named {r:?} in {} (rivers: {})",
+                config.path.display(),
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            )));
+        }
+    }
+    let scope = match (tag, river) {
+        (Some(t), _) => Scope::Tag(t),
+        (None, Some(r)) => Scope::River(r),
+        (None, None) => Scope::All,
+    };
     let limit = limit.unwrap_or(config.output.max_items);
     let r = render_page_from_store(store, config, &scope, format, limit, before)?;
     Ok(r.body.to_vec())
+}
+
+/// `rafid rules test FILE_OR_URL`: reads one feed document (a file, or an
+/// http(s) URL fetched as a poll would, without validators) and reports
+/// what the rules would keep and drop. Stores nothing.
+pub async fn rules_test(
+    config: &Config,
+    source: &str,
+    feed: Option<&str>,
+) -> Result<String, Failure> {
+    let configured = |url: &str| {
+        config.feed(url).or_else(|| {
+            let canon = crate::normalize::canonical_link(url)?;
+            config
+                .feeds
+                .iter()
+                .find(|f| crate::normalize::canonical_link(f.key()).as_deref() == Some(&canon))
+        })
+    };
+    let feed_cfg = match feed {
+        Some(u) => Some(configured(u).ok_or_else(|| {
+            Failure::user(format!(
+                "--feed {u}: no such [[feed]] in {}",
+                config.path.display()
+            ))
+        })?),
+        None => configured(source),
+    };
+    let is_url = source.starts_with("http://") || source.starts_with("https://");
+    let (text, base) = if is_url {
+        let url = url::Url::parse(source)
+            .map_err(|e| Failure::user(format!("{source}: not a URL: {e}")))?;
+        let fetcher = Fetcher::new(&config.poll).map_err(Failure::internal)?;
+        let adhoc;
+        let fc = match feed_cfg.filter(|f| f.url == url) {
+            Some(f) => f,
+            None => {
+                adhoc = config::FeedConfig {
+                    url: url.clone(),
+                    title: None,
+                    tags: Vec::new(),
+                    interval: None,
+                    enabled: true,
+                    headers: Vec::new(),
+                    auth: None,
+                    rules: None,
+                };
+                &adhoc
+            }
+        };
+        let shown = config::redact_url(&url);
+        match fetcher
+            .fetch(fc, &url, &crate::fetch::Validators::default())
+            .await
+        {
+            Ok(crate::fetch::Fetched::Body(b)) => {
+                let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
+                (d.text, b.final_url)
+            }
+            Ok(crate::fetch::Fetched::NotModified { status, .. }) => {
+                return Err(Failure::user(format!(
+                    "{shown}: HTTP {status} without a body"
+                )));
+            }
+            Err(e) => return Err(Failure::user(e)),
+        }
+    } else {
+        let path = std::path::Path::new(source);
+        let bytes = std::fs::read(path).map_err(|e| Failure::user(format!("{source}: {e}")))?;
+        let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let base = url::Url::from_file_path(&abs)
+            .or_else(|_| url::Url::parse("file:///"))
+            .map_err(|_| Failure::user(format!("{source}: cannot name the file as a URL")))?;
+        (crate::fetch::decode_body(&bytes, None).text, base)
+    };
+    let shown = if is_url {
+        config::redact_str(source)
+    } else {
+        source.to_string()
+    };
+    let doc = crate::parse::parse(&text, &base, config.poll.max_items_per_fetch)
+        .map_err(|e| Failure::user(format!("{shown}: {e}")))?;
+    Ok(crate::rules::report::report(config, feed_cfg, &shown, &doc))
 }
 
 /// `rafid export`: the whole store as JSON Lines on `out`.

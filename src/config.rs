@@ -13,6 +13,8 @@ use serde::Deserialize;
 use toml::Spanned;
 use url::Url;
 
+use crate::rules::{Kind, Rule, Rules, SharedRules};
+
 /// Where the config is looked for when neither `-c` nor `$RAFID_CONFIG` says.
 pub const DEFAULT_PATHS: &[&str] = &["config/rafid.toml", "/etc/rafid/rafid.toml"];
 
@@ -46,6 +48,52 @@ struct RawConfig {
     feeds: Vec<RawFeed>,
     #[serde(default)]
     websub: RawWebsub,
+    #[serde(default, rename = "river")]
+    rivers: Vec<RawRiver>,
+}
+
+/// A `keep` or `drop` table: patterns per field.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    #[serde(default)]
+    title: Vec<Spanned<String>>,
+    #[serde(default)]
+    content: Vec<Spanned<String>>,
+    #[serde(default)]
+    any: Vec<Spanned<String>>,
+    #[serde(default)]
+    author: Vec<Spanned<String>>,
+    #[serde(default)]
+    category: Vec<Spanned<String>>,
+    #[serde(default)]
+    link: Vec<Spanned<String>>,
+}
+
+impl RawRules {
+    fn fields(&self) -> [(crate::rules::Field, &[Spanned<String>]); 6] {
+        use crate::rules::Field;
+        [
+            (Field::Title, &self.title),
+            (Field::Content, &self.content),
+            (Field::Any, &self.any),
+            (Field::Author, &self.author),
+            (Field::Category, &self.category),
+            (Field::Link, &self.link),
+        ]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRiver {
+    name: Spanned<String>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
+    keep: Option<Spanned<RawRules>>,
+    drop: Option<Spanned<RawRules>>,
+    #[serde(default)]
+    lang: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -116,6 +164,10 @@ struct RawFeed {
     #[serde(default)]
     headers: HashMap<String, Spanned<String>>,
     auth: Option<RawAuth>,
+    keep: Option<Spanned<RawRules>>,
+    drop: Option<Spanned<RawRules>>,
+    #[serde(default)]
+    lang: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +203,18 @@ pub struct Config {
     pub dedup: DedupConfig,
     pub feeds: Vec<FeedConfig>,
     pub websub: WebsubConfig,
+    /// Named rivers, in config order; names are unique.
+    pub rivers: Vec<RiverConfig>,
+}
+
+/// A named river: a merged feed of its own, served at `/rivers/{name}.*`.
+#[derive(Debug, Clone)]
+pub struct RiverConfig {
+    /// Letters, digits, '-' and '_' only: usable as is in a URL path.
+    pub name: String,
+    /// Draws on the feeds with any of these tags; empty: on every feed.
+    pub tags: Vec<String>,
+    pub rules: SharedRules,
 }
 
 #[derive(Debug, Clone)]
@@ -221,6 +285,8 @@ pub struct FeedConfig {
     pub enabled: bool,
     pub headers: Vec<(String, Secret)>,
     pub auth: Option<(String, Secret)>,
+    /// Decide which of the feed's items are stored; `None`: all of them.
+    pub rules: Option<SharedRules>,
 }
 
 impl FeedConfig {
@@ -240,6 +306,25 @@ impl Config {
         self.feeds
             .iter()
             .filter(move |f| f.tags.iter().any(|t| t == tag))
+    }
+
+    /// The named rivers, for listing beside the tags.
+    pub fn rivers(&self) -> &[RiverConfig] {
+        &self.rivers
+    }
+
+    pub fn river(&self, name: &str) -> Option<&RiverConfig> {
+        self.rivers.iter().find(|r| r.name == name)
+    }
+
+    /// The feeds a river draws on: those with one of its tags, or all.
+    pub fn river_feeds<'a>(
+        &'a self,
+        river: &'a RiverConfig,
+    ) -> impl Iterator<Item = &'a FeedConfig> {
+        self.feeds
+            .iter()
+            .filter(move |f| river.tags.is_empty() || f.tags.iter().any(|t| river.tags.contains(t)))
     }
 
     /// The interval a feed is polled at.
@@ -815,6 +900,13 @@ impl Validator<'_> {
                 let pw = self.secret(&format!("{key}.auth.password"), &a.password);
                 (user, pw)
             });
+            let rules = self.rules(
+                &key,
+                f.keep.as_ref(),
+                f.drop.as_ref(),
+                &f.lang,
+                f.url.span(),
+            );
             feeds.push(FeedConfig {
                 url,
                 title: f.title.clone(),
@@ -823,8 +915,10 @@ impl Validator<'_> {
                 enabled: f.enabled.unwrap_or(true),
                 headers,
                 auth,
+                rules,
             });
         }
+        let rivers = self.rivers(&raw.rivers, &feeds);
 
         Config {
             path: self.path.to_path_buf(),
@@ -859,7 +953,139 @@ impl Validator<'_> {
             dedup,
             feeds,
             websub: WebsubConfig { hub: websub_hub },
+            rivers,
         }
+    }
+
+    /// Compiles the `keep`/`drop` rules (and languages) of one table named
+    /// `key`; `None` when it has none or any is invalid (reported).
+    fn rules(
+        &mut self,
+        key: &str,
+        keep: Option<&Spanned<RawRules>>,
+        drop: Option<&Spanned<RawRules>>,
+        lang: &[Spanned<String>],
+        span: Range<usize>,
+    ) -> Option<SharedRules> {
+        let mut ok = true;
+        let mut sets: [Vec<Rule>; 2] = [Vec::new(), Vec::new()];
+        for (i, (kind, raw)) in [(Kind::Keep, keep), (Kind::Drop, drop)]
+            .into_iter()
+            .enumerate()
+        {
+            let Some(raw) = raw else { continue };
+            for (field, patterns) in raw.get_ref().fields() {
+                for p in patterns {
+                    match Rule::new(kind, field, p.get_ref()) {
+                        Ok(r) => sets[i].push(r),
+                        Err(msg) => {
+                            ok = false;
+                            self.error(
+                                p.span(),
+                                format!("{key}.{}.{}: {msg}", kind.name(), field.name()),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let mut langs = Vec::new();
+        for l in lang {
+            let v = l.get_ref().trim();
+            let valid = !v.is_empty()
+                && v.split('-').all(|part| {
+                    (1..=8).contains(&part.len()) && part.chars().all(|c| c.is_ascii_alphanumeric())
+                })
+                && v.split('-')
+                    .next()
+                    .is_some_and(|p| p.chars().all(|c| c.is_ascii_alphabetic()));
+            if valid {
+                langs.push(v.to_ascii_lowercase());
+            } else {
+                ok = false;
+                self.error(
+                    l.span(),
+                    format!(
+                        "{key}.lang: {:?} is not a language tag; write e.g. \"ar\", \"en\", \"fr-CA\"",
+                        l.get_ref()
+                    ),
+                );
+            }
+        }
+        let [keep, drop] = sets;
+        if !ok || (keep.is_empty() && drop.is_empty() && langs.is_empty()) {
+            return None;
+        }
+        match Rules::new(keep, drop, langs) {
+            Ok(r) => Some(std::sync::Arc::new(r)),
+            Err(msg) => {
+                self.error(span, format!("{key}: {msg}"));
+                None
+            }
+        }
+    }
+
+    fn rivers(&mut self, raw: &[RawRiver], feeds: &[FeedConfig]) -> Vec<RiverConfig> {
+        let mut rivers: Vec<RiverConfig> = Vec::with_capacity(raw.len());
+        let mut names: HashMap<String, usize> = HashMap::new();
+        for (i, r) in raw.iter().enumerate() {
+            let key = format!("river[{i}]");
+            let name = r.name.get_ref().trim();
+            let mut name_ok = true;
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
+            {
+                self.error(
+                    r.name.span(),
+                    format!(
+                        "{key}.name: {:?} cannot name a river: it is part of its URL (/rivers/NAME.atom); use letters, digits, '-' and '_'",
+                        r.name.get_ref()
+                    ),
+                );
+                name_ok = false;
+            } else if let Some(first) = names.get(name) {
+                self.error(
+                    r.name.span(),
+                    format!(
+                        "{key}.name: {name:?} already names river[{first}]; river names are unique"
+                    ),
+                );
+                name_ok = false;
+            }
+            let mut tags = Vec::new();
+            for t in &r.tags {
+                let tag = t.get_ref().trim();
+                if !feeds.iter().any(|f| f.tags.iter().any(|x| x == tag)) {
+                    self.error(
+                        t.span(),
+                        format!("{key}.tags: no feed has the tag {tag:?}; add it to a [[feed]] or remove it here"),
+                    );
+                } else if !tags.iter().any(|x: &String| x == tag) {
+                    tags.push(tag.to_string());
+                }
+            }
+            let rules = self
+                .rules(
+                    &key,
+                    r.keep.as_ref(),
+                    r.drop.as_ref(),
+                    &r.lang,
+                    r.name.span(),
+                )
+                .unwrap_or_else(|| std::sync::Arc::new(Rules::none()));
+            if !name_ok {
+                continue;
+            }
+            names.insert(name.to_string(), i);
+            rivers.push(RiverConfig {
+                name: name.to_string(),
+                tags,
+                rules,
+            });
+        }
+        rivers
     }
 }
 
@@ -1218,6 +1444,88 @@ mod tests {
         assert!(d[0].message.contains("no address 192.0.2.1"), "{}", d[0]);
         assert!(d[1].hint.as_deref().unwrap().contains("Environment="));
         assert!(d[8].message.contains("same feed as feed[1]"));
+    }
+
+    #[test]
+    fn rules_and_rivers_are_compiled() {
+        let text = r#"
+[[feed]]
+url = "https://a.example/f"
+tags = ["news"]
+drop = { title = ["إعلان", "sponsored"], category = ["sport"] }
+
+[[feed]]
+url = "https://b.example/f"
+
+[[feed]]
+url = "https://c.example/f"
+lang = ["AR"]
+
+[[river]]
+name = "economy"
+tags = ["news"]
+keep = { any = ["اقتصاد", "النفط", "regex:(?i)\boil\b"] }
+lang = ["ar"]
+
+[[river]]
+name = "الكل"
+"#;
+        let cfg = parse(Path::new("r.toml"), text).unwrap();
+        let rules = cfg.feeds[0].rules.as_ref().unwrap();
+        assert_eq!(rules.rules().len(), 3);
+        assert_eq!(cfg.feeds[2].rules.as_ref().unwrap().lang(), ["ar"]);
+        assert!(cfg.feeds[1].rules.is_none());
+        let economy = cfg.river("economy").unwrap();
+        assert_eq!(economy.tags, ["news"]);
+        assert_eq!(economy.rules.rules().len(), 3);
+        assert_eq!(economy.rules.lang(), ["ar"]);
+        assert_eq!(cfg.river_feeds(economy).count(), 1);
+        let all = cfg.river("الكل").unwrap();
+        assert!(all.rules.is_empty());
+        assert_eq!(cfg.river_feeds(all).count(), 3);
+        assert_eq!(cfg.rivers().len(), 2);
+    }
+
+    #[test]
+    fn bad_rules_and_rivers_name_line_and_column() {
+        let text = "[[feed]]\nurl = \"https://a.example/f\"\ntags = [\"news\"]\n\
+                    drop = { title = [\"regex:(oops\"] }\n\
+                    [[river]]\nname = \"a/b\"\n\
+                    [[river]]\nname = \"x\"\ntags = [\"nosuch\"]\nlang = [\"a r\"]\n\
+                    [[river]]\nname = \"x\"\nkeep = { any = [\"!!\"] }\n";
+        let d = diags(text);
+        let got: Vec<(usize, usize)> = d.iter().map(|d| (d.line, d.column)).collect();
+        assert_eq!(
+            got,
+            vec![(4, 19), (6, 8), (9, 9), (10, 9), (12, 8), (13, 17)],
+            "{d:#?}"
+        );
+        assert!(
+            d[0].message.starts_with("feed[0].drop.title: "),
+            "{}",
+            d[0].message
+        );
+        assert!(
+            d[0].message.contains("not a valid regex"),
+            "{}",
+            d[0].message
+        );
+        assert!(
+            d[1].message.contains("cannot name a river"),
+            "{}",
+            d[1].message
+        );
+        assert!(d[2].message.contains("no feed has the tag \"nosuch\""));
+        assert!(d[3].message.contains("not a language tag"));
+        assert!(d[4].message.contains("already names river[1]"));
+        assert!(d[5].message.contains("no letters or digits"));
+    }
+
+    #[test]
+    fn unknown_rule_field_is_an_error() {
+        let d = diags("[[feed]]\nurl = \"https://a.example/f\"\ndrop = { colour = [\"red\"] }\n");
+        assert_eq!(d[0].line, 3);
+        assert!(d[0].message.contains("colour"), "{}", d[0].message);
     }
 
     #[test]

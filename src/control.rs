@@ -100,6 +100,7 @@ pub fn execute(
         Command::Render {
             format,
             tag,
+            river,
             limit,
             before,
         } => {
@@ -120,6 +121,7 @@ pub fn execute(
                 store,
                 format,
                 tag.clone(),
+                river.clone(),
                 *limit,
                 before.as_deref(),
             )?;

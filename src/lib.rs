@@ -9,6 +9,7 @@
 //! - [`parse`]: feed-rs → rafid's own [`model`] types.
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
+//! - [`rules`]: keep/drop rules: what a feed stores, what a named river shows.
 //! - [`store`]: sled, the only module that knows it.
 //! - [`publish`]: Atom, RSS and JSON Feed rendered once per change, paged;
 //!   [`river`] is the HTML page; [`websub`] tells a hub about changes.
@@ -38,6 +39,7 @@ pub mod poll;
 pub mod publish;
 pub mod reload;
 pub mod river;
+pub mod rules;
 pub mod scheduler;
 pub mod server;
 pub mod store;

@@ -2,10 +2,12 @@
 //! command, and turns the outcome into the exit code (0 success, 1 a user
 //! error, 2 an internal or I/O failure).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, LogFormat};
+
+use rafid::cli::{Cli, Command, LogFormat, RulesCommand};
 use rafid::commands::{self, Failure};
 use rafid::control;
 use tracing_subscriber::EnvFilter;
@@ -48,6 +50,14 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             summary
                 .print(&mut std::io::stdout().lock())
                 .map_err(Failure::internal)
+        }
+        Command::Rules(RulesCommand::Test { source, feed }) => {
+            let text =
+                runtime()?.block_on(commands::rules_test(&config, &source, feed.as_deref()))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|_| out.flush())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
         }
         Command::Import { file } => {
             control::refuse_beside_daemon(&config, "import")?;

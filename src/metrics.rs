@@ -305,6 +305,7 @@ mod tests {
             status: Some(200),
             outcome: Outcome::Stored(IngestStatsView {
                 items: 3,
+                dropped: 0,
                 stats: IngestStats {
                     new: 2,
                     merged: 1,

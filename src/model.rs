@@ -322,6 +322,11 @@ pub struct FeedState {
     /// the time it gave).
     #[serde(default)]
     pub retry_afters: u64,
+    /// Fingerprint of the feed rules the last document was judged by: when
+    /// the rules change, the next poll fetches and judges the feed again
+    /// even if it has not changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<String>,
 }
 
 /// What a feed's responses said about its rhythm, kept so the interval can

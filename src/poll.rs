@@ -38,6 +38,8 @@ pub enum Outcome {
 pub struct IngestStatsView {
     pub items: usize,
     pub stats: IngestStats,
+    /// Items the feed's rules kept out of the store.
+    pub dropped: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -121,6 +123,13 @@ impl Poller {
             }
         };
         state.polls += 1;
+        if state.rules.as_deref() != rules_fingerprint(feed) {
+            // Items the old rules dropped may be wanted now (or the other
+            // way round): the document is fetched and judged in full.
+            state.etag = None;
+            state.last_modified = None;
+            state.body_hash = None;
+        }
         let validators = Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
@@ -239,6 +248,14 @@ fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
     }
 }
 
+/// Identifies the feed's rules, as remembered in its state.
+fn rules_fingerprint(feed: &FeedConfig) -> Option<&str> {
+    feed.rules
+        .as_deref()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.fingerprint())
+}
+
 /// Polls in a row that must see the same permanent redirect before the new
 /// URL is adopted: one stray 301 from a misconfigured server moves nothing.
 const ADOPT_REDIRECT_AFTER: u32 = 3;
@@ -318,6 +335,20 @@ pub fn ingest(
         .zip(keys)
         .filter(|(_, k)| seen.insert(k.local))
         .unzip();
+    // The feed's rules decide what is stored.
+    let screened = match crate::rules::screen::screen(
+        store,
+        feed.key(),
+        feed.rules.as_deref(),
+        entries,
+        keys,
+        now,
+    ) {
+        Ok(s) => s,
+        Err(e) => return Outcome::Failed(format!("{shown}: {e}")),
+    };
+    let (entries, keys, dropped) = (screened.entries, screened.keys, screened.dropped);
+    state.rules = rules_fingerprint(feed).map(str::to_string);
     state.etag = body.validators.etag;
     state.last_modified = body.validators.last_modified;
     state.body_hash = Some(body_hash);
@@ -346,6 +377,7 @@ pub fn ingest(
         Ok(stats) => Outcome::Stored(IngestStatsView {
             items: listed,
             stats,
+            dropped,
         }),
         Err(e) => Outcome::Failed(format!("{shown}: {e}")),
     }
@@ -382,6 +414,7 @@ fn log_report(r: &Report) {
             new = v.stats.new,
             updated = v.stats.updated,
             merged = v.stats.merged,
+            dropped = v.dropped,
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),

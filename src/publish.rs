@@ -93,6 +93,8 @@ impl Format {
 pub enum Scope {
     All,
     Tag(String),
+    /// A named river (`[[river]]`).
+    River(String),
 }
 
 impl Scope {
@@ -105,6 +107,11 @@ impl Scope {
             Scope::Tag(t) => format!(
                 "tags/{}.{}",
                 url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>(),
+                format.extension()
+            ),
+            Scope::River(r) => format!(
+                "rivers/{}.{}",
+                url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>(),
                 format.extension()
             ),
         }
@@ -121,6 +128,7 @@ pub fn scopes(config: &Config) -> Vec<Scope> {
         .collect();
     std::iter::once(Scope::All)
         .chain(tags.into_iter().map(|t| Scope::Tag(t.to_string())))
+        .chain(config.rivers().iter().map(|r| Scope::River(r.name.clone())))
         .collect()
 }
 
@@ -228,7 +236,7 @@ impl View<'_> {
     pub(crate) fn title(&self) -> String {
         match self.scope {
             Scope::All => self.config.output.title.clone(),
-            Scope::Tag(t) => format!("{} — {t}", self.config.output.title),
+            Scope::Tag(t) | Scope::River(t) => format!("{} — {t}", self.config.output.title),
         }
     }
 
@@ -262,6 +270,7 @@ impl View<'_> {
         let scope = match self.scope {
             Scope::All => String::new(),
             Scope::Tag(t) => format!("tag:{t}"),
+            Scope::River(r) => format!("river:{r}"),
         };
         let d = crate::normalize::digest(&[&self.store_id, scope.as_bytes()]);
         crate::model::ItemId(d).urn()
@@ -299,7 +308,22 @@ pub fn in_scope(config: &Config, scope: &Scope, item: &Item) -> bool {
                 .feed(&s.feed_url)
                 .is_some_and(|f| f.tags.iter().any(|t| t == tag))
         }),
+        Scope::River(name) => config
+            .river(name)
+            .is_some_and(|r| in_river(config, r, item)),
     }
+}
+
+/// Whether a river shows an item: one of its feeds carries it and the
+/// river's rules keep it.
+pub fn in_river(config: &Config, river: &crate::config::RiverConfig, item: &Item) -> bool {
+    let from_its_feeds = river.tags.is_empty()
+        || item.sources.iter().any(|s| {
+            config
+                .feed(&s.feed_url)
+                .is_some_and(|f| f.tags.iter().any(|t| river.tags.contains(t)))
+        });
+    from_its_feeds && river.rules.keeps_item(item)
 }
 
 /// Reads the first page of `scope` from the store and renders it.
@@ -348,6 +372,16 @@ fn read_page(
             let feeds: Vec<&str> = config.feeds_tagged(tag).map(|f| f.key()).collect();
             store.newest_in_feeds_before(&feeds, bound, limit.saturating_add(1))?
         }
+        Scope::River(name) => match config.river(name) {
+            None => Vec::new(),
+            Some(river) => {
+                let feeds: Vec<&str> = config.river_feeds(river).map(|f| f.key()).collect();
+                let scan = crate::store::river_scan_bound(limit);
+                let keep = |item: &Item| river.rules.keeps_item(item);
+                let feeds = (!river.tags.is_empty()).then_some(&feeds[..]);
+                store.newest_matching(feeds, bound, limit.saturating_add(1), scan, keep)?
+            }
+        },
     };
     let next = if items.len() > limit {
         items.truncate(limit);

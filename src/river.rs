@@ -106,7 +106,7 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     h.into_bytes()
 }
 
-/// Every scope (the whole river, each tag) with its page and its feeds,
+/// Every scope (the whole river, each tag, each named river) with its page and its feeds,
 /// and the subscription list.
 fn nav(h: &mut String, view: &View<'_>) {
     h.push_str("<nav aria-label=\"Feeds\">\n<ul>\n");
@@ -114,6 +114,7 @@ fn nav(h: &mut String, view: &View<'_>) {
         let label = match &scope {
             Scope::All => "Everything".to_string(),
             Scope::Tag(t) => format!("#{t}"),
+            Scope::River(r) => r.clone(),
         };
         let current = if &scope == view.scope {
             " aria-current=\"page\""

@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
         .route("/feed.json", get(|s, q, h| feed(s, q, h, Format::Json)))
         // axum cannot match `{tag}.atom`: the file name is split here.
         .route("/tags/{file}", get(tag_feed))
+        .route("/rivers/{file}", get(river_feed))
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
@@ -92,6 +93,24 @@ async fn tag_feed(
         return not_found();
     }
     serve(&s, Scope::Tag(tag.to_string()), format, q, &headers).await
+}
+
+async fn river_feed(
+    State(s): State<AppState>,
+    Path(file): Path<String>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((name, ext)) = file.rsplit_once('.') else {
+        return not_found();
+    };
+    let Some(format) = Format::from_extension(ext) else {
+        return not_found();
+    };
+    if s.config.borrow().river(name).is_none() {
+        return not_found();
+    }
+    serve(&s, Scope::River(name.to_string()), format, q, &headers).await
 }
 
 async fn serve(

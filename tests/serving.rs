@@ -290,10 +290,11 @@ async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
 
     // `rafid render --format html` prints the bytes `/` served.
     let store = rafid::commands::open_store(&cfg, "test").unwrap();
-    let offline = rafid::commands::render(&cfg, &store, Format::Html, None, None, None).unwrap();
+    let offline =
+        rafid::commands::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
     assert_eq!(offline, page.to_vec());
-    let err =
-        rafid::commands::render(&cfg, &store, Format::Atom, None, None, Some("x")).unwrap_err();
+    let err = rafid::commands::render(&cfg, &store, Format::Atom, None, None, None, Some("x"))
+        .unwrap_err();
     assert_eq!(err.code, 1);
 }
 

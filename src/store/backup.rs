@@ -1,7 +1,8 @@
 //! `rafid export` / `rafid import`: the whole store as JSON Lines, one
 //! object a line with a `"kind"`: `store` (first; schema version and store
 //! id), then every `item`, every `seen` record of a pruned item, and every
-//! `feed` state, each in key order, so the same store always exports the
+//! `feed` state, then every `dropped` record of an item a feed rule kept out
+//! (see `dropped`), each in key order, so the same store always exports the
 //! same bytes and export → import → export is identical.
 
 use std::io::{BufRead, Write};
@@ -18,6 +19,15 @@ enum Record {
     Item(Box<Item>),
     Seen(Seen),
     Feed(Box<FeedRecord>),
+    Dropped(Box<DroppedRecord>),
+}
+
+#[derive(Serialize, Deserialize)]
+struct DroppedRecord {
+    /// The record's key in the `dropped` tree, hex.
+    key: String,
+    #[serde(flatten)]
+    dropped: super::Dropped,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -79,6 +89,12 @@ impl Store {
         }
         for (url, state) in self.feed_states()? {
             line(&Record::Feed(Box::new(FeedRecord { url, state })))?;
+        }
+        for (key, dropped) in self.dropped_records()? {
+            line(&Record::Dropped(Box::new(DroppedRecord {
+                key: hex(&key),
+                dropped,
+            })))?;
         }
         out.flush().map_err(io)
     }
@@ -154,6 +170,12 @@ impl Store {
                     self.seen.insert(seen.id.0, v).map_err(|e| self.err(e))?;
                 }
                 Record::Feed(f) => self.put_feed_state(&f.url, &f.state)?,
+                Record::Dropped(d) => {
+                    let key = unhex(&d.key)
+                        .ok_or_else(|| bad(n, format!("dropped key {}: not hex", d.key)))?;
+                    self.put_dropped_raw(&key, &d.dropped)
+                        .map_err(|msg| bad(n, msg))?;
+                }
             }
         }
         self.flush()?;

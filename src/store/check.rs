@@ -145,6 +145,7 @@ impl Store {
                 ));
             }
         }
+        self.check_dropped(&mut problems)?;
         Ok(problems)
     }
 }

@@ -18,6 +18,7 @@
 //! | `by_feed` | SHA-256 of a source feed's URL (16 bytes) + the `by_time` key | empty |
 //! | `seen`    | item id of a pruned item                     | `Seen` as JSON: its keys and the feeds still listing it |
 //! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
+//! | `dropped` | SHA-256 of the feed URL (16 bytes) + the item's local key (17 bytes) | `dropped::Dropped` as JSON: the rule that dropped it |
 //!
 //! A pruned item (see `retention`) leaves its `keys` entries and a `seen`
 //! record behind, so that a feed still listing it does not bring it back as
@@ -42,9 +43,11 @@ use crate::model::{Entry, FeedState, Item, ItemId, Source, hex, unhex};
 
 mod backup;
 mod check;
+mod dropped;
 mod retention;
 
 pub use backup::ImportError;
+pub use dropped::{Dropped, river_scan_bound};
 pub use retention::Retention;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -153,6 +156,9 @@ pub struct Store {
     meta: sled::Tree,
     seen: sled::Tree,
     seen_by_feed: sled::Tree,
+    /// Items feed rules dropped (see `dropped`); written outside the
+    /// document's transaction, since a lost record is only judged again.
+    dropped: sled::Tree,
     dir: PathBuf,
     store_id: [u8; 16],
 }
@@ -266,6 +272,7 @@ impl Store {
             feeds: tree("feeds")?,
             seen: tree("seen")?,
             seen_by_feed: tree("seen_by_feed")?,
+            dropped: tree("dropped")?,
             meta,
             db: db.clone(),
             dir: dir.to_path_buf(),
@@ -577,7 +584,7 @@ impl Store {
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
 
-fn time_key(t: DateTime<Utc>, id: ItemId) -> [u8; 24] {
+pub(crate) fn time_key(t: DateTime<Utc>, id: ItemId) -> [u8; 24] {
     let ms = t.timestamp_millis() as u64 ^ (1u64 << 63);
     let mut k = [0u8; 24];
     k[..8].copy_from_slice(&ms.to_be_bytes());
