@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{FeedServer, fixture_path, fixture_text};
 use rafid::commands::poll_once;
 use rafid::config::{self, Config};
-use rafid::publish::{Format, Scope, render_from_store};
+use rafid::publish::{Cursor, Format, Scope, render_from_store, render_page_from_store};
 use rafid::store::Store;
 
 const OTHER: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
@@ -69,6 +69,29 @@ fn titles(cfg: &Config, scope: Scope) -> Vec<String> {
         .collect()
 }
 
+/// The titles of `scope` read one item a page, following each page's
+/// `next_url` cursor.
+fn paged_titles(cfg: &Config, scope: Scope) -> Vec<String> {
+    let store = Store::open(&cfg.storage.path, "test render").unwrap();
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let r = render_page_from_store(&store, cfg, &scope, Format::Json, 1, before).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        for i in v["items"].as_array().unwrap() {
+            out.push(i["title"].as_str().unwrap_or("").to_string());
+        }
+        match v["next_url"].as_str() {
+            None => return out,
+            Some(next) => {
+                let c = next.split("?before=").nth(1).unwrap();
+                before = Some(Cursor::parse(c).unwrap());
+            }
+        }
+        assert!(out.len() < 100, "paging does not end");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
     let server = FeedServer::start().await;
@@ -102,6 +125,11 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
             "ارتفاع أسعار النفط بعد قرار خفض الإنتاج",
             "تقرير: الاقتصادُ المحلي ينمو للربع الثالث",
         ]
+    );
+    // A river is paged like any feed: one item a page, then no next page.
+    assert_eq!(
+        paged_titles(&cfg, Scope::River("everything".into())),
+        titles(&cfg, Scope::River("everything".into()))
     );
     // No tags: every feed; the drop rule on the link removes the English item.
     assert_eq!(titles(&cfg, Scope::River("everything".into())).len(), 4);
