@@ -74,7 +74,9 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         json_ld(view, items)
     );
     h.push_str("</head>\n<body>\n<header>\n");
-    let _ = writeln!(h, "<h1 dir=\"auto\"><bdi>{}</bdi></h1>", esc(&title));
+    // No <bdi> inside: `dir="auto"` skips a bdi's text when it looks for
+    // the first strong letter, so an Arabic title would be laid out LTR.
+    let _ = writeln!(h, "<h1 dir=\"auto\">{}</h1>", esc(&title));
     nav(&mut h, view);
     h.push_str("</header>\n<main>\n");
     if items.is_empty() {
