@@ -69,6 +69,19 @@ pub enum Command {
     /// The configured feeds.
     #[command(subcommand)]
     Feeds(FeedsCommand),
+    /// The same-story detector.
+    #[command(subcommand)]
+    Dedup(DedupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DedupCommand {
+    /// Run the same-story decision on labelled pairs (JSON Lines): one
+    /// prediction a line on stdout, precision/recall/F1 on stderr.
+    Eval {
+        /// The labelled pairs ("-" for stdin).
+        pairs: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

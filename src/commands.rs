@@ -349,3 +349,34 @@ pub fn feeds_list(config: &Config, out: &mut impl Write) -> Result<(), Failure> 
     }
     Ok(())
 }
+
+/// `rafid dedup eval PAIRS`: predictions on stdout, figures on stderr. The
+/// config is read when there is one (for `dedup.threshold` and
+/// `dedup.boilerplate`), and needs no feeds; without one the defaults apply.
+pub fn dedup_eval(
+    explicit: Option<&std::path::Path>,
+    pairs: &std::path::Path,
+) -> Result<(), Failure> {
+    let dedup = match config::locate(explicit) {
+        Ok(path) => config::load(&path)?.dedup,
+        Err(_) => config::DedupConfig::default(),
+    };
+    let shown = pairs.display().to_string();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = if shown == "-" {
+        crate::dedup_eval::run(&dedup, &shown, std::io::stdin().lock(), &mut out)
+    } else {
+        let file = std::fs::File::open(pairs)
+            .map_err(|e| Failure::user(format!("{shown}: cannot read: {e}")))?;
+        crate::dedup_eval::run(&dedup, &shown, std::io::BufReader::new(file), &mut out)
+    }
+    .map_err(|e| match e {
+        crate::dedup_eval::EvalError::Input { .. } => Failure::user(e),
+        crate::dedup_eval::EvalError::Io { .. } => Failure::internal(e),
+    })?;
+    out.flush()
+        .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))?;
+    eprint!("{}", summary.report());
+    Ok(())
+}

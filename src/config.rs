@@ -91,6 +91,8 @@ struct RawOutput {
 struct RawDedup {
     near_duplicates: Option<bool>,
     window: Option<Spanned<String>>,
+    threshold: Option<Spanned<f64>>,
+    boilerplate: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,6 +104,7 @@ struct RawFeed {
     tags: Vec<Spanned<String>>,
     interval: Option<Spanned<String>>,
     enabled: Option<bool>,
+    dedup: Option<bool>,
     #[serde(default)]
     headers: HashMap<String, Spanned<String>>,
     auth: Option<RawAuth>,
@@ -179,6 +182,24 @@ pub struct OutputConfig {
 pub struct DedupConfig {
     pub near_duplicates: bool,
     pub window: Duration,
+    /// The resemblance two items need to be one story (0 < t <= 1).
+    pub threshold: f64,
+    /// Line openings that mark boilerplate lines, ignored when comparing.
+    pub boilerplate: Vec<String>,
+}
+
+impl Default for DedupConfig {
+    fn default() -> DedupConfig {
+        DedupConfig {
+            near_duplicates: true,
+            window: Duration::from_secs(72 * 3600),
+            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            boilerplate: crate::neardup::DEFAULT_BOILERPLATE
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -189,6 +210,8 @@ pub struct FeedConfig {
     /// Pins the feed's interval when set.
     pub interval: Option<Duration>,
     pub enabled: bool,
+    /// Whether the feed's items take part in near-duplicate detection.
+    pub dedup: bool,
     pub headers: Vec<(String, Secret)>,
     pub auth: Option<(String, Secret)>,
 }
@@ -574,6 +597,27 @@ impl Validator<'_> {
                 &raw.dedup.window,
                 Duration::from_secs(72 * 3600),
             ),
+            threshold: match &raw.dedup.threshold {
+                None => crate::neardup::DEFAULT_THRESHOLD,
+                Some(t) if *t.get_ref() > 0.0 && *t.get_ref() <= 1.0 => *t.get_ref(),
+                Some(t) => {
+                    self.error(
+                        t.span(),
+                        format!(
+                            "dedup.threshold: {} is out of range; give a number above 0 and at most 1 (default {})",
+                            t.get_ref(),
+                            crate::neardup::DEFAULT_THRESHOLD
+                        ),
+                    );
+                    crate::neardup::DEFAULT_THRESHOLD
+                }
+            },
+            boilerplate: raw.dedup.boilerplate.clone().unwrap_or_else(|| {
+                crate::neardup::DEFAULT_BOILERPLATE
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
         };
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
@@ -665,6 +709,7 @@ impl Validator<'_> {
                 tags,
                 interval,
                 enabled: f.enabled.unwrap_or(true),
+                dedup: f.dedup.unwrap_or(true),
                 headers,
                 auth,
             });

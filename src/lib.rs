@@ -9,6 +9,8 @@
 //! - [`parse`]: feed-rs → rafid's own [`model`] types.
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
+//! - [`neardup`]: the same story from several outlets: fingerprints, their
+//!   index and the decision ([`dedup_eval`] measures it on labelled pairs).
 //! - [`store`]: sled, the only module that knows it.
 //! - [`publish`]: Atom, RSS and JSON Feed rendered once per change.
 //! - [`server`]: axum, serving the cached bytes.
@@ -21,8 +23,10 @@ pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod dedup;
+pub mod dedup_eval;
 pub mod fetch;
 pub mod model;
+pub mod neardup;
 pub mod normalize;
 pub mod parse;
 pub mod poll;

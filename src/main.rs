@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
-use rafid::cli::{Cli, Command, FeedsCommand, LogFormat, RenderFormat, StoreCommand};
+use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RenderFormat, StoreCommand};
 use rafid::commands::{self, Failure};
 use rafid::publish::Format;
 use tracing_subscriber::EnvFilter;
@@ -27,6 +27,9 @@ fn main() -> ExitCode {
 fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Failure> {
     if let Command::Check = command {
         return commands::check(config_path);
+    }
+    if let Command::Dedup(DedupCommand::Eval { pairs }) = &command {
+        return commands::dedup_eval(config_path, pairs);
     }
     let config = commands::load_config(config_path)?;
     match command {
@@ -64,7 +67,7 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             let mut out = std::io::stdout().lock();
             commands::feeds_list(&config, &mut out)
         }
-        Command::Check => unreachable!("handled above"),
+        Command::Check | Command::Dedup(_) => unreachable!("handled above"),
     }
 }
 

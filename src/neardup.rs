@@ -1,0 +1,966 @@
+//! Near-duplicates: the same story carried by several outlets (or by one
+//! outlet twice, under a new GUID), lightly re-edited, trimmed, re-titled or
+//! with its boilerplate changed.
+//!
+//! # Method, and why
+//!
+//! The decision has two stages, because the two things it must do pull in
+//! opposite directions: find re-edited copies that share as little as a
+//! third of their words (a summary against the full article), and keep apart
+//! template stories that share nearly all of their words but differ in one
+//! number, place or name ("18 killed in Mosul" / "18 killed in Raqqa").
+//!
+//! 1. **Resemblance.** Text is normalized (`normalize::normalize_text`),
+//!    boilerplate lines (source, translator, "read more"; `dedup.boilerplate`)
+//!    are dropped, and the body becomes a set of word 3-shingles. Two items
+//!    resemble each other when the *containment* of the smaller set in the
+//!    larger reaches `dedup.threshold` (0.6 by default). Containment rather
+//!    than Jaccard, because a trimmed copy or a summary is wholly contained
+//!    in the original while sharing few of its shingles. Items without a
+//!    body (headline only) are compared on their title words instead.
+//! 2. **Contradiction.** The two token sequences are aligned (a longest
+//!    common subsequence) and every short replaced stretch is read: typos,
+//!    transposed letters and clitics (و ب ل ف ك ال) are not differences; a
+//!    different number where the other has a number is a contradiction; a
+//!    content word where the other has another content word that appears
+//!    nowhere in it is a name or place swap. Two such swaps, or one in text
+//!    that is otherwise near-identical, or one side adding numbers to text
+//!    otherwise near-identical, or both sides carrying numbers the other
+//!    lacks, keep the items apart. Common reporting words ("said",
+//!    "stated", "today", "yesterday") are not counted: outlets change them
+//!    freely.
+//!
+//! Why not SimHash or MinHash alone: both estimate resemblance only. On
+//! labelled Arabic pairs they either merge template stories that differ in a
+//! number or a place, or, tuned tight enough not to, miss the trimmed and
+//! re-titled copies that make up most real republishing. The alignment stage
+//! is what lets the resemblance threshold stay low.
+//!
+//! # Index
+//!
+//! Candidates come from an in-memory inverted index over *anchor* shingles:
+//! the shingles whose hash falls in a fixed quarter of the hash space. The
+//! choice depends on the shingle alone, so any stretch of shared text a dozen
+//! words long very likely yields a shared anchor, whatever the two documents'
+//! lengths: what containment needs, where MinHash bands favour documents of
+//! similar length. A lookup costs one hash probe per anchor of the new item
+//! (a few dozen), independent of how many fingerprints are stored; anchors
+//! shared by very many items (boilerplate that escaped the list) are not
+//! followed. Only the few best candidates are loaded and verified.
+//!
+//! The index holds each item's anchors and date only; it is rebuilt from the
+//! store's items at start (the items are the single source of truth, so the
+//! index can never disagree with them after a crash) and covers the items of
+//! the last `dedup.window`, counted from the items' own dates.
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+
+use chrono::{DateTime, Utc};
+
+use crate::model::ItemId;
+use crate::normalize::{html_to_text, normalize_text};
+
+/// The resemblance (shingle containment) above which two items may be the
+/// same story, unless `dedup.threshold` says otherwise.
+pub const DEFAULT_THRESHOLD: f64 = 0.6;
+
+/// Lines that outlets add around a story and that say nothing about it, as
+/// written by people; compared after normalization, at the start of a line.
+pub const DEFAULT_BOILERPLATE: &[&str] = &[
+    "المصدر",
+    "مصدر الخبر",
+    "ترجمة",
+    "ترجمه",
+    "اقرأ أيضاً",
+    "اقرأ أيضا",
+    "اقرأ المزيد",
+    "شاهد أيضاً",
+    "شاهد أيضا",
+    "للمزيد",
+    "تابعونا",
+    "تابعوا",
+    "انتهى",
+    "read more",
+    "continue reading",
+    "source",
+    "translated by",
+    "the post",
+];
+
+/// A boilerplate line is short: a paragraph that merely starts with "source"
+/// is still text.
+const MAX_BOILERPLATE_WORDS: usize = 16;
+
+/// Word shingle length.
+const SHINGLE: usize = 3;
+
+/// An anchor is a shingle whose hash is 0 modulo this.
+const ANCHOR_EVERY: u64 = 4;
+
+/// Anchors shared by more items than this are not followed: such a shingle
+/// is a formula, not a story.
+const MAX_POSTINGS: usize = 256;
+
+/// Candidates verified per new item, the ones sharing most anchors first.
+pub const MAX_CANDIDATES: usize = 8;
+
+/// Below this many body tokens an item is compared on its title.
+const MIN_BODY_TOKENS: usize = 8;
+
+/// Replaced stretches longer than this are rewriting, not a swap.
+const MAX_SWAP_TOKENS: usize = 4;
+
+/// Texts above this containment count as near-identical.
+const NEAR_IDENTICAL: f64 = 0.9;
+
+/// Tokens aligned at most (each side): the alignment is quadratic.
+const MAX_ALIGN_TOKENS: usize = 1500;
+
+/// Words outlets swap for one another without changing the story: time
+/// references, reporting verbs, function words (normalized forms).
+const INTERCHANGEABLE: &[&str] = &[
+    "اليوم",
+    "امس",
+    "غدا",
+    "يوم",
+    "الليله",
+    "صباح",
+    "مساء",
+    "العام",
+    "عام",
+    "الماضي",
+    "المقبل",
+    "القادم",
+    "الحالي",
+    "الجاري",
+    "قال",
+    "قالت",
+    "اوضح",
+    "اوضحت",
+    "اكد",
+    "اكدت",
+    "بين",
+    "بينت",
+    "اعلن",
+    "اعلنت",
+    "اشار",
+    "اشارت",
+    "اضاف",
+    "اضافت",
+    "لفت",
+    "لفتت",
+    "ذكر",
+    "ذكرت",
+    "افاد",
+    "افادت",
+    "اعرب",
+    "اعربت",
+    "شدد",
+    "شددت",
+    "مبينا",
+    "موضحا",
+    "مشيرا",
+    "مضيفا",
+    "موكدا",
+    "لافتا",
+    "داعيا",
+    "في",
+    "من",
+    "الي",
+    "علي",
+    "عن",
+    "مع",
+    "حيث",
+    "اذ",
+    "اذا",
+    "كما",
+    "ايضا",
+    "كل",
+    "جميع",
+    "كافه",
+    "بعض",
+    "هذا",
+    "هذه",
+    "ذلك",
+    "تلك",
+    "التي",
+    "الذي",
+    "الذين",
+    "وقد",
+    "قد",
+    "ثم",
+    "او",
+    "ان",
+    "انه",
+    "انها",
+    "لا",
+    "لم",
+    "لن",
+    "ما",
+    "هو",
+    "هي",
+    "هم",
+    "بعد",
+    "قبل",
+    "خلال",
+    "عبر",
+    "حول",
+    "بشان",
+    "نحو",
+    "لدي",
+    "عند",
+    "منذ",
+    "حتي",
+    "said",
+    "says",
+    "told",
+    "today",
+    "yesterday",
+    "the",
+    "a",
+    "an",
+    "of",
+    "in",
+    "on",
+    "and",
+    "to",
+];
+
+/// The text of one item as the decision reads it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Doc {
+    pub title: Vec<String>,
+    pub body: Vec<String>,
+}
+
+/// How the text of items is read: the boilerplate list, normalized.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    boilerplate: Vec<String>,
+}
+
+impl Default for Reader {
+    fn default() -> Reader {
+        Reader::new(DEFAULT_BOILERPLATE.iter().copied())
+    }
+}
+
+impl Reader {
+    /// `boilerplate`: line openings as a person writes them; they are
+    /// normalized here, so any spelling variant matches.
+    pub fn new<'a>(boilerplate: impl IntoIterator<Item = &'a str>) -> Reader {
+        Reader {
+            boilerplate: boilerplate
+                .into_iter()
+                .map(normalize_text)
+                .filter(|b| !b.is_empty())
+                .collect(),
+        }
+    }
+
+    /// `body` may be HTML or plain text.
+    pub fn doc(&self, title: Option<&str>, body: Option<&str>) -> Doc {
+        let title = normalize_text(&html_to_text(title.unwrap_or("")));
+        let mut words = Vec::new();
+        for line in html_lines(body.unwrap_or("")).lines() {
+            let line = normalize_text(line);
+            if self.is_boilerplate(&line) {
+                continue;
+            }
+            words.extend(line.split(' ').filter(|w| !w.is_empty()).map(str::to_owned));
+        }
+        Doc {
+            title: title
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            body: words,
+        }
+    }
+
+    /// Whether a normalized line is one of the configured boilerplate lines.
+    pub fn is_boilerplate(&self, line: &str) -> bool {
+        if line.split(' ').count() > MAX_BOILERPLATE_WORDS {
+            return false;
+        }
+        self.boilerplate.iter().any(|b| {
+            line.strip_prefix(b.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+        })
+    }
+}
+
+/// The text of an HTML fragment with a line break for every block-level
+/// tag, so that boilerplate can be recognised line by line.
+fn html_lines(html: &str) -> String {
+    const BLOCKS: &[&str] = &[
+        "p",
+        "/p",
+        "br",
+        "div",
+        "/div",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "blockquote",
+    ];
+    let mut marked = String::with_capacity(html.len() + 16);
+    let mut rest = html;
+    while let Some(pos) = rest.find('<') {
+        marked.push_str(&rest[..pos]);
+        let tag = &rest[pos + 1..];
+        let name_end = tag
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '/'))
+            .unwrap_or(tag.len());
+        let name = &tag[..name_end];
+        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
+            marked.push('\n');
+        }
+        marked.push('<');
+        rest = tag;
+    }
+    marked.push_str(rest);
+    html_to_text(&marked)
+}
+
+fn hash_of<T: Hash + ?Sized>(t: &T) -> u64 {
+    // FNV would do as well; the standard library's SipHash with fixed keys
+    // is stable within one build, which is all an in-memory index needs.
+    let mut h = std::hash::DefaultHasher::new();
+    t.hash(&mut h);
+    h.finish()
+}
+
+fn shingles(tokens: &[String]) -> HashSet<u64> {
+    if tokens.len() < SHINGLE {
+        return tokens.iter().map(|t| hash_of(&[t.as_str()][..])).collect();
+    }
+    tokens
+        .windows(SHINGLE)
+        .map(|w| {
+            let parts: Vec<&str> = w.iter().map(String::as_str).collect();
+            hash_of(&parts[..])
+        })
+        .collect()
+}
+
+fn is_content_word(w: &str) -> bool {
+    w.chars().count() >= 3 && !INTERCHANGEABLE.contains(&w) && !has_digit(w)
+}
+
+impl Doc {
+    fn headline_only(&self) -> bool {
+        self.body.len() < MIN_BODY_TOKENS
+    }
+
+    /// The anchors under which the item is indexed.
+    pub fn anchors(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = if self.headline_only() {
+            self.title
+                .iter()
+                .filter(|w| is_content_word(w))
+                .map(|w| hash_of(w.as_str()) | 1)
+                .collect()
+        } else {
+            let s = shingles(&self.body);
+            let mut a: Vec<u64> = s
+                .iter()
+                .copied()
+                .filter(|h| h % ANCHOR_EVERY == 0)
+                .collect();
+            if a.len() < 4 {
+                // Short texts: the smallest shingles, so there is always
+                // something to meet on.
+                let mut all: Vec<u64> = s.into_iter().collect();
+                all.sort_unstable();
+                a.extend(all.into_iter().filter(|h| h % ANCHOR_EVERY != 0).take(4));
+            }
+            a
+        };
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The decision on one pair, with what it rests on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub duplicate: bool,
+    /// Resemblance: containment of the smaller text's shingles in the other's.
+    pub score: f64,
+    /// Why two resembling items were kept apart, if they were.
+    pub conflict: Option<String>,
+}
+
+fn containment(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
+    let (small, large) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if small.is_empty() {
+        return 0.0;
+    }
+    small.iter().filter(|h| large.contains(h)).count() as f64 / small.len() as f64
+}
+
+/// Whether `a` and `b` are the same story. `threshold` is the resemblance
+/// needed (`dedup.threshold`).
+pub fn same_story(a: &Doc, b: &Doc, threshold: f64) -> Verdict {
+    let headline = a.headline_only() || b.headline_only();
+    let score = if headline {
+        let wa: HashSet<u64> = a
+            .title
+            .iter()
+            .filter(|w| is_content_word(w))
+            .map(|w| hash_of(w.as_str()))
+            .collect();
+        let wb: HashSet<u64> = b
+            .title
+            .iter()
+            .filter(|w| is_content_word(w))
+            .map(|w| hash_of(w.as_str()))
+            .collect();
+        containment(&wa, &wb)
+    } else {
+        containment(&shingles(&a.body), &shingles(&b.body))
+    };
+    let mut verdict = Verdict {
+        duplicate: false,
+        score,
+        conflict: None,
+    };
+    if score < threshold {
+        return verdict;
+    }
+    let seq = |d: &Doc| -> Vec<String> {
+        if headline {
+            d.title.clone()
+        } else {
+            let mut s = d.title.clone();
+            s.push("\u{1}".into());
+            s.extend(d.body.iter().cloned());
+            s
+        }
+    };
+    let sa = seq(a);
+    let sb = seq(b);
+    verdict.conflict = conflict(&sa, &sb, score, headline);
+    verdict.duplicate = verdict.conflict.is_none();
+    verdict
+}
+
+fn has_digit(w: &str) -> bool {
+    w.bytes().any(|b| b.is_ascii_digit())
+}
+
+fn digits(w: &str) -> String {
+    w.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Arabic proclitics, longest first: a word with and without one of them is
+/// the same word for comparison.
+const CLITICS: &[&str] = &[
+    "وال", "بال", "كال", "فال", "لل", "ال", "و", "ب", "ل", "ف", "ك",
+];
+
+fn stem(w: &str) -> &str {
+    for c in CLITICS {
+        if let Some(rest) = w.strip_prefix(c) {
+            if rest.chars().count() >= 2 {
+                return rest;
+            }
+        }
+    }
+    w
+}
+
+/// Edit distance counting a transposition of neighbours as one edit
+/// (optimal string alignment), on characters; `limit + 1` once over `limit`.
+fn osa(a: &[char], b: &[char], limit: usize) -> usize {
+    if a.len().abs_diff(b.len()) > limit {
+        return limit + 1;
+    }
+    let (n, m) = (a.len(), b.len());
+    let mut d = vec![vec![0usize; m + 1]; n + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=m {
+        d[0][j] = j;
+    }
+    for i in 1..=n {
+        for j in 1..=m {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[n][m]
+}
+
+/// Whether two words are one word spelled differently: a clitic, a typo,
+/// two letters swapped.
+fn same_word(x: &str, y: &str) -> bool {
+    if x == y {
+        return true;
+    }
+    let (sx, sy) = (stem(x), stem(y));
+    if sx == sy {
+        return true;
+    }
+    if has_digit(x) || has_digit(y) {
+        return digits(x) == digits(y);
+    }
+    let a: Vec<char> = sx.chars().collect();
+    let b: Vec<char> = sy.chars().collect();
+    let limit = if a.len().max(b.len()) < 5 { 1 } else { 2 };
+    osa(&a, &b, limit) <= limit
+}
+
+/// One aligned stretch where the two sequences differ.
+struct Change {
+    a: std::ops::Range<usize>,
+    b: std::ops::Range<usize>,
+}
+
+/// The differing stretches of `a` and `b` along a longest common
+/// subsequence. Hand-written: the inputs are token vectors of a few hundred
+/// words and only the changed stretches are needed, which is a dozen lines
+/// over the table.
+fn changes(a: &[String], b: &[String]) -> Vec<Change> {
+    let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
+    let suf = a[pre..]
+        .iter()
+        .rev()
+        .zip(b[pre..].iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let ea = (a.len() - suf).min(pre + MAX_ALIGN_TOKENS);
+    let eb = (b.len() - suf).min(pre + MAX_ALIGN_TOKENS);
+    let (x, y) = (&a[pre..ea], &b[pre..eb]);
+    let (n, m) = (x.len(), y.len());
+    // l[i][j]: length of the LCS of x[i..] and y[j..].
+    let w = m + 1;
+    let mut l = vec![0u16; (n + 1) * w];
+    for i in (0..n).rev() {
+        for j in (0..m).rev() {
+            l[i * w + j] = if x[i] == y[j] {
+                l[(i + 1) * w + j + 1] + 1
+            } else {
+                l[(i + 1) * w + j].max(l[i * w + j + 1])
+            };
+        }
+    }
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    let mut start: Option<(usize, usize)> = None;
+    while i < n || j < m {
+        if i < n && j < m && x[i] == y[j] {
+            if let Some((si, sj)) = start.take() {
+                out.push(Change {
+                    a: pre + si..pre + i,
+                    b: pre + sj..pre + j,
+                });
+            }
+            i += 1;
+            j += 1;
+            continue;
+        }
+        start.get_or_insert((i, j));
+        if j >= m || (i < n && l[(i + 1) * w + j] >= l[i * w + j + 1]) {
+            i += 1;
+        } else {
+            j += 1;
+        }
+    }
+    if let Some((si, sj)) = start {
+        out.push(Change {
+            a: pre + si..pre + n,
+            b: pre + sj..pre + m,
+        });
+    }
+    out
+}
+
+/// Why two resembling sequences are different stories, if they are.
+fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<String> {
+    let vocab = |s: &[String]| -> HashSet<String> {
+        s.iter()
+            .flat_map(|w| [w.clone(), stem(w).to_owned()])
+            .collect()
+    };
+    let (va, vb) = (vocab(a), vocab(b));
+    let absent = |w: &str, v: &HashSet<String>| !v.contains(w) && !v.contains(stem(w));
+    let mut swaps: Vec<(String, String)> = Vec::new();
+    for c in changes(a, b) {
+        let x = &a[c.a.clone()];
+        let y = &b[c.b.clone()];
+        if x.is_empty() || y.is_empty() || x.len() > MAX_SWAP_TOKENS || y.len() > MAX_SWAP_TOKENS {
+            continue;
+        }
+        if x.concat() == y.concat() {
+            continue; // "عبد العزيز" / "عبدالعزيز"
+        }
+        let nx: Vec<&String> = x
+            .iter()
+            .filter(|w| !y.iter().any(|v| same_word(w, v)))
+            .collect();
+        let ny: Vec<&String> = y
+            .iter()
+            .filter(|w| !x.iter().any(|v| same_word(w, v)))
+            .collect();
+        let dx: HashSet<String> = nx
+            .iter()
+            .filter(|w| has_digit(w))
+            .map(|w| digits(w))
+            .collect();
+        let dy: HashSet<String> = ny
+            .iter()
+            .filter(|w| has_digit(w))
+            .map(|w| digits(w))
+            .collect();
+        if !dx.is_empty() && !dy.is_empty() && dx != dy {
+            return Some(format!("different numbers: {} / {}", join(x), join(y)));
+        }
+        let ex = nx
+            .iter()
+            .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &vb));
+        let ey = ny
+            .iter()
+            .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va));
+        if let (Some(ex), Some(ey)) = (ex, ey) {
+            swaps.push((ex.to_string(), ey.to_string()));
+        }
+    }
+    if swaps.len() >= 2 || (!swaps.is_empty() && (score >= NEAR_IDENTICAL || headline)) {
+        let shown: Vec<String> = swaps
+            .iter()
+            .take(3)
+            .map(|(x, y)| format!("{x} / {y}"))
+            .collect();
+        return Some(format!("different names or places: {}", shown.join(", ")));
+    }
+    let nums = |s: &[String]| -> HashSet<String> {
+        s.iter()
+            .filter(|w| has_digit(w))
+            .map(|w| digits(w))
+            .collect()
+    };
+    let (na, nb) = (nums(a), nums(b));
+    let only_a: Vec<&String> = na.difference(&nb).collect();
+    let only_b: Vec<&String> = nb.difference(&na).collect();
+    if !only_a.is_empty() && !only_b.is_empty() && score >= 0.85 {
+        return Some(format!(
+            "numbers only one side gives: {:?} / {:?}",
+            only_a, only_b
+        ));
+    }
+    let (la, lb) = (a.len(), b.len());
+    let close_lengths = la.abs_diff(lb) as f64 <= (la.max(lb) as f64 * 0.1).max(20.0);
+    if (!only_a.is_empty() || !only_b.is_empty()) && score >= NEAR_IDENTICAL && close_lengths {
+        return Some(format!(
+            "a fact added with new numbers: {:?}",
+            only_a.iter().chain(&only_b).collect::<Vec<_>>()
+        ));
+    }
+    None
+}
+
+fn join(ws: &[String]) -> String {
+    ws.join(" ")
+}
+
+/// One indexed item.
+#[derive(Debug, Clone)]
+struct Entry {
+    id: ItemId,
+    date: i64,
+    anchors: Box<[u64]>,
+}
+
+/// The in-memory index of recent items' anchors.
+#[derive(Debug, Default)]
+pub struct Index {
+    postings: HashMap<u64, Vec<u32>>,
+    entries: Vec<Option<Entry>>,
+    slots: HashMap<ItemId, u32>,
+    free: Vec<u32>,
+}
+
+impl Index {
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Adds (or replaces) an item.
+    pub fn insert(&mut self, id: ItemId, date: DateTime<Utc>, anchors: Vec<u64>) {
+        self.remove(id);
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.entries.push(None);
+                // More than 4 billion items in a window is beyond any store
+                // rafid keeps; saturating keeps this from panicking.
+                u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        for a in &anchors {
+            self.postings.entry(*a).or_default().push(slot);
+        }
+        if let Some(e) = self.entries.get_mut(slot as usize) {
+            *e = Some(Entry {
+                id,
+                date: date.timestamp(),
+                anchors: anchors.into_boxed_slice(),
+            });
+        }
+        self.slots.insert(id, slot);
+    }
+
+    pub fn remove(&mut self, id: ItemId) {
+        let Some(slot) = self.slots.remove(&id) else {
+            return;
+        };
+        if let Some(e) = self.entries.get_mut(slot as usize).and_then(Option::take) {
+            for a in e.anchors.iter() {
+                if let Some(p) = self.postings.get_mut(a) {
+                    p.retain(|s| *s != slot);
+                    if p.is_empty() {
+                        self.postings.remove(a);
+                    }
+                }
+            }
+        }
+        self.free.push(slot);
+    }
+
+    /// Items of the window around `date` sharing anchors with `anchors`,
+    /// most shared first, at most `MAX_CANDIDATES`.
+    pub fn candidates(
+        &self,
+        anchors: &[u64],
+        date: DateTime<Utc>,
+        window_secs: i64,
+    ) -> Vec<ItemId> {
+        let mut counts: HashMap<u32, u32> = HashMap::new();
+        for a in anchors {
+            if let Some(p) = self.postings.get(a) {
+                if p.len() > MAX_POSTINGS {
+                    continue;
+                }
+                for s in p {
+                    *counts.entry(*s).or_default() += 1;
+                }
+            }
+        }
+        let t = date.timestamp();
+        let mut found: Vec<(u32, ItemId)> = counts
+            .into_iter()
+            .filter_map(|(s, n)| {
+                let e = self.entries.get(s as usize)?.as_ref()?;
+                ((e.date - t).abs() <= window_secs).then_some((n, e.id))
+            })
+            .collect();
+        found.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.0.cmp(&y.1.0)));
+        found.truncate(MAX_CANDIDATES);
+        found.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Drops items dated before `oldest`.
+    pub fn prune_before(&mut self, oldest: DateTime<Utc>) {
+        let t = oldest.timestamp();
+        let old: Vec<ItemId> = self
+            .entries
+            .iter()
+            .flatten()
+            .filter(|e| e.date < t)
+            .map(|e| e.id)
+            .collect();
+        for id in old {
+            self.remove(id);
+        }
+    }
+
+    /// Bytes held, roughly: for the memory figure per fingerprint.
+    pub fn approx_bytes(&self) -> usize {
+        let postings: usize = self
+            .postings
+            .values()
+            .map(|p| p.capacity() * 4 + 8 + 24 + 8)
+            .sum();
+        let entries: usize = self
+            .entries
+            .iter()
+            .flatten()
+            .map(|e| e.anchors.len() * 8)
+            .sum::<usize>()
+            + self.entries.capacity() * std::mem::size_of::<Option<Entry>>();
+        let slots = self.slots.capacity() * (16 + 4 + 8);
+        postings + entries + slots
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(title: &str, body: &str) -> Doc {
+        Reader::default().doc(Some(title), Some(body))
+    }
+
+    const STORY: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بسعة 120 سريرا \
+        في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
+        مطلع الشهر المقبل بعد اكتمال تجهيز أقسام الطوارئ والعناية المركزة وتدريب الكوادر الطبية \
+        على الأجهزة الحديثة التي وصلت خلال الأسابيع الماضية.";
+
+    #[test]
+    fn boilerplate_lines_are_dropped_and_configurable() {
+        let r = Reader::default();
+        let d = r.doc(
+            None,
+            Some("<p>نص الخبر هنا</p><p>المصدر: وكالة الأنباء</p><p>ترجمة: فريق التحرير</p>\n<p>اقرأ أيضاً: خبر آخر</p><p>Read more</p>"),
+        );
+        assert_eq!(d.body, ["نص", "الخبر", "هنا"]);
+        let custom = Reader::new(["حقوق النشر"]);
+        let d = custom.doc(None, Some("نص\nحقوق النشر محفوظة\nالمصدر: واس"));
+        assert_eq!(d.body, ["نص", "المصدر", "واس"]);
+        // A long paragraph that starts like a source line is text.
+        let long = format!("المصدر {}", "كلمة ".repeat(20));
+        assert!(!r.is_boilerplate(&normalize_text(&long)));
+    }
+
+    #[test]
+    fn rewritten_copies_are_the_same_story() {
+        let a = doc("افتتاح مستشفى جديد للأطفال في الرياض", STORY);
+        let variants = [
+            // Punctuation, diacritics, tatweel, digits, letter variants.
+            STORY
+                .replace("،", " - ")
+                .replace("المستشفى", "المُسْتَشْفَى")
+                .replace("الطوارئ", "الطـــوارئ")
+                .replace("120", "١٢٠")
+                .replace("أقسام", "اقسام"),
+            // Typos: two letters swapped.
+            STORY
+                .replace("الحديثة", "الحدثية")
+                .replace("المرضى", "المرضي"),
+            // Source and translator lines, a read-more line.
+            format!("{STORY}\nالمصدر: واس\nاقرأ أيضا: أخبار أخرى"),
+            // Truncated to a summary.
+            STORY.split("وقال").next().unwrap_or_default().to_string()
+                + " وقال المتحدث باسم الوزارة إن المستشفى سيبدأ",
+            // Reporting words changed.
+            STORY.replace("وقال", "وأوضح"),
+        ];
+        for v in &variants {
+            let b = doc("الصحة تفتتح مستشفى للأطفال", v);
+            let verdict = same_story(&a, &b, DEFAULT_THRESHOLD);
+            assert!(verdict.duplicate, "{v}: {verdict:?}");
+        }
+    }
+
+    #[test]
+    fn a_different_number_place_or_name_is_another_story() {
+        let a = doc("افتتاح مستشفى جديد للأطفال في الرياض", STORY);
+        let cases = [
+            STORY.replace("120", "80"),
+            STORY.replace("الرياض", "جدة").replace("النرجس", "الروضة"),
+            STORY.replace("النرجس", "الملقا"),
+            format!("{STORY} وأسفر الحادث عن إصابة 14 شخصا"),
+        ];
+        for v in &cases {
+            // The title says what the body says.
+            let title = if v.contains("جدة") {
+                "افتتاح مستشفى جديد للأطفال في جدة"
+            } else {
+                "افتتاح مستشفى جديد للأطفال في الرياض"
+            };
+            let b = doc(title, v);
+            let verdict = same_story(&a, &b, DEFAULT_THRESHOLD);
+            assert!(!verdict.duplicate, "{v}: {verdict:?}");
+            assert!(verdict.conflict.is_some());
+        }
+    }
+
+    #[test]
+    fn unrelated_stories_are_apart() {
+        let a = doc("افتتاح مستشفى", STORY);
+        let b = doc(
+            "فوز الفريق",
+            "فاز الفريق الأول لكرة القدم على ضيفه بثلاثة أهداف مقابل هدف في المباراة التي أقيمت \
+             مساء الخميس على الملعب الرئيسي أمام جمهور غفير ملأ المدرجات حتى صافرة النهاية",
+        );
+        let v = same_story(&a, &b, DEFAULT_THRESHOLD);
+        assert!(!v.duplicate);
+        assert!(v.score < 0.1);
+    }
+
+    #[test]
+    fn threshold_tunes_the_decision() {
+        let a = doc("t", STORY);
+        let half: String = STORY.split(' ').take(20).collect::<Vec<_>>().join(" ")
+            + " ثم جاء نص مختلف تماما عن الموضوع لا علاقة له بما سبق من كلام في هذا الخبر ابدا";
+        let b = doc("t", &half);
+        let v = same_story(&a, &b, DEFAULT_THRESHOLD);
+        assert!(same_story(&a, &b, 0.2).duplicate, "{v:?}");
+        assert!(!same_story(&a, &b, 0.95).duplicate);
+    }
+
+    #[test]
+    fn words_compare_through_clitics_and_typos() {
+        assert!(same_word("والمدينة", "المدينة"));
+        assert!(same_word("يحمل", "يمحل"));
+        assert!(same_word("ب10", "10"));
+        assert!(!same_word("الرياض", "جدة"));
+        assert!(!same_word("35", "25"));
+    }
+
+    #[test]
+    fn index_finds_copies_within_the_window_only() {
+        let a = doc("افتتاح مستشفى", STORY);
+        let b = doc("الصحة تفتتح", &format!("{STORY}\nالمصدر: واس"));
+        let other = doc(
+            "فوز",
+            "فاز الفريق الأول لكرة القدم على ضيفه بثلاثة أهداف مقابل هدف في المباراة التي أقيمت",
+        );
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let mut ix = Index::default();
+        ix.insert(ItemId([1; 16]), t0, a.anchors());
+        ix.insert(ItemId([2; 16]), t0, other.anchors());
+        let hour = 3600;
+        assert_eq!(
+            ix.candidates(&b.anchors(), t0, 72 * hour),
+            vec![ItemId([1; 16])]
+        );
+        let late = t0 + chrono::Duration::hours(100);
+        assert!(ix.candidates(&b.anchors(), late, 72 * hour).is_empty());
+        ix.remove(ItemId([1; 16]));
+        assert!(ix.candidates(&b.anchors(), t0, 72 * hour).is_empty());
+        assert_eq!(ix.len(), 1);
+        ix.prune_before(t0 + chrono::Duration::hours(1));
+        assert!(ix.is_empty());
+    }
+
+    #[test]
+    fn headlines_alone_compare_on_their_words() {
+        let a = Reader::default().doc(Some("ارتفاع أسعار النفط بعد قرار أوبك خفض الإنتاج"), None);
+        let b = Reader::default().doc(Some("أسعار النفط ترتفع بعد قرار أوبك خفض الإنتاج"), None);
+        assert!(same_story(&a, &b, DEFAULT_THRESHOLD).duplicate);
+        let c = Reader::default().doc(Some("انخفاض أسعار الذهب بعد قرار البنك المركزي"), None);
+        assert!(!same_story(&a, &c, DEFAULT_THRESHOLD).duplicate);
+    }
+}
