@@ -14,7 +14,8 @@ use std::io::{BufRead, Write};
 use serde::Deserialize;
 
 use crate::config::DedupConfig;
-use crate::neardup::{Reader, same_story};
+use crate::model::ItemId;
+use crate::neardup::{Index, Reader, same_story};
 
 #[derive(Debug, Deserialize)]
 struct Side {
@@ -147,7 +148,17 @@ pub fn run(
         })?;
         let a = reader.doc(pair.a.title.as_deref(), pair.a.body.as_deref());
         let b = reader.doc(pair.b.title.as_deref(), pair.b.body.as_deref());
-        let v = same_story(&a, &b, config.threshold);
+        // As in the daemon: `b` arrives after `a`, finds it through the
+        // index, and only then is the pair compared.
+        let mut index = Index::default();
+        let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        index.insert(ItemId([0; 16]), when, a.anchors());
+        let found = !index.candidates(&b.probe(), when, 0).is_empty();
+        let mut v = same_story(&a, &b, config.threshold);
+        if !found && v.duplicate {
+            v.duplicate = false;
+            v.conflict = Some("not found through the index".into());
+        }
         let prediction = serde_json::json!({
             "duplicate": v.duplicate,
             "score": (v.score * 1000.0).round() / 1000.0,

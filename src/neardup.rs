@@ -98,6 +98,15 @@ const SHINGLE: usize = 3;
 /// An anchor is a shingle whose hash is 0 modulo this.
 const ANCHOR_EVERY: u64 = 4;
 
+/// Body tokens whose anchors are all stored: the lead.
+const LEAD_TOKENS: usize = 48;
+
+/// Anchors stored from the rest of a long body at most.
+const MAX_REST_ANCHORS: usize = 12;
+
+/// Bodies this short store every shingle: they have too few anchors.
+const SHORT_BODY_TOKENS: usize = 24;
+
 /// Anchors shared by more items than this are not followed: such a shingle
 /// is a formula, not a story.
 const MAX_POSTINGS: usize = 256;
@@ -360,30 +369,58 @@ impl Doc {
         self.body.len() < MIN_BODY_TOKENS
     }
 
-    /// The anchors under which the item is indexed.
+    /// The anchors under which the item is stored in the index: the
+    /// anchor shingles of its lead (where a trimmed copy or a summary meets
+    /// it), and a bounded sample of the rest (the smallest hashes), so that
+    /// a long article costs no more memory than a short one.
     pub fn anchors(&self) -> Vec<u64> {
-        let mut out: Vec<u64> = if self.headline_only() {
-            self.title
-                .iter()
-                .filter(|w| is_content_word(w))
-                .map(|w| hash_of(w.as_str()) | 1)
-                .collect()
-        } else {
-            let s = shingles(&self.body);
-            let mut a: Vec<u64> = s
-                .iter()
-                .copied()
+        if self.headline_only() {
+            return self.title_anchors();
+        }
+        let lead = self.body.len().min(LEAD_TOKENS);
+        let mut out: Vec<u64> = shingles(&self.body[..lead])
+            .into_iter()
+            .filter(|h| h % ANCHOR_EVERY == 0)
+            .collect();
+        if self.body.len() <= SHORT_BODY_TOKENS {
+            out = shingles(&self.body).into_iter().collect();
+        } else if self.body.len() > lead {
+            let mut rest: Vec<u64> = shingles(&self.body[lead.saturating_sub(SHINGLE - 1)..])
+                .into_iter()
                 .filter(|h| h % ANCHOR_EVERY == 0)
                 .collect();
-            if a.len() < 4 {
-                // Short texts: the smallest shingles, so there is always
-                // something to meet on.
-                let mut all: Vec<u64> = s.into_iter().collect();
-                all.sort_unstable();
-                a.extend(all.into_iter().filter(|h| h % ANCHOR_EVERY != 0).take(4));
-            }
-            a
+            rest.sort_unstable();
+            out.extend(rest.into_iter().take(MAX_REST_ANCHORS));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// The anchors a new item looks its candidates up by: every anchor
+    /// shingle (and every shingle of a short text), so it meets the stored
+    /// items' sampled anchors wherever they lie.
+    pub fn probe(&self) -> Vec<u64> {
+        if self.headline_only() {
+            return self.title_anchors();
+        }
+        let all = shingles(&self.body);
+        let mut out: Vec<u64> = if self.body.len() <= SHORT_BODY_TOKENS {
+            all.into_iter().collect()
+        } else {
+            all.into_iter().filter(|h| h % ANCHOR_EVERY == 0).collect()
         };
+        out.sort_unstable();
+        out
+    }
+
+    fn title_anchors(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .title
+            .iter()
+            .filter(|w| is_content_word(w))
+            .map(|w| hash_of(w.as_str()) | 1)
+            .collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -688,10 +725,38 @@ struct Entry {
     anchors: Box<[u64]>,
 }
 
+/// A hasher for keys that are already hashes: hashing them again would
+/// only cost time. (A few lines, rather than a crate for them.)
+#[derive(Default, Clone, Copy)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type PrehashedMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
+
 /// The in-memory index of recent items' anchors.
+///
+/// Most anchors belong to one item only, so postings live in two maps: one
+/// slot inline for those, a vector only for anchors several items share.
+/// That halves the memory of the index against a vector per anchor.
 #[derive(Debug, Default)]
 pub struct Index {
-    postings: HashMap<u64, Vec<u32>>,
+    single: PrehashedMap<u32>,
+    multi: PrehashedMap<Vec<u32>>,
     entries: Vec<Option<Entry>>,
     slots: HashMap<ItemId, u32>,
     free: Vec<u32>,
@@ -706,7 +771,7 @@ impl Index {
         self.slots.is_empty()
     }
 
-    /// Adds (or replaces) an item.
+    /// Adds (or replaces) an item under its stored anchors (`Doc::anchors`).
     pub fn insert(&mut self, id: ItemId, date: DateTime<Utc>, anchors: Vec<u64>) {
         self.remove(id);
         let slot = match self.free.pop() {
@@ -719,7 +784,13 @@ impl Index {
             }
         };
         for a in &anchors {
-            self.postings.entry(*a).or_default().push(slot);
+            if let Some(p) = self.multi.get_mut(a) {
+                p.push(slot);
+            } else if let Some(first) = self.single.remove(a) {
+                self.multi.insert(*a, vec![first, slot]);
+            } else {
+                self.single.insert(*a, slot);
+            }
         }
         if let Some(e) = self.entries.get_mut(slot as usize) {
             *e = Some(Entry {
@@ -737,10 +808,20 @@ impl Index {
         };
         if let Some(e) = self.entries.get_mut(slot as usize).and_then(Option::take) {
             for a in e.anchors.iter() {
-                if let Some(p) = self.postings.get_mut(a) {
+                if self.single.get(a) == Some(&slot) {
+                    self.single.remove(a);
+                } else if let Some(p) = self.multi.get_mut(a) {
                     p.retain(|s| *s != slot);
-                    if p.is_empty() {
-                        self.postings.remove(a);
+                    match p.len() {
+                        0 => {
+                            self.multi.remove(a);
+                        }
+                        1 => {
+                            let last = p[0];
+                            self.multi.remove(a);
+                            self.single.insert(*a, last);
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -748,28 +829,23 @@ impl Index {
         self.free.push(slot);
     }
 
-    /// Items of the window around `date` sharing anchors with `anchors`,
-    /// most shared first, at most `MAX_CANDIDATES`.
-    pub fn candidates(
-        &self,
-        anchors: &[u64],
-        date: DateTime<Utc>,
-        window_secs: i64,
-    ) -> Vec<ItemId> {
-        let mut counts: HashMap<u32, u32> = HashMap::new();
-        for a in anchors {
-            if let Some(p) = self.postings.get(a) {
-                if p.len() > MAX_POSTINGS {
-                    continue;
-                }
-                for s in p {
-                    *counts.entry(*s).or_default() += 1;
+    /// Items dated within `window_secs` of `date` sharing anchors with
+    /// `probe` (`Doc::probe`), most shared first, at most `MAX_CANDIDATES`.
+    pub fn candidates(&self, probe: &[u64], date: DateTime<Utc>, window_secs: i64) -> Vec<ItemId> {
+        let mut hits: Vec<u32> = Vec::new();
+        for a in probe {
+            if let Some(s) = self.single.get(a) {
+                hits.push(*s);
+            } else if let Some(p) = self.multi.get(a) {
+                if p.len() <= MAX_POSTINGS {
+                    hits.extend_from_slice(p);
                 }
             }
         }
+        hits.sort_unstable();
+        let counts = hits.chunk_by(|x, y| x == y).map(|run| (run[0], run.len()));
         let t = date.timestamp();
-        let mut found: Vec<(u32, ItemId)> = counts
-            .into_iter()
+        let mut found: Vec<(usize, ItemId)> = counts
             .filter_map(|(s, n)| {
                 let e = self.entries.get(s as usize)?.as_ref()?;
                 ((e.date - t).abs() <= window_secs).then_some((n, e.id))
@@ -795,22 +871,25 @@ impl Index {
         }
     }
 
-    /// Bytes held, roughly: for the memory figure per fingerprint.
+    /// Bytes the index holds, estimated from its tables' capacities (hash
+    /// tables: a control byte and the slot per bucket), for the memory
+    /// figure per fingerprint. The allocator's own overhead is not counted.
     pub fn approx_bytes(&self) -> usize {
-        let postings: usize = self
-            .postings
-            .values()
-            .map(|p| p.capacity() * 4 + 8 + 24 + 8)
-            .sum();
-        let entries: usize = self
-            .entries
-            .iter()
-            .flatten()
-            .map(|e| e.anchors.len() * 8)
-            .sum::<usize>()
-            + self.entries.capacity() * std::mem::size_of::<Option<Entry>>();
-        let slots = self.slots.capacity() * (16 + 4 + 8);
-        postings + entries + slots
+        fn table<K, V>(cap: usize) -> usize {
+            cap * (std::mem::size_of::<(K, V)>() + 1)
+        }
+        let single = table::<u64, u32>(self.single.capacity());
+        let multi = table::<u64, Vec<u32>>(self.multi.capacity())
+            + self.multi.values().map(|p| p.capacity() * 4).sum::<usize>();
+        let entries = self.entries.capacity() * std::mem::size_of::<Option<Entry>>()
+            + self
+                .entries
+                .iter()
+                .flatten()
+                .map(|e| e.anchors.len() * 8)
+                .sum::<usize>();
+        let slots = table::<ItemId, u32>(self.slots.capacity()) + self.free.capacity() * 4;
+        single + multi + entries + slots
     }
 }
 
@@ -943,13 +1022,13 @@ mod tests {
         ix.insert(ItemId([2; 16]), t0, other.anchors());
         let hour = 3600;
         assert_eq!(
-            ix.candidates(&b.anchors(), t0, 72 * hour),
+            ix.candidates(&b.probe(), t0, 72 * hour),
             vec![ItemId([1; 16])]
         );
         let late = t0 + chrono::Duration::hours(100);
-        assert!(ix.candidates(&b.anchors(), late, 72 * hour).is_empty());
+        assert!(ix.candidates(&b.probe(), late, 72 * hour).is_empty());
         ix.remove(ItemId([1; 16]));
-        assert!(ix.candidates(&b.anchors(), t0, 72 * hour).is_empty());
+        assert!(ix.candidates(&b.probe(), t0, 72 * hour).is_empty());
         assert_eq!(ix.len(), 1);
         ix.prune_before(t0 + chrono::Duration::hours(1));
         assert!(ix.is_empty());

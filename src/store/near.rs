@@ -133,7 +133,7 @@ impl Store {
 pub(super) struct Probe<'a> {
     near: &'a NearDup,
     doc: Doc,
-    anchors: Vec<u64>,
+    probe: Vec<u64>,
     date: DateTime<Utc>,
 }
 
@@ -143,7 +143,7 @@ impl<'a> Probe<'a> {
         let doc = near.reader.doc(entry.title.as_deref(), body);
         Probe {
             near,
-            anchors: doc.anchors(),
+            probe: doc.probe(),
             doc,
             date: own_date(entry.published, entry.updated, now),
         }
@@ -153,14 +153,14 @@ impl<'a> Probe<'a> {
 impl super::Tx<'_> {
     /// The stored story the entry repeats, if any.
     pub(super) fn near_match(&self, probe: &Probe<'_>) -> TxResult<Option<ItemId>> {
-        if probe.anchors.is_empty() {
+        if probe.probe.is_empty() {
             return Ok(None);
         }
         let candidates = {
             let state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
             match &state.index {
                 Some(ix) => {
-                    ix.candidates(&probe.anchors, probe.date, probe.near.window.num_seconds())
+                    ix.candidates(&probe.probe, probe.date, probe.near.window.num_seconds())
                 }
                 None => return Ok(None),
             }
@@ -199,7 +199,7 @@ impl super::Tx<'_> {
             state.inserts = 0;
         }
         if let Some(ix) = state.index.as_mut() {
-            ix.insert(id, probe.date, probe.anchors);
+            ix.insert(id, probe.date, probe.doc.anchors());
             if prune {
                 ix.prune_before(now - window);
             }
