@@ -120,6 +120,9 @@ const MIN_BODY_TOKENS: usize = 8;
 /// Replaced stretches longer than this are rewriting, not a swap.
 const MAX_SWAP_TOKENS: usize = 4;
 
+/// The token between title and body in the sequences compared.
+const TITLE_END: &str = "\u{1}";
+
 /// Texts above this containment count as near-identical.
 const NEAR_IDENTICAL: f64 = 0.9;
 
@@ -479,7 +482,7 @@ pub fn same_story(a: &Doc, b: &Doc, threshold: f64) -> Verdict {
             d.title.clone()
         } else {
             let mut s = d.title.clone();
-            s.push("\u{1}".into());
+            s.push(TITLE_END.into());
             s.extend(d.body.iter().cloned());
             s
         }
@@ -639,6 +642,7 @@ fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<St
     let (va, vb) = (vocab(a), vocab(b));
     let absent = |w: &str, v: &HashSet<String>| !v.contains(w) && !v.contains(stem(w));
     let mut swaps: Vec<(String, String)> = Vec::new();
+    let mut echoes: HashSet<(String, String)> = HashSet::new();
     for c in changes(a, b) {
         let x = &a[c.a.clone()];
         let y = &b[c.b.clone()];
@@ -675,8 +679,22 @@ fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<St
         let ey = ny
             .iter()
             .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va));
-        if let (Some(ex), Some(ey)) = (ex, ey) {
-            swaps.push((ex.to_string(), ey.to_string()));
+        match (ex, ey) {
+            (Some(ex), Some(ey)) => swaps.push((ex.to_string(), ey.to_string())),
+            (None, Some(new)) | (Some(new), None) => {
+                // One side's word is new, the other's still appears
+                // elsewhere: a swap if made the same way more than once, or
+                // in text otherwise near-identical.
+                let side = if ey.is_some() { &nx } else { &ny };
+                if let Some(old) = side.iter().find(|w| is_content_word(w)) {
+                    let pair = (stem(old).to_string(), stem(new).to_string());
+                    let in_body = a[..c.a.start].iter().any(|w| w == TITLE_END);
+                    if !echoes.insert(pair) || (score >= NEAR_IDENTICAL && in_body) {
+                        swaps.push((old.to_string(), new.to_string()));
+                    }
+                }
+            }
+            (None, None) => {}
         }
     }
     if swaps.len() >= 2 || (!swaps.is_empty() && (score >= NEAR_IDENTICAL || headline)) {
