@@ -911,6 +911,34 @@ mod tests {
     }
 
     #[test]
+    fn dedup_keys_parse_and_default() {
+        let cfg = parse(Path::new("rafid.toml"), "").unwrap();
+        assert_eq!(cfg.dedup.threshold, crate::neardup::DEFAULT_THRESHOLD);
+        assert!(cfg.dedup.boilerplate.iter().any(|b| b == "المصدر"));
+        let text = "[dedup]\nthreshold = 0.75\nboilerplate = [\"حقوق النشر\"]\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\ndedup = false\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\n";
+        let cfg = parse(Path::new("rafid.toml"), text).unwrap();
+        assert_eq!(cfg.dedup.threshold, 0.75);
+        assert_eq!(cfg.dedup.boilerplate, ["حقوق النشر"]);
+        assert!(!cfg.feeds[0].dedup);
+        assert!(cfg.feeds[1].dedup);
+    }
+
+    #[test]
+    fn dedup_threshold_out_of_range_names_its_place() {
+        for bad in ["0", "1.5", "-0.2"] {
+            let d = diags(&format!("[dedup]\nthreshold = {bad}\n"));
+            assert_eq!((d[0].line, d[0].column), (2, 13), "{bad}: {d:#?}");
+            assert!(
+                d[0].message.starts_with("dedup.threshold"),
+                "{}",
+                d[0].message
+            );
+        }
+    }
+
+    #[test]
     fn sizes_parse() {
         assert_eq!(parse_size("16MiB"), Some(16 << 20));
         assert_eq!(parse_size("512 KiB"), Some(512 << 10));

@@ -109,7 +109,7 @@ const SHORT_BODY_TOKENS: usize = 24;
 
 /// Anchors shared by more items than this are not followed: such a shingle
 /// is a formula, not a story.
-const MAX_POSTINGS: usize = 256;
+const MAX_POSTINGS: usize = 64;
 
 /// Candidates verified per new item, the ones sharing most anchors first.
 pub const MAX_CANDIDATES: usize = 8;
@@ -350,16 +350,21 @@ fn hash_of<T: Hash + ?Sized>(t: &T) -> u64 {
     h.finish()
 }
 
+/// Mixes the bits of a combined hash (the finalizer of SplitMix64), so
+/// that `h % ANCHOR_EVERY` picks anchors evenly.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
 fn shingles(tokens: &[String]) -> HashSet<u64> {
-    if tokens.len() < SHINGLE {
-        return tokens.iter().map(|t| hash_of(&[t.as_str()][..])).collect();
+    let ids: Vec<u64> = tokens.iter().map(|t| hash_of(t.as_str())).collect();
+    if ids.len() < SHINGLE {
+        return ids.into_iter().map(mix).collect();
     }
-    tokens
-        .windows(SHINGLE)
-        .map(|w| {
-            let parts: Vec<&str> = w.iter().map(String::as_str).collect();
-            hash_of(&parts[..])
-        })
+    ids.windows(SHINGLE)
+        .map(|w| mix(w[0].rotate_left(42) ^ w[1].rotate_left(21) ^ w[2]))
         .collect()
 }
 
@@ -633,14 +638,12 @@ fn changes(a: &[String], b: &[String]) -> Vec<Change> {
 }
 
 /// Why two resembling sequences are different stories, if they are.
-fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<String> {
-    let vocab = |s: &[String]| -> HashSet<String> {
-        s.iter()
-            .flat_map(|w| [w.clone(), stem(w).to_owned()])
-            .collect()
+fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) -> Option<String> {
+    let vocab = |s: &'a [String]| -> HashSet<&'a str> {
+        s.iter().flat_map(|w| [w.as_str(), stem(w)]).collect()
     };
     let (va, vb) = (vocab(a), vocab(b));
-    let absent = |w: &str, v: &HashSet<String>| !v.contains(w) && !v.contains(stem(w));
+    let absent = |w: &str, v: &HashSet<&str>| !v.contains(w) && !v.contains(stem(w));
     let mut swaps: Vec<(String, String)> = Vec::new();
     let mut echoes: HashSet<(String, String)> = HashSet::new();
     for c in changes(a, b) {
@@ -679,6 +682,12 @@ fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<St
         let ey = ny
             .iter()
             .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va));
+        // Headlines are rewritten freely: a swap counts in the body (or
+        // between two headlines, when that is all there is).
+        let in_body = headline || a[..c.a.start].iter().any(|w| w == TITLE_END);
+        if !in_body {
+            continue;
+        }
         match (ex, ey) {
             (Some(ex), Some(ey)) => swaps.push((ex.to_string(), ey.to_string())),
             (None, Some(new)) | (Some(new), None) => {
@@ -688,8 +697,7 @@ fn conflict(a: &[String], b: &[String], score: f64, headline: bool) -> Option<St
                 let side = if ey.is_some() { &nx } else { &ny };
                 if let Some(old) = side.iter().find(|w| is_content_word(w)) {
                     let pair = (stem(old).to_string(), stem(new).to_string());
-                    let in_body = a[..c.a.start].iter().any(|w| w == TITLE_END);
-                    if !echoes.insert(pair) || (score >= NEAR_IDENTICAL && in_body) {
+                    if !echoes.insert(pair) || score >= NEAR_IDENTICAL {
                         swaps.push((old.to_string(), new.to_string()));
                     }
                 }

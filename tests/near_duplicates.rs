@@ -64,7 +64,11 @@ fn item_links(item: &serde_json::Value) -> Vec<String> {
     v
 }
 
-async fn three_outlets(extra: &str) -> (Vec<FeedServer>, Config, tempfile::TempDir) {
+/// `last_opts_out`: the third outlet's `[[feed]]` says `dedup = false`.
+async fn three_outlets(
+    extra: &str,
+    last_opts_out: bool,
+) -> (Vec<FeedServer>, Config, tempfile::TempDir) {
     let a = FeedServer::start().await;
     let b = FeedServer::start().await;
     let c = FeedServer::start().await;
@@ -164,13 +168,19 @@ async fn three_outlets(extra: &str) -> (Vec<FeedServer>, Config, tempfile::TempD
     let dir = tempfile::tempdir().unwrap();
     let (ua, ub, uc) = (a.url("/feed.xml"), b.url("/feed.xml"), c.url("/feed.xml"));
     let feeds: Vec<(&str, &[&str])> = vec![(&ua, &[]), (&ub, &[]), (&uc, &[])];
-    let cfg = config::load(&write_config(dir.path(), &feeds, extra)).unwrap();
+    let path = write_config(dir.path(), &feeds, extra);
+    if last_opts_out {
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        text.push_str("dedup = false\n");
+        std::fs::write(&path, text).unwrap();
+    }
+    let cfg = config::load(&path).unwrap();
     (vec![a, b, c], cfg, dir)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_story_from_three_outlets_is_shown_once_with_all_of_them() {
-    let (_servers, cfg, _dir) = three_outlets("").await;
+    let (_servers, cfg, _dir) = three_outlets("", false).await;
     let summary = poll_once(cfg.clone()).await.unwrap();
     assert!(summary.failed.is_empty(), "{:?}", summary.failed);
     assert_eq!(summary.stats.new, 5, "{summary:?}");
@@ -222,10 +232,31 @@ async fn the_same_story_from_three_outlets_is_shown_once_with_all_of_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn near_duplicates_can_be_turned_off() {
-    let (_servers, cfg, _dir) = three_outlets("[dedup]\nnear_duplicates = false\n").await;
+    let (_servers, cfg, _dir) = three_outlets("[dedup]\nnear_duplicates = false\n", false).await;
     let summary = poll_once(cfg.clone()).await.unwrap();
     assert_eq!(summary.stats.near_duplicates, 0, "{summary:?}");
     assert_eq!(summary.stats.merged, 0, "{summary:?}");
     // The three copies and the re-post each stand alone.
     assert_eq!(render_json(&cfg)["items"].as_array().unwrap().len(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_can_opt_out() {
+    let (_servers, cfg, _dir) = three_outlets("", true).await;
+    assert!(!cfg.feeds[2].dedup);
+    let summary = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(summary.stats.near_duplicates, 1, "{summary:?}");
+    let feed = render_json(&cfg);
+    let items = feed["items"].as_array().unwrap();
+    // Outlets one and two merge; outlet three's copy and re-post stand alone.
+    assert_eq!(items.len(), 7, "{feed:#}");
+    let merged = items
+        .iter()
+        .find(|i| item_links(i).len() == 2)
+        .expect("the story of outlets one and two");
+    assert_eq!(
+        item_links(merged),
+        ["https://alpha.example/n/a1", "https://beta.example/n/b1"]
+    );
+    assert!(items.iter().all(|i| item_links(i).len() <= 2));
 }
