@@ -369,7 +369,7 @@ fn shingles(tokens: &[String]) -> HashSet<u64> {
 }
 
 fn is_content_word(w: &str) -> bool {
-    w.chars().count() >= 3 && !INTERCHANGEABLE.contains(&w) && !has_digit(w)
+    w.chars().count() >= 3 && !INTERCHANGEABLE.contains(&w) && number(w).is_none()
 }
 
 impl Doc {
@@ -455,7 +455,7 @@ fn containment(a: &HashSet<u64>, b: &HashSet<u64>) -> f64 {
 
 /// Whether `a` and `b` are the same story. `threshold` is the resemblance
 /// needed (`dedup.threshold`).
-pub fn same_story(a: &Doc, b: &Doc, threshold: f64) -> Verdict {
+pub fn same_story<'d>(a: &'d Doc, b: &'d Doc, threshold: f64) -> Verdict {
     let headline = a.headline_only() || b.headline_only();
     let score = if headline {
         let wa: HashSet<u64> = a
@@ -482,14 +482,13 @@ pub fn same_story(a: &Doc, b: &Doc, threshold: f64) -> Verdict {
     if score < threshold {
         return verdict;
     }
-    let seq = |d: &Doc| -> Vec<String> {
+    let seq = |d: &'d Doc| -> Vec<&'d str> {
+        let title = d.title.iter().map(String::as_str);
         if headline {
-            d.title.clone()
+            title.collect()
         } else {
-            let mut s = d.title.clone();
-            s.push(TITLE_END.into());
-            s.extend(d.body.iter().cloned());
-            s
+            let body = d.body.iter().map(String::as_str);
+            title.chain([TITLE_END]).chain(body).collect()
         }
     };
     let sa = seq(a);
@@ -505,6 +504,60 @@ fn has_digit(w: &str) -> bool {
 
 fn digits(w: &str) -> String {
     w.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Numbers outlets write as words (normalized forms), by value: "three
+/// years" and "3 years" say the same. Only the small ones: larger numbers
+/// are compounds ("ألف وثلاثمئة") and "مئة" also means "percent".
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("واحد", "1"),
+    ("واحده", "1"),
+    ("اثنان", "2"),
+    ("اثنين", "2"),
+    ("اثنتان", "2"),
+    ("اثنتين", "2"),
+    ("ثلاث", "3"),
+    ("ثلاثه", "3"),
+    ("اربع", "4"),
+    ("اربعه", "4"),
+    ("خمس", "5"),
+    ("خمسه", "5"),
+    ("ست", "6"),
+    ("سته", "6"),
+    ("سبع", "7"),
+    ("سبعه", "7"),
+    ("ثمان", "8"),
+    ("ثماني", "8"),
+    ("ثمانيه", "8"),
+    ("تسع", "9"),
+    ("تسعه", "9"),
+    ("عشر", "10"),
+    ("عشره", "10"),
+    ("one", "1"),
+    ("two", "2"),
+    ("three", "3"),
+    ("four", "4"),
+    ("five", "5"),
+    ("six", "6"),
+    ("seven", "7"),
+    ("eight", "8"),
+    ("nine", "9"),
+    ("ten", "10"),
+];
+
+/// The value a token states, if it states one: its digits, or the number
+/// it spells (with or without a clitic).
+fn number(w: &str) -> Option<String> {
+    if has_digit(w) {
+        return Some(digits(w));
+    }
+    let word = |x: &str| {
+        NUMBER_WORDS
+            .iter()
+            .find(|(n, _)| *n == x)
+            .map(|(_, v)| v.to_string())
+    };
+    word(w).or_else(|| word(stem(w)))
 }
 
 /// Arabic proclitics, longest first: a word with and without one of them is
@@ -563,8 +616,10 @@ fn same_word(x: &str, y: &str) -> bool {
     if sx == sy {
         return true;
     }
-    if has_digit(x) || has_digit(y) {
-        return digits(x) == digits(y);
+    match (number(x), number(y)) {
+        (Some(nx), Some(ny)) => return nx == ny,
+        (Some(_), None) | (None, Some(_)) => return false,
+        (None, None) => {}
     }
     let a: Vec<char> = sx.chars().collect();
     let b: Vec<char> = sy.chars().collect();
@@ -582,7 +637,11 @@ struct Change {
 /// subsequence. Hand-written: the inputs are token vectors of a few hundred
 /// words and only the changed stretches are needed, which is a dozen lines
 /// over the table.
-fn changes(a: &[String], b: &[String]) -> Vec<Change> {
+fn changes(a: &[&str], b: &[&str]) -> Vec<Change> {
+    // Tokens compared as hashes: one comparison per cell of the table.
+    let a: Vec<u64> = a.iter().map(|t| hash_of(*t)).collect();
+    let b: Vec<u64> = b.iter().map(|t| hash_of(*t)).collect();
+    let (a, b) = (&a[..], &b[..]);
     let pre = a.iter().zip(b).take_while(|(x, y)| x == y).count();
     let suf = a[pre..]
         .iter()
@@ -638,10 +697,9 @@ fn changes(a: &[String], b: &[String]) -> Vec<Change> {
 }
 
 /// Why two resembling sequences are different stories, if they are.
-fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) -> Option<String> {
-    let vocab = |s: &'a [String]| -> HashSet<&'a str> {
-        s.iter().flat_map(|w| [w.as_str(), stem(w)]).collect()
-    };
+fn conflict<'a>(a: &[&'a str], b: &[&'a str], score: f64, headline: bool) -> Option<String> {
+    let vocab =
+        |s: &[&'a str]| -> HashSet<&'a str> { s.iter().flat_map(|w| [*w, stem(w)]).collect() };
     let (va, vb) = (vocab(a), vocab(b));
     let absent = |w: &str, v: &HashSet<&str>| !v.contains(w) && !v.contains(stem(w));
     let mut swaps: Vec<(String, String)> = Vec::new();
@@ -655,11 +713,11 @@ fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) ->
         if x.concat() == y.concat() {
             continue; // "عبد العزيز" / "عبدالعزيز"
         }
-        let nx: Vec<&String> = x
+        let nx: Vec<&&str> = x
             .iter()
             .filter(|w| !y.iter().any(|v| same_word(w, v)))
             .collect();
-        let ny: Vec<&String> = y
+        let ny: Vec<&&str> = y
             .iter()
             .filter(|w| !x.iter().any(|v| same_word(w, v)))
             .collect();
@@ -684,7 +742,7 @@ fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) ->
             .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va));
         // Headlines are rewritten freely: a swap counts in the body (or
         // between two headlines, when that is all there is).
-        let in_body = headline || a[..c.a.start].iter().any(|w| w == TITLE_END);
+        let in_body = headline || a[..c.a.start].contains(&TITLE_END);
         if !in_body {
             continue;
         }
@@ -713,15 +771,19 @@ fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) ->
             .collect();
         return Some(format!("different names or places: {}", shown.join(", ")));
     }
-    let nums = |s: &[String]| -> HashSet<String> {
+    // Numbers in figures one side gives and the other does not, neither in
+    // figures nor in words.
+    let figures = |s: &[&str]| -> HashSet<String> {
         s.iter()
             .filter(|w| has_digit(w))
             .map(|w| digits(w))
             .collect()
     };
-    let (na, nb) = (nums(a), nums(b));
-    let only_a: Vec<&String> = na.difference(&nb).collect();
-    let only_b: Vec<&String> = nb.difference(&na).collect();
+    let stated = |s: &[&str]| -> HashSet<String> { s.iter().filter_map(|w| number(w)).collect() };
+    let (fa, fb) = (figures(a), figures(b));
+    let (sa, sb) = (stated(a), stated(b));
+    let only_a: Vec<&String> = fa.iter().filter(|n| !sb.contains(*n)).collect();
+    let only_b: Vec<&String> = fb.iter().filter(|n| !sa.contains(*n)).collect();
     if !only_a.is_empty() && !only_b.is_empty() && score >= 0.85 {
         return Some(format!(
             "numbers only one side gives: {:?} / {:?}",
@@ -739,7 +801,7 @@ fn conflict<'a>(a: &'a [String], b: &'a [String], score: f64, headline: bool) ->
     None
 }
 
-fn join(ws: &[String]) -> String {
+fn join(ws: &[&str]) -> String {
     ws.join(" ")
 }
 
@@ -1032,6 +1094,9 @@ mod tests {
         assert!(same_word("ب10", "10"));
         assert!(!same_word("الرياض", "جدة"));
         assert!(!same_word("35", "25"));
+        assert!(same_word("ثلاثة", "3") || same_word("ثلاثه", "3"));
+        assert!(same_word("والثلاثه", "3") || same_word("ثلاثه", "3"));
+        assert!(!same_word("خمسه", "3"));
     }
 
     #[test]
