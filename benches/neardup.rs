@@ -6,7 +6,8 @@
 //!   `neardup::same_story` against the candidate's text (held in memory
 //!   here; the daemon reads it from the store). Two kinds of new item: a
 //!   re-edited copy of a stored one (one candidate, a merge) and a story of
-//!   its own (usually no candidate).
+//!   its own (usually no candidate). The copy's decision is also timed in
+//!   its two parts: the index lookup alone, and the comparison alone.
 //! - **memory per fingerprint**: `Index::approx_bytes` divided by the
 //!   fingerprints held, and the growth of the process's resident memory
 //!   (VmRSS) while the index was built, divided likewise.
@@ -191,6 +192,23 @@ fn main() {
             b.iter(|| {
                 j = (j + 1) % fresh.len();
                 decide(&built.index, &built.kept, &fresh[j], now)
+            })
+        });
+        // The two parts of deciding on a copy: the lookup, which depends on
+        // the number of fingerprints, and the comparison with the one
+        // candidate, which does not.
+        let mut k = 0;
+        group.bench_function("lookup only (copy)", |b| {
+            b.iter(|| {
+                k = (k + 1) % copies.len();
+                built.index.candidates(&copies[k].probe(), now, 72 * 3600)
+            })
+        });
+        let mut l = 0;
+        group.bench_function("compare only (copy vs its story)", |b| {
+            b.iter(|| {
+                l = (l + 1) % copies.len();
+                same_story(&copies[l], &built.kept[l].1, DEFAULT_THRESHOLD).duplicate
             })
         });
         group.finish();

@@ -548,16 +548,15 @@ const NUMBER_WORDS: &[(&str, &str)] = &[
 /// The value a token states, if it states one: its digits, or the number
 /// it spells (with or without a clitic).
 fn number(w: &str) -> Option<String> {
+    static WORDS: std::sync::LazyLock<HashMap<&'static str, &'static str>> =
+        std::sync::LazyLock::new(|| NUMBER_WORDS.iter().copied().collect());
     if has_digit(w) {
         return Some(digits(w));
     }
-    let word = |x: &str| {
-        NUMBER_WORDS
-            .iter()
-            .find(|(n, _)| *n == x)
-            .map(|(_, v)| v.to_string())
-    };
-    word(w).or_else(|| word(stem(w)))
+    WORDS
+        .get(w)
+        .or_else(|| WORDS.get(stem(w)))
+        .map(|v| v.to_string())
 }
 
 /// Arabic proclitics, longest first: a word with and without one of them is
@@ -700,8 +699,12 @@ fn changes(a: &[&str], b: &[&str]) -> Vec<Change> {
 fn conflict<'a>(a: &[&'a str], b: &[&'a str], score: f64, headline: bool) -> Option<String> {
     let vocab =
         |s: &[&'a str]| -> HashSet<&'a str> { s.iter().flat_map(|w| [*w, stem(w)]).collect() };
-    let (va, vb) = (vocab(a), vocab(b));
-    let absent = |w: &str, v: &HashSet<&str>| !v.contains(w) && !v.contains(stem(w));
+    // Built on first need: most pairs have no replaced content word.
+    let (va, vb) = (std::cell::OnceCell::new(), std::cell::OnceCell::new());
+    let absent = |w: &str, v: &std::cell::OnceCell<HashSet<&'a str>>, s: &[&'a str]| {
+        let v = v.get_or_init(|| vocab(s));
+        !v.contains(w) && !v.contains(stem(w))
+    };
     let mut swaps: Vec<(String, String)> = Vec::new();
     let mut echoes: HashSet<(String, String)> = HashSet::new();
     for c in changes(a, b) {
@@ -734,12 +737,12 @@ fn conflict<'a>(a: &[&'a str], b: &[&'a str], score: f64, headline: bool) -> Opt
         if !dx.is_empty() && !dy.is_empty() && dx != dy {
             return Some(format!("different numbers: {} / {}", join(x), join(y)));
         }
-        let ex = nx
-            .iter()
-            .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &vb));
-        let ey = ny
-            .iter()
-            .find(|w| is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va));
+        let ex = nx.iter().find(|w| {
+            is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &vb, b)
+        });
+        let ey = ny.iter().find(|w| {
+            is_content_word(w) && !INTERCHANGEABLE.contains(&stem(w)) && absent(w, &va, a)
+        });
         // Headlines are rewritten freely: a swap counts in the body (or
         // between two headlines, when that is all there is).
         let in_body = headline || a[..c.a.start].contains(&TITLE_END);
@@ -781,6 +784,9 @@ fn conflict<'a>(a: &[&'a str], b: &[&'a str], score: f64, headline: bool) -> Opt
     };
     let stated = |s: &[&str]| -> HashSet<String> { s.iter().filter_map(|w| number(w)).collect() };
     let (fa, fb) = (figures(a), figures(b));
+    if fa == fb {
+        return None;
+    }
     let (sa, sb) = (stated(a), stated(b));
     let only_a: Vec<&String> = fa.iter().filter(|n| !sb.contains(*n)).collect();
     let only_b: Vec<&String> = fb.iter().filter(|n| !sa.contains(*n)).collect();
@@ -843,6 +849,9 @@ type PrehashedMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>
 /// That halves the memory of the index against a vector per anchor.
 #[derive(Debug, Default)]
 pub struct Index {
+    /// The newest item date held (seconds): the window is counted back
+    /// from it, not from the clock, since items carry their own dates.
+    newest: i64,
     single: PrehashedMap<u32>,
     multi: PrehashedMap<Vec<u32>>,
     entries: Vec<Option<Entry>>,
@@ -880,6 +889,7 @@ impl Index {
                 self.single.insert(*a, slot);
             }
         }
+        self.newest = self.newest.max(date.timestamp());
         if let Some(e) = self.entries.get_mut(slot as usize) {
             *e = Some(Entry {
                 id,
@@ -944,9 +954,9 @@ impl Index {
         found.into_iter().map(|(_, id)| id).collect()
     }
 
-    /// Drops items dated before `oldest`.
-    pub fn prune_before(&mut self, oldest: DateTime<Utc>) {
-        let t = oldest.timestamp();
+    /// Drops items dated more than `window_secs` before the newest one.
+    pub fn prune_outside(&mut self, window_secs: i64) {
+        let t = self.newest.saturating_sub(window_secs);
         let old: Vec<ItemId> = self
             .entries
             .iter()
@@ -1121,8 +1131,13 @@ mod tests {
         ix.remove(ItemId([1; 16]));
         assert!(ix.candidates(&b.probe(), t0, 72 * hour).is_empty());
         assert_eq!(ix.len(), 1);
-        ix.prune_before(t0 + chrono::Duration::hours(1));
-        assert!(ix.is_empty());
+        ix.insert(ItemId([3; 16]), late, other.anchors());
+        ix.prune_outside(72 * hour);
+        assert_eq!(
+            ix.len(),
+            1,
+            "the items dated 100 hours before the newest go"
+        );
     }
 
     #[test]

@@ -220,6 +220,12 @@ async fn the_same_story_from_three_outlets_is_shown_once_with_all_of_them() {
         "{feed:#}"
     );
 
+    // Every index agrees with the merged items.
+    {
+        let store = Store::open(&cfg.storage.path, "test check").unwrap();
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    }
+
     // A second poll brings nothing new and changes nothing.
     let again = poll_once(cfg.clone()).await.unwrap();
     assert_eq!(
@@ -259,4 +265,23 @@ async fn a_feed_can_opt_out() {
         ["https://alpha.example/n/a1", "https://beta.example/n/b1"]
     );
     assert!(items.iter().all(|i| item_links(i).len() <= 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_polled_after_a_restart_finds_the_story() {
+    let (servers, cfg, dir) = three_outlets("", false).await;
+    // First only outlet one, in one process; then all three, in another:
+    // the index is rebuilt from the store, with the items' own (old) dates.
+    let only_first: Vec<(&str, &[&str])> = vec![(cfg.feeds[0].url.as_str(), &[][..])];
+    let first = config::load(&write_config(dir.path(), &only_first, "")).unwrap();
+    assert_eq!(poll_once(first).await.unwrap().stats.new, 3);
+    let all: Vec<(String, &[&str])> = servers
+        .iter()
+        .map(|s| (s.url("/feed.xml"), &[][..]))
+        .collect();
+    let all: Vec<(&str, &[&str])> = all.iter().map(|(u, t)| (u.as_str(), *t)).collect();
+    let cfg = config::load(&write_config(dir.path(), &all, "")).unwrap();
+    let summary = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(summary.stats.near_duplicates, 3, "{summary:?}");
+    assert_eq!(render_json(&cfg)["items"].as_array().unwrap().len(), 5);
 }

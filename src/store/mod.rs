@@ -747,7 +747,7 @@ impl Tx<'_> {
                 )?;
                 save(self.items, &item)?;
                 if let Some(p) = probe {
-                    self.near_insert(p, id, now);
+                    self.near_insert(p, id);
                 }
                 stats.new += 1;
             }

@@ -63,6 +63,12 @@ impl NearDup {
     }
 }
 
+/// The time a `by_time` key starts with.
+fn time_of_key(k: &[u8]) -> Option<DateTime<Utc>> {
+    let ms = u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1u64 << 63);
+    DateTime::from_timestamp_millis(ms as i64)
+}
+
 /// The index and how many inserts it has had since it was last pruned.
 #[derive(Debug, Default)]
 pub(super) struct NearState {
@@ -98,7 +104,14 @@ impl Store {
             return Ok(());
         }
         let mut index = Index::default();
-        let from = time_key(now - near.window, ItemId([0; 16]));
+        // The window reaches back from the newest item stored (or from now,
+        // if the newest claims a later date): items carry their own dates,
+        // and a store of last year's items is still matched against itself.
+        let newest = match self.by_time.last().map_err(|e| self.err(e))? {
+            Some((k, _)) => time_of_key(&k).unwrap_or(now).min(now),
+            None => now,
+        };
+        let from = time_key(newest - near.window, ItemId([0; 16]));
         for kv in self.by_time.range(from..) {
             let (k, _) = kv.map_err(|e| self.err(e))?;
             let Some(id) = k.get(8..24).and_then(as_id) else {
@@ -188,7 +201,7 @@ impl super::Tx<'_> {
     }
 
     /// Remembers a newly stored item in the index.
-    pub(super) fn near_insert(&self, probe: Probe<'_>, id: ItemId, now: DateTime<Utc>) {
+    pub(super) fn near_insert(&self, probe: Probe<'_>, id: ItemId) {
         let mut state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
         let window = probe.near.window;
         let prune = {
@@ -201,7 +214,7 @@ impl super::Tx<'_> {
         if let Some(ix) = state.index.as_mut() {
             ix.insert(id, probe.date, probe.doc.anchors());
             if prune {
-                ix.prune_before(now - window);
+                ix.prune_outside(window.num_seconds());
             }
         }
     }
