@@ -145,8 +145,12 @@ impl Summary {
         )?;
         writeln!(
             out,
-            "items new: {}, updated: {}, duplicates merged: {}, pruned: {}",
-            self.stats.new, self.stats.updated, self.stats.merged, self.pruned
+            "items new: {}, updated: {}, duplicates merged: {} (near-duplicates: {}), pruned: {}",
+            self.stats.new,
+            self.stats.updated,
+            self.stats.merged,
+            self.stats.near_duplicates,
+            self.pruned
         )?;
         for (feed, err) in &self.failed {
             // Errors name their feed already when they come from the fetcher.

@@ -100,9 +100,13 @@ impl Store {
         near: &NearDup,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if self.near_state().index.is_some() {
+        // Held while building: concurrent ingests wait for the one index
+        // rather than each building their own.
+        let mut state = self.near_state();
+        if state.index.is_some() {
             return Ok(());
         }
+        let started = std::time::Instant::now();
         let mut index = Index::default();
         // The window reaches back from the newest item stored (or from now,
         // if the newest claims a later date): items carry their own dates,
@@ -129,10 +133,12 @@ impl Store {
             let date = own_date(item.published, item.updated, item.first_seen);
             index.insert(id, date, near.doc_of_item(&item).anchors());
         }
-        let mut state = self.near_state();
-        if state.index.is_none() {
-            state.index = Some(index);
-        }
+        tracing::info!(
+            fingerprints = index.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "near-duplicate index built from the stored items"
+        );
+        state.index = Some(index);
         Ok(())
     }
 
@@ -194,6 +200,7 @@ impl super::Tx<'_> {
                 probe.near.threshold,
             );
             if verdict.duplicate {
+                tracing::debug!(story = %id, score = verdict.score, "the same story as a stored item");
                 return Ok(Some(id));
             }
         }
