@@ -112,6 +112,10 @@ const LEAD_TOKENS: usize = 48;
 /// Anchors stored from the rest of a long body at most.
 const MAX_REST_ANCHORS: usize = 12;
 
+/// Headline agreement (word containment) two items whose bodies are short
+/// need besides.
+const SHORT_BODY_TITLE_AGREEMENT: f64 = 0.5;
+
 /// Bodies this short store every shingle: they have too few anchors.
 const SHORT_BODY_TOKENS: usize = 24;
 
@@ -471,22 +475,29 @@ fn containment(a: &HashSet64, b: &HashSet64) -> f64 {
 /// needed (`dedup.threshold`).
 pub fn same_story<'d>(a: &'d Doc, b: &'d Doc, threshold: f64) -> Verdict {
     let headline = a.headline_only() || b.headline_only();
+    let title_words = |d: &Doc| -> HashSet64 {
+        d.title
+            .iter()
+            .filter(|w| is_content_word(w))
+            .map(|w| mix(hash_of(w.as_str())))
+            .collect()
+    };
     let score = if headline {
-        let wa: HashSet64 = a
-            .title
-            .iter()
-            .filter(|w| is_content_word(w))
-            .map(|w| mix(hash_of(w.as_str())))
-            .collect();
-        let wb: HashSet64 = b
-            .title
-            .iter()
-            .filter(|w| is_content_word(w))
-            .map(|w| mix(hash_of(w.as_str())))
-            .collect();
-        containment(&wa, &wb)
+        containment(&title_words(a), &title_words(b))
     } else {
-        containment(&shingles(&a.body), &shingles(&b.body))
+        let body = containment(&shingles(&a.body), &shingles(&b.body));
+        if a.body.len().min(b.body.len()) <= SHORT_BODY_TOKENS {
+            // A short body may be a formula a feed puts under every item
+            // ("details on our site"): it counts only with the headlines.
+            let titles = containment(&title_words(a), &title_words(b));
+            if titles < SHORT_BODY_TITLE_AGREEMENT {
+                body.min(titles)
+            } else {
+                body
+            }
+        } else {
+            body
+        }
     };
     let mut verdict = Verdict {
         duplicate: false,
@@ -670,11 +681,14 @@ fn changes(a: &[&str], b: &[&str]) -> Vec<Change> {
     let w = m + 1;
     let mut l = vec![0u16; (n + 1) * w];
     for i in (0..n).rev() {
+        let (upper, lower) = l.split_at_mut((i + 1) * w);
+        let (row, below) = (&mut upper[i * w..], &lower[..w]);
+        let xi = x[i];
         for j in (0..m).rev() {
-            l[i * w + j] = if x[i] == y[j] {
-                l[(i + 1) * w + j + 1] + 1
+            row[j] = if xi == y[j] {
+                below[j + 1] + 1
             } else {
-                l[(i + 1) * w + j].max(l[i * w + j + 1])
+                below[j].max(row[j + 1])
             };
         }
     }
@@ -1152,6 +1166,17 @@ mod tests {
             1,
             "the items dated 100 hours before the newest go"
         );
+    }
+
+    #[test]
+    fn a_short_formula_under_every_item_merges_nothing() {
+        let formula = "لقراءة تفاصيل الخبر كاملة يرجى زيارة موقعنا الإلكتروني الرسمي اليوم";
+        let a = doc("ارتفاع أسعار النفط في الأسواق العالمية", formula);
+        let b = doc("فوز المنتخب في المباراة الودية", formula);
+        let v = same_story(&a, &b, DEFAULT_THRESHOLD);
+        assert!(!v.duplicate, "{v:?}");
+        let c = doc("أسعار النفط ترتفع في الأسواق العالمية", formula);
+        assert!(same_story(&a, &c, DEFAULT_THRESHOLD).duplicate);
     }
 
     #[test]

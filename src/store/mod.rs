@@ -708,7 +708,9 @@ impl Tx<'_> {
                 stats.merged += 1;
             }
             Decision::New => {
-                let probe = self.near.map(|n| near::Probe::new(n, entry, now));
+                let probe = self
+                    .near
+                    .map(|n| near::Probe::new(n, &feed.feed_url, entry, now));
                 if let Some(p) = &probe {
                     if let Some(id) = self.near_match(p)? {
                         self.merge_near(id, source, entry, k)?;

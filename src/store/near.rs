@@ -151,17 +151,25 @@ impl Store {
 /// What a new entry brings to the near-duplicate search.
 pub(super) struct Probe<'a> {
     near: &'a NearDup,
+    /// The feed the entry comes from, for the log.
+    feed: &'a str,
     doc: Doc,
     probe: Vec<u64>,
     date: DateTime<Utc>,
 }
 
 impl<'a> Probe<'a> {
-    pub(super) fn new(near: &'a NearDup, entry: &Entry, now: DateTime<Utc>) -> Probe<'a> {
+    pub(super) fn new(
+        near: &'a NearDup,
+        feed: &'a str,
+        entry: &Entry,
+        now: DateTime<Utc>,
+    ) -> Probe<'a> {
         let body = entry.content.as_deref().or(entry.summary.as_deref());
         let doc = near.reader.doc(entry.title.as_deref(), body);
         Probe {
             near,
+            feed,
             probe: doc.probe(),
             doc,
             date: own_date(entry.published, entry.updated, now),
@@ -200,7 +208,12 @@ impl super::Tx<'_> {
                 probe.near.threshold,
             );
             if verdict.duplicate {
-                tracing::debug!(story = %id, score = verdict.score, "the same story as a stored item");
+                tracing::debug!(
+                    feed = %crate::config::redact_str(&probe.feed),
+                    story = %id,
+                    score = verdict.score,
+                    "the same story as a stored item"
+                );
                 return Ok(Some(id));
             }
         }
