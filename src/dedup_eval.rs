@@ -218,7 +218,7 @@ mod tests {
         let other = "فاز النادي الأهلي على منافسه في نهائي الكأس بعد مباراة مثيرة امتدت \
                      إلى الأشواط الإضافية أمام جمهور كبير في الملعب الرئيسي بالمدينة";
         let pairs = [
-            serde_json::json!({"a": {"title": "حر", "body": story}, "b": {"title": "طقس", "body": format!("{story}\nالمصدر: واس")}, "duplicate": true, "kind": "copy"}),
+            serde_json::json!({"a": {"title": "ارتفاع درجات الحرارة في الشرقية", "body": story}, "b": {"title": "درجات الحرارة ترتفع في الشرقية", "body": format!("{story}\nالمصدر: واس")}, "duplicate": true, "kind": "copy"}),
             serde_json::json!({"a": {"title": "حر", "body": story}, "b": {"title": "كرة", "body": other}, "duplicate": false, "kind": "other"}),
             serde_json::json!({"a": {"title": "ارتفاع الحرارة في الشرقية"}, "b": {"title": "الحرارة ترتفع في الشرقية"}, "duplicate": true, "kind": "real_title_x"}),
         ];

@@ -209,7 +209,7 @@ impl super::Tx<'_> {
             );
             if verdict.duplicate {
                 tracing::debug!(
-                    feed = %crate::config::redact_str(&probe.feed),
+                    feed = %crate::config::redact_str(probe.feed),
                     story = %id,
                     score = verdict.score,
                     "the same story as a stored item"
