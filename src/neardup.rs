@@ -129,6 +129,9 @@ pub const MAX_CANDIDATES: usize = 8;
 /// Below this many body tokens an item is compared on its title.
 const MIN_BODY_TOKENS: usize = 8;
 
+/// Content words a headline needs to be compared on its own.
+const MIN_HEADLINE_WORDS: usize = 3;
+
 /// Replaced stretches longer than this are rewriting, not a swap.
 const MAX_SWAP_TOKENS: usize = 4;
 
@@ -449,6 +452,9 @@ impl Doc {
             .collect();
         out.sort_unstable();
         out.dedup();
+        if out.len() < MIN_HEADLINE_WORDS {
+            out.clear(); // never compared: nothing to look up
+        }
         out
     }
 }
@@ -483,7 +489,13 @@ pub fn same_story<'d>(a: &'d Doc, b: &'d Doc, threshold: f64) -> Verdict {
             .collect()
     };
     let score = if headline {
-        containment(&title_words(a), &title_words(b))
+        let (wa, wb) = (title_words(a), title_words(b));
+        // "Breaking", "Update": a headline of a word or two names no story.
+        if wa.len().min(wb.len()) < MIN_HEADLINE_WORDS {
+            0.0
+        } else {
+            containment(&wa, &wb)
+        }
     } else {
         let body = containment(&shingles(&a.body), &shingles(&b.body));
         if a.body.len().min(b.body.len()) <= SHORT_BODY_TOKENS {
@@ -1278,6 +1290,8 @@ mod tests {
         let a = Reader::default().doc(Some("ارتفاع أسعار النفط بعد قرار أوبك خفض الإنتاج"), None);
         let b = Reader::default().doc(Some("أسعار النفط ترتفع بعد قرار أوبك خفض الإنتاج"), None);
         assert!(same_story(&a, &b, DEFAULT_THRESHOLD).duplicate);
+        let short = Reader::default().doc(Some("عاجل"), None);
+        assert!(!same_story(&short, &short.clone(), DEFAULT_THRESHOLD).duplicate);
         let c = Reader::default().doc(Some("انخفاض أسعار الذهب بعد قرار البنك المركزي"), None);
         assert!(!same_story(&a, &c, DEFAULT_THRESHOLD).duplicate);
     }
