@@ -19,6 +19,9 @@
 //! | `seen`    | item id of a pruned item                     | `Seen` as JSON: its keys and the feeds still listing it |
 //! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
 //!
+//! The near-duplicate index (see `near`) has no tree: it lives in memory and
+//! is rebuilt from `by_time` and `items` when an ingest first needs it.
+//!
 //! A pruned item (see `retention`) leaves its `keys` entries and a `seen`
 //! record behind, so that a feed still listing it does not bring it back as
 //! new. The record goes, with its keys, once no feed lists the item any more.
