@@ -129,6 +129,9 @@ pub const MAX_CANDIDATES: usize = 8;
 /// Below this many body tokens an item is compared on its title.
 const MIN_BODY_TOKENS: usize = 8;
 
+/// Longer tokens are compared for equality only.
+const MAX_WORD_CHARS: usize = 40;
+
 /// Content words a headline needs to be compared on its own.
 const MIN_HEADLINE_WORDS: usize = 3;
 
@@ -659,6 +662,9 @@ fn same_word(x: &str, y: &str) -> bool {
     }
     let a: Vec<char> = sx.chars().collect();
     let b: Vec<char> = sy.chars().collect();
+    if a.len().max(b.len()) > MAX_WORD_CHARS {
+        return false; // no word: a URL or a run of junk; not worth a table
+    }
     let limit = if a.len().max(b.len()) < 5 { 1 } else { 2 };
     osa(&a, &b, limit) <= limit
 }
@@ -1241,6 +1247,8 @@ mod tests {
         assert!(same_word("ثلاثة", "3") || same_word("ثلاثه", "3"));
         assert!(same_word("والثلاثه", "3") || same_word("ثلاثه", "3"));
         assert!(!same_word("خمسه", "3"));
+        let long = "ب".repeat(5000);
+        assert!(!same_word(&long, &format!("{long}ا")));
     }
 
     #[test]
