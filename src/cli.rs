@@ -81,6 +81,19 @@ pub enum Command {
     /// Keep/drop rules.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// The same-story detector.
+    #[command(subcommand)]
+    Dedup(DedupCommand),
+}
+
+#[derive(Debug, Subcommand, Serialize, Deserialize)]
+pub enum DedupCommand {
+    /// Run the same-story decision on labelled pairs (JSON Lines): one
+    /// prediction a line on stdout, precision/recall/F1 on stderr.
+    Eval {
+        /// The labelled pairs ("-" for stdin).
+        pairs: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand, Serialize, Deserialize)]

@@ -148,8 +148,12 @@ impl Summary {
         )?;
         writeln!(
             out,
-            "items new: {}, updated: {}, duplicates merged: {}, pruned: {}",
-            self.stats.new, self.stats.updated, self.stats.merged, self.pruned
+            "items new: {}, updated: {}, duplicates merged: {} (near-duplicates: {}), pruned: {}",
+            self.stats.new,
+            self.stats.updated,
+            self.stats.merged,
+            self.stats.near_duplicates,
+            self.pruned
         )?;
         if self.dropped > 0 {
             writeln!(out, "items dropped by feed rules: {}", self.dropped)?;
@@ -330,6 +334,7 @@ pub async fn rules_test(
                     headers: Vec::new(),
                     auth: None,
                     rules: None,
+                    dedup: true,
                 };
                 &adhoc
             }
@@ -477,5 +482,36 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
             .map_err(io)?;
         }
     }
+    Ok(())
+}
+
+/// `rafid dedup eval PAIRS`: predictions on stdout, figures on stderr. The
+/// config is read when there is one (for `dedup.threshold` and
+/// `dedup.boilerplate`), and needs no feeds; without one the defaults apply.
+pub fn dedup_eval(
+    explicit: Option<&std::path::Path>,
+    pairs: &std::path::Path,
+) -> Result<(), Failure> {
+    let dedup = match config::locate(explicit) {
+        Ok(path) => config::load(&path)?.dedup,
+        Err(_) => config::DedupConfig::default(),
+    };
+    let shown = pairs.display().to_string();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = if shown == "-" {
+        crate::dedup_eval::run(&dedup, &shown, std::io::stdin().lock(), &mut out)
+    } else {
+        let file = std::fs::File::open(pairs)
+            .map_err(|e| Failure::user(format!("{shown}: cannot read: {e}")))?;
+        crate::dedup_eval::run(&dedup, &shown, std::io::BufReader::new(file), &mut out)
+    }
+    .map_err(|e| match e {
+        crate::dedup_eval::EvalError::Input { .. } => Failure::user(e),
+        crate::dedup_eval::EvalError::Io { .. } => Failure::internal(e),
+    })?;
+    out.flush()
+        .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))?;
+    eprint!("{}", summary.report());
     Ok(())
 }

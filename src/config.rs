@@ -150,6 +150,8 @@ struct RawOutput {
 struct RawDedup {
     near_duplicates: Option<bool>,
     window: Option<Spanned<String>>,
+    threshold: Option<Spanned<f64>>,
+    boilerplate: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +163,7 @@ struct RawFeed {
     tags: Vec<Spanned<String>>,
     interval: Option<Spanned<String>>,
     enabled: Option<bool>,
+    dedup: Option<bool>,
     #[serde(default)]
     headers: HashMap<String, Spanned<String>>,
     auth: Option<RawAuth>,
@@ -273,6 +276,24 @@ pub struct OutputConfig {
 pub struct DedupConfig {
     pub near_duplicates: bool,
     pub window: Duration,
+    /// The resemblance two items need to be one story (0 < t <= 1).
+    pub threshold: f64,
+    /// Line openings that mark boilerplate lines, ignored when comparing.
+    pub boilerplate: Vec<String>,
+}
+
+impl Default for DedupConfig {
+    fn default() -> DedupConfig {
+        DedupConfig {
+            near_duplicates: true,
+            window: Duration::from_secs(72 * 3600),
+            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            boilerplate: crate::neardup::DEFAULT_BOILERPLATE
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -283,6 +304,8 @@ pub struct FeedConfig {
     /// Pins the feed's interval when set.
     pub interval: Option<Duration>,
     pub enabled: bool,
+    /// Whether the feed's items take part in near-duplicate detection.
+    pub dedup: bool,
     pub headers: Vec<(String, Secret)>,
     pub auth: Option<(String, Secret)>,
     /// Decide which of the feed's items are stored; `None`: all of them.
@@ -817,6 +840,27 @@ impl Validator<'_> {
                 &raw.dedup.window,
                 Duration::from_secs(72 * 3600),
             ),
+            threshold: match &raw.dedup.threshold {
+                None => crate::neardup::DEFAULT_THRESHOLD,
+                Some(t) if *t.get_ref() > 0.0 && *t.get_ref() <= 1.0 => *t.get_ref(),
+                Some(t) => {
+                    self.error(
+                        t.span(),
+                        format!(
+                            "dedup.threshold: {} is out of range; give a number above 0 and at most 1 (default {})",
+                            t.get_ref(),
+                            crate::neardup::DEFAULT_THRESHOLD
+                        ),
+                    );
+                    crate::neardup::DEFAULT_THRESHOLD
+                }
+            },
+            boilerplate: raw.dedup.boilerplate.clone().unwrap_or_else(|| {
+                crate::neardup::DEFAULT_BOILERPLATE
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
         };
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
@@ -913,6 +957,7 @@ impl Validator<'_> {
                 tags,
                 interval,
                 enabled: f.enabled.unwrap_or(true),
+                dedup: f.dedup.unwrap_or(true),
                 headers,
                 auth,
                 rules,
@@ -1526,6 +1571,34 @@ name = "الكل"
         let d = diags("[[feed]]\nurl = \"https://a.example/f\"\ndrop = { colour = [\"red\"] }\n");
         assert_eq!(d[0].line, 3);
         assert!(d[0].message.contains("colour"), "{}", d[0].message);
+    }
+
+    #[test]
+    fn dedup_keys_parse_and_default() {
+        let cfg = parse(Path::new("rafid.toml"), "").unwrap();
+        assert_eq!(cfg.dedup.threshold, crate::neardup::DEFAULT_THRESHOLD);
+        assert!(cfg.dedup.boilerplate.iter().any(|b| b == "المصدر"));
+        let text = "[dedup]\nthreshold = 0.75\nboilerplate = [\"حقوق النشر\"]\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\ndedup = false\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\n";
+        let cfg = parse(Path::new("rafid.toml"), text).unwrap();
+        assert_eq!(cfg.dedup.threshold, 0.75);
+        assert_eq!(cfg.dedup.boilerplate, ["حقوق النشر"]);
+        assert!(!cfg.feeds[0].dedup);
+        assert!(cfg.feeds[1].dedup);
+    }
+
+    #[test]
+    fn dedup_threshold_out_of_range_names_its_place() {
+        for bad in ["0", "1.5", "-0.2"] {
+            let d = diags(&format!("[dedup]\nthreshold = {bad}\n"));
+            assert_eq!((d[0].line, d[0].column), (2, 13), "{bad}: {d:#?}");
+            assert!(
+                d[0].message.starts_with("dedup.threshold"),
+                "{}",
+                d[0].message
+            );
+        }
     }
 
     #[test]

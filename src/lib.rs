@@ -9,6 +9,8 @@
 //! - [`parse`]: feed-rs → rafid's own [`model`] types.
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
+//! - [`neardup`]: the same story from several outlets: fingerprints, their
+//!   index and the decision ([`dedup_eval`] measures it on labelled pairs).
 //! - [`rules`]: keep/drop rules: what a feed stores, what a named river shows.
 //! - [`store`]: sled, the only module that knows it.
 //! - [`publish`]: Atom, RSS and JSON Feed rendered once per change, paged;
@@ -28,11 +30,13 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod dedup;
+pub mod dedup_eval;
 pub mod feeds;
 pub mod fetch;
 pub mod guard;
 pub mod metrics;
 pub mod model;
+pub mod neardup;
 pub mod normalize;
 pub mod parse;
 pub mod poll;

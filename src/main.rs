@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rafid::cli::{Cli, Command, LogFormat, RulesCommand};
+use rafid::cli::{Cli, Command, DedupCommand, LogFormat, RulesCommand};
 use rafid::commands::{self, Failure};
 use rafid::control;
 use tracing_subscriber::EnvFilter;
@@ -28,6 +28,9 @@ fn main() -> ExitCode {
 fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Failure> {
     if let Command::Check = command {
         return commands::check(config_path);
+    }
+    if let Command::Dedup(DedupCommand::Eval { pairs }) = &command {
+        return commands::dedup_eval(config_path, pairs);
     }
     // The feeds commands that edit the config file work on its text, and
     // need no valid config to start from (e.g. `feeds add` to an empty file).

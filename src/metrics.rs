@@ -38,9 +38,14 @@ pub struct Counters {
     items_updated: AtomicU64,
     /// Items seen again unchanged (the same item from the same feed).
     dup_seen_again: AtomicU64,
-    /// Items merged into a story already stored (another feed's, or this
-    /// feed's under another identity).
+    /// Items merged into a story already stored by a shared key (canonical
+    /// link or exact text): another feed's, or this feed's under another
+    /// identity.
     dup_same_story: AtomicU64,
+    /// Items merged into a story already stored as a re-edited copy of it.
+    dup_near: AtomicU64,
+    /// Items that feed rules kept out of the store.
+    items_dropped: AtomicU64,
 }
 
 /// The process's counters. One set per process, as the process is what
@@ -76,8 +81,15 @@ impl Counters {
                 .fetch_add(st.updated as u64, Ordering::Relaxed);
             self.dup_seen_again
                 .fetch_add(st.unchanged as u64, Ordering::Relaxed);
+            // `merged` counts both kinds of merge; near-duplicates are
+            // reported apart.
+            let exact = st.merged.saturating_sub(st.near_duplicates);
             self.dup_same_story
-                .fetch_add(st.merged as u64, Ordering::Relaxed);
+                .fetch_add(exact as u64, Ordering::Relaxed);
+            self.dup_near
+                .fetch_add(st.near_duplicates as u64, Ordering::Relaxed);
+            self.items_dropped
+                .fetch_add(v.dropped as u64, Ordering::Relaxed);
         }
     }
 }
@@ -175,6 +187,22 @@ pub fn render(
         o,
         "rafid_duplicates_merged_total{{kind=\"same_story\"}} {}",
         load(&counters.dup_same_story)
+    );
+    let _ = writeln!(
+        o,
+        "rafid_duplicates_merged_total{{kind=\"near_duplicate\"}} {}",
+        load(&counters.dup_near)
+    );
+    header(
+        &mut o,
+        "rafid_items_dropped_total",
+        "counter",
+        "New items that a feed's keep/drop rules kept out of the store.",
+    );
+    let _ = writeln!(
+        o,
+        "rafid_items_dropped_total {}",
+        load(&counters.items_dropped)
     );
 
     let per_feed: Vec<(String, FeedState)> = config
@@ -305,10 +333,11 @@ mod tests {
             status: Some(200),
             outcome: Outcome::Stored(IngestStatsView {
                 items: 3,
-                dropped: 0,
+                dropped: 4,
                 stats: IngestStats {
                     new: 2,
-                    merged: 1,
+                    merged: 3,
+                    near_duplicates: 2,
                     ..IngestStats::default()
                 },
             }),
@@ -352,6 +381,8 @@ mod tests {
             "rafid_responses_total{status=\"304\"} 1",
             "rafid_items_ingested_total{kind=\"new\"} 2",
             "rafid_duplicates_merged_total{kind=\"same_story\"} 1",
+            "rafid_duplicates_merged_total{kind=\"near_duplicate\"} 2",
+            "rafid_items_dropped_total 4",
             "rafid_feed_not_modified_total{feed=\"https://a.example/f?token=redacted\"} 3",
             "rafid_feed_consecutive_failures{feed=\"https://a.example/f?token=redacted\"} 1",
             "rafid_store_items 7",

@@ -248,6 +248,7 @@ fn fold(chars: impl Iterator<Item = char>, len: usize) -> String {
             '\u{feff}' => continue,
             'ک' => 'ك',
             'ی' | 'ے' => 'ي',
+            'ە' | 'ھ' => 'ه',
             '٠'..='٩' => char::from(b'0' + (c as u32 - '٠' as u32) as u8),
             '۰'..='۹' => char::from(b'0' + (c as u32 - '۰' as u32) as u8),
             c if c.is_alphanumeric() => {
@@ -370,6 +371,86 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(normalize_text(input), want, "{input}");
         }
+    }
+
+    /// One rule per test: the list the matching relies on.
+    fn norm_eq(input: &str, want: &str) {
+        assert_eq!(normalize_text(input), want, "{input:?}");
+    }
+
+    #[test]
+    fn rule_nfkc() {
+        norm_eq("ﻻ", "لا");
+        norm_eq("ﺍﻟﺴﻼﻡ", "السلام");
+        norm_eq("①", "1");
+    }
+
+    #[test]
+    fn rule_diacritics_and_superscript_alef_dropped() {
+        norm_eq("مُحَمَّدٌ", "محمد");
+        norm_eq("هٰذا", "هذا");
+        norm_eq("كِتَابًا", "كتابا");
+    }
+
+    #[test]
+    fn rule_tatweel_dropped() {
+        norm_eq("جـــديد", "جديد");
+    }
+
+    #[test]
+    fn rule_alef_forms_unified() {
+        norm_eq("أ إ آ ٱ ا", "ا ا ا ا ا");
+    }
+
+    #[test]
+    fn rule_alef_maqsura_is_yaa() {
+        norm_eq("مستشفى", "مستشفي");
+    }
+
+    #[test]
+    fn rule_taa_marbuta_is_haa() {
+        norm_eq("مدينة", "مدينه");
+    }
+
+    #[test]
+    fn rule_hamza_on_waw_and_yaa() {
+        norm_eq("مؤتمر رئيس", "موتمر رييس");
+    }
+
+    #[test]
+    fn rule_persian_kaf_yeh_and_heh() {
+        norm_eq("کتاب یوم", "كتاب يوم");
+        norm_eq("ھذه", "هذه");
+    }
+
+    #[test]
+    fn rule_digits_to_ascii() {
+        norm_eq("٠١٢٣٤٥٦٧٨٩", "0123456789");
+        norm_eq("۰۱۲۳۴۵۶۷۸۹", "0123456789");
+    }
+
+    #[test]
+    fn rule_punctuation_and_quotes_to_spaces() {
+        norm_eq("قال: «نعم»، ثم؛ هل؟", "قال نعم ثم هل");
+        norm_eq("\"quoted\" 'words' — (here)", "quoted words here");
+        norm_eq("“a” ‘b’ „c“", "a b c");
+    }
+
+    #[test]
+    fn rule_latin_case_folded() {
+        norm_eq("BBC News", "bbc news");
+        norm_eq("ÉTÉ", "été");
+    }
+
+    #[test]
+    fn rule_html_removed_before_matching() {
+        assert_eq!(
+            matching_text(
+                Some("<b>عنوان</b>"),
+                Some("<p>نص&nbsp;الخبر</p><script>x()</script>")
+            ),
+            "عنوان\nنص الخبر"
+        );
     }
 
     #[test]

@@ -372,7 +372,18 @@ pub fn ingest(
     // The item count in the state includes this document's contributions;
     // a first try computes them, and the count is fixed up on the rare
     // retry below. Storing both in one transaction keeps them consistent.
-    let result = store_document(store, &source, &entries, &keys, &mut state, now);
+    // A feed that opts out neither merges into other feeds' stories nor
+    // takes their items in.
+    let near = crate::store::NearDup::from_config(config).filter(|_| feed.dedup);
+    let result = store_document(
+        store,
+        &source,
+        &entries,
+        &keys,
+        &mut state,
+        now,
+        near.as_ref(),
+    );
     match result {
         Ok(stats) => Outcome::Stored(IngestStatsView {
             items: listed,
@@ -390,8 +401,9 @@ fn store_document(
     keys: &[dedup::ItemKeys],
     state: &mut FeedState,
     now: chrono::DateTime<Utc>,
+    near: Option<&crate::store::NearDup>,
 ) -> Result<IngestStats, StoreError> {
-    let stats = store.ingest(source, entries, keys, state, now)?;
+    let stats = store.ingest_near(source, entries, keys, state, now, near)?;
     let contributed = (stats.new + stats.merged) as u64;
     if contributed > 0 {
         state.items += contributed;
@@ -415,6 +427,7 @@ fn log_report(r: &Report) {
             updated = v.stats.updated,
             merged = v.stats.merged,
             dropped = v.dropped,
+            near_duplicates = v.stats.near_duplicates,
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),

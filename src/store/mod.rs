@@ -20,6 +20,9 @@
 //! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
 //! | `dropped` | SHA-256 of the feed URL (16 bytes) + the item's local key (17 bytes) | `dropped::Dropped` as JSON: the rule that dropped it |
 //!
+//! The near-duplicate index (see `near`) has no tree: it lives in memory and
+//! is rebuilt from `by_time` and `items` when an ingest first needs it.
+//!
 //! A pruned item (see `retention`) leaves its `keys` entries and a `seen`
 //! record behind, so that a feed still listing it does not bring it back as
 //! new. The record goes, with its keys, once no feed lists the item any more.
@@ -44,10 +47,12 @@ use crate::model::{Entry, FeedState, Item, ItemId, Source, hex, unhex};
 mod backup;
 mod check;
 mod dropped;
+mod near;
 mod retention;
 
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
+pub use near::NearDup;
 pub use retention::Retention;
 
 pub const SCHEMA_VERSION: u32 = 1;
@@ -132,6 +137,9 @@ pub struct IngestStats {
     pub unchanged: usize,
     /// Items listed again after retention pruned them: not brought back.
     pub pruned_seen: usize,
+    /// Of the merged items, those found by near-duplicate detection (the
+    /// same story re-edited) rather than by a shared link or exact text.
+    pub near_duplicates: usize,
 }
 
 impl std::ops::AddAssign for IngestStats {
@@ -141,6 +149,7 @@ impl std::ops::AddAssign for IngestStats {
         self.merged += o.merged;
         self.unchanged += o.unchanged;
         self.pruned_seen += o.pruned_seen;
+        self.near_duplicates += o.near_duplicates;
     }
 }
 
@@ -161,6 +170,8 @@ pub struct Store {
     dropped: sled::Tree,
     dir: PathBuf,
     store_id: [u8; 16],
+    /// The near-duplicate index, built on first use.
+    near: std::sync::Arc<std::sync::Mutex<near::NearState>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -277,6 +288,7 @@ impl Store {
             db: db.clone(),
             dir: dir.to_path_buf(),
             store_id,
+            near: Default::default(),
         };
         let holder = Holder {
             pid: std::process::id(),
@@ -362,6 +374,23 @@ impl Store {
         state: &FeedState,
         now: DateTime<Utc>,
     ) -> Result<IngestStats, StoreError> {
+        self.ingest_near(source, entries, keys, state, now, None)
+    }
+
+    /// `ingest`, merging a new item into a stored story it repeats when
+    /// `near` is given (see `neardup`).
+    pub fn ingest_near(
+        &self,
+        source: &Source,
+        entries: &[Entry],
+        keys: &[ItemKeys],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        near: Option<&NearDup>,
+    ) -> Result<IngestStats, StoreError> {
+        if let Some(n) = near {
+            self.ensure_near_index(n, now)?;
+        }
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
@@ -383,6 +412,8 @@ impl Store {
                     by_feed,
                     seen,
                     seen_by_feed,
+                    near_state: &self.near,
+                    near,
                 };
                 let mut stats = IngestStats::default();
                 for (entry, k) in entries.iter().zip(keys) {
@@ -639,6 +670,8 @@ struct Tx<'a> {
     by_feed: &'a TransactionalTree,
     seen: &'a TransactionalTree,
     seen_by_feed: &'a TransactionalTree,
+    near_state: &'a std::sync::Mutex<near::NearState>,
+    near: Option<&'a NearDup>,
 }
 
 impl Tx<'_> {
@@ -684,7 +717,11 @@ impl Tx<'_> {
         match decision {
             Decision::Known(id) => {
                 let mut item = load(self.items, id)?;
-                if item.revision == k.revision {
+                // A story merged from several outlets shows the first one's
+                // text: another outlet's copy differs by nature, and taking
+                // it would flip the story between versions on every poll.
+                let owner = item.sources.first().map(|s| s.feed_url.as_str());
+                if item.revision == k.revision || owner.is_some_and(|o| o != source.feed_url) {
                     stats.unchanged += 1;
                     return Ok(());
                 }
@@ -723,6 +760,17 @@ impl Tx<'_> {
                 stats.merged += 1;
             }
             Decision::New => {
+                let probe = self
+                    .near
+                    .map(|n| near::Probe::new(n, &feed.feed_url, entry, now));
+                if let Some(p) = &probe {
+                    if let Some(id) = self.near_match(p)? {
+                        self.merge_near(id, source, entry, k)?;
+                        stats.merged += 1;
+                        stats.near_duplicates += 1;
+                        return Ok(());
+                    }
+                }
                 let id = k.new_id();
                 let mut item = Item {
                     id,
@@ -752,6 +800,9 @@ impl Tx<'_> {
                     &[][..],
                 )?;
                 save(self.items, &item)?;
+                if let Some(p) = probe {
+                    self.near_insert(p, id);
+                }
                 stats.new += 1;
             }
         }

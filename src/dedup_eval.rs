@@ -1,0 +1,261 @@
+//! `rafid dedup eval PAIRS.jsonl`: the daemon's same-story decision run on
+//! labelled pairs, so its precision and recall can be measured and kept
+//! from regressing.
+//!
+//! Input: one JSON object a line, `{"a": {"title", "body", …}, "b": {…},
+//! "duplicate": bool, "kind": "…"}`. Output: one prediction a line on
+//! stdout (`{"duplicate": …, "score": …}`, in input order), and on stderr
+//! precision, recall and F1 overall, per kind, for the pairs with a body and
+//! for the headline-only pairs (kinds starting `real_title_`).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+use serde::Deserialize;
+
+use crate::config::DedupConfig;
+use crate::model::ItemId;
+use crate::neardup::{Index, Reader, same_story};
+
+#[derive(Debug, Deserialize)]
+struct Side {
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Pair {
+    a: Side,
+    b: Side,
+    #[serde(default)]
+    duplicate: Option<bool>,
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+/// Confusion counts of one group of pairs.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub tp: usize,
+    pub fp: usize,
+    pub fn_: usize,
+    pub tn: usize,
+}
+
+impl Counts {
+    fn add(&mut self, predicted: bool, actual: bool) {
+        match (predicted, actual) {
+            (true, true) => self.tp += 1,
+            (true, false) => self.fp += 1,
+            (false, true) => self.fn_ += 1,
+            (false, false) => self.tn += 1,
+        }
+    }
+
+    /// Precision; 1 when nothing was predicted (no false merge was made).
+    pub fn precision(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fp, 1.0)
+    }
+
+    /// Recall; 1 when there was nothing to find.
+    pub fn recall(&self) -> f64 {
+        ratio(self.tp, self.tp + self.fn_, 1.0)
+    }
+
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+
+    fn line(&self, name: &str) -> String {
+        format!(
+            "{name:<28} n={:<4} P={:.3} R={:.3} F1={:.3} (tp {} fp {} fn {} tn {})",
+            self.tp + self.fp + self.fn_ + self.tn,
+            self.precision(),
+            self.recall(),
+            self.f1(),
+            self.tp,
+            self.fp,
+            self.fn_,
+            self.tn
+        )
+    }
+}
+
+fn ratio(a: usize, b: usize, empty: f64) -> f64 {
+    if b == 0 { empty } else { a as f64 / b as f64 }
+}
+
+/// The figures of one evaluation run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub all: Counts,
+    /// Pairs with a body (every kind but the headline-only ones).
+    pub with_body: Counts,
+    pub headline_only: Counts,
+    pub by_kind: BTreeMap<String, Counts>,
+}
+
+/// Whether a kind is one of the headline-only kinds.
+fn headline_kind(kind: &str) -> bool {
+    kind.starts_with("real_title_")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{path}:{line}: not a labelled pair: {detail}")]
+    Input {
+        path: String,
+        line: usize,
+        detail: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Runs the evaluation on `input` (named `path` in messages), writing the
+/// predictions to `out`.
+pub fn run(
+    config: &DedupConfig,
+    path: &str,
+    input: impl BufRead,
+    out: &mut impl Write,
+) -> Result<Summary, EvalError> {
+    let reader = Reader::new(config.boilerplate.iter().map(String::as_str));
+    let io = |source| EvalError::Io {
+        path: path.to_string(),
+        source,
+    };
+    let mut summary = Summary::default();
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let pair: Pair = serde_json::from_str(&line).map_err(|e| EvalError::Input {
+            path: path.to_string(),
+            line: n + 1,
+            detail: e.to_string(),
+        })?;
+        let a = reader.doc(pair.a.title.as_deref(), pair.a.body.as_deref());
+        let b = reader.doc(pair.b.title.as_deref(), pair.b.body.as_deref());
+        // As in the daemon: `b` arrives after `a`, finds it through the
+        // index, and only then is the pair compared.
+        let mut index = Index::default();
+        let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        index.insert(ItemId([0; 16]), when, a.anchors());
+        let found = !index.candidates(&b.probe(), when, 0).is_empty();
+        let mut v = same_story(&a, &b, config.threshold);
+        if !found && v.duplicate {
+            v.duplicate = false;
+            v.conflict = Some("not found through the index".into());
+        }
+        let prediction = serde_json::json!({
+            "duplicate": v.duplicate,
+            "score": (v.score * 1000.0).round() / 1000.0,
+            "conflict": v.conflict,
+        });
+        writeln!(out, "{prediction}").map_err(io)?;
+        if let Some(actual) = pair.duplicate {
+            let kind = pair.kind.unwrap_or_else(|| "unlabelled-kind".into());
+            summary.all.add(v.duplicate, actual);
+            if headline_kind(&kind) {
+                summary.headline_only.add(v.duplicate, actual);
+            } else {
+                summary.with_body.add(v.duplicate, actual);
+            }
+            summary
+                .by_kind
+                .entry(kind)
+                .or_default()
+                .add(v.duplicate, actual);
+        }
+    }
+    Ok(summary)
+}
+
+impl Summary {
+    /// The report for stderr.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        for (kind, c) in &self.by_kind {
+            s.push_str(&c.line(kind));
+            s.push('\n');
+        }
+        s.push_str(&self.headline_only.line("headline-only pairs"));
+        s.push('\n');
+        s.push_str(&self.with_body.line("pairs with a body"));
+        s.push('\n');
+        s.push_str(&self.all.line("all pairs"));
+        s.push('\n');
+        s.push_str(&format!(
+            "precision {:.3} recall {:.3} f1 {:.3} (pairs with a body)\n",
+            self.with_body.precision(),
+            self.with_body.recall(),
+            self.with_body.f1()
+        ));
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predicts_one_line_per_pair_and_counts_by_kind() {
+        let story = "أعلنت الهيئة العامة للأرصاد أن درجات الحرارة سترتفع في المنطقة الشرقية \
+                     خلال الأيام الثلاثة المقبلة مع رياح نشطة مثيرة للغبار على الطرق السريعة";
+        let other = "فاز النادي الأهلي على منافسه في نهائي الكأس بعد مباراة مثيرة امتدت \
+                     إلى الأشواط الإضافية أمام جمهور كبير في الملعب الرئيسي بالمدينة";
+        let pairs = [
+            serde_json::json!({"a": {"title": "ارتفاع درجات الحرارة في الشرقية", "body": story}, "b": {"title": "درجات الحرارة ترتفع في الشرقية", "body": format!("{story}\nالمصدر: واس")}, "duplicate": true, "kind": "copy"}),
+            serde_json::json!({"a": {"title": "حر", "body": story}, "b": {"title": "كرة", "body": other}, "duplicate": false, "kind": "other"}),
+            serde_json::json!({"a": {"title": "ارتفاع الحرارة في الشرقية"}, "b": {"title": "الحرارة ترتفع في الشرقية"}, "duplicate": true, "kind": "real_title_x"}),
+        ];
+        let input: String = pairs.iter().map(|p| format!("{p}\n")).collect();
+        let mut out = Vec::new();
+        let s = run(
+            &DedupConfig::default(),
+            "t.jsonl",
+            input.as_bytes(),
+            &mut out,
+        )
+        .unwrap();
+        let lines: Vec<serde_json::Value> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0]["duplicate"], true);
+        assert_eq!(lines[1]["duplicate"], false);
+        assert_eq!(s.with_body.tp, 1);
+        assert_eq!(s.with_body.tn, 1);
+        assert_eq!(s.headline_only.tp + s.headline_only.fn_, 1);
+        assert_eq!(s.by_kind.len(), 3);
+        assert!(s.report().contains("pairs with a body"));
+    }
+
+    #[test]
+    fn bad_lines_name_the_file_and_line() {
+        let mut out = Vec::new();
+        let e = run(
+            &DedupConfig::default(),
+            "p.jsonl",
+            "\n{oops}\n".as_bytes(),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.to_string().starts_with("p.jsonl:2:"), "{e}");
+    }
+}

@@ -1,0 +1,290 @@
+//! Near-duplicates in the store: the in-memory index of recent items'
+//! anchors (see `neardup`), rebuilt from the items when the store first
+//! needs it, and the merge of a new item into the story it repeats.
+//!
+//! The index is derived data and is not written to sled: the items and the
+//! `by_time` tree already hold everything it needs, so rebuilding it costs
+//! one range scan over the window, and it can never disagree with the items
+//! after a crash.
+
+use std::collections::HashSet;
+use std::sync::MutexGuard;
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreError, TxResult, as_id, feed_time_key, load, push_key, save, time_key};
+use crate::config::Config;
+use crate::dedup::ItemKeys;
+use crate::model::{Entry, Item, ItemId, Source};
+use crate::neardup::{Doc, Index, Reader, same_story};
+
+/// Inserts between two prunings of the index.
+const PRUNE_EVERY: u32 = 4096;
+
+/// How near-duplicates are found for one ingest: the config's choices.
+#[derive(Debug, Clone)]
+pub struct NearDup {
+    pub reader: Reader,
+    pub threshold: f64,
+    pub window: chrono::Duration,
+    /// Feeds whose items are neither merged nor merged into (`dedup = false`).
+    pub opted_out: HashSet<String>,
+}
+
+impl NearDup {
+    /// `None` when the config turns detection off.
+    pub fn from_config(config: &Config) -> Option<NearDup> {
+        let d = &config.dedup;
+        if !d.near_duplicates {
+            return None;
+        }
+        Some(NearDup {
+            reader: Reader::new(d.boilerplate.iter().map(String::as_str)),
+            threshold: d.threshold,
+            window: chrono::Duration::from_std(d.window).unwrap_or(chrono::Duration::days(3)),
+            opted_out: config
+                .feeds
+                .iter()
+                .filter(|f| !f.dedup)
+                .map(|f| f.key().to_string())
+                .collect(),
+        })
+    }
+
+    fn doc_of_item(&self, item: &Item) -> Doc {
+        let body = item.content.as_deref().or(item.summary.as_deref());
+        self.reader.doc(item.title.as_deref(), body)
+    }
+
+    fn takes_part(&self, item: &Item) -> bool {
+        item.sources
+            .first()
+            .is_none_or(|s| !self.opted_out.contains(&s.feed_url))
+    }
+}
+
+/// The time a `by_time` key starts with.
+fn time_of_key(k: &[u8]) -> Option<DateTime<Utc>> {
+    let ms = u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1u64 << 63);
+    DateTime::from_timestamp_millis(ms as i64)
+}
+
+/// The index and how many inserts it has had since it was last pruned.
+#[derive(Debug, Default)]
+pub(super) struct NearState {
+    index: Option<Index>,
+    inserts: u32,
+}
+
+/// The date an item counts from in the window: its own, unless it claims
+/// the future.
+fn own_date(
+    published: Option<DateTime<Utc>>,
+    updated: Option<DateTime<Utc>>,
+    seen: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let claimed = published.or(updated).unwrap_or(seen);
+    claimed.min(seen)
+}
+
+impl Store {
+    fn near_state(&self) -> MutexGuard<'_, NearState> {
+        // A panic while the lock was held leaves at worst an index missing
+        // an item: still usable.
+        self.near.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Builds the index from the items of the window, once.
+    pub(super) fn ensure_near_index(
+        &self,
+        near: &NearDup,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // Held while building: concurrent ingests wait for the one index
+        // rather than each building their own.
+        let mut state = self.near_state();
+        if state.index.is_some() {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut index = Index::default();
+        // The window reaches back from the newest item stored (or from now,
+        // if the newest claims a later date): items carry their own dates,
+        // and a store of last year's items is still matched against itself.
+        let newest = match self.by_time.last().map_err(|e| self.err(e))? {
+            Some((k, _)) => time_of_key(&k).unwrap_or(now).min(now),
+            None => now,
+        };
+        let from = time_key(newest - near.window, ItemId([0; 16]));
+        for kv in self.by_time.range(from..) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(8..24).and_then(as_id) else {
+                continue;
+            };
+            let Some(v) = self.items.get(id.0).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
+                continue; // `store check` reports damaged items
+            };
+            if !near.takes_part(&item) {
+                continue;
+            }
+            let date = own_date(item.published, item.updated, item.first_seen);
+            index.insert(id, date, near.doc_of_item(&item).anchors());
+        }
+        tracing::info!(
+            fingerprints = index.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "near-duplicate index built from the stored items"
+        );
+        state.index = Some(index);
+        Ok(())
+    }
+
+    /// Fingerprints in the index (0 before it is built).
+    pub fn near_index_len(&self) -> usize {
+        self.near_state().index.as_ref().map_or(0, Index::len)
+    }
+}
+
+/// What a new entry brings to the near-duplicate search.
+pub(super) struct Probe<'a> {
+    near: &'a NearDup,
+    /// The feed the entry comes from, for the log.
+    feed: &'a str,
+    doc: Doc,
+    probe: Vec<u64>,
+    date: DateTime<Utc>,
+}
+
+impl<'a> Probe<'a> {
+    pub(super) fn new(
+        near: &'a NearDup,
+        feed: &'a str,
+        entry: &Entry,
+        now: DateTime<Utc>,
+    ) -> Probe<'a> {
+        let body = entry.content.as_deref().or(entry.summary.as_deref());
+        let doc = near.reader.doc(entry.title.as_deref(), body);
+        Probe {
+            near,
+            feed,
+            probe: doc.probe(),
+            doc,
+            date: own_date(entry.published, entry.updated, now),
+        }
+    }
+}
+
+impl super::Tx<'_> {
+    /// The stored story the entry repeats, if any.
+    pub(super) fn near_match(&self, probe: &Probe<'_>) -> TxResult<Option<ItemId>> {
+        if probe.probe.is_empty() {
+            return Ok(None);
+        }
+        let candidates = {
+            let state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
+            match &state.index {
+                Some(ix) => {
+                    ix.candidates(&probe.probe, probe.date, probe.near.window.num_seconds())
+                }
+                None => return Ok(None),
+            }
+        };
+        for id in candidates {
+            let Some(v) = self.items.get(id.0)? else {
+                continue; // pruned since it was indexed
+            };
+            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
+                continue;
+            };
+            if !probe.near.takes_part(&item) {
+                continue;
+            }
+            let verdict = same_story(
+                &probe.doc,
+                &probe.near.doc_of_item(&item),
+                probe.near.threshold,
+            );
+            if verdict.duplicate {
+                tracing::debug!(
+                    feed = %crate::config::redact_str(probe.feed),
+                    story = %id,
+                    score = verdict.score,
+                    "the same story as a stored item"
+                );
+                return Ok(Some(id));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Remembers a newly stored item in the index.
+    pub(super) fn near_insert(&self, probe: Probe<'_>, id: ItemId) {
+        let mut state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
+        let window = probe.near.window;
+        let prune = {
+            state.inserts += 1;
+            state.inserts >= PRUNE_EVERY
+        };
+        if prune {
+            state.inserts = 0;
+        }
+        if let Some(ix) = state.index.as_mut() {
+            ix.insert(id, probe.date, probe.doc.anchors());
+            if prune {
+                ix.prune_outside(window.num_seconds());
+            }
+        }
+    }
+
+    /// Merges the entry into the stored story `id`: the outlet joins its
+    /// sources with its own link, and the story keeps the earliest
+    /// published date.
+    pub(super) fn merge_near(
+        &self,
+        id: ItemId,
+        source: Source,
+        entry: &Entry,
+        k: &ItemKeys,
+    ) -> TxResult<()> {
+        let mut item = load(self.items, id)?;
+        let old_time = item.sort_time();
+        if let Some(p) = entry.published {
+            if item.published.is_none_or(|q| p < q) {
+                item.published = Some(p);
+            }
+        }
+        let new_time = item.sort_time();
+        if new_time != old_time {
+            self.by_time.remove(&time_key(old_time, id)[..])?;
+            self.by_time.insert(&time_key(new_time, id)[..], &[][..])?;
+            for s in &item.sources {
+                self.by_feed
+                    .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
+                self.by_feed
+                    .insert(&feed_time_key(&s.feed_url, new_time, id)[..], &[][..])?;
+            }
+        }
+        if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
+            self.by_feed
+                .insert(&feed_time_key(&source.feed_url, new_time, id)[..], &[][..])?;
+            item.sources.push(source);
+        } else if let Some(s) = item
+            .sources
+            .iter_mut()
+            .find(|s| s.feed_url == source.feed_url)
+        {
+            // The same outlet again under a new identity: one source, but
+            // its link stays the first one it gave.
+            if s.item_link.is_none() {
+                s.item_link = source.item_link;
+            }
+        }
+        self.keys.insert(&k.local.0, &id.0)?;
+        push_key(&mut item, &k.local);
+        self.claim_shared_keys(&mut item, k)?;
+        save(self.items, &item)
+    }
+}
