@@ -538,6 +538,32 @@ pub fn same_story<'d>(a: &'d Doc, b: &'d Doc, threshold: f64) -> Verdict {
     verdict
 }
 
+/// Whether two entries that one document lists side by side, both in the
+/// outlet's own words, may still be one story posted twice: a re-post
+/// under a new GUID keeps its headline (perhaps adding "Update:") and is a
+/// story, not a line or two. A shop's listings under one blurb, or the
+/// parts of a series, are not.
+pub fn may_be_repost(a: &Doc, b: &Doc) -> bool {
+    a.body.len().min(b.body.len()) > SHORT_BODY_TOKENS && headlines_agree(a, b)
+}
+
+/// Whether two headlines could name one story as one outlet writes it
+/// twice: every word of one has its counterpart in the other (a typo, a
+/// clitic, a number written as a word), except words that only one side
+/// adds ("Update:"). Words of one or two letters must match exactly, as
+/// they are where a series numbers its parts.
+fn headlines_agree(a: &Doc, b: &Doc) -> bool {
+    let close = |x: &str, y: &str| {
+        if x.chars().count() < 3 || y.chars().count() < 3 {
+            x == y
+        } else {
+            same_word(x, y)
+        }
+    };
+    let left = |p: &Doc, q: &Doc| p.title.iter().any(|w| !q.title.iter().any(|v| close(w, v)));
+    !(left(a, b) && left(b, a))
+}
+
 fn has_digit(w: &str) -> bool {
     w.bytes().any(|b| b.is_ascii_digit())
 }
@@ -1120,6 +1146,37 @@ mod tests {
         في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
         مطلع الشهر المقبل بعد اكتمال تجهيز أقسام الطوارئ والعناية المركزة وتدريب الكوادر الطبية \
         على الأجهزة الحديثة التي وصلت خلال الأسابيع الماضية.";
+
+    #[test]
+    fn headlines_of_one_outlet_agree_only_when_one_adds_words() {
+        let r = Reader::new(DEFAULT_BOILERPLATE.iter().copied());
+        let doc = |t: &str| r.doc(Some(t), None);
+        let base = doc("وصول طائرة الإغاثة الرابعة إلى عدن");
+        assert!(headlines_agree(
+            &base,
+            &doc("تحديث: وصول طائرة الإغاثة الرابعة إلى عدن")
+        ));
+        assert!(headlines_agree(
+            &base,
+            &doc("وصول طائرة الاغاثه الرابعه الى عدن")
+        ));
+        assert!(headlines_agree(
+            &base,
+            &doc("وصول طائرة الإغاثة الرابعة لعدن")
+        ));
+        assert!(!headlines_agree(
+            &base,
+            &doc("وصول طائرة الإغاثة الخامسة إلى عدن")
+        ));
+        assert!(!headlines_agree(
+            &doc("حوار مع الوزير: الجزء أ"),
+            &doc("حوار مع الوزير: الجزء ب")
+        ));
+        assert!(!headlines_agree(
+            &doc("Rear set for Ford Focus, 5 doors"),
+            &doc("Rear set for Mercedes 210, black")
+        ));
+    }
 
     #[test]
     fn boilerplate_lines_are_dropped_and_configurable() {

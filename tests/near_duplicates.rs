@@ -285,3 +285,66 @@ async fn a_copy_polled_after_a_restart_finds_the_story() {
     assert_eq!(summary.stats.near_duplicates, 3, "{summary:?}");
     assert_eq!(render_json(&cfg)["items"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_one_document_lists_side_by_side_merge_only_when_their_headlines_agree() {
+    let s = FeedServer::start().await;
+    // One line under every listing, as a shop's feed has it (two listings
+    // differ by a word only one adds); the parts of a series; and a re-post
+    // of part one with "تحديث:" added.
+    let shop = "طقم أصلي من الشركة المصنعة يناسب جميع الطرازات، اذكر نوع سيارتك عند الطلب.";
+    s.put(
+        "/feed.xml",
+        rss(
+            "delta",
+            &[
+                (
+                    "d1",
+                    "طقم مصابيح خلفية لسيارة فورد فوكس خمسة أبواب",
+                    &shop,
+                    "Mon, 04 Mar 2024 08:00:00 GMT",
+                ),
+                (
+                    "d2",
+                    "طقم مصابيح خلفية لسيارة مرسيدس موديل ألفين",
+                    &shop,
+                    "Mon, 04 Mar 2024 08:05:00 GMT",
+                ),
+                (
+                    "d3",
+                    "حوار مع وزير الصحة عن المستشفى الجديد: الجزء أ",
+                    STORY,
+                    "Mon, 04 Mar 2024 09:00:00 GMT",
+                ),
+                (
+                    "d4",
+                    "حوار مع وزير الصحة عن المستشفى الجديد: الجزء ب",
+                    STORY,
+                    "Mon, 04 Mar 2024 09:05:00 GMT",
+                ),
+                (
+                    "d5",
+                    "تحديث: حوار مع وزير الصحة عن المستشفى الجديد: الجزء أ",
+                    STORY,
+                    "Mon, 04 Mar 2024 09:10:00 GMT",
+                ),
+            ],
+        ),
+        "application/rss+xml",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let url = s.url("/feed.xml");
+    let cfg = config::load(&write_config(dir.path(), &[(&url, &[])], "")).unwrap();
+    let summary = poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(summary.stats.new, 4, "{summary:?}");
+    assert_eq!(summary.stats.near_duplicates, 1, "{summary:?}");
+    let feed = render_json(&cfg);
+    let titles: Vec<&str> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.len(), 4, "{titles:?}");
+    assert!(titles.iter().all(|t| !t.starts_with("تحديث")), "{titles:?}");
+}

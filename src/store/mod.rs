@@ -394,6 +394,10 @@ impl Store {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
+        // The document's own identities: a stored item that this document
+        // also lists is, by the feed's own word, another item.
+        let listed: std::collections::HashSet<String> =
+            keys.iter().map(|k| hex(&k.local.0)).collect();
         let trees = (
             &self.items,
             &self.keys,
@@ -414,6 +418,7 @@ impl Store {
                     seen_by_feed,
                     near_state: &self.near,
                     near,
+                    listed: &listed,
                 };
                 let mut stats = IngestStats::default();
                 for (entry, k) in entries.iter().zip(keys) {
@@ -672,6 +677,8 @@ struct Tx<'a> {
     seen_by_feed: &'a TransactionalTree,
     near_state: &'a std::sync::Mutex<near::NearState>,
     near: Option<&'a NearDup>,
+    /// Hex local keys of every entry of the document being stored.
+    listed: &'a std::collections::HashSet<String>,
 }
 
 impl Tx<'_> {

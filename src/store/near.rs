@@ -151,7 +151,7 @@ impl Store {
 /// What a new entry brings to the near-duplicate search.
 pub(super) struct Probe<'a> {
     near: &'a NearDup,
-    /// The feed the entry comes from, for the log.
+    /// The feed the entry comes from.
     feed: &'a str,
     doc: Doc,
     probe: Vec<u64>,
@@ -202,11 +202,21 @@ impl super::Tx<'_> {
             if !probe.near.takes_part(&item) {
                 continue;
             }
-            let verdict = same_story(
-                &probe.doc,
-                &probe.near.doc_of_item(&item),
-                probe.near.threshold,
-            );
+            let candidate = probe.near.doc_of_item(&item);
+            // Two entries one document lists side by side, both in this
+            // outlet's own words, are two items unless they look like a
+            // re-post (see `may_be_repost`).
+            let own_text = item
+                .sources
+                .first()
+                .is_some_and(|s| s.feed_url == probe.feed);
+            if own_text
+                && item.keys.iter().any(|k| self.listed.contains(k))
+                && !crate::neardup::may_be_repost(&probe.doc, &candidate)
+            {
+                continue;
+            }
+            let verdict = same_story(&probe.doc, &candidate, probe.near.threshold);
             if verdict.duplicate {
                 tracing::debug!(
                     feed = %crate::config::redact_str(probe.feed),
