@@ -301,13 +301,13 @@ async fn entries_one_document_lists_side_by_side_merge_only_when_their_headlines
                 (
                     "d1",
                     "طقم مصابيح خلفية لسيارة فورد فوكس خمسة أبواب",
-                    &shop,
+                    shop,
                     "Mon, 04 Mar 2024 08:00:00 GMT",
                 ),
                 (
                     "d2",
                     "طقم مصابيح خلفية لسيارة مرسيدس موديل ألفين",
-                    &shop,
+                    shop,
                     "Mon, 04 Mar 2024 08:05:00 GMT",
                 ),
                 (
