@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::{FeedServer, STANDARD_UNIQUE_ITEMS, serve_standard, write_config};
+use common::{
+    Daemon, FeedServer, STANDARD_UNIQUE_ITEMS, serve_standard, start_daemon, write_config,
+};
 use rafid::commands::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Format, Scope, render_from_store};
@@ -22,36 +23,6 @@ fn render(cfg: &Config, scope: Scope, format: Format) -> Vec<u8> {
         .unwrap()
         .body
         .to_vec()
-}
-
-/// A daemon serving on a port of its own, and an HTTP client for it.
-struct Daemon {
-    addr: std::net::SocketAddr,
-    token: tokio_util::sync::CancellationToken,
-    handle: tokio::task::JoinHandle<Result<(), rafid::daemon::DaemonError>>,
-    client: reqwest::Client,
-}
-
-async fn start_daemon(cfg: Config) -> Daemon {
-    let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let token = tokio_util::sync::CancellationToken::new();
-    let handle = tokio::spawn(rafid::daemon::serve(
-        Arc::new(cfg),
-        store,
-        listener,
-        token.clone(),
-        std::future::pending(),
-    ));
-    rafid::fetch::install_tls_provider();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    Daemon {
-        addr,
-        token,
-        handle,
-        client,
-    }
 }
 
 fn titles(feed: &feed_rs::model::Feed) -> Vec<String> {

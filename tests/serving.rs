@@ -7,7 +7,7 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{FeedServer, write_config};
+use common::{Daemon, FeedServer, start_daemon, write_config};
 use rafid::commands::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_page_from_store};
@@ -39,36 +39,7 @@ fn rss(n: usize, edited: Option<usize>) -> String {
     s
 }
 
-struct Daemon {
-    addr: std::net::SocketAddr,
-    token: tokio_util::sync::CancellationToken,
-    handle: tokio::task::JoinHandle<Result<(), rafid::daemon::DaemonError>>,
-    client: reqwest::Client,
-}
-
 impl Daemon {
-    async fn start(cfg: Config) -> Daemon {
-        let store = Store::open(&cfg.storage.path, "test daemon").unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let token = tokio_util::sync::CancellationToken::new();
-        let handle = tokio::spawn(rafid::daemon::serve(
-            Arc::new(cfg),
-            store,
-            listener,
-            token.clone(),
-            std::future::pending(),
-        ));
-        rafid::fetch::install_tls_provider();
-        let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        Daemon {
-            addr,
-            token,
-            handle,
-            client,
-        }
-    }
-
     /// A URL the daemon published (under `base_url`) as one to fetch here.
     fn local(&self, published: &str) -> String {
         let path = published.strip_prefix(BASE).unwrap_or(published);
@@ -194,7 +165,7 @@ async fn paging_walks_every_item_once_offline_and_over_http() {
     assert_eq!(html[2][0], "https://src.example/n/0");
 
     // The daemon serves the same pages by following the same links.
-    let d = Daemon::start(cfg.clone()).await;
+    let d = start_daemon(cfg.clone()).await;
     for (format, scope, pages) in &offline {
         let mut url = rafid::publish::feed_url(&cfg, scope, *format);
         for (i, want) in pages.iter().enumerate() {
@@ -218,7 +189,7 @@ async fn paging_walks_every_item_once_offline_and_over_http() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
     let (_dir, cfg, _server) = polled_store(5, 100).await;
-    let d = Daemon::start(cfg.clone()).await;
+    let d = start_daemon(cfg.clone()).await;
 
     let page = d.get(BASE, &[]).await;
     assert_eq!(page.status(), 200);
@@ -371,7 +342,7 @@ async fn websub_hub_is_advertised_and_pinged_after_a_change() {
         ),
     );
     let cfg = config::load(&path).unwrap();
-    let d = Daemon::start(cfg).await;
+    let d = start_daemon(cfg).await;
     // The daemon polls the feed at start; the change makes one ping, which
     // the hub refuses once and accepts on the retry.
     let mut n = 0;
@@ -445,7 +416,7 @@ async fn slow_and_surplus_clients_cannot_hold_the_server() {
     );
     let cfg = config::load(&path).unwrap();
     assert_eq!(cfg.server.max_connections, 2);
-    let d = Daemon::start(cfg).await;
+    let d = start_daemon(cfg).await;
 
     // Half a request, then silence: closed after read_timeout, unanswered.
     let mut half = tokio::net::TcpStream::connect(d.addr).await.unwrap();

@@ -227,3 +227,35 @@ pub fn write_config(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> PathB
     std::fs::write(&path, s).unwrap();
     path
 }
+
+/// A daemon serving on a port of its own, and an HTTP client for it.
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub token: tokio_util::sync::CancellationToken,
+    pub handle: tokio::task::JoinHandle<Result<(), rafid::daemon::DaemonError>>,
+    pub client: reqwest::Client,
+}
+
+/// Starts the daemon of `cfg` on 127.0.0.1 (any port), with the store at
+/// its `storage.path`; it runs until `token` is cancelled.
+pub async fn start_daemon(cfg: rafid::config::Config) -> Daemon {
+    let store = rafid::store::Store::open(&cfg.storage.path, "test daemon").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let handle = tokio::spawn(rafid::daemon::serve(
+        Arc::new(cfg),
+        store,
+        listener,
+        token.clone(),
+        std::future::pending(),
+    ));
+    rafid::fetch::install_tls_provider();
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    Daemon {
+        addr,
+        token,
+        handle,
+        client,
+    }
+}
