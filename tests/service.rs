@@ -82,19 +82,13 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
     )
     .unwrap();
     let config = rafid::config::load(&path).unwrap();
-    let store = rafid::store::Store::open(&config.storage.path, "test daemon").unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let token = tokio_util::sync::CancellationToken::new();
-    let daemon = tokio::spawn(rafid::daemon::serve(
-        Arc::new(config),
-        store,
-        listener,
-        token.clone(),
-        std::future::pending(),
-    ));
-    rafid::fetch::install_tls_provider();
-    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let common::Daemon {
+        addr,
+        token,
+        handle: daemon,
+        client,
+    } = common::start_daemon(config).await;
+    let base = format!("http://{addr}");
     let get = |p: &str| {
         let (client, url) = (client.clone(), format!("{base}{p}"));
         async move {
