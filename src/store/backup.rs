@@ -102,6 +102,7 @@ impl Store {
     /// Restores an export into this store, which must be empty; every index
     /// is rebuilt from the records. Returns the number of items restored.
     pub fn import(&self, input: impl BufRead) -> Result<usize, ImportError> {
+        let _recount = self.recount();
         let (items, feeds) = (self.items.len(), self.feeds.len());
         if items > 0 || feeds > 0 || !self.seen.is_empty() {
             return Err(ImportError::NotEmpty {

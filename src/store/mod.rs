@@ -172,6 +172,24 @@ pub struct Store {
     store_id: [u8; 16],
     /// The near-duplicate index, built on first use.
     near: std::sync::Arc<std::sync::Mutex<near::NearState>>,
+    /// How many items there are, `UNCOUNTED` until counted: sled's `len`
+    /// scans the whole tree, too slow for every publish and every scrape
+    /// of a large store. Ingest adds its new items; pruning and import make
+    /// it count again.
+    items_counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+const UNCOUNTED: u64 = u64::MAX;
+
+/// Makes the item count be taken again once the holder is done changing
+/// the items in bulk, however it ends.
+struct Recount<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for Recount<'_> {
+    fn drop(&mut self) {
+        self.0
+            .store(UNCOUNTED, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -289,6 +307,7 @@ impl Store {
             dir: dir.to_path_buf(),
             store_id,
             near: Default::default(),
+            items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
         };
         let holder = Holder {
             pid: std::process::id(),
@@ -432,7 +451,15 @@ impl Store {
             },
         );
         match result {
-            Ok(stats) => Ok(stats),
+            Ok(stats) => {
+                let new = stats.new as u64;
+                let _ = self.items_counted.fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |n| (n != UNCOUNTED).then(|| n + new),
+                );
+                Ok(stats)
+            }
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
             Err(TransactionError::Storage(e)) => Err(self.err(e)),
         }
@@ -589,8 +616,26 @@ impl Store {
     }
 
     /// Number of stored items (walks the tree: for reports, not hot paths).
+    /// The number of stored items: counted once, then kept up to date.
+    /// Exact but for an item stored while the first count runs.
     pub fn item_count(&self) -> usize {
-        self.items.len()
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.items_counted.load(Relaxed) {
+            UNCOUNTED => {
+                let n = self.items.len();
+                let _ = self
+                    .items_counted
+                    .compare_exchange(UNCOUNTED, n as u64, Relaxed, Relaxed);
+                n
+            }
+            n => n as usize,
+        }
+    }
+
+    /// Bulk changes to the items call this first: the count is taken again
+    /// after them.
+    fn recount(&self) -> Recount<'_> {
+        Recount(&self.items_counted)
     }
 
     /// Bytes the store takes on disk, as sled counts them.
@@ -989,6 +1034,34 @@ mod tests {
                 Utc::now(),
             )
             .unwrap()
+    }
+
+    #[test]
+    fn the_item_count_follows_ingest_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let feed = "https://a.example/f";
+        let e = |i: u32| {
+            entry(
+                &i.to_string(),
+                &format!("https://a.example/{i}"),
+                &format!("خبر {i}"),
+                "<p>نص</p>",
+            )
+        };
+        assert_eq!(store.item_count(), 0);
+        ingest(&store, feed, &[e(1), e(2)]);
+        assert_eq!(store.item_count(), 2);
+        ingest(&store, feed, &[e(1), e(2), e(3)]);
+        assert_eq!(store.item_count(), 3);
+        let policy = Retention {
+            max_age: None,
+            max_items_per_feed: None,
+            max_items: Some(1),
+        };
+        assert_eq!(store.prune(&policy, Utc::now()).unwrap(), 2);
+        assert_eq!(store.item_count(), 1);
+        assert_eq!(store.item_count(), store.items.len());
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl Store {
         if !policy.is_set() {
             return Ok(0);
         }
+        let _recount = self.recount();
         let cutoff = policy
             .max_age
             .and_then(|a| chrono::Duration::from_std(a).ok())
