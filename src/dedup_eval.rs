@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use crate::config::DedupConfig;
 use crate::model::ItemId;
-use crate::neardup::{Index, Reader, same_story};
+use crate::neardup::{Index, Reader, same_story_in};
 
 #[derive(Debug, Deserialize)]
 struct Side {
@@ -136,6 +136,10 @@ pub fn run(
         source,
     };
     let mut summary = Summary::default();
+    // Every text of the file is the corpus the decision reads names by, as
+    // the stored items are in the daemon.
+    let mut pairs = Vec::new();
+    let mut corpus = Index::default();
     for (n, line) in input.lines().enumerate() {
         let line = line.map_err(io)?;
         if line.trim().is_empty() {
@@ -148,13 +152,18 @@ pub fn run(
         })?;
         let a = reader.doc(pair.a.title.as_deref(), pair.a.body.as_deref());
         let b = reader.doc(pair.b.title.as_deref(), pair.b.body.as_deref());
+        corpus.count_words(&a);
+        corpus.count_words(&b);
+        pairs.push((pair, a, b));
+    }
+    for (pair, a, b) in pairs {
         // As in the daemon: `b` arrives after `a`, finds it through the
         // index, and only then is the pair compared.
         let mut index = Index::default();
         let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
         index.insert(ItemId([0; 16]), when, a.anchors());
         let found = !index.candidates(&b.probe(), when, 0).is_empty();
-        let mut v = same_story(&a, &b, config.threshold);
+        let mut v = same_story_in(&a, &b, config.threshold, &corpus);
         if !found && v.duplicate {
             v.duplicate = false;
             v.conflict = Some("not found through the index".into());

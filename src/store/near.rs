@@ -16,7 +16,7 @@ use super::{Store, StoreError, TxResult, as_id, feed_time_key, load, push_key, s
 use crate::config::Config;
 use crate::dedup::ItemKeys;
 use crate::model::{Entry, Item, ItemId, Source};
-use crate::neardup::{Doc, Index, Reader, same_story};
+use crate::neardup::{Doc, Index, Reader, same_story_in};
 
 /// Inserts between two prunings of the index.
 const PRUNE_EVERY: u32 = 4096;
@@ -131,7 +131,9 @@ impl Store {
                 continue;
             }
             let date = own_date(item.published, item.updated, item.first_seen);
-            index.insert(id, date, near.doc_of_item(&item).anchors());
+            let doc = near.doc_of_item(&item);
+            index.count_words(&doc);
+            index.insert(id, date, doc.anchors());
         }
         tracing::info!(
             fingerprints = index.len(),
@@ -183,15 +185,13 @@ impl super::Tx<'_> {
         if probe.probe.is_empty() {
             return Ok(None);
         }
-        let candidates = {
-            let state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
-            match &state.index {
-                Some(ix) => {
-                    ix.candidates(&probe.probe, probe.date, probe.near.window.num_seconds())
-                }
-                None => return Ok(None),
-            }
+        // Held through the comparisons: the index is also the corpus the
+        // decision tells names from common words by.
+        let state = self.near_state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(ix) = &state.index else {
+            return Ok(None);
         };
+        let candidates = ix.candidates(&probe.probe, probe.date, probe.near.window.num_seconds());
         for id in candidates {
             let Some(v) = self.items.get(id.0)? else {
                 continue; // pruned since it was indexed
@@ -216,7 +216,7 @@ impl super::Tx<'_> {
             {
                 continue;
             }
-            let verdict = same_story(&probe.doc, &candidate, probe.near.threshold);
+            let verdict = same_story_in(&probe.doc, &candidate, probe.near.threshold, ix);
             if verdict.duplicate {
                 tracing::debug!(
                     feed = %crate::config::redact_str(probe.feed),
@@ -242,6 +242,7 @@ impl super::Tx<'_> {
             state.inserts = 0;
         }
         if let Some(ix) = state.index.as_mut() {
+            ix.count_words(&probe.doc);
             ix.insert(id, probe.date, probe.doc.anchors());
             if prune {
                 ix.prune_outside(window.num_seconds());
