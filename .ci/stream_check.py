@@ -210,6 +210,12 @@ def cmd_report(articles_path, pairs_path, base, export_path, export2_path=None):
           % (len(together), len(dup), share, RECALL_BAR))
     for k in sorted(per_kind):
         print("    %-26s %3d of %3d" % (k, per_kind_together[k], per_kind[k]))
+    apart = [(a, b, k) for a, b, k in dup if (a, b, k) not in together]
+    if apart:
+        print("    kept apart:")
+        for a, b, k in apart:
+            print("    %s  %s %s «%s» + %s %s «%s»" % (k, a, by_id[a]["feed"], by_id[a]["title"].strip(),
+                                                 b, by_id[b]["feed"], by_id[b]["title"].strip()))
     if share < RECALL_BAR:
         print("FAIL: %.3f of the duplicate pairs end up in one item, below %.2f" % (share, RECALL_BAR))
         ok = False

@@ -572,13 +572,62 @@ fn light_stem(w: &str) -> &str {
 }
 
 /// Whether two entries that one document lists side by side, both in the
-/// outlet's own words, may still be one story posted twice: a re-post
-/// under a new GUID keeps its headline (perhaps adding "Update:") and is a
-/// story, not a line or two. A shop's listings under one blurb, or the
-/// parts of a series, are not.
+/// outlet's own words, may still be one story posted twice. A re-post is a
+/// story, not a line or two, under a new GUID, and either keeps its
+/// headline (perhaps adding "Update:") or repeats its text nearly word for
+/// word under a headline written anew. A shop's listings under one blurb,
+/// or the parts of a series, share the text too, but their headlines are
+/// variants of one another ("... Ford Focus" / "... Mercedes", "part 1" /
+/// "part 2"): neither the same headline nor a new one.
 pub fn may_be_repost(a: &Doc, b: &Doc) -> bool {
-    a.body.len().min(b.body.len()) > SHORT_BODY_TOKENS && headlines_agree(a, b)
+    if a.body.len().min(b.body.len()) <= SHORT_BODY_TOKENS {
+        return false;
+    }
+    if headlines_agree(a, b) {
+        return true;
+    }
+    // A headline of a word or two ("Item 7") tells nothing either way.
+    let words = |d: &Doc| d.title.iter().filter(|w| is_content_word(w)).count();
+    let rewritten = words(a).min(words(b)) >= MIN_HEADLINE_WORDS
+        && headline_resemblance(&a.title, &b.title) < REWRITTEN_HEADLINE;
+    (rewritten || headline_only_extended(a, b))
+        && containment(&shingles(&a.body), &shingles(&b.body)) >= REPOST_BODY
 }
+
+/// Whether two headlines differ only by words each adds or drops ("راكب
+/// أمواج يتعرض لهجوم من سمكة قرش" / "راكب أمواج يتعرض لهجوم قرش في
+/// مسابقة"), never by a word put in another's place: a listing's model or a
+/// series' part number is such a replacement.
+fn headline_only_extended(a: &Doc, b: &Doc) -> bool {
+    let ta: Vec<&str> = a.title.iter().map(String::as_str).collect();
+    let tb: Vec<&str> = b.title.iter().map(String::as_str).collect();
+    changes(&ta, &tb).iter().all(|c| {
+        let (x, y) = (&ta[c.a.clone()], &tb[c.b.clone()]);
+        x.is_empty()
+            || y.is_empty()
+            || x.concat() == y.concat()
+            || x.iter()
+                .chain(y.iter())
+                .filter(|w| is_content_word(w) || number(w).is_some() || w.chars().count() < 3)
+                .all(|w| {
+                    let other = if x.contains(w) { y } else { x };
+                    // A letter or a digit numbering a part matches only itself.
+                    other.iter().any(|v| {
+                        if w.chars().count() < 3 || v.chars().count() < 3 {
+                            v == w
+                        } else {
+                            related_words(w, v)
+                        }
+                    })
+                })
+    })
+}
+
+/// Below this resemblance a headline is written anew, not a variant.
+const REWRITTEN_HEADLINE: f64 = 0.6;
+
+/// The resemblance of the bodies of a re-post under a new headline.
+const REPOST_BODY: f64 = 0.85;
 
 /// Whether two headlines could name one story as one outlet writes it
 /// twice: every word of one has its counterpart in the other (a typo, a
@@ -1715,5 +1764,23 @@ mod tests {
         );
         let v = same_story(&a, &b, DEFAULT_THRESHOLD);
         assert!(!v.duplicate && v.conflict.is_some(), "{v:?}");
+    }
+
+    #[test]
+    fn a_repost_may_carry_a_new_or_longer_headline_but_not_a_variant() {
+        let story = doc("راكب أمواج يتعرض لهجوم من سمكة قرش", STORY);
+        // The same text under a headline that adds and drops words.
+        let longer = doc("راكب أمواج يتعرض لهجوم قرش في مسابقة دولية", STORY);
+        assert!(may_be_repost(&story, &longer));
+        // Under a headline written anew.
+        let anew = doc("المستشفى يستقبل مرضاه مطلع الشهر المقبل", STORY);
+        assert!(may_be_repost(&story, &anew));
+        // Variants: a part number, a model.
+        let part1 = doc("حوار مع الوزير عن المستشفى الجديد: الجزء 1", STORY);
+        let part2 = doc("حوار مع الوزير عن المستشفى الجديد: الجزء 2", STORY);
+        assert!(!may_be_repost(&part1, &part2));
+        let ford = doc("طقم مصابيح خلفية لسيارة فورد فوكس", STORY);
+        let benz = doc("طقم مصابيح خلفية لسيارة مرسيدس بنز", STORY);
+        assert!(!may_be_repost(&ford, &benz));
     }
 }
