@@ -335,6 +335,7 @@ pub async fn rules_test(
                     auth: None,
                     rules: None,
                     dedup: true,
+                    priority: 0,
                 };
                 &adhoc
             }

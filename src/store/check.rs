@@ -80,10 +80,39 @@ impl Store {
                     problems.push(format!("item {id}: key {key} does not point at it"));
                 }
             }
+            for s in &item.sources {
+                let Some(local) = s.copy.as_ref().and_then(|c| c.local_key.as_ref()) else {
+                    continue;
+                };
+                if !item.keys.contains(local) {
+                    problems.push(format!(
+                        "item {id}: the copy of {} names local key {local}, which the item does not hold",
+                        s.feed_url
+                    ));
+                }
+            }
+            if item.sources.first().is_some_and(|s| s.copy.is_none()) {
+                problems.push(format!("item {id}: its shown member has no copy"));
+            }
             if seen_ids.contains(&id) {
                 problems.push(format!("item {id}: stored and also recorded as pruned"));
             }
             item_ids.insert(id);
+        }
+
+        for kv in self.splits.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            match serde_json::from_slice::<super::Split>(&v) {
+                Ok(split) => {
+                    if super::split::split_key(split.story, &split.feed_url)[..] != k[..] {
+                        problems.push(format!(
+                            "splits: record {} is filed under another key",
+                            split.story
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("splits {}: unreadable: {e}", hex(&k))),
+            }
         }
 
         for kv in self.by_time.iter() {
@@ -175,6 +204,7 @@ mod tests {
             site_url: None,
             item_link: None,
             guid: None,
+            copy: None,
         };
         store
             .ingest(&source, &entries, &keys, &FeedState::default(), Utc::now())

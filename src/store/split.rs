@@ -1,0 +1,368 @@
+//! `rafid dedup split`: a member taken out of a story for good.
+//!
+//! The member becomes an item of its own (its copy, its local key, the
+//! cross-feed keys only it gave), and a record in the `splits` tree keeps
+//! it out of that story from then on: an identity key it brings later does
+//! not merge it back, and near-duplicate detection skips the story for it.
+//! Everything happens in one transaction.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::{Store, StoreError, TxResult, feed_digest, feed_time_key, load, save, shown, time_key};
+use crate::dedup::{Key, copy_keys, local_key_candidates};
+use crate::model::{Item, ItemId, hex, unhex};
+
+/// A member split off a story.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Split {
+    /// The story it was taken out of.
+    pub story: ItemId,
+    /// The member's feed, as configured.
+    pub feed_url: String,
+    /// The item it became.
+    pub item: ItemId,
+    pub at: DateTime<Utc>,
+}
+
+/// The record's key in `splits`.
+pub(crate) fn split_key(story: ItemId, feed_url: &str) -> [u8; 32] {
+    let mut k = [0u8; 32];
+    k[..16].copy_from_slice(&story.0);
+    k[16..].copy_from_slice(&feed_digest(feed_url));
+    k
+}
+
+/// Why a split was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SplitError {
+    #[error("no stored item {0}")]
+    NoItem(String),
+    #[error(
+        "item {item} has no member {member}; its members are: {members} (give a feed URL or a member's link)"
+    )]
+    NoMember {
+        item: ItemId,
+        member: String,
+        members: String,
+    },
+    #[error("item {0} has a single member: there is nothing to split")]
+    Single(ItemId),
+    #[error(
+        "the member {member} of item {item} was merged before rafid kept each outlet's copy, so its own text is not stored; it is kept once its feed lists the item again, then split it"
+    )]
+    NoCopy { item: ItemId, member: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The member's local key (hex): the one its copy recorded, else the one
+/// its GUID or link gives, else the only local key of a single-member
+/// item; only a key the item holds.
+pub(crate) fn member_local_key(item: &Item, m: usize) -> Option<String> {
+    let s = item.sources.get(m)?;
+    if let Some(k) = s.copy.as_ref().and_then(|c| c.local_key.clone()) {
+        return Some(k);
+    }
+    let link = s
+        .item_link
+        .as_deref()
+        .or_else(|| s.copy.as_ref().and_then(|c| c.link.as_deref()));
+    let held = |k: &Key| item.keys.contains(&hex(&k.0));
+    if let Some(k) = local_key_candidates(&s.feed_url, s.guid.as_deref(), link)
+        .iter()
+        .find(|k| held(k))
+    {
+        return Some(hex(&k.0));
+    }
+    let locals: Vec<&String> = item
+        .keys
+        .iter()
+        .filter(|k| k.starts_with(&hex(b"L")))
+        .collect();
+    match (item.sources.len(), locals.as_slice()) {
+        (1, [only]) => Some((*only).clone()),
+        _ => None,
+    }
+}
+
+/// Which member `spec` names: its feed URL as configured (compared as
+/// given, then as a parsed URL), or its own link.
+fn find_member(item: &Item, spec: &str) -> Option<usize> {
+    let parsed = url::Url::parse(spec).ok().map(|u| u.to_string());
+    let canon = crate::normalize::canonical_link(spec);
+    let by_feed = item
+        .sources
+        .iter()
+        .position(|s| s.feed_url == spec || parsed.as_deref() == Some(s.feed_url.as_str()));
+    by_feed.or_else(|| {
+        item.sources.iter().position(|s| {
+            let own = [
+                s.item_link.as_deref(),
+                s.copy.as_ref().and_then(|c| c.link.as_deref()),
+            ];
+            own.iter().flatten().any(|l| {
+                *l == spec || (canon.is_some() && crate::normalize::canonical_link(l) == canon)
+            })
+        })
+    })
+}
+
+impl Store {
+    fn retype_error(
+        &self,
+    ) -> impl Fn(ConflictableTransactionError<String>) -> ConflictableTransactionError<SplitError> + '_
+    {
+        move |e| match e {
+            ConflictableTransactionError::Abort(d) => {
+                ConflictableTransactionError::Abort(SplitError::Store(self.corrupt("items", d)))
+            }
+            ConflictableTransactionError::Storage(e) => ConflictableTransactionError::Storage(e),
+            ConflictableTransactionError::Conflict => ConflictableTransactionError::Conflict,
+        }
+    }
+}
+
+impl super::Tx<'_> {
+    /// Whether the member of `feed_url` was split off the story `id`.
+    pub(super) fn is_split(&self, id: ItemId, feed_url: &str) -> TxResult<bool> {
+        Ok(self.splits.get(split_key(id, feed_url))?.is_some())
+    }
+}
+
+impl Store {
+    /// Takes the member `member` (its feed URL or its link) out of the
+    /// story `story` for good; returns the item it became.
+    pub fn split(
+        &self,
+        story: ItemId,
+        member: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ItemId, SplitError> {
+        let priorities = self.priorities();
+        let retype = self.retype_error();
+        let trees = (
+            &self.items,
+            &self.keys,
+            &self.by_time,
+            &self.by_feed,
+            &self.splits,
+        );
+        let result = trees.transaction(|(items, keys, by_time, by_feed, splits)| {
+            let refuse = |e: SplitError| ConflictableTransactionError::Abort(e);
+            let Some(_) = items.get(story.0)? else {
+                return Err(refuse(SplitError::NoItem(story.to_string())));
+            };
+            let mut item = load(items, story).map_err(&retype)?;
+            let Some(m) = find_member(&item, member) else {
+                let members = item
+                    .sources
+                    .iter()
+                    .map(|s| s.feed_url.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(refuse(SplitError::NoMember {
+                    item: story,
+                    member: member.to_string(),
+                    members,
+                }));
+            };
+            if item.sources.len() < 2 {
+                return Err(refuse(SplitError::Single(story)));
+            }
+            let feed_url = item.sources[m].feed_url.clone();
+            let Some(copy) = item.sources[m].copy.clone() else {
+                return Err(refuse(SplitError::NoCopy {
+                    item: story,
+                    member: feed_url,
+                }));
+            };
+            let local = member_local_key(&item, m);
+            let old_time = item.sort_time();
+            let mut gone = item.sources.remove(m);
+            by_feed.remove(&feed_time_key(&feed_url, old_time, story)[..])?;
+
+            // Its own id: derived from the story and the member, never the
+            // story's own (which came from the first member's local key).
+            let seed = local.clone().unwrap_or_else(|| feed_url.clone());
+            let id = ItemId(crate::normalize::digest(&[
+                b"split",
+                &story.0,
+                seed.as_bytes(),
+            ]));
+            gone.copy = Some(crate::model::OutletCopy {
+                local_key: local.clone(),
+                ..copy.clone()
+            });
+            let first_seen = copy.joined.as_ref().map_or(item.first_seen, |j| j.at);
+            let mut own = Item::of_copy(id, first_seen, gone);
+
+            // Its keys: its local key, and the cross-feed keys its copy gives
+            // that no remaining member's copy gives too.
+            let body = copy.content.as_deref().or(copy.summary.as_deref());
+            let remaining: Vec<Key> = item
+                .sources
+                .iter()
+                .filter_map(|s| s.copy.as_ref())
+                .flat_map(|c| {
+                    copy_keys(
+                        c.link.as_deref(),
+                        c.title.as_deref(),
+                        c.content.as_deref().or(c.summary.as_deref()),
+                    )
+                })
+                .collect();
+            let mut moving: Vec<String> =
+                copy_keys(copy.link.as_deref(), copy.title.as_deref(), body)
+                    .into_iter()
+                    .filter(|k| !remaining.contains(k))
+                    .map(|k| hex(&k.0))
+                    .collect();
+            moving.extend(local);
+            for key in moving {
+                if !item.keys.contains(&key) {
+                    continue;
+                }
+                let Some(bytes) = unhex(&key) else { continue };
+                item.keys.retain(|k| *k != key);
+                keys.insert(bytes, &id.0)?;
+                own.keys.push(key);
+            }
+
+            shown::show(&mut item, &priorities, Some(now));
+            let new_time = item.sort_time();
+            if new_time != old_time {
+                by_time.remove(&time_key(old_time, story)[..])?;
+                by_time.insert(&time_key(new_time, story)[..], &[][..])?;
+                for s in &item.sources {
+                    by_feed.remove(&feed_time_key(&s.feed_url, old_time, story)[..])?;
+                    by_feed.insert(&feed_time_key(&s.feed_url, new_time, story)[..], &[][..])?;
+                }
+            }
+            save(items, &item).map_err(&retype)?;
+
+            by_time.insert(&time_key(own.sort_time(), id)[..], &[][..])?;
+            by_feed.insert(&feed_time_key(&feed_url, own.sort_time(), id)[..], &[][..])?;
+            save(items, &own).map_err(&retype)?;
+
+            let record = Split {
+                story,
+                feed_url: feed_url.clone(),
+                item: id,
+                at: now,
+            };
+            let v = serde_json::to_vec(&record)
+                .map_err(|e| refuse(SplitError::Store(self.corrupt("splits", e.to_string()))))?;
+            splits.insert(&split_key(story, &feed_url)[..], v)?;
+            Ok(id)
+        });
+        let id = match result {
+            Ok(id) => id,
+            Err(TransactionError::Abort(e)) => return Err(e),
+            Err(TransactionError::Storage(e)) => return Err(self.err(e).into()),
+        };
+        let _ = self.items_counted.fetch_update(
+            std::sync::atomic::Ordering::Relaxed,
+            std::sync::atomic::Ordering::Relaxed,
+            |n| (n != super::UNCOUNTED).then(|| n + 1),
+        );
+        self.flush()?;
+        Ok(id)
+    }
+
+    /// Every split record, in key order, with its key.
+    pub fn split_records(&self) -> Result<Vec<(Vec<u8>, Split)>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.splits.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let split: Split = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("splits", format!("{}: {e}", hex(&k))))?;
+            out.push((k.to_vec(), split));
+        }
+        Ok(out)
+    }
+
+    /// The split records of the story `story`.
+    pub fn splits_of(&self, story: ItemId) -> Result<Vec<Split>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.splits.scan_prefix(story.0) {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            let split: Split = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("splits", format!("{}: {e}", hex(&k))))?;
+            out.push(split);
+        }
+        Ok(out)
+    }
+
+    /// Restores a split record (for `import`).
+    pub(super) fn put_split(&self, split: &Split) -> Result<(), StoreError> {
+        let v = serde_json::to_vec(split).map_err(|e| self.corrupt("splits", e.to_string()))?;
+        self.splits
+            .insert(&split_key(split.story, &split.feed_url)[..], v)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The stored item `spec` names: its id in hex (as exports write it),
+    /// its `urn:uuid:` (as the outputs publish it), or a member's link.
+    pub fn find_item(&self, spec: &str) -> Result<Option<ItemId>, StoreError> {
+        let spec = spec.trim();
+        let present = |id: ItemId| -> Result<bool, StoreError> {
+            self.items.contains_key(id.0).map_err(|e| self.err(e))
+        };
+        if let Some(id) = ItemId::from_hex(&spec.to_ascii_lowercase()) {
+            if present(id)? {
+                return Ok(Some(id));
+            }
+        }
+        if let Some(uuid) = spec.strip_prefix("urn:uuid:") {
+            // The urn overwrites the version and variant bits: try what
+            // they may have been.
+            let Some(mut id) = ItemId::from_hex(&uuid.replace('-', "").to_ascii_lowercase()) else {
+                return Ok(None);
+            };
+            let (b6, b8) = (id.0[6] & 0x0f, id.0[8] & 0x3f);
+            for hi in 0..16u8 {
+                for top in 0..4u8 {
+                    id.0[6] = (hi << 4) | b6;
+                    id.0[8] = (top << 6) | b8;
+                    if present(id)? {
+                        return Ok(Some(id));
+                    }
+                }
+            }
+            return Ok(None);
+        }
+        // A link: through its link key, else by looking at every member.
+        for key in copy_keys(Some(spec), None, None) {
+            if let Some(v) = self.keys.get(key.0).map_err(|e| self.err(e))? {
+                if let Some(id) = super::as_id(&v) {
+                    if present(id)? {
+                        return Ok(Some(id));
+                    }
+                }
+            }
+        }
+        let canon = crate::normalize::canonical_link(spec);
+        for kv in self.items.iter() {
+            let (_, v) = kv.map_err(|e| self.err(e))?;
+            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
+                continue;
+            };
+            if item.link.as_deref() == Some(spec) || find_member(&item, spec).is_some() {
+                return Ok(Some(item.id));
+            }
+            if canon.is_some()
+                && item
+                    .link
+                    .as_deref()
+                    .is_some_and(|l| crate::normalize::canonical_link(l) == canon)
+            {
+                return Ok(Some(item.id));
+            }
+        }
+        Ok(None)
+    }
+}
