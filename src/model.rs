@@ -192,7 +192,8 @@ pub struct OutletCopy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Joined {
     /// `link` (the same canonical link), `text` (the same normalized text)
-    /// or `near` (a near-duplicate).
+    /// or `near` (a near-duplicate); `unknown` for a member merged before
+    /// rafid kept copies, whose copy was kept from `at` on.
     pub by: String,
     /// The near-duplicate resemblance, for `near`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

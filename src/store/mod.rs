@@ -1096,7 +1096,14 @@ fn edited_copy(
     now: DateTime<Utc>,
 ) -> OutletCopy {
     let Some(old) = old else {
-        return OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)));
+        return OutletCopy {
+            joined: Some(Joined {
+                by: "unknown".into(),
+                score: None,
+                at: now,
+            }),
+            ..OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)))
+        };
     };
     let mut c = OutletCopy::of_entry(entry, &k.revision, old.local_key.clone());
     c.joined = old.joined;

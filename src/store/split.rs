@@ -366,3 +366,210 @@ impl Store {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::keys_for;
+    use crate::model::{Entry, FeedState};
+    use crate::store::NearDup;
+    use crate::store::shown::tests::{feed, only_item, put, story};
+
+    const X: &str = "https://x.example/feed";
+    const LEGIT: &str = "https://legit.example/feed";
+
+    fn x_copy(guid: &str) -> Entry {
+        story(
+            guid,
+            "https://legit.example/story/1?utm_source=x",
+            "خبر آخر نشره الناقل تحت الرابط نفسه",
+            "نص مختلف تماما عن خبر آخر لا علاقة له بالأصل",
+            1,
+        )
+    }
+
+    fn legit_copy() -> Entry {
+        story(
+            "legit-1",
+            "https://legit.example/story/1",
+            "العنوان الأصلي كما كتبه المحرر",
+            "النص الأصلي كما نشره الموقع صاحب الخبر",
+            2,
+        )
+    }
+
+    fn stories(store: &Store) -> Vec<Item> {
+        store.newest(10, |_| true).unwrap()
+    }
+
+    fn story_of(store: &Store, feed_url: &str) -> Item {
+        stories(store)
+            .into_iter()
+            .find(|i| i.sources.iter().any(|s| s.feed_url == feed_url))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_split_member_stays_apart_across_polls_and_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let legit_id = {
+            let store = Store::open(dir.path(), "test").unwrap();
+            put(&store, LEGIT, &legit_copy());
+            assert_eq!(put(&store, X, &x_copy("x-1")).merged, 1);
+            let merged = only_item(&store);
+            assert_eq!(merged.sources.len(), 2);
+
+            let id = store.find_item("https://legit.example/story/1").unwrap();
+            assert_eq!(id, Some(merged.id));
+            assert_eq!(store.find_item(&merged.id.urn()).unwrap(), Some(merged.id));
+            let own = store.split(merged.id, X, Utc::now()).unwrap();
+            assert_ne!(own, merged.id);
+
+            let after = stories(&store);
+            assert_eq!(after.len(), 2);
+            let story = store.item(merged.id).unwrap().unwrap();
+            assert_eq!(story.sources.len(), 1);
+            assert_eq!(story.title, legit_copy().title);
+            let x = store.item(own).unwrap().unwrap();
+            assert_eq!(x.title, x_copy("x-1").title);
+            assert_eq!(x.sources[0].feed_url, X);
+            assert_eq!(store.item_count(), 2);
+            assert_eq!(store.check().unwrap(), Vec::<String>::new());
+
+            // Polled again: the same document, then the story under a new
+            // identity that carries the story's link.
+            assert_eq!(put(&store, X, &x_copy("x-1")).unchanged, 1);
+            assert_eq!(put(&store, X, &x_copy("x-2")).merged, 0);
+            assert_eq!(store.item(merged.id).unwrap().unwrap().sources.len(), 1);
+            merged.id
+        };
+        // After a restart too.
+        let store = Store::open(dir.path(), "test").unwrap();
+        let mut edited = x_copy("x-1");
+        edited.title = Some("عنوان الناقل بعد التعديل".into());
+        put(&store, X, &edited);
+        put(&store, X, &x_copy("x-3"));
+        let story = store.item(legit_id).unwrap().unwrap();
+        assert_eq!(story.sources.len(), 1, "{story:#?}");
+        assert_eq!(story.title, legit_copy().title);
+        assert_eq!(store.splits_of(legit_id).unwrap().len(), 1);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+
+        // Export and import carry the record.
+        let mut out = Vec::new();
+        store.export(&mut out).unwrap();
+        assert!(String::from_utf8_lossy(&out).contains("\"kind\":\"split\""));
+        let other = tempfile::tempdir().unwrap();
+        let copy = Store::open(other.path(), "test").unwrap();
+        copy.import(&out[..]).unwrap();
+        assert_eq!(copy.splits_of(legit_id).unwrap().len(), 1);
+        put(&copy, X, &x_copy("x-4"));
+        assert_eq!(copy.item(legit_id).unwrap().unwrap().sources.len(), 1);
+        assert_eq!(copy.check().unwrap(), Vec::<String>::new());
+    }
+
+    const BODY: &str = "أعلن مركز الملك سلمان للإغاثة والأعمال الإنسانية اليوم وصول الطائرة \
+        السادسة إلى مطار عدن الدولي محملة بأحد عشر طنا من المواد الغذائية والطبية، ضمن \
+        الجسر الجوي الذي أقامه المركز لإغاثة المتضررين في المحافظات اليمنية، وأوضح المركز \
+        أن الشحنة ستوزع على المستشفيات والمراكز الصحية في عدن ولحج وأبين خلال الأيام المقبلة";
+
+    fn near_copy(guid: &str, link: &str, title: &str, extra: &str) -> Entry {
+        story(guid, link, title, &format!("{BODY} {extra}"), 3)
+    }
+
+    fn put_near(store: &Store, url: &str, e: &Entry) -> crate::store::IngestStats {
+        let near = NearDup {
+            reader: crate::neardup::Reader::default(),
+            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            window: chrono::Duration::hours(72),
+            opted_out: Default::default(),
+        };
+        let entries = std::slice::from_ref(e);
+        let keys = keys_for(url, None, entries);
+        store
+            .ingest_near(
+                &feed(url),
+                entries,
+                &keys,
+                &FeedState::default(),
+                Utc::now(),
+                Some(&near),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn a_near_duplicate_split_off_is_not_found_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let a = "https://a.example/feed";
+        let b = "https://b.example/feed";
+        put_near(
+            &store,
+            a,
+            &near_copy(
+                "a1",
+                "https://a.example/n/1",
+                "وصول الطائرة السادسة إلى عدن",
+                "",
+            ),
+        );
+        let stats = put_near(
+            &store,
+            b,
+            &near_copy(
+                "b1",
+                "https://b.example/n/7",
+                "الطائرة السادسة تصل عدن",
+                "(واس)",
+            ),
+        );
+        assert_eq!(stats.near_duplicates, 1, "the test needs a near-duplicate");
+        let story = story_of(&store, a);
+        let joined = story.sources[1]
+            .copy
+            .as_ref()
+            .unwrap()
+            .joined
+            .clone()
+            .unwrap();
+        assert_eq!(joined.by, "near");
+        assert!(joined.score.is_some());
+
+        store
+            .split(story.id, "https://b.example/n/7", Utc::now())
+            .unwrap();
+        assert_eq!(store.item(story.id).unwrap().unwrap().sources.len(), 1);
+        // The outlet sends it again under a new identity and link: near
+        // detection would find the story, but the split keeps it out.
+        let again = put_near(
+            &store,
+            b,
+            &near_copy(
+                "b2",
+                "https://b.example/n/8",
+                "الطائرة السادسة تصل عدن",
+                "(واس) تحديث",
+            ),
+        );
+        assert_eq!(again.near_duplicates, 0, "{again:?}");
+        assert_eq!(store.item(story.id).unwrap().unwrap().sources.len(), 1);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_split_is_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        put(&store, LEGIT, &legit_copy());
+        let id = only_item(&store).id;
+        let single = store.split(id, LEGIT, Utc::now()).unwrap_err();
+        assert!(single.to_string().contains("single member"), "{single}");
+        put(&store, X, &x_copy("x-1"));
+        let nobody = store
+            .split(id, "https://nobody.example/f", Utc::now())
+            .unwrap_err();
+        let msg = nobody.to_string();
+        assert!(msg.contains(X) && msg.contains(LEGIT), "{msg}");
+    }
+}
