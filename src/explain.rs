@@ -95,9 +95,9 @@ pub fn longest_common_run(a: &[String], b: &[String]) -> std::ops::Range<usize> 
     // run ending at a[i] and b[j].
     let mut run = vec![0usize; b.len() + 1];
     let (mut best, mut end) = (0, 0);
-    for i in 0..a.len() {
+    for (i, word) in a.iter().enumerate() {
         for j in (0..b.len()).rev() {
-            run[j + 1] = if a[i] == b[j] { run[j] + 1 } else { 0 };
+            run[j + 1] = if *word == b[j] { run[j] + 1 } else { 0 };
             if run[j + 1] > best {
                 best = run[j + 1];
                 end = i + 1;

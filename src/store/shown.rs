@@ -45,7 +45,7 @@ impl Why {
             Why::Only => "the only member with its own copy",
             Why::Host => "its feed is on the site its link points to (the original outlet)",
             Why::Priority => "its feed has the highest priority",
-            Why::Earliest => "published first",
+            Why::Earliest => "published first (or, at the same date, merged first)",
         }
     }
 }

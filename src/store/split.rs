@@ -535,6 +535,23 @@ mod tests {
             .unwrap();
         assert_eq!(joined.by, "near");
         assert!(joined.score.is_some());
+        let explained = crate::explain::explain(
+            &story,
+            Vec::new(),
+            &crate::config::DedupConfig::default(),
+            &Default::default(),
+        );
+        let b_member = &explained.members[1];
+        assert_eq!(b_member.joined_by, "near");
+        let recheck = b_member
+            .against_shown
+            .as_ref()
+            .expect("checked against the shown copy");
+        assert!(recheck.duplicate, "{recheck:?}");
+        assert!(recheck.shared_words >= 30, "{recheck:?}");
+        let text = explained.text();
+        assert!(text.contains("joined: near-duplicate, score "), "{text}");
+        assert!(text.contains("shared text ("), "{text}");
 
         store
             .split(story.id, "https://b.example/n/7", Utc::now())
