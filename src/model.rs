@@ -287,7 +287,8 @@ pub struct ParsedFeed {
     pub entries: Vec<Entry>,
 }
 
-/// A stored item: one story, possibly carried by several feeds.
+/// A stored item: one story, possibly carried by several feeds. Its title,
+/// text, link and dates are those of one member's copy (see `OutletCopy`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     pub id: ItemId,
@@ -315,9 +316,10 @@ pub struct Item {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
-    /// Every feed that carried the item, the first one first. Never empty.
+    /// Every feed that carried the item, the one whose copy is shown first
+    /// (see `store::shown`). Never empty.
     pub sources: Vec<Source>,
-    /// Hash of the title and content as last stored, to notice edits.
+    /// Hash of the shown copy's title and content (its `revision`).
     pub revision: String,
     /// The identity keys (hex) that point at this item in the key index,
     /// so the index can be checked and cleaned from the item alone.
