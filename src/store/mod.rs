@@ -841,12 +841,18 @@ impl Tx<'_> {
                     stats.unchanged += 1;
                     return Ok(());
                 };
-                let old = item.sources[m].copy.take();
-                if let Some(c) = old.as_ref().filter(|c| c.revision == k.revision) {
-                    item.sources[m].copy = Some(c.clone());
+                // The outlet's copy follows the identity it came under (see
+                // `join`): a second identity of the same item changes
+                // nothing, or two listed side by side would swap the copy
+                // on every poll.
+                let local = hex(&k.local.0);
+                if item.sources[m].copy.as_ref().is_some_and(|c| {
+                    c.revision == k.revision || c.local_key.as_ref().is_some_and(|l| *l != local)
+                }) {
                     stats.unchanged += 1;
                     return Ok(());
                 }
+                let old = item.sources[m].copy.take();
                 let old_time = item.sort_time();
                 let had_copy = old.is_some();
                 item.sources[m].copy = Some(edited_copy(old, entry, k, now));
@@ -1064,8 +1070,8 @@ fn joining_copy(
 }
 
 /// Adds a member to the story. The same outlet again under a new identity
-/// stays one member, with the copy and link it first gave (a member
-/// merged before copies were kept takes this one).
+/// (a re-post, "Update: …") stays one member, with the copy and link it
+/// first gave (a member merged before copies were kept takes this copy).
 fn join(item: &mut Item, source: Source, copy: OutletCopy) {
     match item
         .sources

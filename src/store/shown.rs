@@ -305,6 +305,34 @@ pub(super) mod tests {
         }
     }
 
+    #[test]
+    fn a_second_identity_of_an_outlets_item_does_not_swap_its_copy() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        put(&store, X, &x_copy());
+        let mut renamed = x_copy();
+        renamed.guid = Some("x-1-v2".into());
+        renamed.title = Some("عنوان الهوية الثانية".into());
+        assert_eq!(put(&store, X, &renamed).merged, 1);
+        assert_eq!(only_item(&store).title, x_copy().title);
+        // Both listed again, one after the other, poll after poll.
+        let mut edited = renamed.clone();
+        edited.title = Some("عنوان الهوية الثانية بعد التعديل".into());
+        for _ in 0..2 {
+            assert_eq!(put(&store, X, &x_copy()).unchanged, 1);
+            assert_eq!(put(&store, X, &edited).unchanged, 1);
+        }
+        assert_eq!(only_item(&store).title, x_copy().title);
+        // The identity the copy came under still edits it.
+        let mut fixed = x_copy();
+        fixed.title = Some("عنوان الهوية الأولى بعد التعديل".into());
+        assert_eq!(put(&store, X, &fixed).updated, 1);
+        let item = only_item(&store);
+        assert_eq!(item.title, fixed.title);
+        assert_eq!(item.sources.len(), 1);
+        assert!(store.check().unwrap().is_empty());
+    }
+
     /// Two outlets republishing an agency's story: neither links home.
     fn agency(guid: &str, title: &str, hours_ago: i64) -> Entry {
         story(
