@@ -229,10 +229,37 @@ mod tests {
         store.keys.insert([b'K'; 17], &[9u8; 16]).unwrap();
         let (id, _) = store.items.iter().nth(1).unwrap().unwrap();
         store.items.insert(id, &b"{not json"[..]).unwrap();
+        // A split record filed under another story, one unreadable, and a
+        // copy naming a local key its item does not hold.
+        let split = super::super::Split {
+            story: ItemId([1; 16]),
+            feed_url: "https://c.example/f".into(),
+            item: ItemId([2; 16]),
+            at: Utc::now(),
+        };
+        let filed = super::super::split::split_key(ItemId([3; 16]), &split.feed_url);
+        store
+            .splits
+            .insert(filed, serde_json::to_vec(&split).unwrap())
+            .unwrap();
+        store.splits.insert([7u8; 32], &b"[]"[..]).unwrap();
+        let (id, v) = store.items.iter().next().unwrap().unwrap();
+        let mut item: Item = serde_json::from_slice(&v).unwrap();
+        item.sources[0].copy.as_mut().unwrap().local_key = Some("4c00".into());
+        store
+            .items
+            .insert(id, serde_json::to_vec(&item).unwrap())
+            .unwrap();
         let problems = store.check().unwrap();
         let all = problems.join("\n");
         assert!(all.contains("missing from the time index"), "{all}");
         assert!(all.contains("points at missing item"), "{all}");
         assert!(all.contains("unreadable"), "{all}");
+        assert!(all.contains("filed under another key"), "{all}");
+        assert!(
+            all.contains(&format!("splits {}: unreadable", hex(&[7u8; 32]))),
+            "{all}"
+        );
+        assert!(all.contains("names local key 4c00"), "{all}");
     }
 }
