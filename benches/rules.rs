@@ -361,6 +361,7 @@ fn build_store(dir: &std::path::Path) -> (rafid::config::Config, rafid::store::S
             site_url: None,
             item_link: None,
             guid: None,
+            copy: None,
         };
         for _ in 0..5 {
             let entries: Vec<Entry> = (0..500)

@@ -254,6 +254,7 @@ fn source(feed: u64) -> Source {
         site_url: Some(format!("https://feeds{}.example/{feed}/", feed % 23)),
         item_link: None,
         guid: None,
+        copy: None,
     }
 }
 
@@ -301,6 +302,11 @@ fn item_as_stored(doc: &Doc, i: usize, now: DateTime<Utc>) -> Item {
         sources: vec![Source {
             item_link: e.link.clone(),
             guid: e.guid.clone(),
+            copy: Some(rafid::model::OutletCopy::of_entry(
+                e,
+                &k.revision,
+                Some(k.local.0.iter().map(|b| format!("{b:02x}")).collect()),
+            )),
             ..doc.source.clone()
         }],
         revision: k.revision.clone(),

@@ -94,6 +94,24 @@ pub enum DedupCommand {
         /// The labelled pairs ("-" for stdin).
         pairs: PathBuf,
     },
+    /// How a stored story was put together: its members, which copy it
+    /// shows and why, and each member against the shown copy.
+    Explain {
+        /// The item: its id (hex, as exports write it), its urn:uuid (as
+        /// the outputs publish it), or a member's link.
+        item: String,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Take a member out of a story for good: it becomes an item of its
+    /// own and is never merged into that story again.
+    Split {
+        /// The story: its id, its urn:uuid, or a member's link.
+        item: String,
+        /// The member: its feed's URL as configured, or its link.
+        member: String,
+    },
 }
 
 #[derive(Debug, Subcommand, Serialize, Deserialize)]

@@ -335,6 +335,7 @@ pub async fn rules_test(
                     auth: None,
                     rules: None,
                     dedup: true,
+                    priority: 0,
                 };
                 &adhoc
             }
@@ -514,4 +515,75 @@ pub fn dedup_eval(
         .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))?;
     eprint!("{}", summary.report());
     Ok(())
+}
+
+/// The stored item ITEM names, or a user error saying what was looked for.
+fn find_story(store: &Store, item: &str) -> Result<crate::model::ItemId, Failure> {
+    store.find_item(item)?.ok_or_else(|| {
+        Failure::user(format!(
+            "{item}: no stored item has this id, urn or link (ids are as `rafid export` writes them, urns as the outputs publish them)"
+        ))
+    })
+}
+
+fn priorities(config: &Config) -> crate::store::Priorities {
+    config
+        .feeds
+        .iter()
+        .filter(|f| f.priority != 0)
+        .map(|f| (f.key().to_string(), f.priority))
+        .collect()
+}
+
+/// `rafid dedup explain ITEM`: how the story was put together.
+pub fn dedup_explain(
+    config: &Config,
+    store: &Store,
+    item: &str,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let id = find_story(store, item)?;
+    let Some(stored) = store.item(id)? else {
+        return Err(Failure::user(format!("{item}: the item is gone")));
+    };
+    let explanation = crate::explain::explain(
+        &stored,
+        store.splits_of(id)?,
+        &config.dedup,
+        &priorities(config),
+    );
+    let text = if json {
+        let mut t = serde_json::to_string_pretty(&explanation).map_err(Failure::internal)?;
+        t.push('\n');
+        t
+    } else {
+        explanation.text()
+    };
+    out.write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .map_err(|e| Failure::internal(format!("writing the output: {e}")))
+}
+
+/// `rafid dedup split ITEM MEMBER`: the member leaves the story for good.
+pub fn dedup_split(
+    config: &Config,
+    store: &Store,
+    item: &str,
+    member: &str,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    let id = find_story(store, item)?;
+    store.set_priorities(priorities(config));
+    let new = store.split(id, member, Utc::now()).map_err(|e| match e {
+        crate::store::SplitError::Store(e) => Failure::from(e),
+        other => Failure::user(other),
+    })?;
+    writeln!(
+        out,
+        "{member} split off item {id}: it is now item {new} ({}), and stays out of {id}",
+        new.urn()
+    )
+    .and_then(|_| out.flush())
+    .map_err(|e| Failure::internal(format!("writing the output: {e}")))
 }

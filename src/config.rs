@@ -154,6 +154,10 @@ struct RawDedup {
     boilerplate: Option<Vec<String>>,
 }
 
+/// The bound of `[[feed]] priority`, either way: a small range is enough
+/// to order outlets, and a typo of many digits is caught.
+const MAX_PRIORITY: i64 = 1000;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
@@ -164,6 +168,7 @@ struct RawFeed {
     interval: Option<Spanned<String>>,
     enabled: Option<bool>,
     dedup: Option<bool>,
+    priority: Option<Spanned<i64>>,
     #[serde(default)]
     headers: HashMap<String, Spanned<String>>,
     auth: Option<RawAuth>,
@@ -306,6 +311,9 @@ pub struct FeedConfig {
     pub enabled: bool,
     /// Whether the feed's items take part in near-duplicate detection.
     pub dedup: bool,
+    /// Which outlet's copy a merged story shows when none of its members
+    /// links to its own site: the highest wins (see `store::shown`).
+    pub priority: i32,
     pub headers: Vec<(String, Secret)>,
     pub auth: Option<(String, Secret)>,
     /// Decide which of the feed's items are stored; `None`: all of them.
@@ -944,6 +952,22 @@ impl Validator<'_> {
                 let pw = self.secret(&format!("{key}.auth.password"), &a.password);
                 (user, pw)
             });
+            let priority = match &f.priority {
+                None => 0,
+                Some(p) if (-MAX_PRIORITY..=MAX_PRIORITY).contains(p.get_ref()) => {
+                    *p.get_ref() as i32
+                }
+                Some(p) => {
+                    self.error(
+                        p.span(),
+                        format!(
+                            "{key}.priority: {} is out of range; write a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY} (higher wins, default 0)",
+                            p.get_ref()
+                        ),
+                    );
+                    0
+                }
+            };
             let rules = self.rules(
                 &key,
                 f.keep.as_ref(),
@@ -958,6 +982,7 @@ impl Validator<'_> {
                 interval,
                 enabled: f.enabled.unwrap_or(true),
                 dedup: f.dedup.unwrap_or(true),
+                priority,
                 headers,
                 auth,
                 rules,
@@ -1586,6 +1611,17 @@ name = "الكل"
         assert_eq!(cfg.dedup.boilerplate, ["حقوق النشر"]);
         assert!(!cfg.feeds[0].dedup);
         assert!(cfg.feeds[1].dedup);
+    }
+
+    #[test]
+    fn feed_priority_parses_defaults_and_is_bounded() {
+        let text = "[[feed]]\nurl = \"https://a.example/f\"\npriority = 7\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\n";
+        let cfg = parse(Path::new("rafid.toml"), text).unwrap();
+        assert_eq!((cfg.feeds[0].priority, cfg.feeds[1].priority), (7, 0));
+        let d = diags("[[feed]]\nurl = \"https://a.example/f\"\npriority = 99999\n");
+        assert_eq!((d[0].line, d[0].column), (3, 12), "{d:#?}");
+        assert!(d[0].message.contains("feed[0].priority"), "{d:#?}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The control socket: how commands reach the store a running daemon owns.
 //!
 //! sled lets one process open a store. While a daemon runs, the commands
-//! that read the store (`render`, `export`, `store check`, `feeds list`)
-//! send their parsed command line to the daemon over a Unix socket in the
+//! that read the store (`render`, `export`, `store check`, `feeds list`,
+//! `dedup explain`, and `dedup split`, which changes one story in one
+//! transaction) send their parsed command line to the daemon over a Unix socket in the
 //! state directory; the daemon runs the very same function
 //! ([`execute`]) against its open store and streams back what it writes,
 //! then the exit code. So a command gives the same bytes with or without a
@@ -27,7 +28,7 @@ use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::cli::{Command, FeedsCommand, RenderFormat, StoreCommand};
+use crate::cli::{Command, DedupCommand, FeedsCommand, RenderFormat, StoreCommand};
 use crate::commands::{self, Failure};
 use crate::config::{Config, Live};
 use crate::publish::Format;
@@ -75,7 +76,8 @@ impl std::fmt::Display for Daemon {
     }
 }
 
-/// Whether `command` reads the store, and so goes to a running daemon.
+/// Whether `command` reads the store, and so goes to a running daemon
+/// (`dedup split` writes it too: one transaction, beside the daemon's own).
 pub fn reads_store(command: &Command) -> bool {
     matches!(
         command,
@@ -83,6 +85,7 @@ pub fn reads_store(command: &Command) -> bool {
             | Command::Export
             | Command::Store(StoreCommand::Check)
             | Command::Feeds(FeedsCommand::List)
+            | Command::Dedup(DedupCommand::Explain { .. } | DedupCommand::Split { .. })
     )
 }
 
@@ -134,6 +137,12 @@ pub fn execute(
         }
         Command::Store(StoreCommand::Check) => commands::store_check(store, out),
         Command::Feeds(FeedsCommand::List) => commands::feeds_list(config, store, out),
+        Command::Dedup(DedupCommand::Explain { item, json }) => {
+            commands::dedup_explain(config, store, item, *json, out)
+        }
+        Command::Dedup(DedupCommand::Split { item, member }) => {
+            commands::dedup_split(config, store, item, member, out)
+        }
         other => Err(Failure::internal(format!(
             "{other:?} does not read the store"
         ))),
@@ -168,6 +177,8 @@ fn name(command: &Command) -> &'static str {
         Command::Export => "export",
         Command::Store(_) => "store check",
         Command::Feeds(_) => "feeds list",
+        Command::Dedup(DedupCommand::Explain { .. }) => "dedup explain",
+        Command::Dedup(DedupCommand::Split { .. }) => "dedup split",
         _ => "command",
     }
 }
@@ -329,7 +340,15 @@ impl Server {
     }
 
     /// Answers clients until `token` is cancelled, then removes the socket.
-    pub async fn run(self, config: Live, store: Store, token: CancellationToken) {
+    /// `changed` is told when a command changed the stories (a split), so
+    /// the outputs are rendered again.
+    pub async fn run(
+        self,
+        config: Live,
+        store: Store,
+        changed: std::sync::Arc<tokio::sync::Notify>,
+        token: CancellationToken,
+    ) {
         let tasks = tokio_util::task::TaskTracker::new();
         loop {
             tokio::select! {
@@ -338,8 +357,9 @@ impl Server {
                     Ok((stream, _)) => {
                         let (config, store) = (config.clone(), store.clone());
                         let listen = self.listen.clone();
+                        let changed = changed.clone();
                         tasks.spawn(async move {
-                            if let Err(e) = serve_client(stream, config, store, listen).await {
+                            if let Err(e) = serve_client(stream, config, store, listen, changed).await {
                                 debug!(error = %e, "control client");
                             }
                         });
@@ -362,6 +382,7 @@ async fn serve_client(
     config: Live,
     store: Store,
     listen: String,
+    changed: std::sync::Arc<tokio::sync::Notify>,
 ) -> io::Result<()> {
     // Owner-only: the file mode says so, and the peer's uid must agree
     // (root may ask too).
@@ -403,7 +424,11 @@ async fn serve_client(
                     .and_then(|v| frames.frame(b'O', &v).map_err(Failure::internal))
             }
             Ok(Request::Run(command)) if reads_store(&command) => {
-                execute(&command, &config, &store, &mut frames)
+                let done = execute(&command, &config, &store, &mut frames);
+                if done.is_ok() && matches!(command, Command::Dedup(DedupCommand::Split { .. })) {
+                    changed.notify_one();
+                }
+                done
             }
             Ok(Request::Run(command)) => Err(Failure::user(format!(
                 "the daemon does not run {command:?} for others"
@@ -502,5 +527,9 @@ mod tests {
         assert!(reads_store(&Command::Feeds(FeedsCommand::List)));
         assert!(!reads_store(&Command::PollOnce));
         assert!(!reads_store(&Command::Feeds(FeedsCommand::Export)));
+        assert!(reads_store(&Command::Dedup(DedupCommand::Split {
+            item: "i".into(),
+            member: "m".into()
+        })));
     }
 }

@@ -137,11 +137,11 @@ pub async fn serve(
     ));
     match crate::control::Server::bind(store.dir(), bound) {
         Ok(control) => {
-            tasks.spawn(control.run(live.clone(), store.clone(), token.clone()));
+            tasks.spawn(control.run(live.clone(), store.clone(), changed.clone(), token.clone()));
         }
         Err(e) => warn!(
             error = %e,
-            "no control socket: render, export, store check and feeds list cannot reach this daemon"
+            "no control socket: render, export, store check, feeds list and dedup explain/split cannot reach this daemon"
         ),
     }
     if let Some(period) = sd_notify::watchdog_enabled() {

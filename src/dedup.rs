@@ -134,6 +134,42 @@ pub fn keys_for(feed_url: &str, site_url: Option<&str>, entries: &[Entry]) -> Ve
         .collect()
 }
 
+/// The cross-feed keys an outlet's copy of a story gives (see `keys_for`),
+/// from its own link and text: which of a story's keys go with a member
+/// that is split off. Unlike `keys_for` it cannot see the rest of the
+/// document, so it may give a link key that `keys_for` withheld; callers
+/// only use it among the keys the story holds.
+pub fn copy_keys(link: Option<&str>, title: Option<&str>, body: Option<&str>) -> Vec<Key> {
+    let mut out = Vec::new();
+    if let Some(c) = link.and_then(canonical_link).filter(|c| !is_front_page(c)) {
+        out.push(Key::new(KeyKind::Link, digest(&[b"link", c.as_bytes()])));
+    }
+    let text = matching_text(title, body);
+    if text.chars().count() >= MIN_CONTENT_KEY_CHARS {
+        out.push(Key::new(KeyKind::Text, digest(&[b"text", text.as_bytes()])));
+    }
+    out
+}
+
+/// The local key an outlet's item had, from its GUID or its link (see
+/// `keys_for`): the candidates, strongest first.
+pub fn local_key_candidates(feed_url: &str, guid: Option<&str>, link: Option<&str>) -> Vec<Key> {
+    let mut out = Vec::new();
+    if let Some(guid) = guid {
+        out.push(Key::new(
+            KeyKind::Local,
+            digest(&[b"guid", feed_url.as_bytes(), guid.as_bytes()]),
+        ));
+    }
+    if let Some(c) = link.and_then(canonical_link) {
+        out.push(Key::new(
+            KeyKind::Local,
+            digest(&[b"link", feed_url.as_bytes(), c.as_bytes()]),
+        ));
+    }
+    out
+}
+
 /// What to do with an incoming entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

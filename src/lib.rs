@@ -10,7 +10,8 @@
 //! - [`normalize`]: canonical links and text normalized for matching.
 //! - [`dedup`]: identity keys and the same-item / same-story decision.
 //! - [`neardup`]: the same story from several outlets: fingerprints, their
-//!   index and the decision ([`dedup_eval`] measures it on labelled pairs).
+//!   index and the decision ([`dedup_eval`] measures it on labelled pairs;
+//!   [`explain`] shows how a stored story was put together).
 //! - [`rules`]: keep/drop rules: what a feed stores, what a named river shows.
 //! - [`store`]: sled, the only module that knows it.
 //! - [`publish`]: Atom, RSS and JSON Feed rendered once per change, paged;
@@ -31,6 +32,7 @@ pub mod control;
 pub mod daemon;
 pub mod dedup;
 pub mod dedup_eval;
+pub mod explain;
 pub mod feeds;
 pub mod fetch;
 pub mod guard;

@@ -119,7 +119,7 @@ pub struct Enclosure {
 }
 
 /// One feed that carried an item, and what that feed called it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     /// The feed's URL as configured: the key of its `FeedState`.
     pub feed_url: String,
@@ -138,6 +138,110 @@ pub struct Source {
     /// This outlet's GUID or Atom id for the item, when it gave one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub guid: Option<String>,
+    /// This outlet's own version of the story. `None` for a member merged
+    /// by a rafid that kept only the shown text (store schema 1), until
+    /// its feed sends the item again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy: Option<OutletCopy>,
+}
+
+/// One outlet's own version of a story, kept as that outlet sent it.
+///
+/// A story merged from several outlets shows one member's copy (see
+/// `store::shown`); keeping every copy lets the shown one be chosen again
+/// when a member joins, is edited or is split off, and lets a member be
+/// split off with its own text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutletCopy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<DateTime<Utc>>,
+    /// The outlet's byline, tags and attachments go with its text: shown
+    /// beside another outlet's text they would be wrong.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<Person>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enclosures: Vec<Enclosure>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// What the copy's relative links resolve against.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    /// Hash of what the outlet said (see `dedup::ItemKeys::revision`).
+    pub revision: String,
+    /// Hex of the outlet's local key for the item, which follows the
+    /// member when it is split off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined: Option<Joined>,
+}
+
+/// How a member joined the story, for `dedup explain`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Joined {
+    /// `link` (the same canonical link), `text` (the same normalized text)
+    /// or `near` (a near-duplicate); `unknown` for a member merged before
+    /// rafid kept copies, whose copy was kept from `at` on.
+    pub by: String,
+    /// The near-duplicate resemblance, for `near`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    pub at: DateTime<Utc>,
+}
+
+impl OutletCopy {
+    /// The copy an entry makes.
+    pub fn of_entry(entry: &Entry, revision: &str, local_key: Option<String>) -> OutletCopy {
+        OutletCopy {
+            title: entry.title.clone(),
+            link: entry.link.clone(),
+            content: entry.content.clone(),
+            summary: entry.summary.clone(),
+            published: entry.published,
+            updated: entry.updated,
+            authors: entry.authors.clone(),
+            categories: entry.categories.clone(),
+            enclosures: entry.enclosures.clone(),
+            language: entry.language.clone(),
+            base: entry.base.clone(),
+            revision: revision.to_string(),
+            local_key,
+            joined: None,
+        }
+    }
+
+    /// The copy the item shows now: how a store of schema 1 keeps the
+    /// first member's text, which is what its item showed.
+    pub fn of_shown(item: &Item) -> OutletCopy {
+        OutletCopy {
+            title: item.title.clone(),
+            link: item.link.clone(),
+            content: item.content.clone(),
+            summary: item.summary.clone(),
+            published: item.published,
+            updated: item.updated,
+            authors: item.authors.clone(),
+            categories: item.categories.clone(),
+            enclosures: item.enclosures.clone(),
+            language: item.language.clone(),
+            base: item.base.clone(),
+            revision: item.revision.clone(),
+            local_key: None,
+            joined: None,
+        }
+    }
 }
 
 /// A parsed item before it is stored: what the source said, in rafid's
@@ -183,7 +287,8 @@ pub struct ParsedFeed {
     pub entries: Vec<Entry>,
 }
 
-/// A stored item: one story, possibly carried by several feeds.
+/// A stored item: one story, possibly carried by several feeds. Its title,
+/// text, link and dates are those of one member's copy (see `OutletCopy`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
     pub id: ItemId,
@@ -211,9 +316,10 @@ pub struct Item {
     pub language: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
-    /// Every feed that carried the item, the first one first. Never empty.
+    /// Every feed that carried the item, the one whose copy is shown first
+    /// (see `store::shown`). Never empty.
     pub sources: Vec<Source>,
-    /// Hash of the title and content as last stored, to notice edits.
+    /// Hash of the shown copy's title and content (its `revision`).
     pub revision: String,
     /// The identity keys (hex) that point at this item in the key index,
     /// so the index can be checked and cleaned from the item alone.

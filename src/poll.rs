@@ -368,6 +368,7 @@ pub fn ingest(
         site_url: parsed.meta.site_url.clone(),
         item_link: None,
         guid: None,
+        copy: None,
     };
     // The item count in the state includes this document's contributions;
     // a first try computes them, and the count is fixed up on the rare
@@ -375,6 +376,15 @@ pub fn ingest(
     // A feed that opts out neither merges into other feeds' stories nor
     // takes their items in.
     let near = crate::store::NearDup::from_config(config).filter(|_| feed.dedup);
+    // Which copy a merged story shows depends on the feeds' priorities in
+    // force; usually none is set and this costs nothing.
+    store.set_priorities(
+        config
+            .feeds
+            .iter()
+            .filter(|f| f.priority != 0)
+            .map(|f| (f.key().to_string(), f.priority)),
+    );
     let result = store_document(
         store,
         &source,

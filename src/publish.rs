@@ -1129,6 +1129,7 @@ mod tests {
                 site_url: None,
                 item_link: Some("https://a.example/n/1".into()),
                 guid: None,
+                copy: None,
             }],
             revision: String::new(),
             keys: vec![],

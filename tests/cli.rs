@@ -271,3 +271,83 @@ fn feeds_list_shows_each_feeds_health() {
     assert!(blocks[1].contains("failures in a row: 1"), "{text}");
     assert!(blocks[1].contains("next poll:"), "{text}");
 }
+
+fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
+    let when = chrono::Utc::now().to_rfc2822();
+    let mut s = format!(
+        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><link>https://{title}.example/</link>"
+    );
+    for (guid, link, t, body) in items {
+        s.push_str(&format!(
+            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><pubDate>{when}</pubDate><description>{body}</description></item>"
+        ));
+    }
+    s.push_str("</channel></rss>");
+    s
+}
+
+#[test]
+fn a_wrong_merge_is_explained_and_split_beside_a_daemon_for_good() {
+    let server = common::FeedServer::start_in_thread();
+    let story = "https://legit.example/story/1";
+    let legit_item = (
+        "l1",
+        story,
+        "الطائرة الرابعة تصل عدن",
+        "عشرة أطنان من المستلزمات الطبية",
+    );
+    let x_item = (
+        "x1",
+        "https://legit.example/story/1?utm_source=x",
+        "الطائرة السادسة تصل عدن",
+        "أحد عشر طنا من المواد الغذائية",
+    );
+    server.put(
+        "/legit.xml",
+        rss("legit", &[legit_item]),
+        "application/rss+xml",
+    );
+    server.put("/x.xml", rss("x", &[x_item]), "application/rss+xml");
+    let (legit, x) = (server.url("/legit.xml"), server.url("/x.xml"));
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = common::write_config(dir.path(), &[(legit.as_str(), &[]), (x.as_str(), &[])], "");
+    run_ok(&cfg, &["poll-once"]);
+
+    let daemon = start_daemon(&cfg, dir.path());
+    let text = String::from_utf8(run_ok(&cfg, &["dedup", "explain", story])).unwrap();
+    assert!(text.contains(&legit) && text.contains(&x), "{text}");
+    assert!(text.contains("joined: by link"), "{text}");
+    assert!(text.contains("[shown]"), "{text}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&run_ok(&cfg, &["dedup", "explain", "--json", story])).unwrap();
+    assert_eq!(json["members"].as_array().unwrap().len(), 2, "{json}");
+    let id = json["item"].as_str().unwrap().to_string();
+
+    let said = String::from_utf8(run_ok(&cfg, &["dedup", "split", &id, &x])).unwrap();
+    assert!(said.contains("split off"), "{said}");
+    let after = String::from_utf8(run_ok(&cfg, &["dedup", "explain", &id])).unwrap();
+    assert!(!after.contains(&format!(". {x}")), "{after}");
+    assert!(after.contains("split off for good:"), "{after}");
+    run_ok(&cfg, &["store", "check"]);
+    stop_daemon(daemon);
+
+    // Polled again after a restart, the feed changed: still apart.
+    let newer = ("x2", "https://x.example/n/2", "خبر آخر", "نص آخر");
+    server.put("/x.xml", rss("x", &[x_item, newer]), "application/rss+xml");
+    run_ok(&cfg, &["poll-once"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&run_ok(&cfg, &["dedup", "explain", "--json", &id])).unwrap();
+    assert_eq!(json["members"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json["split_off"][0]["feed_url"], x.as_str());
+    run_ok(&cfg, &["store", "check"]);
+
+    // Without a daemon too; a second split has nothing to take.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["dedup", "split", &id, &x])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no member"));
+}

@@ -231,6 +231,7 @@ fn source(feed: &str, title: &str, link: &str) -> Source {
         site_url: None,
         item_link: Some(link.into()),
         guid: None,
+        copy: None,
     }
 }
 

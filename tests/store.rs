@@ -226,3 +226,93 @@ async fn tag_feeds_read_the_per_feed_indexes_in_the_same_order() {
     }
     assert_eq!(store.check().unwrap(), Vec::<String>::new());
 }
+
+/// Unpacks the store the previous schema's rafid wrote (see
+/// tests/fixtures/store-v1/README.md) into the state directory `dir`.
+fn unpack_store_v1(dir: &std::path::Path) {
+    use std::io::Read;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v1");
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if name == "conf" || name.starts_with("snap.") {
+            std::fs::copy(&path, store.join(&name)).unwrap();
+        }
+    }
+    let mut db = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture.join("db.gz")).unwrap())
+        .read_to_end(&mut db)
+        .unwrap();
+    std::fs::write(store.join("db"), db).unwrap();
+}
+
+fn check_upgraded(store: &Store) {
+    let items = store.newest(10, |_| true).unwrap();
+    assert_eq!(items.len(), 2);
+    for item in &items {
+        let first = item.sources[0]
+            .copy
+            .as_ref()
+            .expect("the shown member's copy");
+        assert_eq!(first.title, item.title);
+        assert_eq!(first.summary, item.summary);
+        assert_eq!(first.revision, item.revision);
+        let local = first.local_key.as_ref().expect("its local key");
+        assert!(item.keys.contains(local), "{item:#?}");
+        // The other members' text was never kept.
+        assert!(item.sources[1..].iter().all(|s| s.copy.is_none()));
+    }
+    let merged = items.iter().find(|i| i.sources.len() == 2).unwrap();
+    assert_eq!(
+        merged.title.as_deref(),
+        Some("وصول الطائرة السادسة إلى عدن")
+    );
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}
+
+#[test]
+fn a_store_of_schema_version_1_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    unpack_store_v1(dir.path());
+    let export = {
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            store.meta_tree().get("schema_version").unwrap().as_deref(),
+            Some(&b"2"[..])
+        );
+        check_upgraded(&store);
+        let mut out = Vec::new();
+        store.export(&mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.starts_with("{\"kind\":\"store\",\"schema_version\":2,"),
+            "{text}"
+        );
+        assert_eq!(text.matches("\"copy\":").count(), 2, "{text}");
+        // An upgrade cut short before the version was written runs again.
+        store.meta_tree().insert("schema_version", "1").unwrap();
+        store.flush().unwrap();
+        text
+    };
+    let store = Store::open(dir.path(), "test").unwrap();
+    check_upgraded(&store);
+    let mut again = Vec::new();
+    store.export(&mut again).unwrap();
+    assert_eq!(String::from_utf8(again).unwrap(), export);
+
+    // The previous release's export imports, and gives the same store.
+    let fresh = tempfile::tempdir().unwrap();
+    let imported = Store::open(fresh.path(), "test").unwrap();
+    let old_export = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/store-v1/export.jsonl"),
+    )
+    .unwrap();
+    assert_eq!(imported.import(&old_export[..]).unwrap(), 2);
+    check_upgraded(&imported);
+    let mut reexport = Vec::new();
+    imported.export(&mut reexport).unwrap();
+    assert_eq!(String::from_utf8(reexport).unwrap(), export);
+}

@@ -2,8 +2,12 @@
 //! object a line with a `"kind"`: `store` (first; schema version and store
 //! id), then every `item`, every `seen` record of a pruned item, and every
 //! `feed` state, then every `dropped` record of an item a feed rule kept out
-//! (see `dropped`), each in key order, so the same store always exports the
+//! (see `dropped`), then every `split` record of a member taken out of a
+//! story (see `split`), each in key order, so the same store always exports the
 //! same bytes and export → import → export is identical.
+//!
+//! An export of schema version 1 (items without their members' copies)
+//! still imports: its items are upgraded as the store upgrades them.
 
 use std::io::{BufRead, Write};
 
@@ -20,6 +24,7 @@ enum Record {
     Seen(Seen),
     Feed(Box<FeedRecord>),
     Dropped(Box<DroppedRecord>),
+    Split(super::Split),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,6 +101,9 @@ impl Store {
                 dropped,
             })))?;
         }
+        for (_, split) in self.split_records()? {
+            line(&Record::Split(split))?;
+        }
         out.flush().map_err(io)
     }
 
@@ -123,7 +131,7 @@ impl Store {
                 .map_err(|e| bad(n, format!("not a rafid export record: {e}")))?;
             match record {
                 Record::Store(s) => {
-                    if s.schema_version != SCHEMA_VERSION {
+                    if s.schema_version != SCHEMA_VERSION && s.schema_version != 1 {
                         return Err(bad(
                             n,
                             format!(
@@ -137,7 +145,8 @@ impl Store {
                         .ok_or_else(|| bad(n, "store_id: 32 hex digits expected".into()))?;
                     self.meta.insert("store_id", id).map_err(|e| self.err(e))?;
                 }
-                Record::Item(item) => {
+                Record::Item(mut item) => {
+                    super::upgrade_item(&mut item);
                     let v = serde_json::to_vec(&item).map_err(|e| bad(n, e.to_string()))?;
                     for key in &item.keys {
                         let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
@@ -171,6 +180,7 @@ impl Store {
                     self.seen.insert(seen.id.0, v).map_err(|e| self.err(e))?;
                 }
                 Record::Feed(f) => self.put_feed_state(&f.url, &f.state)?,
+                Record::Split(split) => self.put_split(&split)?,
                 Record::Dropped(d) => {
                     let key = unhex(&d.key)
                         .ok_or_else(|| bad(n, format!("dropped key {}: not hex", d.key)))?;

@@ -80,10 +80,39 @@ impl Store {
                     problems.push(format!("item {id}: key {key} does not point at it"));
                 }
             }
+            for s in &item.sources {
+                let Some(local) = s.copy.as_ref().and_then(|c| c.local_key.as_ref()) else {
+                    continue;
+                };
+                if !item.keys.contains(local) {
+                    problems.push(format!(
+                        "item {id}: the copy of {} names local key {local}, which the item does not hold",
+                        s.feed_url
+                    ));
+                }
+            }
+            if item.sources.first().is_some_and(|s| s.copy.is_none()) {
+                problems.push(format!("item {id}: its shown member has no copy"));
+            }
             if seen_ids.contains(&id) {
                 problems.push(format!("item {id}: stored and also recorded as pruned"));
             }
             item_ids.insert(id);
+        }
+
+        for kv in self.splits.iter() {
+            let (k, v) = kv.map_err(|e| self.err(e))?;
+            match serde_json::from_slice::<super::Split>(&v) {
+                Ok(split) => {
+                    if super::split::split_key(split.story, &split.feed_url)[..] != k[..] {
+                        problems.push(format!(
+                            "splits: record {} is filed under another key",
+                            split.story
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("splits {}: unreadable: {e}", hex(&k))),
+            }
         }
 
         for kv in self.by_time.iter() {
@@ -175,6 +204,7 @@ mod tests {
             site_url: None,
             item_link: None,
             guid: None,
+            copy: None,
         };
         store
             .ingest(&source, &entries, &keys, &FeedState::default(), Utc::now())
@@ -199,10 +229,37 @@ mod tests {
         store.keys.insert([b'K'; 17], &[9u8; 16]).unwrap();
         let (id, _) = store.items.iter().nth(1).unwrap().unwrap();
         store.items.insert(id, &b"{not json"[..]).unwrap();
+        // A split record filed under another story, one unreadable, and a
+        // copy naming a local key its item does not hold.
+        let split = super::super::Split {
+            story: ItemId([1; 16]),
+            feed_url: "https://c.example/f".into(),
+            item: ItemId([2; 16]),
+            at: Utc::now(),
+        };
+        let filed = super::super::split::split_key(ItemId([3; 16]), &split.feed_url);
+        store
+            .splits
+            .insert(filed, serde_json::to_vec(&split).unwrap())
+            .unwrap();
+        store.splits.insert([7u8; 32], &b"[]"[..]).unwrap();
+        let (id, v) = store.items.iter().next().unwrap().unwrap();
+        let mut item: Item = serde_json::from_slice(&v).unwrap();
+        item.sources[0].copy.as_mut().unwrap().local_key = Some("4c00".into());
+        store
+            .items
+            .insert(id, serde_json::to_vec(&item).unwrap())
+            .unwrap();
         let problems = store.check().unwrap();
         let all = problems.join("\n");
         assert!(all.contains("missing from the time index"), "{all}");
         assert!(all.contains("points at missing item"), "{all}");
         assert!(all.contains("unreadable"), "{all}");
+        assert!(all.contains("filed under another key"), "{all}");
+        assert!(
+            all.contains(&format!("splits {}: unreadable", hex(&[7u8; 32]))),
+            "{all}"
+        );
+        assert!(all.contains("names local key 4c00"), "{all}");
     }
 }

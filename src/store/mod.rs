@@ -5,13 +5,13 @@
 //! - `rafid.pid` — JSON naming the process that holds the store, written
 //!   after sled's lock is taken, so a second process can say who holds it.
 //!
-//! Trees, keys and values (schema version 1):
+//! Trees, keys and values (schema version 2):
 //!
 //! | tree      | key                                          | value                         |
 //! |-----------|----------------------------------------------|-------------------------------|
-//! | `meta`    | `schema_version`                             | decimal ASCII, `1`            |
+//! | `meta`    | `schema_version`                             | decimal ASCII, `2`            |
 //! | `meta`    | `store_id`                                   | 16 random-ish bytes           |
-//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON         |
+//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON, each source with its outlet's copy |
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
 //! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
@@ -19,6 +19,11 @@
 //! | `seen`    | item id of a pruned item                     | `Seen` as JSON: its keys and the feeds still listing it |
 //! | `seen_by_feed` | SHA-256 of the feed URL (16 bytes) + item id | empty                    |
 //! | `dropped` | SHA-256 of the feed URL (16 bytes) + the item's local key (17 bytes) | `dropped::Dropped` as JSON: the rule that dropped it |
+//! | `splits`  | story's item id (16 bytes) + SHA-256 of the member's feed URL (16 bytes) | `split::Split` as JSON: a member taken out of the story, never merged into it again |
+//!
+//! Schema history: version 1 kept only the text an item shows; version 2
+//! keeps every member's own copy (`model::OutletCopy`) and adds `splits`.
+//! A version-1 store is upgraded when it is opened (see `upgrade_v1`).
 //!
 //! The near-duplicate index (see `near`) has no tree: it lives in memory and
 //! is rebuilt from `by_time` and `items` when an ingest first needs it.
@@ -42,20 +47,24 @@ use sled::transaction::{
 };
 
 use crate::dedup::{self, Decision, ItemKeys, Key};
-use crate::model::{Entry, FeedState, Item, ItemId, Source, hex, unhex};
+use crate::model::{Entry, FeedState, Item, ItemId, Joined, OutletCopy, Source, hex, unhex};
 
 mod backup;
 mod check;
 mod dropped;
 mod near;
 mod retention;
+mod shown;
+mod split;
 
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
 pub use near::NearDup;
 pub use retention::Retention;
+pub use shown::{Priorities, Why, choose as choose_shown, links_home, same_site};
+pub use split::{Split, SplitError};
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
@@ -168,6 +177,11 @@ pub struct Store {
     /// Items feed rules dropped (see `dropped`); written outside the
     /// document's transaction, since a lost record is only judged again.
     dropped: sled::Tree,
+    /// Members taken out of a story for good (see `split`).
+    splits: sled::Tree,
+    /// The feeds' `priority`, for choosing the copy a story shows; set by
+    /// whoever polls (see `set_priorities`).
+    priorities: std::sync::Arc<std::sync::RwLock<std::sync::Arc<Priorities>>>,
     dir: PathBuf,
     store_id: [u8; 16],
     /// The near-duplicate index, built on first use.
@@ -259,6 +273,21 @@ impl Store {
                     .map_err(sled_err)?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) if v.as_ref() == b"1" => {
+                let items = db.open_tree("items").map_err(sled_err)?;
+                upgrade_v1(&items).map_err(|detail| StoreError::Corrupt {
+                    path: db_path.clone(),
+                    tree: "items",
+                    detail,
+                })?;
+                // The version goes last: a crash before it runs the
+                // upgrade again, which skips the items already done.
+                db.flush().map_err(sled_err)?;
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+                tracing::info!(path = %db_path.display(), "store upgraded from schema version 1 to 2");
+            }
             Some(v) => {
                 let found = String::from_utf8_lossy(&v).into_owned();
                 let newer = found.parse::<u32>().is_ok_and(|n| n > SCHEMA_VERSION);
@@ -302,6 +331,8 @@ impl Store {
             seen: tree("seen")?,
             seen_by_feed: tree("seen_by_feed")?,
             dropped: tree("dropped")?,
+            splits: tree("splits")?,
+            priorities: Default::default(),
             meta,
             db: db.clone(),
             dir: dir.to_path_buf(),
@@ -351,6 +382,24 @@ impl Store {
             tree,
             detail,
         }
+    }
+
+    /// The feeds' `priority` from the config in force: which copy a merged
+    /// story shows depends on it. Only feeds with a priority other than 0
+    /// need be given.
+    pub fn set_priorities(&self, priorities: impl IntoIterator<Item = (String, i32)>) {
+        let map: Priorities = priorities.into_iter().filter(|(_, p)| *p != 0).collect();
+        let mut slot = self.priorities.write().unwrap_or_else(|e| e.into_inner());
+        if **slot != map {
+            *slot = std::sync::Arc::new(map);
+        }
+    }
+
+    fn priorities(&self) -> std::sync::Arc<Priorities> {
+        self.priorities
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
@@ -417,6 +466,7 @@ impl Store {
         // also lists is, by the feed's own word, another item.
         let listed: std::collections::HashSet<String> =
             keys.iter().map(|k| hex(&k.local.0)).collect();
+        let priorities = self.priorities();
         let trees = (
             &self.items,
             &self.keys,
@@ -425,9 +475,10 @@ impl Store {
             &self.feeds,
             &self.seen,
             &self.seen_by_feed,
+            &self.splits,
         );
         let result = trees.transaction(
-            |(items, keys_t, by_time, by_feed, feeds, seen, seen_by_feed)| {
+            |(items, keys_t, by_time, by_feed, feeds, seen, seen_by_feed, splits)| {
                 let tx = Tx {
                     items,
                     keys: keys_t,
@@ -435,9 +486,11 @@ impl Store {
                     by_feed,
                     seen,
                     seen_by_feed,
+                    splits,
                     near_state: &self.near,
                     near,
                     listed: &listed,
+                    priorities: &priorities,
                 };
                 let mut stats = IngestStats::default();
                 for (entry, k) in entries.iter().zip(keys) {
@@ -720,10 +773,12 @@ struct Tx<'a> {
     by_feed: &'a TransactionalTree,
     seen: &'a TransactionalTree,
     seen_by_feed: &'a TransactionalTree,
+    splits: &'a TransactionalTree,
     near_state: &'a std::sync::Mutex<near::NearState>,
     near: Option<&'a NearDup>,
     /// Hex local keys of every entry of the document being stored.
     listed: &'a std::collections::HashSet<String>,
+    priorities: &'a Priorities,
 }
 
 impl Tx<'_> {
@@ -760,53 +815,73 @@ impl Tx<'_> {
             guid: entry.guid.clone(),
             ..feed.clone()
         };
-        let decision = dedup::decide(k, lookup)?;
+        let mut decision = dedup::decide(k, lookup)?;
         if let Decision::Known(id) | Decision::SameStory(id, _) = decision {
             if self.items.get(id.0)?.is_none() {
                 return self.listed_again(id, &source.feed_url, k, stats);
             }
         }
+        // A member split off a story stays out of it, whatever key it
+        // brings next.
+        if let Decision::SameStory(id, _) = decision {
+            if self.is_split(id, &source.feed_url)? {
+                decision = Decision::New;
+            }
+        }
         match decision {
             Decision::Known(id) => {
                 let mut item = load(self.items, id)?;
-                // A story merged from several outlets shows the first one's
-                // text: another outlet's copy differs by nature, and taking
-                // it would flip the story between versions on every poll.
-                let owner = item.sources.first().map(|s| s.feed_url.as_str());
-                if item.revision == k.revision || owner.is_some_and(|o| o != source.feed_url) {
+                // Each outlet's edit changes its own copy; the story shows
+                // whichever copy `shown` chooses.
+                let Some(m) = item
+                    .sources
+                    .iter()
+                    .position(|s| s.feed_url == source.feed_url)
+                else {
+                    stats.unchanged += 1;
+                    return Ok(());
+                };
+                // The outlet's copy follows the identity it came under (see
+                // `join`): a second identity of the same item changes
+                // nothing, or two listed side by side would swap the copy
+                // on every poll.
+                let local = hex(&k.local.0);
+                if item.sources[m].copy.as_ref().is_some_and(|c| {
+                    c.revision == k.revision || c.local_key.as_ref().is_some_and(|l| *l != local)
+                }) {
                     stats.unchanged += 1;
                     return Ok(());
                 }
+                let old = item.sources[m].copy.take();
                 let old_time = item.sort_time();
-                apply_edit(&mut item, entry, k, now);
+                let had_copy = old.is_some();
+                item.sources[m].copy = Some(edited_copy(old, entry, k, now));
+                if entry.link.is_some() {
+                    item.sources[m].item_link = entry.link.clone();
+                }
+                self.reshow(&mut item, old_time, Some(now))?;
                 self.claim_shared_keys(&mut item, k)?;
-                if item.sort_time() != old_time {
-                    self.by_time.remove(&time_key(old_time, id)[..])?;
-                    self.by_time
-                        .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
-                    for s in &item.sources {
-                        self.by_feed
-                            .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
-                        self.by_feed.insert(
-                            &feed_time_key(&s.feed_url, item.sort_time(), id)[..],
-                            &[][..],
-                        )?;
-                    }
-                }
                 save(self.items, &item)?;
-                stats.updated += 1;
-            }
-            Decision::SameStory(id, _) => {
-                let mut item = load(self.items, id)?;
-                if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
-                    self.by_feed.insert(
-                        &feed_time_key(&source.feed_url, item.sort_time(), id)[..],
-                        &[][..],
-                    )?;
-                    item.sources.push(source);
+                // A member merged before copies were kept gets its copy
+                // now: its text did not change.
+                if had_copy {
+                    stats.updated += 1;
+                } else {
+                    stats.unchanged += 1;
                 }
+            }
+            Decision::SameStory(id, kind) => {
+                let mut item = load(self.items, id)?;
+                let old_time = item.sort_time();
+                let by = match kind {
+                    dedup::KeyKind::Text => "text",
+                    _ => "link",
+                };
+                let copy = joining_copy(entry, k, by, None, now);
+                join(&mut item, source, copy);
                 self.keys.insert(&k.local.0, &id.0)?;
                 push_key(&mut item, &k.local);
+                self.reshow(&mut item, old_time, Some(now))?;
                 self.claim_shared_keys(&mut item, k)?;
                 save(self.items, &item)?;
                 stats.merged += 1;
@@ -816,32 +891,23 @@ impl Tx<'_> {
                     .near
                     .map(|n| near::Probe::new(n, &feed.feed_url, entry, now));
                 if let Some(p) = &probe {
-                    if let Some(id) = self.near_match(p)? {
-                        self.merge_near(id, source, entry, k)?;
+                    if let Some((id, score)) = self.near_match(p)? {
+                        self.merge_near(id, source, entry, k, score, now)?;
                         stats.merged += 1;
                         stats.near_duplicates += 1;
                         return Ok(());
                     }
                 }
                 let id = k.new_id();
-                let mut item = Item {
+                let copy = OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)));
+                let mut item = Item::of_copy(
                     id,
-                    title: entry.title.clone(),
-                    link: entry.link.clone(),
-                    content: entry.content.clone(),
-                    summary: entry.summary.clone(),
-                    published: entry.published,
-                    updated: entry.updated,
-                    first_seen: now,
-                    authors: entry.authors.clone(),
-                    categories: entry.categories.clone(),
-                    enclosures: entry.enclosures.clone(),
-                    language: entry.language.clone(),
-                    base: entry.base.clone(),
-                    sources: vec![source],
-                    revision: k.revision.clone(),
-                    keys: Vec::new(),
-                };
+                    now,
+                    Source {
+                        copy: Some(copy),
+                        ..source
+                    },
+                );
                 self.keys.insert(&k.local.0, &id.0)?;
                 push_key(&mut item, &k.local);
                 self.claim_shared_keys(&mut item, k)?;
@@ -930,36 +996,172 @@ impl Tx<'_> {
     }
 }
 
+impl Tx<'_> {
+    /// Shows the copy `shown` chooses, moving the item in the time indexes
+    /// if its date changed (from `old_time`).
+    fn reshow(
+        &self,
+        item: &mut Item,
+        old_time: DateTime<Utc>,
+        now: Option<DateTime<Utc>>,
+    ) -> TxResult<()> {
+        shown::show(item, self.priorities, now);
+        let (id, new_time) = (item.id, item.sort_time());
+        if new_time != old_time {
+            self.by_time.remove(&time_key(old_time, id)[..])?;
+            self.by_time.insert(&time_key(new_time, id)[..], &[][..])?;
+        }
+        // Every member is in its feed's index at the item's time, a member
+        // that just joined included.
+        for s in &item.sources {
+            if new_time != old_time {
+                self.by_feed
+                    .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
+            }
+            self.by_feed
+                .insert(&feed_time_key(&s.feed_url, new_time, id)[..], &[][..])?;
+        }
+        Ok(())
+    }
+}
+
+impl Item {
+    /// A new item of one member, showing its copy.
+    pub(crate) fn of_copy(id: ItemId, first_seen: DateTime<Utc>, member: Source) -> Item {
+        let mut item = Item {
+            id,
+            title: None,
+            link: None,
+            content: None,
+            summary: None,
+            published: None,
+            updated: None,
+            first_seen,
+            authors: Vec::new(),
+            categories: Vec::new(),
+            enclosures: Vec::new(),
+            language: None,
+            base: None,
+            sources: vec![member],
+            revision: String::new(),
+            keys: Vec::new(),
+        };
+        shown::show(&mut item, &Priorities::new(), None);
+        item
+    }
+}
+
+/// The copy of a member joining a story.
+fn joining_copy(
+    entry: &Entry,
+    k: &ItemKeys,
+    by: &str,
+    score: Option<f64>,
+    now: DateTime<Utc>,
+) -> OutletCopy {
+    OutletCopy {
+        joined: Some(Joined {
+            by: by.to_string(),
+            score,
+            at: now,
+        }),
+        ..OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)))
+    }
+}
+
+/// Adds a member to the story. The same outlet again under a new identity
+/// (a re-post, "Update: …") stays one member, with the copy and link it
+/// first gave (a member merged before copies were kept takes this copy).
+fn join(item: &mut Item, source: Source, copy: OutletCopy) {
+    match item
+        .sources
+        .iter_mut()
+        .find(|s| s.feed_url == source.feed_url)
+    {
+        Some(s) => {
+            if s.item_link.is_none() {
+                s.item_link = source.item_link;
+            }
+            if s.copy.is_none() {
+                s.copy = Some(copy);
+            }
+        }
+        None => item.sources.push(Source {
+            copy: Some(copy),
+            ..source
+        }),
+    }
+}
+
+/// The outlet edited its copy: take what it says now. The updated date
+/// moves to the source's own, or to now when the source gave none newer.
+fn edited_copy(
+    old: Option<OutletCopy>,
+    entry: &Entry,
+    k: &ItemKeys,
+    now: DateTime<Utc>,
+) -> OutletCopy {
+    let Some(old) = old else {
+        return OutletCopy {
+            joined: Some(Joined {
+                by: "unknown".into(),
+                score: None,
+                at: now,
+            }),
+            ..OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)))
+        };
+    };
+    let mut c = OutletCopy::of_entry(entry, &k.revision, old.local_key.clone());
+    c.joined = old.joined;
+    if c.link.is_none() {
+        c.link = old.link;
+    }
+    if c.published.is_none() {
+        c.published = old.published;
+    }
+    if c.language.is_none() {
+        c.language = old.language;
+    }
+    c.updated = match entry.updated {
+        Some(u) if old.updated.is_none_or(|o| u > o) && u <= now => Some(u),
+        _ => Some(now),
+    };
+    c
+}
+
+/// Upgrades the items of a schema-1 store: each keeps its first source's
+/// copy, which is what it shows (the other members' text was not kept).
+/// Items already upgraded are left alone, so a pass cut short is simply
+/// run again.
+fn upgrade_v1(items: &sled::Tree) -> Result<(), String> {
+    for kv in items.iter() {
+        let (k, v) = kv.map_err(|e| e.to_string())?;
+        let mut item: Item = serde_json::from_slice(&v).map_err(|e| format!("{}: {e}", hex(&k)))?;
+        if upgrade_item(&mut item) {
+            let v = serde_json::to_vec(&item).map_err(|e| format!("{}: {e}", item.id))?;
+            items.insert(k, v).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives a schema-1 item its first source's copy; false when it has one.
+pub(crate) fn upgrade_item(item: &mut Item) -> bool {
+    if item.sources.first().is_none_or(|s| s.copy.is_some()) {
+        return false;
+    }
+    let local_key = split::member_local_key(item, 0);
+    let mut copy = OutletCopy::of_shown(item);
+    copy.local_key = local_key;
+    item.sources[0].copy = Some(copy);
+    true
+}
+
 fn push_key(item: &mut Item, key: &Key) {
     let h = hex(&key.0);
     if !item.keys.contains(&h) {
         item.keys.push(h);
     }
-}
-
-/// The source edited the item: take what it says now. The updated date
-/// moves to the source's own, or to now when the source gave none newer.
-fn apply_edit(item: &mut Item, entry: &Entry, k: &ItemKeys, now: DateTime<Utc>) {
-    item.title = entry.title.clone();
-    item.content = entry.content.clone();
-    item.summary = entry.summary.clone();
-    if entry.link.is_some() {
-        item.link = entry.link.clone();
-    }
-    if entry.published.is_some() {
-        item.published = entry.published;
-    }
-    item.updated = match entry.updated {
-        Some(u) if item.updated.is_none_or(|old| u > old) && u <= now => Some(u),
-        _ => Some(now),
-    };
-    item.authors = entry.authors.clone();
-    item.categories = entry.categories.clone();
-    item.enclosures = entry.enclosures.clone();
-    if entry.language.is_some() {
-        item.language = entry.language.clone();
-    }
-    item.revision = k.revision.clone();
 }
 
 fn is_lock_error(e: &sled::Error) -> bool {
@@ -1009,6 +1211,7 @@ mod tests {
             site_url: None,
             item_link: None,
             guid: None,
+            copy: None,
         }
     }
 

@@ -12,7 +12,9 @@ use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, TxResult, as_id, feed_time_key, load, push_key, save, time_key};
+use super::{
+    Store, StoreError, TxResult, as_id, join, joining_copy, load, push_key, save, time_key,
+};
 use crate::config::Config;
 use crate::dedup::ItemKeys;
 use crate::model::{Entry, Item, ItemId, Source};
@@ -180,8 +182,8 @@ impl<'a> Probe<'a> {
 }
 
 impl super::Tx<'_> {
-    /// The stored story the entry repeats, if any.
-    pub(super) fn near_match(&self, probe: &Probe<'_>) -> TxResult<Option<ItemId>> {
+    /// The stored story the entry repeats, if any, and the resemblance.
+    pub(super) fn near_match(&self, probe: &Probe<'_>) -> TxResult<Option<(ItemId, f64)>> {
         if probe.probe.is_empty() {
             return Ok(None);
         }
@@ -200,6 +202,10 @@ impl super::Tx<'_> {
                 continue;
             };
             if !probe.near.takes_part(&item) {
+                continue;
+            }
+            // A member split off this story stays out of it.
+            if self.is_split(id, probe.feed)? {
                 continue;
             }
             let candidate = probe.near.doc_of_item(&item);
@@ -224,7 +230,7 @@ impl super::Tx<'_> {
                     score = verdict.score,
                     "the same story as a stored item"
                 );
-                return Ok(Some(id));
+                return Ok(Some((id, verdict.score)));
             }
         }
         Ok(None)
@@ -251,50 +257,27 @@ impl super::Tx<'_> {
     }
 
     /// Merges the entry into the stored story `id`: the outlet joins its
-    /// sources with its own link, and the story keeps the earliest
-    /// published date.
+    /// members with its own copy, and the story shows the copy `shown`
+    /// chooses.
     pub(super) fn merge_near(
         &self,
         id: ItemId,
         source: Source,
         entry: &Entry,
         k: &ItemKeys,
+        score: f64,
+        now: DateTime<Utc>,
     ) -> TxResult<()> {
         let mut item = load(self.items, id)?;
         let old_time = item.sort_time();
-        if let Some(p) = entry.published {
-            if item.published.is_none_or(|q| p < q) {
-                item.published = Some(p);
-            }
-        }
-        let new_time = item.sort_time();
-        if new_time != old_time {
-            self.by_time.remove(&time_key(old_time, id)[..])?;
-            self.by_time.insert(&time_key(new_time, id)[..], &[][..])?;
-            for s in &item.sources {
-                self.by_feed
-                    .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
-                self.by_feed
-                    .insert(&feed_time_key(&s.feed_url, new_time, id)[..], &[][..])?;
-            }
-        }
-        if !item.sources.iter().any(|s| s.feed_url == source.feed_url) {
-            self.by_feed
-                .insert(&feed_time_key(&source.feed_url, new_time, id)[..], &[][..])?;
-            item.sources.push(source);
-        } else if let Some(s) = item
-            .sources
-            .iter_mut()
-            .find(|s| s.feed_url == source.feed_url)
-        {
-            // The same outlet again under a new identity: one source, but
-            // its link stays the first one it gave.
-            if s.item_link.is_none() {
-                s.item_link = source.item_link;
-            }
-        }
+        join(
+            &mut item,
+            source,
+            joining_copy(entry, k, "near", Some(score), now),
+        );
         self.keys.insert(&k.local.0, &id.0)?;
         push_key(&mut item, &k.local);
+        self.reshow(&mut item, old_time, Some(now))?;
         self.claim_shared_keys(&mut item, k)?;
         save(self.items, &item)
     }
