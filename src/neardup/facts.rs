@@ -355,7 +355,12 @@ fn unit_at(t: &[&str], k: usize) -> String {
     {
         return String::new();
     }
-    stem(w).to_string()
+    // "سريرا" counts what "سرير" counts: the accusative ending goes.
+    let s = stem(w);
+    match s.strip_suffix('ا') {
+        Some(bare) if bare.chars().count() >= 3 => bare.to_string(),
+        _ => s.to_string(),
+    }
 }
 
 #[cfg(test)]

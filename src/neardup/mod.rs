@@ -471,7 +471,7 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
     };
     if score < needed {
         verdict.conflict = Some(format!(
-            "too little text in common: resemblance {score:.2} below {needed:.2}"
+            "{TOO_LITTLE}: resemblance {score:.2} below {needed:.2}"
         ));
         return verdict;
     }
@@ -490,6 +490,30 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
     verdict.duplicate = verdict.conflict.is_none();
     verdict
 }
+
+/// What contradicts between two texts, whatever their resemblance: a
+/// story must not contradict any of its members, not only the one a new
+/// copy resembles most (A like B and B like C does not make A like C).
+/// Only the facts that do not depend on aligning the texts count here —
+/// figures with their units, ordinals, the places headlines name — since
+/// two members of one story may share little wording.
+pub fn contradiction(a: &Doc, b: &Doc, _corpus: &dyn Corpus) -> Option<String> {
+    let seq = |d: &Doc| -> Vec<String> {
+        d.title
+            .iter()
+            .cloned()
+            .chain([TITLE_END.to_string()])
+            .chain(d.body.iter().cloned())
+            .collect()
+    };
+    let (sa, sb) = (seq(a), seq(b));
+    let sa: Vec<&str> = sa.iter().map(String::as_str).collect();
+    let sb: Vec<&str> = sb.iter().map(String::as_str).collect();
+    different_figures(&facts::facts(&sa), &facts::facts(&sb)).or_else(|| different_places(&sa, &sb))
+}
+
+/// How a verdict that found too little in common starts.
+const TOO_LITTLE: &str = "too little text in common";
 
 /// Resemblance of two headlines: the share of the shorter one's content
 /// words that the other has in some form. Headlines are rewritten freely
@@ -872,7 +896,7 @@ fn conflict<'a>(
         !v.contains(w) && !v.contains(stem(w))
     };
     let (fa, fb) = (facts::facts(a), facts::facts(b));
-    if let Some(why) = different_figures(&fa, &fb).filter(|_| false) {
+    if let Some(why) = different_figures(&fa, &fb) {
         return Some(why);
     }
     if headline {
@@ -1110,9 +1134,32 @@ const MAX_FIGURES_PER_UNIT: usize = 2;
 /// other does not, so a trimmed copy that drops a figure still agrees.
 /// Figures whose unit is unknown are left to the alignment.
 fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
+    // What a story is about is counted in tonnes, casualties, money or
+    // ordinals; spans of time ("in five years", "since seven years") and
+    // nouns of any kind recur in background sentences a copy may keep or
+    // drop, so they are left to the alignment.
+    let compared = |unit: &str| {
+        unit.starts_with("ordinal:")
+            || matches!(
+                unit,
+                "ton"
+                    | "kg"
+                    | "km"
+                    | "km2"
+                    | "m"
+                    | "bbl"
+                    | "killed"
+                    | "injured"
+                    | "people"
+                    | "sar"
+                    | "usd"
+                    | "eur"
+                    | "degree"
+            )
+    };
     let units: HashSet<&str> = fa
         .iter()
-        .filter(|f| f.kind != Kind::Date && !f.unit.is_empty())
+        .filter(|f| f.kind != Kind::Date && compared(&f.unit))
         .map(|f| f.unit.as_str())
         .collect();
     for unit in units {

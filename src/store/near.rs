@@ -20,6 +20,9 @@ use crate::dedup::ItemKeys;
 use crate::model::{Entry, Item, ItemId, Source};
 use crate::neardup::{Doc, Index, Reader, same_story_in};
 
+/// Members of a story a new copy is checked against, at most.
+const MAX_MEMBERS_CHECKED: usize = 16;
+
 /// Inserts between two prunings of the index.
 const PRUNE_EVERY: u32 = 4096;
 
@@ -56,6 +59,27 @@ impl NearDup {
     fn doc_of_item(&self, item: &Item) -> Doc {
         let body = item.content.as_deref().or(item.summary.as_deref());
         self.reader.doc(item.title.as_deref(), body)
+    }
+
+    /// The first member of `item` whose own copy `doc` contradicts, and
+    /// why. At most `MAX_MEMBERS_CHECKED` members are read: a story carried
+    /// by more outlets than that has shown what it is.
+    pub(super) fn misfit(
+        &self,
+        doc: &Doc,
+        item: &Item,
+        corpus: &dyn crate::neardup::Corpus,
+    ) -> Option<(String, String)> {
+        item.sources
+            .iter()
+            .filter_map(|s| s.copy.as_ref().map(|c| (s, c)))
+            .take(MAX_MEMBERS_CHECKED)
+            .find_map(|(s, c)| {
+                let body = c.content.as_deref().or(c.summary.as_deref());
+                let member = self.reader.doc(c.title.as_deref(), body);
+                crate::neardup::contradiction(doc, &member, corpus)
+                    .map(|why| (s.feed_url.clone(), why))
+            })
     }
 
     fn takes_part(&self, item: &Item) -> bool {
@@ -224,6 +248,18 @@ impl super::Tx<'_> {
             }
             let verdict = same_story_in(&probe.doc, &candidate, probe.near.threshold, ix);
             if verdict.duplicate {
+                // The copy must fit the whole story, not just the member
+                // it resembles most.
+                if let Some((member, why)) = probe.near.misfit(&probe.doc, &item, ix) {
+                    tracing::debug!(
+                        feed = %crate::config::redact_str(probe.feed),
+                        story = %id,
+                        member = %crate::config::redact_str(&member),
+                        conflict = %why,
+                        "resembles a story but contradicts one of its members"
+                    );
+                    continue;
+                }
                 tracing::debug!(
                     feed = %crate::config::redact_str(probe.feed),
                     story = %id,
@@ -280,5 +316,81 @@ impl super::Tx<'_> {
         self.reshow(&mut item, old_time, Some(now))?;
         self.claim_shared_keys(&mut item, k)?;
         save(self.items, &item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dedup::keys_for;
+    use crate::model::FeedState;
+    use crate::store::shown::tests::feed;
+
+    pub(super) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بسعة 120 سريرا \
+        في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
+        مطلع الشهر المقبل بعد اكتمال تجهيز أقسام الطوارئ والعناية المركزة وتدريب الكوادر الطبية \
+        على الأجهزة الحديثة التي وصلت خلال الأسابيع الماضية.";
+
+    /// A summary that gives no figure.
+    pub(super) const SUMMARY: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال \
+        في حي النرجس شمال المدينة.";
+
+    fn near() -> NearDup {
+        NearDup {
+            reader: Reader::default(),
+            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            window: chrono::Duration::days(3),
+            opted_out: HashSet::new(),
+        }
+    }
+
+    fn put(store: &Store, url: &str, guid: &str, body: &str) {
+        let e = Entry {
+            guid: Some(guid.into()),
+            link: Some(format!("{url}/{guid}")),
+            title: Some("مستشفى جديد للأطفال في الرياض".into()),
+            content: Some(format!("<p>{body}</p>")),
+            published: Some(Utc::now() - chrono::Duration::hours(1)),
+            ..Entry::default()
+        };
+        let entries = std::slice::from_ref(&e);
+        let keys = keys_for(url, None, entries);
+        store
+            .ingest_near(
+                &feed(url),
+                entries,
+                &keys,
+                &FeedState::default(),
+                Utc::now(),
+                Some(&near()),
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn a_copy_that_fits_the_shown_member_but_contradicts_another_stays_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        // The summary's outlet is preferred, so the story shows the summary.
+        store.set_priorities([("https://b.example/feed".to_string(), 5)]);
+        put(&store, "https://a.example/feed", "a", FULL);
+        put(&store, "https://b.example/feed", "b", SUMMARY);
+        let story = store.newest(10, |_| true).unwrap();
+        assert_eq!(story.len(), 1, "{story:#?}");
+        assert_eq!(story[0].sources.len(), 2);
+        // Like the summary, but with another count of beds than the full
+        // report: it must not join through the summary.
+        let other = format!(
+            "{SUMMARY} وتبلغ سعة المستشفى 200 سرير موزعة على طوابقه، ويضم قسما للعلاج الطبيعي \
+             ومختبرات حديثة وصيدلية تعمل على مدار الساعة، إلى جانب عيادات خارجية تستقبل \
+             المراجعين من الأحياء المجاورة وقاعات لتدريب الأطباء المقيمين والممرضين الجدد."
+        );
+        put(&store, "https://c.example/feed", "c", &other);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 2, "{items:#?}");
+        // A copy that fits every member joins.
+        put(&store, "https://d.example/feed", "d", FULL);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 2, "{items:#?}");
     }
 }
