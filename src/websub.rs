@@ -100,11 +100,14 @@ impl Pinger {
     }
 }
 
-/// The URL of every feed rafid serves (each scope, each feed format): what
-/// subscribers may have subscribed to at the hub.
+/// The URL of every public feed rafid serves (each scope, each feed
+/// format): what subscribers may have subscribed to at the hub. A scope
+/// guarded by a token is left out: the hub could not read it, and its name
+/// would reach the hub.
 pub fn topics(config: &Config) -> Vec<String> {
     scopes(config)
         .iter()
+        .filter(|s| crate::publish::is_public(config, s))
         .flat_map(|s| Format::FEEDS.map(|f| crate::publish::feed_url(config, s, f)))
         .collect()
 }
