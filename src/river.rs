@@ -445,7 +445,14 @@ fn excerpt(item: &Item) -> String {
     let Some(html) = summary.or(content) else {
         return String::new();
     };
-    let text = crate::parse::html_fragment_to_text(&html);
+    // Paragraphs and lines end in a space, or their last and first words
+    // would run together (the sanitizer writes tags in lower case).
+    let spaced = html
+        .replace("</p>", "</p> ")
+        .replace("</div>", "</div> ")
+        .replace("</li>", "</li> ")
+        .replace("<br", " <br");
+    let text = crate::parse::html_fragment_to_text(&spaced);
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::new();
     for w in words {
@@ -743,6 +750,14 @@ mod tests {
         assert!(full.contains("src=\"https://a.example/i.png\""), "{full}");
         assert!(!full.contains("alert(1)") && !full.contains("onclick"));
         assert!(!full.contains("class=\"excerpt\""));
+    }
+
+    #[test]
+    fn excerpts_keep_paragraphs_apart() {
+        let mut it = item(1, "2024-03-01T10:00:00Z", "ar");
+        it.content =
+            Some("<P>أولًا.</P><p>ثانيًا<br>ثالثًا</p><ul><li>رابعًا</li><li>خامسًا</li></ul>".into());
+        assert_eq!(excerpt(&it), "أولًا. ثانيًا ثالثًا رابعًا خامسًا");
     }
 
     #[test]
