@@ -222,7 +222,7 @@ async fn serve(
             }
         }
     };
-    respond(&rendered, headers, link.as_deref())
+    respond(&rendered, headers, link.as_deref(), public)
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -297,7 +297,10 @@ fn pick_encoding(headers: &HeaderMap) -> Encoding {
     }
 }
 
-fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
+/// `public`: whether anyone may read the output. A guarded one is marked
+/// `private`, so that no shared cache keeps it for requests without the
+/// token (one given as a bearer token is not in the URL a cache keys on).
+fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>, public: bool) -> Response {
     let mut h = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -307,7 +310,12 @@ fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
     set(&mut h, header::ETAG, &r.etag);
     set(&mut h, header::LAST_MODIFIED, &http_date(r.last_modified));
     set(&mut h, header::VARY, "Accept-Encoding");
-    set(&mut h, header::CACHE_CONTROL, "public, max-age=60");
+    let cache_control = if public {
+        "public, max-age=60"
+    } else {
+        "private, max-age=60"
+    };
+    set(&mut h, header::CACHE_CONTROL, cache_control);
     if let Some(l) = link {
         set(&mut h, header::LINK, l);
     }

@@ -102,6 +102,11 @@ async fn private_rivers_need_their_token_are_listed_nowhere_public_and_rotate_on
         .await
         .unwrap();
     assert_eq!(bearer.status().as_u16(), 200);
+    // No shared cache may keep it for requests without the token.
+    assert_eq!(
+        bearer.headers()["cache-control"].to_str().unwrap(),
+        "private, max-age=60"
+    );
 
     // No public output names it.
     let public = [
