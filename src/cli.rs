@@ -84,6 +84,28 @@ pub enum Command {
     /// The same-story detector.
     #[command(subcommand)]
     Dedup(DedupCommand),
+    /// Print the completion script for a shell on stdout.
+    #[serde(skip)]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout.
+    #[serde(skip)]
+    Man,
+}
+
+/// Writes the completion script of `rafid` for `shell`: generated from the
+/// command line's own definition, so it never falls behind it.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "rafid", out);
+}
+
+/// Writes the manual page rafid(1), from the same definition.
+pub fn man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    clap_mangen::Man::new(cmd).render(out)
 }
 
 #[derive(Debug, Subcommand, Serialize, Deserialize)]
@@ -185,4 +207,36 @@ pub enum RenderFormat {
     Html,
     /// The subscription list (no store needed).
     Opml,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completions_and_the_manual_page_know_every_command() {
+        let mut bash = Vec::new();
+        completions(clap_complete::Shell::Bash, &mut bash);
+        let bash = String::from_utf8(bash).unwrap();
+        let mut page = Vec::new();
+        man(&mut page).unwrap();
+        let page = String::from_utf8(page).unwrap();
+        assert!(page.contains(".TH rafid 1"), "{page}");
+        for command in [
+            "poll-once",
+            "render",
+            "check",
+            "feeds",
+            "completions",
+            "man",
+        ] {
+            assert!(bash.contains(command), "bash completion lacks {command}");
+            // roff writes '-' as '\-'.
+            assert!(
+                page.contains(&command.replace('-', "\\-")),
+                "man page lacks {command}"
+            );
+        }
+        assert!(bash.contains("--config"));
+    }
 }

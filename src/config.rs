@@ -94,6 +94,8 @@ struct RawRiver {
     drop: Option<Spanned<RawRules>>,
     #[serde(default)]
     lang: Vec<Spanned<String>>,
+    title: Option<String>,
+    token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -143,6 +145,10 @@ struct RawPoll {
 struct RawOutput {
     title: Option<String>,
     max_items: Option<Spanned<i64>>,
+    lang: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    page_content: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -223,6 +229,11 @@ pub struct RiverConfig {
     /// Draws on the feeds with any of these tags; empty: on every feed.
     pub tags: Vec<String>,
     pub rules: SharedRules,
+    /// Shown instead of the name in the river's feeds and page.
+    pub title: Option<String>,
+    /// When set, the river is served only to requests that carry it, and
+    /// listed on no page that does not.
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -275,6 +286,31 @@ pub struct PollConfig {
 pub struct OutputConfig {
     pub title: String,
     pub max_items: usize,
+    /// The language of the river page's own words: a tag whose primary
+    /// subtag is "ar" or "en", the two languages it has labels in.
+    pub lang: String,
+    /// Where the river page's days begin and end, and its times are told.
+    pub timezone: jiff::tz::TimeZone,
+    pub page_content: PageContent,
+    /// When set, the main feed, its page, the tag feeds and `/opml` are
+    /// served only to requests that carry it.
+    pub token: Option<Secret>,
+}
+
+impl OutputConfig {
+    /// Whether the river page speaks Arabic (else English).
+    pub fn arabic(&self) -> bool {
+        self.lang.split('-').next() == Some("ar")
+    }
+}
+
+/// What the river page shows of each item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageContent {
+    /// A plain-text excerpt of a few lines.
+    Summary,
+    /// The whole content, sanitized as in the feeds.
+    Full,
 }
 
 #[derive(Debug, Clone)]
@@ -637,6 +673,90 @@ impl Validator<'_> {
         }
     }
 
+    /// A token that guards outputs: a secret, and never empty (an empty
+    /// token would be one anyone can give).
+    fn token(&mut self, key: &str, v: &Spanned<String>) -> Secret {
+        let before = self.errors.len();
+        let secret = self.secret(key, v);
+        if secret.0.trim().is_empty() && self.errors.len() == before {
+            self.error(
+                v.span(),
+                format!("{key}: the token is empty; give a long random value, e.g. from `openssl rand -hex 24`"),
+            );
+        }
+        secret
+    }
+
+    /// `output.lang`, else the language of the title's script: Arabic
+    /// script gives "ar", anything else "en".
+    fn page_lang(&mut self, v: &Option<Spanned<String>>, title: &str) -> String {
+        let Some(v) = v else {
+            let arabic = title
+                .chars()
+                .find(|c| c.is_alphabetic())
+                .is_some_and(|c| matches!(c as u32, 0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF));
+            return if arabic { "ar" } else { "en" }.to_string();
+        };
+        let tag = v.get_ref().trim().to_ascii_lowercase();
+        let mut parts = tag.split('-');
+        let primary_ok = matches!(parts.next(), Some("ar" | "en"));
+        let rest_ok = parts
+            .all(|p| (1..=8).contains(&p.len()) && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        if primary_ok && rest_ok {
+            tag
+        } else {
+            self.error(
+                v.span(),
+                format!(
+                    "output.lang: {:?} is not a language the river page has words for; write \"ar\" or \"en\" (a region may follow, e.g. \"ar-EG\")",
+                    v.get_ref()
+                ),
+            );
+            "en".to_string()
+        }
+    }
+
+    /// `output.timezone`: an IANA name, looked up in the system's time zone
+    /// database (else the one built in); UTC by default.
+    fn timezone(&mut self, v: &Option<Spanned<String>>) -> jiff::tz::TimeZone {
+        let Some(v) = v else {
+            return jiff::tz::TimeZone::UTC;
+        };
+        let name = v.get_ref().trim();
+        if name.eq_ignore_ascii_case("UTC") {
+            return jiff::tz::TimeZone::UTC;
+        }
+        match jiff::tz::db().get(name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                let db = jiff::tz::db();
+                let closest = db
+                    .available()
+                    .map(|n| {
+                        let n = n.as_str().to_string();
+                        (
+                            strsim::levenshtein(
+                                &name.to_ascii_lowercase(),
+                                &n.to_ascii_lowercase(),
+                            ),
+                            n,
+                        )
+                    })
+                    .min();
+                let hint = match closest {
+                    Some((d, n)) if d <= (name.len() / 3).max(2) => format!("did you mean {n:?}?"),
+                    _ => "write an IANA name such as \"Asia/Riyadh\", \"Africa/Cairo\", \"Europe/London\" or \"UTC\"".to_string(),
+                };
+                self.error_with_hint(
+                    v.span(),
+                    format!("output.timezone: {name:?} is not a time zone of the tz database"),
+                    Some(hint),
+                );
+                jiff::tz::TimeZone::UTC
+            }
+        }
+    }
+
     fn validate(&mut self, raw: RawConfig) -> Config {
         let listen = match &raw.server.listen {
             None => SocketAddr::from(([127, 0, 0, 1], 8080)),
@@ -833,12 +953,36 @@ impl Validator<'_> {
             1,
         ) as usize;
 
+        let title = raw
+            .output
+            .title
+            .clone()
+            .unwrap_or_else(|| "rafid".to_string());
         let output = OutputConfig {
-            title: raw
+            lang: self.page_lang(&raw.output.lang, &title),
+            timezone: self.timezone(&raw.output.timezone),
+            page_content: match &raw.output.page_content {
+                None => PageContent::Summary,
+                Some(v) => match v.get_ref().trim() {
+                    "summary" => PageContent::Summary,
+                    "full" => PageContent::Full,
+                    other => {
+                        self.error(
+                            v.span(),
+                            format!(
+                                "output.page_content: {other:?} is not a choice; write \"summary\" (an excerpt of each item) or \"full\" (its whole content)"
+                            ),
+                        );
+                        PageContent::Summary
+                    }
+                },
+            },
+            token: raw
                 .output
-                .title
-                .clone()
-                .unwrap_or_else(|| "rafid".to_string()),
+                .token
+                .as_ref()
+                .map(|v| self.token("output.token", v)),
+            title,
             max_items: self.count("output.max_items", &raw.output.max_items, 100, 1) as usize,
         };
         let dedup = DedupConfig {
@@ -1148,11 +1292,23 @@ impl Validator<'_> {
             if !name_ok {
                 continue;
             }
+            let token = r
+                .token
+                .as_ref()
+                .map(|v| self.token(&format!("{key}.token"), v));
+            let title = r
+                .title
+                .as_deref()
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_string);
             names.insert(name.to_string(), i);
             rivers.push(RiverConfig {
                 name: name.to_string(),
                 tags,
                 rules,
+                title,
+                token,
             });
         }
         rivers
@@ -1589,6 +1745,67 @@ name = "الكل"
         assert!(d[3].message.contains("not a language tag"));
         assert!(d[4].message.contains("already names river[1]"));
         assert!(d[5].message.contains("no letters or digits"));
+    }
+
+    #[test]
+    fn page_keys_and_tokens_parse() {
+        let c = parse(
+            Path::new("t.toml"),
+            "[output]\ntitle = \"نهر\"\ntimezone = \"Asia/Riyadh\"\npage_content = \"full\"\ntoken = \"abc\"\n\
+             [[river]]\nname = \"r\"\ntitle = \"Economy\"\ntoken = \"def\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.output.lang, "ar", "from the title's script");
+        assert!(c.output.arabic());
+        assert_eq!(c.output.timezone.iana_name(), Some("Asia/Riyadh"));
+        assert_eq!(c.output.page_content, PageContent::Full);
+        assert_eq!(c.output.token, Some(Secret("abc".into())));
+        assert_eq!(c.rivers[0].title.as_deref(), Some("Economy"));
+        assert_eq!(c.rivers[0].token, Some(Secret("def".into())));
+        assert!(
+            !format!("{c:?}").contains("def"),
+            "tokens stay out of Debug"
+        );
+        let d = parse(Path::new("t.toml"), "[output]\ntitle = \"My river\"\n").unwrap();
+        assert_eq!(d.output.lang, "en");
+        assert_eq!(d.output.timezone, jiff::tz::TimeZone::UTC);
+        assert_eq!(d.output.page_content, PageContent::Summary);
+        assert!(d.output.token.is_none());
+        let e = parse(
+            Path::new("t.toml"),
+            "[output]\ntitle = \"نهر\"\nlang = \"en-GB\"\n",
+        )
+        .unwrap();
+        assert_eq!(e.output.lang, "en-gb");
+        assert!(!e.output.arabic());
+    }
+
+    #[test]
+    fn bad_page_keys_and_tokens_name_line_and_column() {
+        let text = "[output]\nlang = \"fr\"\ntimezone = \"Asia/Riyad\"\npage_content = \"all\"\ntoken = \"\"\n\
+                    [[river]]\nname = \"r\"\ntoken = \"env:RAFID_TEST_NO_SUCH_TOKEN\"\n";
+        let d = diags(text);
+        let got: Vec<(usize, usize)> = d.iter().map(|d| (d.line, d.column)).collect();
+        assert_eq!(
+            got,
+            vec![(2, 8), (3, 12), (4, 16), (5, 9), (8, 9)],
+            "{d:#?}"
+        );
+        assert!(d[0].message.starts_with("output.lang: "), "{}", d[0]);
+        assert!(
+            d[1].message.starts_with("output.timezone: \"Asia/Riyad\""),
+            "{}",
+            d[1]
+        );
+        assert_eq!(d[1].hint.as_deref(), Some("did you mean \"Asia/Riyadh\"?"));
+        assert!(
+            d[2].message.starts_with("output.page_content: "),
+            "{}",
+            d[2]
+        );
+        assert!(d[3].message.contains("the token is empty"), "{}", d[3]);
+        assert!(d[4].message.starts_with("river[0].token: "), "{}", d[4]);
+        assert!(d.iter().all(|d| d.hint.is_some()), "{d:#?}");
     }
 
     #[test]

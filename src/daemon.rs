@@ -118,6 +118,11 @@ pub async fn serve(
         changed.clone(),
         token.clone(),
     ));
+    tasks.spawn(forget_outputs_on_reload(
+        live.clone(),
+        outputs.clone(),
+        token.clone(),
+    ));
     let state = AppState {
         config: live.clone(),
         store: store.clone(),
@@ -186,6 +191,10 @@ async fn publisher(
             None
         }
     };
+    // The main feed as last published: the hub hears of changes to it only.
+    let mut published = outputs
+        .get(&Scope::All, Format::Atom)
+        .map(|r| r.etag.clone());
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
@@ -204,13 +213,14 @@ async fn publisher(
         let cfg = config.borrow().clone();
         let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
         let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
-        let before = etag(&outputs);
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
             Ok(Ok(())) => {
                 let status = status_line(&cfg, &store);
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
+                let now = etag(&outputs);
+                let was = std::mem::replace(&mut published, now.clone());
                 if let Some(p) = &websub {
-                    if etag(&outputs) != before {
+                    if now != was {
                         let (p, topics, token) = (p.clone(), websub::topics(&cfg), token.clone());
                         tokio::spawn(async move {
                             tokio::select! {
@@ -226,6 +236,24 @@ async fn publisher(
             Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed"),
             Err(e) => warn!(error = %e, "render task failed"),
         }
+    }
+}
+
+/// Drops the cached outputs as soon as a reload puts a new config in force:
+/// it may change what any of them says (titles, the tokens in a private
+/// river's links, which scopes a page names). Until the publisher renders
+/// them again, each is rendered on its first request.
+async fn forget_outputs_on_reload(
+    mut config: Live,
+    outputs: Arc<Outputs>,
+    token: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            r = config.changed() => if r.is_err() { return },
+        }
+        outputs.clear();
     }
 }
 

@@ -26,6 +26,18 @@ fn main() -> ExitCode {
 }
 
 fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Failure> {
+    // Generated from the command line itself: no config needed.
+    match &command {
+        Command::Completions { shell } => {
+            rafid::cli::completions(*shell, &mut std::io::stdout().lock());
+            return Ok(());
+        }
+        Command::Man => {
+            return rafid::cli::man(&mut std::io::stdout().lock())
+                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")));
+        }
+        _ => {}
+    }
     if let Command::Check = command {
         return commands::check(config_path);
     }

@@ -132,6 +132,44 @@ pub fn scopes(config: &Config) -> Vec<Scope> {
         .collect()
 }
 
+/// The token a scope is guarded by, if any: a river's own, and
+/// `output.token` for the main feed and the tag feeds (which show its items).
+pub fn token_of<'c>(config: &'c Config, scope: &Scope) -> Option<&'c crate::config::Secret> {
+    match scope {
+        Scope::All | Scope::Tag(_) => config.output.token.as_ref(),
+        Scope::River(name) => config.river(name).and_then(|r| r.token.as_ref()),
+    }
+}
+
+/// Whether anyone may read a scope, and so list it, link to it or tell a
+/// WebSub hub about it.
+pub fn is_public(config: &Config, scope: &Scope) -> bool {
+    token_of(config, scope).is_none()
+}
+
+/// The scopes the page of `current` may name: the public ones, and those
+/// guarded by the very token its readers hold. A private river is never
+/// named on a page that does not carry its token.
+pub fn listed_scopes(config: &Config, current: &Scope) -> Vec<Scope> {
+    let held = token_of(config, current);
+    scopes(config)
+        .into_iter()
+        .filter(|s| match token_of(config, s) {
+            None => true,
+            Some(t) => held == Some(t),
+        })
+        .collect()
+}
+
+/// `url` with one more query parameter (form-encoded).
+fn with_param(url: &str, key: &str, value: &str) -> String {
+    let pair = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair(key, value)
+        .finish();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{pair}")
+}
+
 /// Where a page of a paged feed starts: just after (older than) the item
 /// with this sort time and id. Written in URLs as `MILLIS-IDHEX`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -236,7 +274,11 @@ impl View<'_> {
     pub(crate) fn title(&self) -> String {
         match self.scope {
             Scope::All => self.config.output.title.clone(),
-            Scope::Tag(t) | Scope::River(t) => format!("{} — {t}", self.config.output.title),
+            Scope::River(r) => match self.config.river(r).and_then(|r| r.title.as_deref()) {
+                Some(title) => title.to_string(),
+                None => format!("{} — {r}", self.config.output.title),
+            },
+            Scope::Tag(t) => format!("{} — {t}", self.config.output.title),
         }
     }
 
@@ -244,15 +286,21 @@ impl View<'_> {
         self.scope_url(self.scope, format)
     }
 
+    /// Where a scope's output is served; a guarded scope's URL carries its
+    /// token, so that the links a reader of it follows resolve.
     pub(crate) fn scope_url(&self, scope: &Scope, format: Format) -> String {
-        feed_url(self.config, scope, format)
+        let url = feed_url(self.config, scope, format);
+        match token_of(self.config, scope) {
+            Some(t) => with_param(&url, "token", &t.0),
+            None => url,
+        }
     }
 
     /// The URL of the page of this scope that starts after `cursor`.
     pub(crate) fn page_url(&self, format: Format, cursor: Option<Cursor>) -> String {
         match cursor {
             None => self.self_url(format),
-            Some(c) => format!("{}?before={c}", self.self_url(format)),
+            Some(c) => with_param(&self.self_url(format), "before", &c.to_string()),
         }
     }
 
@@ -260,8 +308,17 @@ impl View<'_> {
         self.self_url(Format::Html)
     }
 
-    pub(crate) fn opml_url(&self) -> String {
-        join(&self.config.server.base_url, "opml")
+    /// The subscription list, guarded like the main feed; `None` when this
+    /// page's readers may not see it.
+    pub(crate) fn opml_url(&self) -> Option<String> {
+        let url = join(&self.config.server.base_url, "opml");
+        match &self.config.output.token {
+            None => Some(url),
+            Some(t) if token_of(self.config, self.scope) == Some(t) => {
+                Some(with_param(&url, "token", &t.0))
+            }
+            Some(_) => None,
+        }
     }
 
     /// A feed id that stays the same for this store and scope wherever rafid
@@ -1055,6 +1112,18 @@ impl Outputs {
         }
         pages.insert((scope, format, c), r.clone());
         r
+    }
+
+    /// Forgets every rendered output (they are rendered again on request).
+    pub fn clear(&self) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.pages
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Renders the main feed in every format and forgets every other scope

@@ -5,8 +5,12 @@
 //! is JSON-LD, which browsers do not execute); the server sends it with a
 //! Content-Security-Policy that forbids scripts altogether, so even markup
 //! that slipped past sanitizing could not run. Item text is shown as plain
-//! text excerpts; each item carries its own `lang` and `dir`, and names and
-//! titles sit in `<bdi>` so Arabic and Latin text mix without reordering.
+//! text excerpts (or, with `output.page_content = "full"`, as the content
+//! sanitized as in the feeds); each item carries its own `lang` and `dir`,
+//! and names and titles sit in `<bdi>` so Arabic and Latin text mix without
+//! reordering. The page's own words, its `lang` and its direction follow
+//! `output.lang` (Arabic or English); items are grouped under day headings
+//! in `output.timezone`.
 //!
 //! The HTML is written by hand: one fixed page shape whose only dynamic
 //! parts are escaped text and checked URLs does not justify a template
@@ -17,8 +21,9 @@ use std::fmt::Write as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
+use crate::config::PageContent;
 use crate::model::Item;
-use crate::publish::{Format, Page, Scope, View, item_html, plain_title, scopes, web_url};
+use crate::publish::{Format, Page, Scope, View, item_html, listed_scopes, plain_title, web_url};
 
 /// The Content-Security-Policy the page is served with: no script, no
 /// plugins, no frames, no forms; images from anywhere (feeds embed them).
@@ -31,23 +36,145 @@ const STYLE: &str = "\
 :root{color-scheme:light dark}\
 body{margin:0 auto;max-width:46rem;padding:.5rem 1rem 2rem;font:1.05rem/1.6 system-ui,-apple-system,\"Segoe UI\",\"Noto Sans\",\"Noto Naskh Arabic\",Tahoma,sans-serif;overflow-wrap:break-word}\
 header h1{font-size:1.5rem;margin:.6rem 0 .2rem}\
-nav ul{list-style:none;padding:0;margin:.4rem 0;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem;font-size:.9rem}\
+.subscribe{margin:.2rem 0;font-size:.9rem}\
+.subscribe a{margin-inline-start:.6rem}\
+details{margin:.3rem 0 .6rem;font-size:.9rem}\
+summary{cursor:pointer;color:#1a55c4}\
+nav ul{list-style:none;padding:0;margin:.4rem 0;display:flex;flex-wrap:wrap;gap:.2rem 1.2rem}\
 nav li a:first-child{font-weight:600}\
+h2.day{font-size:1rem;margin:1.4rem 0 0;padding:.3rem 0;border-bottom:2px solid #8886;color:#555}\
 article{border-top:1px solid #8885;padding:.8rem 0}\
-article h2{font-size:1.15rem;line-height:1.4;margin:0 0 .25rem}\
+h2.day+article{border-top:0}\
+article h3{font-size:1.15rem;line-height:1.4;margin:0 0 .25rem}\
 article[dir=rtl]{font-size:1.08em}\
 .meta,.also{color:#666;font-size:.88rem;margin:.15rem 0}\
 .excerpt{margin:.3rem 0}\
+.content img,.content video{max-width:100%;height:auto}\
+.content pre{overflow-x:auto}\
 a{color:#1a55c4;text-decoration:none}a:hover{text-decoration:underline}\
 footer{border-top:1px solid #8885;padding:1rem 0;font-size:.9rem}\
 footer a{margin-inline-end:1.2rem}\
-@media (prefers-color-scheme:dark){body{background:#15171a;color:#e8e8e8}a{color:#8ab4f8}.meta,.also{color:#aaa}}";
+@media (prefers-color-scheme:dark){body{background:#15171a;color:#e8e8e8}a,summary{color:#8ab4f8}.meta,.also,h2.day{color:#aaa}}";
+
+/// The words of the page itself, in the language of `output.lang`.
+struct Words {
+    everything: &'static str,
+    nothing_yet: &'static str,
+    older: &'static str,
+    newest: &'static str,
+    also: &'static str,
+    list_separator: &'static str,
+    untitled: &'static str,
+    subscribe: &'static str,
+    sections: &'static str,
+    opml: &'static str,
+    feeds_nav: &'static str,
+    pages_nav: &'static str,
+    /// Followed by the version.
+    merged_by: &'static str,
+    /// Monday first.
+    weekdays: [&'static str; 7],
+    months: [&'static str; 12],
+}
+
+const ENGLISH: Words = Words {
+    everything: "Everything",
+    nothing_yet: "Nothing here yet.",
+    older: "Older items",
+    newest: "Newest items",
+    also: "Also reported by:",
+    list_separator: ", ",
+    untitled: "(untitled)",
+    subscribe: "Subscribe:",
+    sections: "Sections and feeds",
+    opml: "Subscriptions (OPML)",
+    feeds_nav: "Feeds",
+    pages_nav: "Pages",
+    merged_by: "Merged by rafid",
+    weekdays: [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+    ],
+    months: [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+};
+
+const ARABIC: Words = Words {
+    everything: "كل الأخبار",
+    nothing_yet: "لا أخبار هنا بعد.",
+    older: "أخبار أقدم",
+    newest: "أحدث الأخبار",
+    also: "أوردته أيضًا:",
+    list_separator: "، ",
+    untitled: "(بلا عنوان)",
+    subscribe: "اشترك:",
+    sections: "الأقسام والخلاصات",
+    opml: "قائمة الاشتراكات (OPML)",
+    feeds_nav: "الخلاصات",
+    pages_nav: "الصفحات",
+    merged_by: "جمعها رافد",
+    weekdays: [
+        "الاثنين",
+        "الثلاثاء",
+        "الأربعاء",
+        "الخميس",
+        "الجمعة",
+        "السبت",
+        "الأحد",
+    ],
+    months: [
+        "يناير",
+        "فبراير",
+        "مارس",
+        "أبريل",
+        "مايو",
+        "يونيو",
+        "يوليو",
+        "أغسطس",
+        "سبتمبر",
+        "أكتوبر",
+        "نوفمبر",
+        "ديسمبر",
+    ],
+};
+
+fn words(view: &View<'_>) -> &'static Words {
+    if view.config.output.arabic() {
+        &ARABIC
+    } else {
+        &ENGLISH
+    }
+}
 
 /// Renders one page of the river.
 pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
+    let w = words(view);
+    let out = &view.config.output;
     let title = view.title();
     let mut h = String::with_capacity(2048 + items.len() * 1024);
-    h.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"{}\" dir=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n",
+        esc(&out.lang),
+        if out.arabic() { "rtl" } else { "ltr" }
+    );
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
     let _ = writeln!(h, "<title>{}</title>", esc(&title));
     for f in Format::FEEDS {
@@ -77,46 +204,96 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     // No <bdi> inside: `dir="auto"` skips a bdi's text when it looks for
     // the first strong letter, so an Arabic title would be laid out LTR.
     let _ = writeln!(h, "<h1 dir=\"auto\">{}</h1>", esc(&title));
-    nav(&mut h, view);
+    let _ = write!(h, "<p class=\"subscribe\">{}", w.subscribe);
+    for f in Format::FEEDS {
+        let _ = write!(
+            h,
+            " <a href=\"{}\" type=\"{}\">{}</a>",
+            esc(&view.self_url(f)),
+            f.media_type(),
+            f.label()
+        );
+    }
+    h.push_str("</p>\n");
+    nav(&mut h, view, w);
     h.push_str("</header>\n<main>\n");
     if items.is_empty() {
-        h.push_str("<p>Nothing here yet.</p>\n");
+        let _ = writeln!(h, "<p>{}</p>", w.nothing_yet);
     }
+    let mut day = None;
     for item in items {
-        article(&mut h, view, item);
+        let local = out.timezone.to_datetime(timestamp(item.sort_time())).date();
+        if day != Some(local) {
+            day = Some(local);
+            let _ = writeln!(
+                h,
+                "<h2 class=\"day\"><time datetime=\"{local}\">{}</time></h2>",
+                day_heading(w, local)
+            );
+        }
+        article(&mut h, view, w, item);
     }
-    h.push_str("</main>\n<footer>\n<nav aria-label=\"Pages\">");
+    let _ = write!(h, "</main>\n<footer>\n<nav aria-label=\"{}\">", w.pages_nav);
     if let Some(next) = page.next {
         let _ = write!(
             h,
-            "<a rel=\"next\" href=\"{}\">Older items</a>",
-            esc(&view.page_url(Format::Html, Some(next)))
+            "<a rel=\"next\" href=\"{}\">{}</a>",
+            esc(&view.page_url(Format::Html, Some(next))),
+            w.older
         );
     }
     if page.before.is_some() {
         let _ = write!(
             h,
-            "<a href=\"{}\">Newest items</a>",
-            esc(&view.page_url(Format::Html, None))
+            "<a href=\"{}\">{}</a>",
+            esc(&view.page_url(Format::Html, None)),
+            w.newest
         );
     }
     let _ = writeln!(
         h,
-        "</nav>\n<p>Merged by rafid {}.</p>\n</footer>\n</body>\n</html>",
+        "</nav>\n<p>{} <span dir=\"ltr\">{}</span></p>\n</footer>\n</body>\n</html>",
+        w.merged_by,
         env!("CARGO_PKG_VERSION")
     );
     h.into_bytes()
 }
 
-/// Every scope (the whole river, each tag, each named river) with its page and its feeds,
-/// and the subscription list.
-fn nav(h: &mut String, view: &View<'_>) {
-    h.push_str("<nav aria-label=\"Feeds\">\n<ul>\n");
-    for scope in scopes(view.config) {
+/// A day's heading: "Thursday, 4 December 2026" or «الخميس 4 ديسمبر 2026».
+fn day_heading(w: &Words, d: jiff::civil::Date) -> String {
+    let weekday = w.weekdays[d.weekday().to_monday_zero_offset() as usize];
+    let month = w.months[(d.month() - 1) as usize];
+    if std::ptr::eq(w, &ARABIC) {
+        format!("{weekday} {} {month} {}", d.day(), d.year())
+    } else {
+        format!("{weekday}, {} {month} {}", d.day(), d.year())
+    }
+}
+
+/// chrono's instant as jiff's, which knows the time zones.
+fn timestamp(t: DateTime<Utc>) -> jiff::Timestamp {
+    jiff::Timestamp::from_millisecond(t.timestamp_millis()).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+/// Every scope this page may name (the whole river, each tag, each named
+/// river; none guarded by a token its readers do not hold), each with its
+/// page and its feeds, and the subscription list. Collapsed: on a phone the
+/// list would fill the first screen.
+fn nav(h: &mut String, view: &View<'_>, w: &Words) {
+    let _ = write!(
+        h,
+        "<details>\n<summary>{}</summary>\n<nav aria-label=\"{}\">\n<ul>\n",
+        w.sections, w.feeds_nav
+    );
+    for scope in listed_scopes(view.config, view.scope) {
         let label = match &scope {
-            Scope::All => "Everything".to_string(),
+            Scope::All => w.everything.to_string(),
             Scope::Tag(t) => format!("#{t}"),
-            Scope::River(r) => r.clone(),
+            Scope::River(r) => view
+                .config
+                .river(r)
+                .and_then(|r| r.title.clone())
+                .unwrap_or_else(|| r.clone()),
         };
         let current = if &scope == view.scope {
             " aria-current=\"page\""
@@ -140,31 +317,42 @@ fn nav(h: &mut String, view: &View<'_>) {
         }
         h.push_str("</li>\n");
     }
-    let _ = writeln!(
-        h,
-        "<li><a href=\"{}\" type=\"text/x-opml\">Subscriptions (OPML)</a></li>",
-        esc(&view.opml_url())
-    );
-    h.push_str("</ul>\n</nav>\n");
+    if let Some(opml) = view.opml_url() {
+        let _ = writeln!(
+            h,
+            "<li><a href=\"{}\" type=\"text/x-opml\">{}</a></li>",
+            esc(&opml),
+            w.opml
+        );
+    }
+    h.push_str("</ul>\n</nav>\n</details>\n");
 }
 
-fn article(h: &mut String, view: &View<'_>, item: &Item) {
+fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
     let title = plain_title(item.title.as_deref().unwrap_or(""));
-    let excerpt = excerpt(item);
-    let dir = direction(item.language.as_deref(), &format!("{title} {excerpt}"));
-    let arabic = item
-        .language
-        .as_deref()
-        .map(primary_subtag)
-        .is_some_and(|l| l == "ar")
-        || (item.language.is_none() && dir == "rtl");
+    let full = view.config.output.page_content == PageContent::Full;
+    let body = if full {
+        let (content, summary) = item_html(item);
+        content.or(summary).unwrap_or_default()
+    } else {
+        excerpt(item)
+    };
+    let text_for_direction = if full {
+        crate::parse::html_fragment_to_text(&body)
+    } else {
+        body.clone()
+    };
+    let dir = direction(
+        item.language.as_deref(),
+        &format!("{title} {text_for_direction}"),
+    );
     h.push_str("<article");
     if let Some(lang) = item.language.as_deref().filter(|l| is_lang_tag(l)) {
         let _ = write!(h, " lang=\"{}\"", esc(lang));
     }
     let _ = writeln!(h, " dir=\"{dir}\">");
     let shown = if title.trim().is_empty() {
-        "(untitled)".into()
+        w.untitled.into()
     } else {
         title
     };
@@ -172,13 +360,13 @@ fn article(h: &mut String, view: &View<'_>, item: &Item) {
         Some(link) => {
             let _ = writeln!(
                 h,
-                "<h2><a href=\"{}\"><bdi>{}</bdi></a></h2>",
+                "<h3><a href=\"{}\"><bdi>{}</bdi></a></h3>",
                 esc(link),
                 esc(&shown)
             );
         }
         None => {
-            let _ = writeln!(h, "<h2><bdi>{}</bdi></h2>", esc(&shown));
+            let _ = writeln!(h, "<h3><bdi>{}</bdi></h3>", esc(&shown));
         }
     }
     h.push_str("<p class=\"meta\">");
@@ -186,28 +374,44 @@ fn article(h: &mut String, view: &View<'_>, item: &Item) {
         outlet(h, view, first);
         h.push_str(" · ");
     }
-    // Digits and "UTC" would be reordered inside right-to-left text: the
-    // time is its own left-to-right island.
+    // Digits and the zone would be reordered inside right-to-left text:
+    // the time is its own left-to-right island. The day is the heading's.
     let t = item.sort_time();
     let _ = writeln!(
         h,
         "<time dir=\"ltr\" datetime=\"{}\">{}</time></p>",
         t.to_rfc3339_opts(SecondsFormat::Secs, true),
-        shown_time(t)
+        shown_time(&view.config.output.timezone, t)
     );
-    if !excerpt.is_empty() {
-        let _ = writeln!(h, "<p class=\"excerpt\">{}</p>", esc(&excerpt));
+    if full {
+        if !body.is_empty() {
+            // Sanitized as in the feeds: no script, no handlers, safe URLs.
+            let _ = writeln!(h, "<div class=\"content\">{body}</div>");
+        }
+    } else if !body.is_empty() {
+        let _ = writeln!(h, "<p class=\"excerpt\">{}</p>", esc(&body));
     }
     if item.sources.len() > 1 {
-        let label = if arabic {
-            "أوردته أيضًا:"
+        // The label is the page's; inside an article in another language
+        // it keeps its own language and direction.
+        let page_lang = &view.config.output.lang;
+        let same = item
+            .language
+            .as_deref()
+            .is_some_and(|l| primary_subtag(l) == primary_subtag(page_lang));
+        if same {
+            let _ = write!(h, "<p class=\"also\">{} ", w.also);
         } else {
-            "Also reported by:"
-        };
-        let _ = write!(h, "<p class=\"also\">{label} ");
+            let _ = write!(
+                h,
+                "<p class=\"also\"><bdi lang=\"{}\">{}</bdi> ",
+                esc(page_lang),
+                w.also
+            );
+        }
         for (i, s) in item.sources.iter().skip(1).enumerate() {
             if i > 0 {
-                h.push_str(if arabic { "، " } else { ", " });
+                h.push_str(w.list_separator);
             }
             outlet(h, view, s);
         }
@@ -241,7 +445,14 @@ fn excerpt(item: &Item) -> String {
     let Some(html) = summary.or(content) else {
         return String::new();
     };
-    let text = crate::parse::html_fragment_to_text(&html);
+    // Paragraphs and lines end in a space, or their last and first words
+    // would run together (the sanitizer writes tags in lower case).
+    let spaced = html
+        .replace("</p>", "</p> ")
+        .replace("</div>", "</div> ")
+        .replace("</li>", "</li> ")
+        .replace("<br", " <br");
+    let text = crate::parse::html_fragment_to_text(&spaced);
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::new();
     for w in words {
@@ -257,8 +468,17 @@ fn excerpt(item: &Item) -> String {
     out
 }
 
-fn shown_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// The time of day in the page's time zone, with the zone's abbreviation.
+fn shown_time(tz: &jiff::tz::TimeZone, t: DateTime<Utc>) -> String {
+    let ts = timestamp(t);
+    let local = tz.to_datetime(ts);
+    let info = tz.to_offset_info(ts);
+    format!(
+        "{:02}:{:02} {}",
+        local.hour(),
+        local.minute(),
+        info.abbreviation()
+    )
 }
 
 fn primary_subtag(lang: &str) -> String {
@@ -362,6 +582,258 @@ fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
+    use crate::model::{ItemId, Source};
+    use crate::publish::{Format, render, render_page};
+    use std::path::Path;
+
+    fn config(extra: &str) -> Config {
+        crate::config::parse(
+            Path::new("t.toml"),
+            &format!(
+                "{extra}\n[[feed]]\nurl = \"https://a.example/f\"\ntags = [\"news\"]\n[[feed]]\nurl = \"https://b.example/f\"\n"
+            ),
+        )
+        .unwrap()
+    }
+
+    fn item(n: u8, at: &str, lang: &str) -> Item {
+        let t: DateTime<Utc> = DateTime::parse_from_rfc3339(at).unwrap().into();
+        Item {
+            id: ItemId([n; 16]),
+            title: Some(format!("خبر {n}")),
+            link: Some(format!("https://a.example/n/{n}")),
+            content: Some(
+                "<p onclick=\"x()\">نص الخبر <b>كاملًا</b><script>alert(1)</script><img src=\"/i.png\"></p>".into(),
+            ),
+            summary: None,
+            published: Some(t),
+            updated: None,
+            first_seen: t,
+            authors: vec![],
+            categories: vec![],
+            enclosures: vec![],
+            language: Some(lang.into()),
+            base: Some(format!("https://a.example/n/{n}")),
+            sources: vec![
+                Source {
+                    feed_url: "https://a.example/f".into(),
+                    feed_title: Some("المصدر".into()),
+                    feed_id: None,
+                    site_url: None,
+                    item_link: Some(format!("https://a.example/n/{n}")),
+                    guid: None,
+                },
+                Source {
+                    feed_url: "https://b.example/f".into(),
+                    feed_title: Some("Other".into()),
+                    feed_id: None,
+                    site_url: None,
+                    item_link: Some(format!("https://b.example/n/{n}")),
+                    guid: None,
+                },
+            ],
+            revision: String::new(),
+            keys: vec![],
+        }
+    }
+
+    fn html(cfg: &Config, scope: &Scope, items: &[Item]) -> String {
+        let view = View {
+            config: cfg,
+            store_id: [0; 16],
+            scope,
+        };
+        String::from_utf8(render(&view, items, Format::Html).body.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn page_words_follow_output_lang_else_the_titles_script() {
+        let items = [item(1, "2024-03-01T10:00:00Z", "ar")];
+        // An Arabic title: an Arabic page, right to left.
+        let ar = html(
+            &config("[output]\ntitle = \"نهر الأخبار\""),
+            &Scope::All,
+            &items,
+        );
+        assert!(ar.contains("<html lang=\"ar\" dir=\"rtl\">"), "{ar}");
+        for label in [
+            "كل الأخبار",
+            "الأقسام والخلاصات",
+            "أوردته أيضًا:",
+            "اشترك:",
+            "جمعها رافد",
+        ] {
+            assert!(ar.contains(label), "{label} missing: {ar}");
+        }
+        for label in ["Everything", "Also reported by", "Subscribe", "Merged by"] {
+            assert!(!ar.contains(label), "{label} on an Arabic page");
+        }
+        let empty = html(&config("[output]\ntitle = \"نهر\""), &Scope::All, &[]);
+        assert!(empty.contains("لا أخبار هنا بعد."), "{empty}");
+        // A Latin title, or lang = "en": English, left to right.
+        for extra in [
+            "[output]\ntitle = \"My river\"",
+            "[output]\ntitle = \"نهر\"\nlang = \"en\"",
+        ] {
+            let en = html(&config(extra), &Scope::All, &items);
+            assert!(en.contains("<html lang=\"en\" dir=\"ltr\">"), "{en}");
+            assert!(en.contains("Everything") && en.contains("Merged by rafid"));
+            // The English label inside an Arabic article keeps its language.
+            assert!(
+                en.contains("<bdi lang=\"en\">Also reported by:</bdi>"),
+                "{en}"
+            );
+            assert!(!en.contains("كل الأخبار"));
+        }
+        let en = html(&config("[output]\ntitle = \"x\""), &Scope::All, &[]);
+        assert!(en.contains("Nothing here yet."));
+    }
+
+    #[test]
+    fn navigation_is_collapsed_without_script() {
+        let page = html(&config("[output]\ntitle = \"x\""), &Scope::All, &[]);
+        let details = page.find("<details>").expect("a details element");
+        let nav = page.find("<nav aria-label=\"Feeds\">").unwrap();
+        let closed = page.find("</details>").unwrap();
+        assert!(details < nav && nav < closed, "{page}");
+        assert!(!page.contains("<details open"));
+        // The feeds of the page itself stay in sight.
+        let subscribe = page.find("class=\"subscribe\"").unwrap();
+        assert!(subscribe < details);
+    }
+
+    #[test]
+    fn items_are_grouped_by_day_in_the_configured_time_zone() {
+        let items = [
+            item(1, "2024-03-01T22:30:00Z", "ar"),
+            item(2, "2024-03-01T20:00:00Z", "ar"),
+            item(3, "2024-02-29T08:00:00Z", "ar"),
+        ];
+        let utc = html(&config("[output]\ntitle = \"x\""), &Scope::All, &items);
+        assert_eq!(utc.matches("<h2 class=\"day\">").count(), 2, "{utc}");
+        assert!(utc.contains("<time datetime=\"2024-03-01\">Friday, 1 March 2024</time>"));
+        assert!(utc.contains("Thursday, 29 February 2024"));
+        assert!(utc.contains(">22:30 UTC</time>"), "{utc}");
+        // In Riyadh (UTC+3) the first item is already on Saturday.
+        let riyadh = html(
+            &config("[output]\ntitle = \"نهر\"\ntimezone = \"Asia/Riyadh\""),
+            &Scope::All,
+            &items,
+        );
+        assert_eq!(riyadh.matches("<h2 class=\"day\">").count(), 3, "{riyadh}");
+        assert!(riyadh.contains(">السبت 2 مارس 2024</time>"), "{riyadh}");
+        assert!(riyadh.contains(">الجمعة 1 مارس 2024</time>"));
+        assert!(riyadh.contains(">01:30 +03</time>"), "{riyadh}");
+        // The machine-readable time stays UTC.
+        assert!(riyadh.contains("datetime=\"2024-03-01T22:30:00Z\""));
+    }
+
+    #[test]
+    fn full_page_content_is_the_sanitized_content() {
+        let items = [item(1, "2024-03-01T10:00:00Z", "ar")];
+        let summary = html(&config("[output]\ntitle = \"x\""), &Scope::All, &items);
+        assert!(
+            summary.contains("class=\"excerpt\">نص الخبر كاملًا</p>"),
+            "{summary}"
+        );
+        assert!(!summary.contains("<b>"));
+        let full = html(
+            &config("[output]\ntitle = \"x\"\npage_content = \"full\""),
+            &Scope::All,
+            &items,
+        );
+        assert!(
+            full.contains("<div class=\"content\"><p>نص الخبر <b>كاملًا</b>"),
+            "{full}"
+        );
+        assert!(full.contains("src=\"https://a.example/i.png\""), "{full}");
+        assert!(!full.contains("alert(1)") && !full.contains("onclick"));
+        assert!(!full.contains("class=\"excerpt\""));
+    }
+
+    #[test]
+    fn excerpts_keep_paragraphs_apart() {
+        let mut it = item(1, "2024-03-01T10:00:00Z", "ar");
+        it.content =
+            Some("<P>أولًا.</P><p>ثانيًا<br>ثالثًا</p><ul><li>رابعًا</li><li>خامسًا</li></ul>".into());
+        assert_eq!(excerpt(&it), "أولًا. ثانيًا ثالثًا رابعًا خامسًا");
+    }
+
+    #[test]
+    fn a_river_is_shown_under_its_title() {
+        let cfg = config(
+            "[output]\ntitle = \"x\"\n[[river]]\nname = \"economy\"\ntitle = \"الاقتصاد اليوم\"\n",
+        );
+        let scope = Scope::River("economy".into());
+        let page = html(&cfg, &scope, &[]);
+        assert!(page.contains("<title>الاقتصاد اليوم</title>"), "{page}");
+        assert!(
+            page.contains("<bdi>الاقتصاد اليوم</bdi>"),
+            "nav label: {page}"
+        );
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &scope,
+        };
+        let atom = String::from_utf8(render(&view, &[], Format::Atom).body.to_vec()).unwrap();
+        assert!(
+            atom.contains("<title type=\"text\">الاقتصاد اليوم</title>"),
+            "{atom}"
+        );
+        let json = String::from_utf8(render(&view, &[], Format::Json).body.to_vec()).unwrap();
+        assert!(json.contains("\"title\": \"الاقتصاد اليوم\""), "{json}");
+    }
+
+    #[test]
+    fn a_private_river_is_named_only_on_its_own_pages_whose_links_carry_its_token() {
+        let cfg = config(
+            "[output]\ntitle = \"x\"\n[[river]]\nname = \"open\"\n[[river]]\nname = \"hidden\"\ntoken = \"t0k&n\"\n",
+        );
+        for scope in [
+            Scope::All,
+            Scope::Tag("news".into()),
+            Scope::River("open".into()),
+        ] {
+            let page = html(&cfg, &scope, &[]);
+            assert!(
+                !page.contains("hidden"),
+                "{scope:?} names the private river: {page}"
+            );
+            assert!(!page.contains("t0k"), "{scope:?} shows the token");
+        }
+        let hidden = Scope::River("hidden".into());
+        let items: Vec<Item> = (1..=3)
+            .map(|n| item(n, "2024-03-01T10:00:00Z", "ar"))
+            .collect();
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &hidden,
+        };
+        let page = crate::publish::Page {
+            before: Some(crate::publish::Cursor::after(&items[0])),
+            next: Some(crate::publish::Cursor::after(&items[2])),
+        };
+        for f in Format::ALL {
+            let body =
+                String::from_utf8(render_page(&view, &items, f, &page).body.to_vec()).unwrap();
+            let want = if f == Format::Json {
+                "hidden.json?token=t0k%26n"
+            } else {
+                "hidden.{}?token=t0k%26n"
+            };
+            let want = want.replace("{}", f.extension());
+            assert!(body.contains(&want), "{f:?}: {body}");
+            // The next page keeps the token.
+            let next = format!(
+                "token=t0k%26n{}before=",
+                if f == Format::Json { "&" } else { "&amp;" }
+            );
+            assert!(body.contains(&next), "{f:?} next link: {body}");
+        }
+    }
 
     #[test]
     fn direction_follows_language_then_letters() {

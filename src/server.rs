@@ -62,10 +62,49 @@ pub async fn run(listener: TcpListener, state: AppState, token: CancellationToke
 }
 
 /// The query of a paged output: `?before=CURSOR` asks for the page after
-/// the item the cursor names. Other parameters (cache busters) are ignored.
+/// the item the cursor names; `?token=` opens a guarded scope. Other
+/// parameters (cache busters) are ignored.
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct PageQuery {
     before: Option<String>,
+    token: Option<String>,
+}
+
+/// Whether a request may read an output guarded by `token` (if any): it
+/// gives the token as `?token=` or as a bearer token.
+fn opens(token: Option<&crate::config::Secret>, given: Option<&str>, headers: &HeaderMap) -> bool {
+    let Some(token) = token else { return true };
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    [given, bearer]
+        .into_iter()
+        .flatten()
+        .any(|g| same_secret(g, &token.0))
+}
+
+/// Compares a given secret with the real one in constant time, so that
+/// response times tell nothing of how much of a guess was right. Both are
+/// hashed first: the comparison is then of equal lengths, and the time does
+/// not tell the secret's length either.
+fn same_secret(given: &str, secret: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(secret.as_bytes()),
+    );
+    !secret.is_empty() && bool::from(a.as_slice().ct_eq(b.as_slice()))
+}
+
+fn unauthorized(what: &str) -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Bearer realm=\"rafid\"")],
+        format!("{what} needs its token: add ?token=… to the URL\n"),
+    )
+        .into_response()
 }
 
 async fn feed(
@@ -120,6 +159,14 @@ async fn serve(
     q: PageQuery,
     headers: &HeaderMap,
 ) -> Response {
+    let config = s.config.borrow().clone();
+    if !opens(
+        crate::publish::token_of(&config, &scope),
+        q.token.as_deref(),
+        headers,
+    ) {
+        return unauthorized("this feed");
+    }
     let before = match q.before.as_deref() {
         None => None,
         Some(c) => match Cursor::parse(c) {
@@ -133,9 +180,10 @@ async fn serve(
             }
         },
     };
-    // WebSub discovery by HTTP header too, as the spec asks of publishers.
-    let config = s.config.borrow().clone();
-    let link = config.websub.hub.as_ref().map(|hub| {
+    // WebSub discovery by HTTP header too, as the spec asks of publishers
+    // (not for a guarded scope, which no hub can read).
+    let public = crate::publish::is_public(&config, &scope);
+    let link = config.websub.hub.as_ref().filter(|_| public).map(|hub| {
         let mut this = crate::publish::feed_url(&config, &scope, format);
         if let Some(c) = before {
             this = format!("{this}?before={c}");
@@ -174,7 +222,7 @@ async fn serve(
             }
         }
     };
-    respond(&rendered, headers, link.as_deref())
+    respond(&rendered, headers, link.as_deref(), public)
 }
 
 fn http_date(t: DateTime<Utc>) -> String {
@@ -249,7 +297,10 @@ fn pick_encoding(headers: &HeaderMap) -> Encoding {
     }
 }
 
-fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
+/// `public`: whether anyone may read the output. A guarded one is marked
+/// `private`, so that no shared cache keeps it for requests without the
+/// token (one given as a bearer token is not in the URL a cache keys on).
+fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>, public: bool) -> Response {
     let mut h = HeaderMap::new();
     let set = |h: &mut HeaderMap, k: header::HeaderName, v: &str| {
         if let Ok(v) = HeaderValue::from_str(v) {
@@ -259,7 +310,12 @@ fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>) -> Response {
     set(&mut h, header::ETAG, &r.etag);
     set(&mut h, header::LAST_MODIFIED, &http_date(r.last_modified));
     set(&mut h, header::VARY, "Accept-Encoding");
-    set(&mut h, header::CACHE_CONTROL, "public, max-age=60");
+    let cache_control = if public {
+        "public, max-age=60"
+    } else {
+        "private, max-age=60"
+    };
+    set(&mut h, header::CACHE_CONTROL, cache_control);
     if let Some(l) = link {
         set(&mut h, header::LINK, l);
     }
@@ -298,8 +354,16 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-async fn opml(State(s): State<AppState>) -> Response {
-    let body = crate::publish::opml(&s.config.borrow().clone());
+async fn opml(
+    State(s): State<AppState>,
+    Query(q): Query<PageQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let config = s.config.borrow().clone();
+    if !opens(config.output.token.as_ref(), q.token.as_deref(), &headers) {
+        return unauthorized("the subscription list");
+    }
+    let body = crate::publish::opml(&config);
     ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
 }
 

@@ -100,11 +100,42 @@ impl Pinger {
     }
 }
 
-/// The URL of every feed rafid serves (each scope, each feed format): what
-/// subscribers may have subscribed to at the hub.
+/// The URL of every public feed rafid serves (each scope, each feed
+/// format): what subscribers may have subscribed to at the hub. A scope
+/// guarded by a token is left out: the hub could not read it, and its name
+/// would reach the hub.
 pub fn topics(config: &Config) -> Vec<String> {
     scopes(config)
         .iter()
+        .filter(|s| crate::publish::is_public(config, s))
         .flat_map(|s| Format::FEEDS.map(|f| crate::publish::feed_url(config, s, f)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hub_never_hears_of_a_guarded_feed() {
+        let text = "[server]\nbase_url = \"https://news.example/\"\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\ntags = [\"news\"]\n\
+                    [[river]]\nname = \"open\"\n\
+                    [[river]]\nname = \"desk\"\ntoken = \"t\"\n";
+        let config = crate::config::parse(std::path::Path::new("t.toml"), text).unwrap();
+        let t = topics(&config);
+        assert!(
+            t.contains(&"https://news.example/rivers/open.atom".to_string()),
+            "{t:?}"
+        );
+        assert!(
+            t.contains(&"https://news.example/feed.json".to_string()),
+            "{t:?}"
+        );
+        assert!(!t.iter().any(|u| u.contains("desk")), "{t:?}");
+        let private_main = format!("{text}[output]\ntoken = \"m\"\n");
+        let config = crate::config::parse(std::path::Path::new("t.toml"), &private_main).unwrap();
+        let t = topics(&config);
+        assert_eq!(t.len(), 3, "only the open river: {t:?}");
+    }
 }

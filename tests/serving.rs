@@ -81,7 +81,7 @@ fn ids(format: Format, body: &str) -> Vec<String> {
             .map(|i| i["id"].as_str().unwrap().to_string())
             .collect(),
         Format::Html => body
-            .split("<h2><a href=\"")
+            .split("<h3><a href=\"")
             .skip(1)
             .map(|s| s[..s.find('"').unwrap()].to_string())
             .collect(),
