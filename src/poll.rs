@@ -191,14 +191,29 @@ impl Poller {
                     let config = self.config.clone();
                     let feed = feed.clone();
                     let shown2 = shown.clone();
-                    let cpu = self.cpu.clone().acquire_owned().await.ok();
+                    let cpu = tokio::select! {
+                        p = self.cpu.clone().acquire_owned() => p.ok(),
+                        _ = cancel.cancelled() => {
+                            return Report { feed: shown, status: Some(status), outcome: Outcome::Cancelled };
+                        }
+                    };
+                    let stop = cancel.clone();
                     let work = tokio::task::spawn_blocking(move || {
                         let _cpu = cpu;
-                        ingest(&store, &config, &feed, body, body_hash, state, &shown2)
+                        let deadline = parse::Deadline::new(parse::MAX_PARSE_CPU, Some(stop));
+                        ingest_within(
+                            &store, &config, &feed, body, body_hash, state, &shown2, &deadline,
+                        )
                     });
-                    let outcome = match work.await {
-                        Ok(o) => o,
-                        Err(e) => Outcome::Failed(format!("{shown}: ingest task failed: {e}")),
+                    // Shutdown does not wait for the parse: it stops at its
+                    // next look at the token, and a store transaction already
+                    // begun is atomic whether or not it ends before the exit.
+                    let outcome = tokio::select! {
+                        r = work => match r {
+                            Ok(o) => o,
+                            Err(e) => Outcome::Failed(format!("{shown}: ingest task failed: {e}")),
+                        },
+                        _ = cancel.cancelled() => Outcome::Cancelled,
                     };
                     Report {
                         feed: shown,
@@ -295,8 +310,29 @@ pub fn ingest(
     feed: &FeedConfig,
     body: crate::fetch::Body,
     body_hash: String,
+    state: FeedState,
+    shown: &str,
+) -> Outcome {
+    let deadline = parse::Deadline::new(parse::MAX_PARSE_CPU, None);
+    ingest_within(
+        store, config, feed, body, body_hash, state, shown, &deadline,
+    )
+}
+
+/// `ingest`, with the parse and the work before storing bounded by
+/// `deadline` (the CPU time of this thread, and the daemon's stop). A
+/// document over its time fails the poll like any bad document; storing,
+/// once begun, is not interrupted.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_within(
+    store: &Store,
+    config: &Config,
+    feed: &FeedConfig,
+    body: crate::fetch::Body,
+    body_hash: String,
     mut state: FeedState,
     shown: &str,
+    deadline: &parse::Deadline,
 ) -> Outcome {
     let now = state.last_poll.unwrap_or_else(Utc::now);
     let decoded = decode_body(&body.bytes, body.content_type.as_deref());
@@ -307,23 +343,29 @@ pub fn ingest(
             decoded.encoding.name()
         );
     }
-    let mut parsed = match parse::parse(
+    let parsed = parse::parse_within(
         &decoded.text,
         &body.final_url,
         config.poll.max_items_per_fetch,
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = format!("{shown}: {e}");
-            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-            state.last_error = Some(msg.clone());
-            // Validators and body hash stay as they were: the next poll
-            // fetches the document again in full.
-            if let Err(e) = store.put_feed_state(feed.key(), &state) {
-                warn!(error = %e, "cannot save feed state");
-            }
-            return Outcome::Failed(msg);
+        deadline,
+    );
+    let refuse = |mut state: FeedState, e: parse::ParseError| {
+        if let parse::ParseError::Cancelled = e {
+            return Outcome::Cancelled;
         }
+        let msg = format!("{shown}: {e}");
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        state.last_error = Some(msg.clone());
+        // Validators and body hash stay as they were: the next poll
+        // fetches the document again in full.
+        if let Err(e) = store.put_feed_state(feed.key(), &state) {
+            warn!(error = %e, "cannot save feed state");
+        }
+        Outcome::Failed(msg)
+    };
+    let mut parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => return refuse(state, e),
     };
     let keys = dedup::keys_for(feed.key(), parsed.meta.site_url.as_deref(), &parsed.entries);
     // An item listed twice in one document is taken once (the first time),
@@ -348,6 +390,10 @@ pub fn ingest(
         Err(e) => return Outcome::Failed(format!("{shown}: {e}")),
     };
     let (entries, keys, dropped) = (screened.entries, screened.keys, screened.dropped);
+    // The last look at the clock: storing, once begun, runs to the end.
+    if let Err(e) = deadline.check() {
+        return refuse(state, e);
+    }
     state.rules = rules_fingerprint(feed).map(str::to_string);
     state.etag = body.validators.etag;
     state.last_modified = body.validators.last_modified;
