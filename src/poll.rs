@@ -158,7 +158,7 @@ impl Poller {
             }) => {
                 state.last_status = Some(status);
                 state.not_modified += 1;
-                note_redirect(&mut state, moved);
+                note_redirect(&mut state, moved, feed);
                 state.hints.fresh_for_secs = hints.fresh_for.map(|d| d.as_secs());
                 succeed(&mut state, now);
                 self.save_state(&key, &mut state, &shown);
@@ -170,7 +170,7 @@ impl Poller {
             }
             Ok(Fetched::Body(body)) => {
                 let status = body.status;
-                note_redirect(&mut state, body.moved.clone());
+                note_redirect(&mut state, body.moved.clone(), feed);
                 state.hints.fresh_for_secs = body.hints.fresh_for.map(|d| d.as_secs());
                 let body_hash = hex(&Sha256::digest(&body.bytes)[..16]);
                 state.last_status = Some(status);
@@ -275,12 +275,13 @@ fn rules_fingerprint(feed: &FeedConfig) -> Option<&str> {
 /// URL is adopted: one stray 301 from a misconfigured server moves nothing.
 const ADOPT_REDIRECT_AFTER: u32 = 3;
 
-fn note_redirect(state: &mut FeedState, moved: Option<url::Url>) {
-    let Some(to) = moved.map(|u| u.to_string()) else {
+fn note_redirect(state: &mut FeedState, moved: Option<url::Url>, feed: &FeedConfig) {
+    let Some(moved) = moved else {
         state.redirect_to = None;
         state.redirect_streak = 0;
         return;
     };
+    let to = moved.to_string();
     if state.redirect_to.as_deref() == Some(to.as_str()) {
         state.redirect_streak = state.redirect_streak.saturating_add(1);
     } else {
@@ -289,8 +290,28 @@ fn note_redirect(state: &mut FeedState, moved: Option<url::Url>) {
     }
     if state.redirect_streak >= ADOPT_REDIRECT_AFTER && state.moved_to.as_deref() != Some(&to) {
         info!(to = %crate::config::redact_str(&to), "the feed moved permanently; polling its new URL from now on");
+        if let Some(why) = credentials_withheld(feed, &moved) {
+            warn!(to = %crate::config::redact_str(&to), "{why}");
+        }
         state.moved_to = Some(to);
     }
+}
+
+/// Why the feed's `headers` and `auth` are not sent to `moved_to`, a URL
+/// the feed moved to, if they are not: they go only to the configured
+/// URL's origin (see `fetch::sends_credentials`). Shown in the log and in
+/// /status.
+pub fn credentials_withheld(feed: &FeedConfig, moved_to: &url::Url) -> Option<String> {
+    let has_credentials = !feed.headers.is_empty() || feed.auth.is_some();
+    if !has_credentials || crate::fetch::sends_credentials(feed, moved_to) {
+        return None;
+    }
+    Some(format!(
+        "the feed moved to another origin ({}); its headers and auth go only to {}, \
+         so they are no longer sent",
+        moved_to.origin().ascii_serialization(),
+        feed.url.origin().ascii_serialization()
+    ))
 }
 
 fn succeed(state: &mut FeedState, now: chrono::DateTime<Utc>) {

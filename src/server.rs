@@ -371,6 +371,11 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
+                "credentials_withheld": st
+                    .moved_to
+                    .as_deref()
+                    .and_then(|m| url::Url::parse(m).ok())
+                    .and_then(|m| crate::poll::credentials_withheld(f, &m)),
                 "items": st.items,
                 "polls": st.polls,
                 "not_modified_share": share_304,
