@@ -583,7 +583,7 @@ async fn read_limited(
     loop {
         let chunk = resp.chunk().await.map_err(|e| FetchError::Request {
             url: shown.to_string(),
-            reason: format!("reading the body: {}", error_chain(&e)),
+            reason: format!("reading the body: {}", error_chain(&e.without_url())),
         })?;
         let Some(chunk) = chunk else { break };
         body.push(&chunk).map_err(err)?;
@@ -593,6 +593,8 @@ async fn read_limited(
 
 fn classify(shown: &str, e: reqwest::Error, timeout: Duration) -> FetchError {
     let url = shown.to_string();
+    // reqwest names the URL in full; `shown` is its redacted form.
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout {
             url,
@@ -626,7 +628,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = c.source();
     }
-    // Never show a URL's secrets even if a lower layer printed it.
     s
 }
 

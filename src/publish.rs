@@ -988,8 +988,18 @@ fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, pag
 }
 
 /// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
-/// `category`, secrets in URLs redacted.
+/// `category`, secrets in URLs redacted (see `config::redact_url`).
 pub fn opml(config: &Config) -> Vec<u8> {
+    opml_of(config, false)
+}
+
+/// `opml` with each feed's URL as configured, secrets and all: only for
+/// whoever holds the admin token.
+pub fn opml_configured(config: &Config) -> Vec<u8> {
+    opml_of(config, true)
+}
+
+fn opml_of(config: &Config, configured: bool) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("opml", &[("version", "2.0")]);
     x.open("head", &[]);
@@ -997,7 +1007,11 @@ pub fn opml(config: &Config) -> Vec<u8> {
     x.close("head");
     x.open("body", &[]);
     for f in &config.feeds {
-        let url = redact_str(f.key());
+        let url = if configured {
+            f.key().to_string()
+        } else {
+            redact_str(f.key())
+        };
         let title = f.title.clone().unwrap_or_else(|| url.clone());
         let tags = f.tags.join(",");
         let mut a = vec![

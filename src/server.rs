@@ -298,9 +298,30 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
-async fn opml(State(s): State<AppState>) -> Response {
-    let body = crate::publish::opml(&s.config.borrow().clone());
-    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
+/// The subscription list: feed URLs with their query values and user info
+/// redacted, unless `server.admin_token` is set and the request carries it.
+async fn opml(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let config = s.config.borrow().clone();
+    let configured = config.server.admin_token.is_some() && authorized(&s, &headers);
+    let body = if configured {
+        crate::publish::opml_configured(&config)
+    } else {
+        crate::publish::opml(&config)
+    };
+    let cache = if configured {
+        "private, no-store"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/x-opml; charset=utf-8"),
+            (header::CACHE_CONTROL, cache),
+            (header::VARY, "Authorization"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// With `server.admin_token` set, the request must carry it as a bearer
