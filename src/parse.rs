@@ -660,9 +660,15 @@ fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
     }
     for m in &e.media {
         for c in &m.content {
-            if let Some(url) = &c.url {
+            // Only http(s), as for enclosure links; the outputs filter
+            // again whatever the store holds.
+            if let Some(url) = c
+                .url
+                .as_ref()
+                .and_then(|u| absolute(u.as_str(), &entry_base))
+            {
                 push_enclosure(Enclosure {
-                    url: url.to_string(),
+                    url,
                     mime_type: c.content_type.as_ref().map(|t| t.to_string()),
                     length: c.size,
                 });
