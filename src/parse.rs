@@ -219,6 +219,12 @@ fn strip_elements(doc: &str, names: &[&str]) -> String {
 /// entities are never loaded), and Atom 0.3.
 fn prepare<'a>(doc: &'a str, deadline: &Deadline) -> Result<std::borrow::Cow<'a, str>, ParseError> {
     let mut doc = std::borrow::Cow::Borrowed(doc);
+    if doc.trim_start().starts_with('{') {
+        if let Some(repaired) = repair_json_feed(&doc) {
+            doc = std::borrow::Cow::Owned(repaired);
+        }
+        return Ok(doc);
+    }
     if let Some(expanded) = expand_internal_entities(&doc, deadline)? {
         doc = std::borrow::Cow::Owned(expanded);
     }
@@ -232,6 +238,187 @@ fn prepare<'a>(doc: &'a str, deadline: &Deadline) -> Result<std::borrow::Cow<'a,
         doc = std::borrow::Cow::Owned(spaced);
     }
     Ok(doc)
+}
+
+/// A JSON Feed with every field feed-rs would refuse repaired or left out,
+/// so that one bad field does not cost the whole document: feed-rs reads
+/// the document into strict types, and a numeric `id` (which JSON Feed 1.1
+/// allows), an array for a title or a negative `size_in_bytes` fails all
+/// of it. `None` when nothing needed repair, or the text is not JSON (the
+/// parser then says what is wrong with it).
+fn repair_json_feed(doc: &str) -> Option<String> {
+    use serde_json::Value;
+    let mut feed: Value = serde_json::from_str(doc).ok()?;
+    let root = feed.as_object_mut()?;
+    let mut changed = false;
+    // A string, or what can stand for one: a number (an id, a title), or
+    // for a title only, an array of strings joined with spaces.
+    fn text(v: &Value, join: bool) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) if join => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                (!parts.is_empty()).then(|| parts.join(" "))
+            }
+            _ => None,
+        }
+    }
+    // Fields that must be strings: a repairable value becomes one, any
+    // other is removed.
+    fn strings(
+        obj: &mut serde_json::Map<String, Value>,
+        fields: &[&str],
+        repair: &[&str],
+        changed: &mut bool,
+    ) {
+        for f in fields {
+            let Some(v) = obj.get(*f) else { continue };
+            if v.is_string() {
+                continue;
+            }
+            *changed = true;
+            let fixed = repair.contains(f).then(|| text(v, *f == "title")).flatten();
+            match fixed {
+                Some(t) => {
+                    obj.insert((*f).to_string(), Value::String(t));
+                }
+                None => {
+                    obj.remove(*f);
+                }
+            }
+        }
+    }
+    fn authors(obj: &mut serde_json::Map<String, Value>, changed: &mut bool) {
+        let person = |v: &mut Value, changed: &mut bool| match v.as_object_mut() {
+            Some(p) => {
+                strings(p, &["name", "url", "avatar"], &["name"], changed);
+                true
+            }
+            None => false,
+        };
+        if let Some(a) = obj.get_mut("author") {
+            if !person(a, changed) {
+                obj.remove("author");
+                *changed = true;
+            }
+        }
+        match obj.get_mut("authors") {
+            Some(Value::Array(list)) => {
+                let before = list.len();
+                list.retain_mut(|p| person(p, changed));
+                *changed |= list.len() != before;
+            }
+            Some(_) => {
+                obj.remove("authors");
+                *changed = true;
+            }
+            None => {}
+        }
+    }
+    // The feed: leave what is not a JSON Feed at all to the parser.
+    if !root.get("version").is_some_and(Value::is_string) {
+        return None;
+    }
+    if !root.get("title").is_some_and(Value::is_string) {
+        let title = root.get("title").and_then(|t| text(t, true));
+        root.insert("title".into(), Value::String(title.unwrap_or_default()));
+        changed = true;
+    }
+    strings(
+        root,
+        &[
+            "home_page_url",
+            "feed_url",
+            "language",
+            "description",
+            "icon",
+            "favicon",
+        ],
+        &[],
+        &mut changed,
+    );
+    authors(root, &mut changed);
+    let items = match root.get_mut("items") {
+        Some(Value::Array(items)) => items,
+        _ => {
+            root.insert("items".into(), Value::Array(Vec::new()));
+            changed = true;
+            return Some(feed.to_string());
+        }
+    };
+    let before = items.len();
+    items.retain(Value::is_object);
+    changed |= items.len() != before;
+    for item in items.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        strings(
+            item,
+            &[
+                "id",
+                "url",
+                "external_url",
+                "title",
+                "content_html",
+                "content_text",
+                "summary",
+                "date_published",
+                "date_modified",
+            ],
+            &["id", "title"],
+            &mut changed,
+        );
+        authors(item, &mut changed);
+        match item.get_mut("tags") {
+            Some(Value::Array(tags)) => {
+                if !tags.iter().all(Value::is_string) {
+                    let fixed: Vec<Value> = tags
+                        .iter()
+                        .filter_map(|t| text(t, false))
+                        .map(Value::String)
+                        .collect();
+                    *tags = fixed;
+                    changed = true;
+                }
+            }
+            Some(_) => {
+                item.remove("tags");
+                changed = true;
+            }
+            None => {}
+        }
+        match item.get_mut("attachments") {
+            Some(Value::Array(list)) => {
+                let before = list.len();
+                // An attachment needs its url and type; its other fields
+                // are left out when bad.
+                list.retain_mut(|a| {
+                    let Some(a) = a.as_object_mut() else {
+                        return false;
+                    };
+                    let ok = a.get("url").is_some_and(Value::is_string)
+                        && a.get("mime_type").is_some_and(Value::is_string);
+                    strings(a, &["title"], &[], &mut changed);
+                    for f in ["size_in_bytes", "duration_in_seconds"] {
+                        if a.get(f).is_some_and(|v| v.as_u64().is_none()) {
+                            a.remove(f);
+                            changed = true;
+                        }
+                    }
+                    ok
+                });
+                changed |= list.len() != before;
+            }
+            Some(_) => {
+                item.remove("attachments");
+                changed = true;
+            }
+            None => {}
+        }
+    }
+    changed.then(|| feed.to_string())
 }
 
 /// feed-rs 3.0 reads "name (e-mail)" fields by dropping the byte on either
@@ -1145,6 +1332,52 @@ mod tests {
         assert_eq!(f.entries[0].guid.as_deref(), Some("1"));
         assert_eq!(f.entries[0].title.as_deref(), Some("عنوان"));
         assert_eq!(f.entries[0].language.as_deref(), Some("ar"));
+    }
+
+    #[test]
+    fn one_bad_json_feed_field_does_not_reject_the_document() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "items":[
+              {"id":1234,"url":"https://j.example/1","title":"رقم المعرف"},
+              {"id":"2","url":"https://j.example/2","title":["عنوان","من","أجزاء"]},
+              {"id":"3","url":"https://j.example/3","title":"مرفق سالب",
+               "attachments":[{"url":"https://j.example/a.mp3","mime_type":"audio/mpeg","size_in_bytes":-5}]},
+              {"id":"4","url":"https://j.example/4","title":"مرفق ضخم",
+               "attachments":[{"url":"https://j.example/b.mp3","mime_type":"audio/mpeg","size_in_bytes":1e30}]},
+              {"id":"5","url":"https://j.example/5","title":{"x":1},"tags":["ok",7,null]},
+              "not an item",
+              {"id":"6","url":"https://j.example/6","title":"سليم","author":"nobody",
+               "attachments":[{"mime_type":"audio/mpeg"}]}
+            ]}"#;
+        let f = parse(doc, &base(), 100).unwrap();
+        let by_id = |id: &str| {
+            f.entries
+                .iter()
+                .find(|e| e.guid.as_deref() == Some(id))
+                .unwrap()
+        };
+        assert_eq!(f.entries.len(), 6);
+        // JSON Feed 1.1: a numeric id is read as a string.
+        assert_eq!(by_id("1234").title.as_deref(), Some("رقم المعرف"));
+        assert_eq!(by_id("2").title.as_deref(), Some("عنوان من أجزاء"));
+        // A bad size is left out; the item stays.
+        assert_eq!(by_id("3").title.as_deref(), Some("مرفق سالب"));
+        assert_eq!(by_id("4").title.as_deref(), Some("مرفق ضخم"));
+        assert_eq!(by_id("5").title, None);
+        let tags: Vec<_> = by_id("5")
+            .categories
+            .iter()
+            .map(|c| c.term.as_str())
+            .collect();
+        assert_eq!(tags, ["ok", "7"]);
+        assert_eq!(by_id("6").title.as_deref(), Some("سليم"));
+        // A document without a problem is handed over as it is.
+        assert!(
+            repair_json_feed(
+                r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[]}"#
+            )
+            .is_none()
+        );
     }
 
     #[test]
