@@ -343,7 +343,6 @@ fn repair_json_feed(doc: &str) -> Option<String> {
         Some(Value::Array(items)) => items,
         _ => {
             root.insert("items".into(), Value::Array(Vec::new()));
-            changed = true;
             return Some(feed.to_string());
         }
     };
@@ -372,17 +371,16 @@ fn repair_json_feed(doc: &str) -> Option<String> {
         );
         authors(item, &mut changed);
         match item.get_mut("tags") {
-            Some(Value::Array(tags)) => {
-                if !tags.iter().all(Value::is_string) {
-                    let fixed: Vec<Value> = tags
-                        .iter()
-                        .filter_map(|t| text(t, false))
-                        .map(Value::String)
-                        .collect();
-                    *tags = fixed;
-                    changed = true;
-                }
+            Some(Value::Array(tags)) if !tags.iter().all(Value::is_string) => {
+                let fixed: Vec<Value> = tags
+                    .iter()
+                    .filter_map(|t| text(t, false))
+                    .map(Value::String)
+                    .collect();
+                *tags = fixed;
+                changed = true;
             }
+            Some(Value::Array(_)) => {}
             Some(_) => {
                 item.remove("tags");
                 changed = true;
