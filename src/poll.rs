@@ -91,8 +91,9 @@ impl Poller {
     }
 
     /// Polls `feed` once; never fails: every problem ends up in the report
-    /// and in the feed's state. `cancel` stops the network part; storing,
-    /// once started, finishes.
+    /// and in the feed's state. `cancel` ends the poll at once: the fetch,
+    /// and the wait for the ingest on its blocking thread, which stops
+    /// parsing at its next check (storing, once started, finishes there).
     pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
         let shown = redact_url(&feed.url);
         // An error-level span is enabled whenever any logging is, so warnings
