@@ -503,3 +503,102 @@ fn log_report(r: &Report) {
         Outcome::Cancelled => info!("poll cancelled by shutdown"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn body(doc: &str) -> crate::fetch::Body {
+        crate::fetch::Body {
+            status: 200,
+            bytes: bytes::Bytes::from(doc.to_string()),
+            content_type: Some("application/rss+xml".into()),
+            final_url: url::Url::parse("https://a.example/f").unwrap(),
+            validators: Default::default(),
+            moved: None,
+            hints: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_parse_past_its_time_fails_the_poll_and_a_stopped_one_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = {:?}\n[[feed]]\nurl = \"https://a.example/f?k=s3cr3t\"\n",
+            dir.path().join("data").display().to_string()
+        );
+        let cfg = crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap();
+        let store = Store::open(&cfg.storage.path, "test").unwrap();
+        let feed = &cfg.feeds[0];
+        let shown = redact_url(&feed.url);
+        let doc = "<rss version=\"2.0\"><channel><title>T</title>\
+                   <item><guid>1</guid><title>خبر</title></item></channel></rss>";
+
+        let over = parse::Deadline::new(Duration::ZERO, None);
+        // Some CPU time on this thread, so that the clock has moved.
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_add(i));
+        }
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h1".into(),
+            FeedState::default(),
+            &shown,
+            &over,
+        );
+        let Outcome::Failed(msg) = out else {
+            panic!("{out:?}")
+        };
+        assert!(
+            msg.starts_with(&format!("{shown}: ")) && msg.contains("CPU"),
+            "{msg}"
+        );
+        let st = store.feed_state(feed.key()).unwrap().unwrap();
+        assert_eq!(st.consecutive_failures, 1);
+        assert_eq!(st.last_error.as_deref(), Some(msg.as_str()));
+        assert!(
+            crate::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
+                .contains("backing off"),
+        );
+        assert_eq!(store.item_count(), 0);
+
+        // Stopped by shutdown: nothing stored, nothing recorded.
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let stopped = parse::Deadline::new(Duration::from_secs(3600), Some(stop));
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h2".into(),
+            st.clone(),
+            &shown,
+            &stopped,
+        );
+        assert_eq!(out, Outcome::Cancelled);
+        let after = store.feed_state(feed.key()).unwrap().unwrap();
+        assert_eq!(after.consecutive_failures, 1);
+        assert_eq!(store.item_count(), 0);
+
+        // With time to spare the same document is stored.
+        let fine = parse::Deadline::new(Duration::from_secs(3600), None);
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h3".into(),
+            st,
+            &shown,
+            &fine,
+        );
+        assert!(matches!(out, Outcome::Stored(_)), "{out:?}");
+        assert_eq!(store.item_count(), 1);
+    }
+}
