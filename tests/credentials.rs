@@ -1,6 +1,7 @@
 //! A feed's `headers` and `auth` go only to the origin of its configured
 //! URL, even after rafid adopts a permanent move to another origin.
 
+use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
@@ -12,6 +13,20 @@ use tokio_util::sync::CancellationToken;
 const FEED: &str = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>T</title>
 <item><guid>1</guid><title>خبر</title><link>https://news.example/1</link></item>
 </channel></rss>"#;
+
+/// Everything logged, kept for the test to read.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Logs {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// One request as a server saw it.
 #[derive(Clone, Debug)]
@@ -64,6 +79,15 @@ async fn server() -> (String, Arc<Recorder>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_adopted_move_to_another_origin_drops_the_credentials() {
+    let logs = Logs::default();
+    let writer = logs.clone();
+    tracing::subscriber::set_global_default(
+        tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish(),
+    )
+    .unwrap();
     // Two servers on two ports of 127.0.0.1: two origins.
     let (a, seen_a) = server().await;
     let (b, seen_b) = server().await;
@@ -139,4 +163,12 @@ async fn an_adopted_move_to_another_origin_drops_the_credentials() {
         "{status:#}"
     );
     assert!(feeds[1]["credentials_withheld"].is_null(), "{status:#}");
+    // And so does the log, once, when the move is adopted.
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let warned: Vec<_> = logged
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("another origin"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{logged}");
+    assert!(warned[0].contains(&b), "{logged}");
 }
