@@ -9,9 +9,12 @@
 //! control socket ([`crate::control`]).
 //!
 //! Stop order: the token is cancelled; pollers stop at their next await
-//! (a document being stored finishes storing); the server stops accepting
-//! and finishes its requests; the publisher exits; then the store is
-//! flushed. Tasks get `GRACE` to finish before the flush happens anyway.
+//! without waiting for a parse on its blocking thread (the parse stops at
+//! its next look at the token; a document already being stored is stored
+//! in one transaction, all or nothing, even if the process exits first);
+//! the server stops accepting and finishes its requests; the publisher
+//! exits; then the store is flushed. Tasks get `GRACE` to finish before
+//! the flush happens anyway.
 
 use std::sync::Arc;
 use std::time::Duration;

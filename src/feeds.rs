@@ -429,7 +429,7 @@ pub async fn probe(url: &Url) -> Result<Probe, Failure> {
 }
 
 /// Feed links a web page declares (`<link rel="alternate" type=…feed…>`),
-/// resolved against `base`, in page order.
+/// resolved against `base`, in page order; http(s) links only.
 ///
 /// A small tag scanner rather than an HTML parser: only `<link>` start
 /// tags and their attributes matter, and html5ever (there through ammonia)
@@ -467,7 +467,12 @@ pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
             .as_deref()
             .is_some_and(|t| FEED_TYPES.contains(&t.split(';').next().unwrap_or("").trim()));
         if rel_alt && is_feed {
-            if let Some(u) = get("href").and_then(|h| base.join(h.trim()).ok()) {
+            // Only a link rafid can poll: a `file:`, `feed:` or `javascript:`
+            // one is passed over for the next.
+            let link = get("href")
+                .and_then(|h| base.join(h.trim()).ok())
+                .filter(|u| matches!(u.scheme(), "http" | "https"));
+            if let Some(u) = link {
                 if !found.contains(&u) {
                     found.push(u);
                 }
@@ -924,6 +929,9 @@ title = 'single quotes'
     fn feed_links_are_discovered() {
         let html = r#"<html><head>
 <link rel="stylesheet" href="/s.css">
+<link rel="alternate" type="application/rss+xml" href="file:///etc/passwd">
+<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
+<link rel="alternate" type="application/atom+xml" href="feed://site.example/atom">
 <LINK REL="alternate" TYPE="application/rss+xml" title="RSS" href="/rss.xml?a=1&amp;b=2">
 <link rel=alternate type='application/atom+xml' href='https://feeds.example/atom'>
 <link rel="alternate" hreflang="en" href="/en/">

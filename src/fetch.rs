@@ -176,7 +176,9 @@ impl Fetcher {
     /// One GET of `feed` at `url`, conditional on `validators`, following
     /// up to `MAX_REDIRECTS` redirects by hand: every hop carries the
     /// validators, none carries a Referer, and the feed's own headers and
-    /// credentials never go to another host.
+    /// credentials go only to the origin of the URL in the config (see
+    /// [`sends_credentials`]), wherever `url` (a URL the feed moved to)
+    /// and the redirects lead.
     pub async fn fetch(
         &self,
         feed: &FeedConfig,
@@ -197,9 +199,12 @@ impl Fetcher {
         // Whether every hop so far was a permanent redirect (301/308).
         let mut all_permanent = true;
         let resp = loop {
-            let same_host = current.host_str() == url.host_str()
-                && current.port_or_known_default() == url.port_or_known_default();
-            let req = self.request(feed, &current, validators, same_host);
+            let req = self.request(
+                feed,
+                &current,
+                validators,
+                sends_credentials(feed, &current),
+            );
             let resp = tokio::select! {
                 r = req.send() => r.map_err(|e| classify(&shown, e, self.timeout))?,
                 _ = &mut deadline => return Err(timeout()),
@@ -299,7 +304,7 @@ impl Fetcher {
         feed: &FeedConfig,
         url: &Url,
         validators: &Validators,
-        same_host: bool,
+        credentials: bool,
     ) -> reqwest::RequestBuilder {
         let mut headers = HeaderMap::new();
         headers.insert(header::ACCEPT, HeaderValue::from_static(ACCEPT));
@@ -323,7 +328,7 @@ impl Fetcher {
         {
             headers.insert(header::IF_MODIFIED_SINCE, v);
         }
-        if same_host {
+        if credentials {
             for (name, value) in &feed.headers {
                 if let (Ok(n), Ok(mut v)) = (
                     header::HeaderName::from_bytes(name.as_bytes()),
@@ -335,13 +340,22 @@ impl Fetcher {
             }
         }
         let mut req = self.client.get(url.clone()).headers(headers);
-        if same_host {
+        if credentials {
             if let Some((user, pw)) = &feed.auth {
                 req = req.basic_auth(user, Some(&pw.0));
             }
         }
         req
     }
+}
+
+/// Whether a request to `target` may carry `feed`'s `headers` and `auth`:
+/// only when it goes to the origin (scheme, host and port) of the feed's
+/// URL as configured. A redirect, or a move rafid adopted, to another
+/// host, another port, or from https to plain http, loses them.
+pub fn sends_credentials(feed: &FeedConfig, target: &Url) -> bool {
+    let origin = feed.url.origin();
+    origin.is_tuple() && target.origin() == origin
 }
 
 /// What the response headers say about how long the feed stays fresh.
@@ -569,7 +583,7 @@ async fn read_limited(
     loop {
         let chunk = resp.chunk().await.map_err(|e| FetchError::Request {
             url: shown.to_string(),
-            reason: format!("reading the body: {}", error_chain(&e)),
+            reason: format!("reading the body: {}", error_chain(&e.without_url())),
         })?;
         let Some(chunk) = chunk else { break };
         body.push(&chunk).map_err(err)?;
@@ -579,6 +593,8 @@ async fn read_limited(
 
 fn classify(shown: &str, e: reqwest::Error, timeout: Duration) -> FetchError {
     let url = shown.to_string();
+    // reqwest names the URL in full; `shown` is its redacted form.
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout {
             url,
@@ -612,7 +628,6 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         }
         cur = c.source();
     }
-    // Never show a URL's secrets even if a lower layer printed it.
     s
 }
 
@@ -979,6 +994,25 @@ mod tests {
             CacheHints::from_headers(&HeaderMap::new(), now).fresh_for,
             None
         );
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_configured_origin() {
+        let cfg = crate::config::parse(
+            std::path::Path::new("t.toml"),
+            "[[feed]]\nurl = \"https://news.example:8443/f\"\n\
+             headers = { \"X-Api-Key\" = \"k\" }\n",
+        )
+        .unwrap();
+        let feed = &cfg.feeds[0];
+        let sends = |u: &str| sends_credentials(feed, &Url::parse(u).unwrap());
+        assert!(sends("https://news.example:8443/other?page=2"));
+        assert!(sends("https://NEWS.example:8443/f"));
+        // Same host and port, but plain http: never.
+        assert!(!sends("http://news.example:8443/f"));
+        assert!(!sends("https://news.example/f"));
+        assert!(!sends("https://cdn.news.example:8443/f"));
+        assert!(!sends("https://other.example:8443/f"));
     }
 
     #[test]

@@ -57,8 +57,16 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
         return control::run_reader(&config, &command, &mut std::io::stdout().lock());
     }
     match command {
-        Command::Run => runtime()?
-            .block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) }),
+        Command::Run => {
+            let rt = runtime()?;
+            let done =
+                rt.block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) });
+            // A parse still running on a blocking thread stops at its next
+            // look at the stop token; the exit does not wait for it (a
+            // dropped runtime would, however long the parse took).
+            rt.shutdown_timeout(std::time::Duration::from_millis(500));
+            done
+        }
         Command::PollOnce => {
             control::refuse_beside_daemon(&config, "poll-once")?;
             let summary = runtime()?.block_on(commands::poll_once(config))?;

@@ -217,6 +217,17 @@ pub fn render(
             (label(&redact_url(&f.url)), st)
         })
         .collect();
+    // Feeds whose URLs differ only in their query values look the same
+    // redacted; the second and later get a number, as series must differ.
+    let mut per_feed = per_feed;
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for (l, _) in per_feed.iter_mut() {
+        let n = seen.entry(l.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            *l = format!("{l} #{n}");
+        }
+    }
     type Field = fn(&FeedState) -> Option<f64>;
     let series: [(&str, &str, &str, Field); 7] = [
         (
@@ -396,6 +407,34 @@ mod tests {
         assert!(!text.contains("s3cret"));
         // Never polled successfully: no timestamp series for it.
         assert!(!text.contains("rafid_feed_last_success_timestamp_seconds{"));
+    }
+
+    #[test]
+    fn feed_labels_carry_no_query_value() {
+        let names = ["client_secret", "pwd", "jwt", "code", "hash", "k", "x-auth"];
+        let mut text = String::new();
+        for n in names {
+            text.push_str(&format!(
+                "[[feed]]\nurl = \"https://me:pw@a.example/f?{n}=s3cr3t-{n}\"\n"
+            ));
+        }
+        // Two feeds the same but for a query value stay two series.
+        text.push_str("[[feed]]\nurl = \"https://you:pw@a.example/f?k=s3cr3t-other\"\n");
+        let cfg = crate::config::parse(Path::new("t.toml"), &text).unwrap();
+        let states: Vec<_> = cfg
+            .feeds
+            .iter()
+            .map(|f| (f.key().to_string(), FeedState::default()))
+            .collect();
+        let out = render(&Counters::default(), &cfg, &states, 0, 0);
+        assert!(!out.contains("s3cr3t") && !out.contains(":pw@"), "{out}");
+        for n in names {
+            assert!(out.contains(&format!("f?{n}=redacted")), "{n}: {out}");
+        }
+        assert!(
+            out.contains("rafid_feed_items{feed=\"https://redacted@a.example/f?k=redacted #2\"} 0"),
+            "{out}"
+        );
     }
 
     #[test]

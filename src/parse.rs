@@ -1,8 +1,13 @@
 //! Parsing: a decoded document → feed-rs → rafid's `ParsedFeed`. feed-rs
 //! types never leave this module.
 
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use feed_rs::model as fr;
+use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::model::{Category, Enclosure, Entry, FeedMeta, ParsedFeed, Person};
@@ -13,6 +18,110 @@ pub enum ParseError {
     NotAFeed(String),
     #[error("refused: {0}")]
     Refused(String),
+    #[error("refused: parsing took more than {0:?} of CPU time; the document was abandoned")]
+    OverTime(Duration),
+    /// The daemon is stopping; nothing is wrong with the document.
+    #[error("parse stopped by shutdown")]
+    Cancelled,
+}
+
+/// The CPU time one document's parse may take by default. Real feeds, even
+/// 16 MiB ones, parse in a fraction of it; past it the feed fails the poll
+/// and backs off like any failed feed.
+pub const MAX_PARSE_CPU: Duration = Duration::from_secs(5);
+
+/// Steps of work between two looks at the clock and the stop token.
+const CHECK_EVERY: u64 = 4096;
+
+/// Bounds the work of one document: a CPU-time limit for the thread doing
+/// it, and the daemon's stop token. Checked between the stages of a parse
+/// and every `CHECK_EVERY` steps inside its loops, so that neither a
+/// hostile document nor a shutdown has to wait for a parse to end.
+///
+/// Create it on the thread that does the work: the CPU time counted is that
+/// thread's.
+pub struct Deadline {
+    limit: Duration,
+    started: Clock,
+    cancel: Option<CancellationToken>,
+    /// Steps counted so far (see [`Deadline::step`]); also what tests read
+    /// to bound the work a document costs.
+    steps: Cell<u64>,
+    next_check: Cell<u64>,
+}
+
+/// Where the time a parse has taken is read from.
+#[derive(Clone, Copy)]
+enum Clock {
+    /// CPU time of the calling thread at the start.
+    Thread(Duration),
+    /// Wall time, where the thread's CPU time cannot be read.
+    Wall(Instant),
+}
+
+/// The calling thread's CPU time so far.
+fn thread_cpu_time() -> Option<Duration> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the duration of the
+    // call, and CLOCK_THREAD_CPUTIME_ID needs nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then(|| Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32))
+}
+
+impl Deadline {
+    /// `limit` of CPU time from now, on this thread; `cancel` stops the
+    /// parse early when cancelled.
+    pub fn new(limit: Duration, cancel: Option<CancellationToken>) -> Deadline {
+        let started = match thread_cpu_time() {
+            Some(t) => Clock::Thread(t),
+            None => Clock::Wall(Instant::now()),
+        };
+        Deadline {
+            limit,
+            started,
+            cancel,
+            steps: Cell::new(0),
+            next_check: Cell::new(CHECK_EVERY),
+        }
+    }
+
+    /// The CPU time used since the deadline was set.
+    pub fn elapsed(&self) -> Duration {
+        match self.started {
+            Clock::Thread(t0) => thread_cpu_time().unwrap_or(t0).saturating_sub(t0),
+            Clock::Wall(t0) => t0.elapsed(),
+        }
+    }
+
+    /// Fails once the parse is over its time or the daemon is stopping.
+    pub fn check(&self) -> Result<(), ParseError> {
+        if self.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+            return Err(ParseError::Cancelled);
+        }
+        if self.elapsed() > self.limit {
+            return Err(ParseError::OverTime(self.limit));
+        }
+        Ok(())
+    }
+
+    /// Counts `n` steps of work, and checks every `CHECK_EVERY` of them.
+    pub fn step(&self, n: u64) -> Result<(), ParseError> {
+        let steps = self.steps.get().saturating_add(n);
+        self.steps.set(steps);
+        if steps >= self.next_check.get() {
+            self.next_check.set(steps.saturating_add(CHECK_EVERY));
+            self.check()?;
+        }
+        Ok(())
+    }
+
+    /// The steps of work counted so far.
+    pub fn steps(&self) -> u64 {
+        self.steps.get()
+    }
 }
 
 /// How much text the internal DTD's entities may add to a document. Real
@@ -22,11 +131,23 @@ const MAX_ENTITY_EXPANSION: usize = 256 << 10;
 
 /// Parses one document (already decoded to UTF-8, see `fetch::decode_body`).
 /// `base` is the URL the document was fetched from; relative links resolve
-/// against it. Keeps at most `max_items` entries, the newest.
+/// against it. Keeps at most `max_items` entries, the newest. Takes at most
+/// `MAX_PARSE_CPU` of CPU time.
 pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, ParseError> {
+    parse_within(doc, base, max_items, &Deadline::new(MAX_PARSE_CPU, None))
+}
+
+/// `parse`, stopped by `deadline`.
+pub fn parse_within(
+    doc: &str,
+    base: &Url,
+    max_items: usize,
+    deadline: &Deadline,
+) -> Result<ParsedFeed, ParseError> {
     let parser = feed_parser(base);
-    let doc = prepare(doc)?;
+    let doc = prepare(doc, deadline)?;
     let doc = doc.as_ref();
+    deadline.check()?;
     let feed = match parse_guarded(&parser, doc) {
         Ok(r) => r,
         // feed-rs 3.0 panics on some author fields (it slices an e-mail
@@ -36,7 +157,8 @@ pub fn parse(doc: &str, base: &Url, max_items: usize) -> Result<ParsedFeed, Pars
             .map_err(|_| ParseError::NotAFeed("the feed parser failed on this document".into()))?,
     }
     .map_err(|e| ParseError::NotAFeed(describe(doc, &e.to_string())))?;
-    let mut parsed = convert(feed, base, max_items);
+    deadline.check()?;
+    let mut parsed = convert(feed, base, max_items, deadline)?;
     if doc.trim_start().starts_with('<') {
         parsed.meta.update_period = syndication_period(doc);
     }
@@ -95,9 +217,15 @@ fn strip_elements(doc: &str, names: &[&str]) -> String {
 /// Rewrites what feed-rs cannot read into what it can: entities declared
 /// in the document's internal DTD (expanded here, within a bound; external
 /// entities are never loaded), and Atom 0.3.
-fn prepare(doc: &str) -> Result<std::borrow::Cow<'_, str>, ParseError> {
+fn prepare<'a>(doc: &'a str, deadline: &Deadline) -> Result<std::borrow::Cow<'a, str>, ParseError> {
     let mut doc = std::borrow::Cow::Borrowed(doc);
-    if let Some(expanded) = expand_internal_entities(&doc)? {
+    if doc.trim_start().starts_with('{') {
+        if let Some(repaired) = repair_json_feed(&doc) {
+            doc = std::borrow::Cow::Owned(repaired);
+        }
+        return Ok(doc);
+    }
+    if let Some(expanded) = expand_internal_entities(&doc, deadline)? {
         doc = std::borrow::Cow::Owned(expanded);
     }
     if let Some(atom) = atom03_as_atom10(&doc) {
@@ -110,6 +238,185 @@ fn prepare(doc: &str) -> Result<std::borrow::Cow<'_, str>, ParseError> {
         doc = std::borrow::Cow::Owned(spaced);
     }
     Ok(doc)
+}
+
+/// A JSON Feed with every field feed-rs would refuse repaired or left out,
+/// so that one bad field does not cost the whole document: feed-rs reads
+/// the document into strict types, and a numeric `id` (which JSON Feed 1.1
+/// allows), an array for a title or a negative `size_in_bytes` fails all
+/// of it. `None` when nothing needed repair, or the text is not JSON (the
+/// parser then says what is wrong with it).
+fn repair_json_feed(doc: &str) -> Option<String> {
+    use serde_json::Value;
+    let mut feed: Value = serde_json::from_str(doc).ok()?;
+    let root = feed.as_object_mut()?;
+    let mut changed = false;
+    // A string, or what can stand for one: a number (an id, a title), or
+    // for a title only, an array of strings joined with spaces.
+    fn text(v: &Value, join: bool) -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(a) if join => {
+                let parts: Vec<&str> = a.iter().filter_map(Value::as_str).collect();
+                (!parts.is_empty()).then(|| parts.join(" "))
+            }
+            _ => None,
+        }
+    }
+    // Fields that must be strings: a repairable value becomes one, any
+    // other is removed.
+    fn strings(
+        obj: &mut serde_json::Map<String, Value>,
+        fields: &[&str],
+        repair: &[&str],
+        changed: &mut bool,
+    ) {
+        for f in fields {
+            let Some(v) = obj.get(*f) else { continue };
+            if v.is_string() {
+                continue;
+            }
+            *changed = true;
+            let fixed = repair.contains(f).then(|| text(v, *f == "title")).flatten();
+            match fixed {
+                Some(t) => {
+                    obj.insert((*f).to_string(), Value::String(t));
+                }
+                None => {
+                    obj.remove(*f);
+                }
+            }
+        }
+    }
+    fn authors(obj: &mut serde_json::Map<String, Value>, changed: &mut bool) {
+        let person = |v: &mut Value, changed: &mut bool| match v.as_object_mut() {
+            Some(p) => {
+                strings(p, &["name", "url", "avatar"], &["name"], changed);
+                true
+            }
+            None => false,
+        };
+        if let Some(a) = obj.get_mut("author") {
+            if !person(a, changed) {
+                obj.remove("author");
+                *changed = true;
+            }
+        }
+        match obj.get_mut("authors") {
+            Some(Value::Array(list)) => {
+                let before = list.len();
+                list.retain_mut(|p| person(p, changed));
+                *changed |= list.len() != before;
+            }
+            Some(_) => {
+                obj.remove("authors");
+                *changed = true;
+            }
+            None => {}
+        }
+    }
+    // The feed: leave what is not a JSON Feed at all to the parser.
+    if !root.get("version").is_some_and(Value::is_string) {
+        return None;
+    }
+    if !root.get("title").is_some_and(Value::is_string) {
+        let title = root.get("title").and_then(|t| text(t, true));
+        root.insert("title".into(), Value::String(title.unwrap_or_default()));
+        changed = true;
+    }
+    strings(
+        root,
+        &[
+            "home_page_url",
+            "feed_url",
+            "language",
+            "description",
+            "icon",
+            "favicon",
+        ],
+        &[],
+        &mut changed,
+    );
+    authors(root, &mut changed);
+    let items = match root.get_mut("items") {
+        Some(Value::Array(items)) => items,
+        _ => {
+            root.insert("items".into(), Value::Array(Vec::new()));
+            return Some(feed.to_string());
+        }
+    };
+    let before = items.len();
+    items.retain(Value::is_object);
+    changed |= items.len() != before;
+    for item in items.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        strings(
+            item,
+            &[
+                "id",
+                "url",
+                "external_url",
+                "title",
+                "content_html",
+                "content_text",
+                "summary",
+                "date_published",
+                "date_modified",
+            ],
+            &["id", "title"],
+            &mut changed,
+        );
+        authors(item, &mut changed);
+        match item.get_mut("tags") {
+            Some(Value::Array(tags)) if !tags.iter().all(Value::is_string) => {
+                let fixed: Vec<Value> = tags
+                    .iter()
+                    .filter_map(|t| text(t, false))
+                    .map(Value::String)
+                    .collect();
+                *tags = fixed;
+                changed = true;
+            }
+            Some(Value::Array(_)) => {}
+            Some(_) => {
+                item.remove("tags");
+                changed = true;
+            }
+            None => {}
+        }
+        match item.get_mut("attachments") {
+            Some(Value::Array(list)) => {
+                let before = list.len();
+                // An attachment needs its url and type; its other fields
+                // are left out when bad.
+                list.retain_mut(|a| {
+                    let Some(a) = a.as_object_mut() else {
+                        return false;
+                    };
+                    let ok = a.get("url").is_some_and(Value::is_string)
+                        && a.get("mime_type").is_some_and(Value::is_string);
+                    strings(a, &["title"], &[], &mut changed);
+                    for f in ["size_in_bytes", "duration_in_seconds"] {
+                        if a.get(f).is_some_and(|v| v.as_u64().is_none()) {
+                            a.remove(f);
+                            changed = true;
+                        }
+                    }
+                    ok
+                });
+                changed |= list.len() != before;
+            }
+            Some(_) => {
+                item.remove("attachments");
+                changed = true;
+            }
+            None => {}
+        }
+    }
+    changed.then(|| feed.to_string())
 }
 
 /// feed-rs 3.0 reads "name (e-mail)" fields by dropping the byte on either
@@ -206,7 +513,14 @@ fn rss_with_version(doc: &str) -> Option<String> {
 /// leaves unexpanded. `None` when the document declares none. Written by
 /// hand because no XML parser in use here expands DTD entities, and the
 /// bound on expansion is the point.
-fn expand_internal_entities(doc: &str) -> Result<Option<String>, ParseError> {
+///
+/// Every reference costs: a declared one the length of its value (at least
+/// one), an undeclared one one unit, all against `MAX_ENTITY_EXPANSION`;
+/// only the references XML itself defines (`&amp;` and the four others,
+/// `&#…;`) are free, as the XML parser resolves them whether or not there
+/// is a DTD. Names are looked up in a map, so the work is linear in the
+/// document, however many entities it declares.
+fn expand_internal_entities(doc: &str, deadline: &Deadline) -> Result<Option<String>, ParseError> {
     let head = prefix(doc, 64 << 10);
     let Some(dt) = head.find("<!DOCTYPE") else {
         return Ok(None);
@@ -221,9 +535,10 @@ fn expand_internal_entities(doc: &str) -> Result<Option<String>, ParseError> {
         return Ok(None);
     };
     let subset = &doc[open + 1..close];
-    let mut entities: Vec<(String, String)> = Vec::new();
+    let mut entities: HashMap<&str, &str> = HashMap::new();
     let mut rest = subset;
     while let Some(i) = rest.find("<!ENTITY") {
+        deadline.step(1)?;
         rest = &rest[i + "<!ENTITY".len()..];
         let decl_end = rest.find('>').unwrap_or(rest.len());
         let decl = rest[..decl_end].trim_start();
@@ -240,7 +555,8 @@ fn expand_internal_entities(doc: &str) -> Result<Option<String>, ParseError> {
         };
         let body = &after[1..];
         let value = &body[..body.find(q).unwrap_or(body.len())];
-        entities.push((name.to_string(), value.to_string()));
+        // XML: the first declaration of a name is binding.
+        entities.entry(name).or_insert(value);
     }
     if entities.is_empty() {
         return Ok(None);
@@ -248,20 +564,35 @@ fn expand_internal_entities(doc: &str) -> Result<Option<String>, ParseError> {
     let mut budget = MAX_ENTITY_EXPANSION;
     let mut out = String::with_capacity(doc.len());
     out.push_str(&doc[..close + 2]);
-    expand_into(&doc[close + 2..], &entities, &mut out, &mut budget, 0)?;
+    expand_into(
+        &doc[close + 2..],
+        &entities,
+        &mut out,
+        &mut budget,
+        0,
+        deadline,
+    )?;
     Ok(Some(out))
+}
+
+/// The references XML resolves itself: the five predefined entities and
+/// character references.
+fn is_builtin_reference(name: &str) -> bool {
+    name.starts_with('#') || matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
 }
 
 fn expand_into(
     text: &str,
-    entities: &[(String, String)],
+    entities: &HashMap<&str, &str>,
     out: &mut String,
     budget: &mut usize,
     depth: usize,
+    deadline: &Deadline,
 ) -> Result<(), ParseError> {
     let refuse = || {
         ParseError::Refused(format!(
-            "the document's DTD entities expand past {} KiB (a \"billion laughs\" document?)",
+            "the document's DTD entities and entity references cost more than the {} KiB \
+             expansion bound (a \"billion laughs\" document?)",
             MAX_ENTITY_EXPANSION >> 10
         ))
     };
@@ -270,21 +601,24 @@ fn expand_into(
     }
     let mut rest = text;
     while let Some(i) = rest.find('&') {
+        deadline.step(1)?;
         out.push_str(&rest[..i]);
         let tail = &rest[i + 1..];
         let name_len = tail.find(';').filter(|n| *n <= 64).unwrap_or(0);
         let name = &tail[..name_len];
-        match entities
-            .iter()
-            .find(|(n, _)| n == name)
-            .filter(|_| name_len > 0)
-        {
-            Some((_, value)) => {
-                *budget = budget.checked_sub(value.len()).ok_or_else(refuse)?;
-                expand_into(value, entities, out, budget, depth + 1)?;
+        if name_len == 0 || is_builtin_reference(name) {
+            out.push('&');
+            rest = tail;
+            continue;
+        }
+        match entities.get(name) {
+            Some(value) => {
+                *budget = budget.checked_sub(value.len().max(1)).ok_or_else(refuse)?;
+                expand_into(value, entities, out, budget, depth + 1, deadline)?;
                 rest = &tail[name_len + 1..];
             }
             None => {
+                *budget = budget.checked_sub(1).ok_or_else(refuse)?;
                 out.push('&');
                 rest = tail;
             }
@@ -442,7 +776,12 @@ fn describe(doc: &str, err: &str) -> String {
     }
 }
 
-fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
+fn convert(
+    feed: fr::Feed,
+    base: &Url,
+    max_items: usize,
+    deadline: &Deadline,
+) -> Result<ParsedFeed, ParseError> {
     let site_url = pick_link(&feed.links, base).filter(|l| l != base.as_str());
     let feed_lang = feed.language.clone().filter(|l| !l.trim().is_empty());
     let meta = FeedMeta {
@@ -457,11 +796,13 @@ fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
         ttl_minutes: feed.ttl,
         update_period: None,
     };
-    let mut entries: Vec<Entry> = feed
-        .entries
-        .into_iter()
-        .map(|e| convert_entry(e, base, feed_lang.as_deref()))
-        .collect();
+    let mut entries: Vec<Entry> = Vec::with_capacity(feed.entries.len());
+    for e in feed.entries {
+        // An entry's titles and links go through an HTML parser and URL
+        // joins: a few dozen steps' worth.
+        deadline.step(64)?;
+        entries.push(convert_entry(e, base, feed_lang.as_deref()));
+    }
     if entries.len() > max_items {
         // Keep the newest; undated items count as newest (they are current
         // in the document), and the sort is stable so document order stays.
@@ -475,7 +816,7 @@ fn convert(feed: fr::Feed, base: &Url, max_items: usize) -> ParsedFeed {
         });
         entries.truncate(max_items);
     }
-    ParsedFeed { meta, entries }
+    Ok(ParsedFeed { meta, entries })
 }
 
 fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
@@ -504,9 +845,15 @@ fn convert_entry(e: fr::Entry, base: &Url, feed_lang: Option<&str>) -> Entry {
     }
     for m in &e.media {
         for c in &m.content {
-            if let Some(url) = &c.url {
+            // Only http(s), as for enclosure links; the outputs filter
+            // again whatever the store holds.
+            if let Some(url) = c
+                .url
+                .as_ref()
+                .and_then(|u| absolute(u.as_str(), &entry_base))
+            {
                 push_enclosure(Enclosure {
-                    url: url.to_string(),
+                    url,
                     mime_type: c.content_type.as_ref().map(|t| t.to_string()),
                     length: c.size,
                 });
@@ -775,6 +1122,123 @@ mod tests {
         assert!(err.to_string().contains("billion laughs"), "{err}");
     }
 
+    /// An RSS document whose DTD declares `decls` empty entities, with
+    /// `refs` copies of `reference` in an item's description.
+    fn entity_heavy(decls: usize, refs: usize, reference: &str) -> String {
+        let mut doc = String::from("<?xml version=\"1.0\"?><!DOCTYPE rss [");
+        for i in 0..decls {
+            doc.push_str(&format!("<!ENTITY e{i} \"\">"));
+        }
+        doc.push_str(
+            "]><rss version=\"2.0\"><channel><title>T</title><item><title>x</title><description>",
+        );
+        doc.push_str(&reference.repeat(refs));
+        doc.push_str("</description></item></channel></rss>");
+        doc
+    }
+
+    #[test]
+    fn every_entity_reference_is_charged_against_the_bound() {
+        // Undeclared references, and references to an empty entity, used to
+        // cost nothing: 300,000 of either passed, each looked up by a scan
+        // of every declaration.
+        for reference in ["&zzzzzzzz;", "&e1;"] {
+            let doc = entity_heavy(2000, 300_000, reference);
+            let err = parse(&doc, &base(), 10).unwrap_err();
+            assert!(
+                matches!(err, ParseError::Refused(_)) && err.to_string().contains("entit"),
+                "{reference}: {err}"
+            );
+        }
+        // References XML defines itself are not charged, however many.
+        let doc = entity_heavy(2000, 300_000, "&amp;&#1593;");
+        let f = parse(&doc, &base(), 10).unwrap();
+        assert_eq!(f.entries.len(), 1);
+    }
+
+    #[test]
+    fn the_quadratic_entity_document_costs_linear_work() {
+        // 40,000 empty declarations and 400,000 undeclared references
+        // (4.9 MB): refused, after work in proportion to its size.
+        let doc = entity_heavy(40_000, 400_000, "&zzzzzzzz;");
+        let deadline = Deadline::new(Duration::from_secs(3600), None);
+        let err = parse_within(&doc, &base(), 10, &deadline).unwrap_err();
+        assert!(matches!(err, ParseError::Refused(_)), "{err}");
+        assert!(
+            deadline.steps() <= doc.len() as u64 / 8,
+            "{} steps for {} bytes",
+            deadline.steps(),
+            doc.len()
+        );
+    }
+
+    #[test]
+    fn a_parse_stops_at_its_deadline_and_at_shutdown() {
+        let doc = entity_heavy(10, 100_000, "&e1;&amp;");
+        let over = Deadline::new(Duration::ZERO, None);
+        // Burn a little CPU so that the thread's clock has moved.
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_add(i));
+        }
+        assert!(matches!(
+            parse_within(&doc, &base(), 10, &over),
+            Err(ParseError::OverTime(_))
+        ));
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let stopped = Deadline::new(Duration::from_secs(3600), Some(stop));
+        assert!(matches!(
+            parse_within(&doc, &base(), 10, &stopped),
+            Err(ParseError::Cancelled)
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever mix of declarations and references a document holds, its
+        /// parse ends without a panic, in work linear in its size, and the
+        /// expansion stays within its bound.
+        #[test]
+        fn entity_heavy_documents_cost_linear_work(
+            decls in proptest::collection::vec(("[a-z]{1,3}", "(&[a-z]{1,3};|[a-z ]){0,6}"), 0..40),
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    "&[a-z]{1,3};",
+                    proptest::strategy::Just("&amp;".to_string()),
+                    proptest::strategy::Just("&#1593;".to_string()),
+                    "[a-z <>&;]{0,4}",
+                ],
+                0..200,
+            ),
+            repeat in 1usize..2000,
+        ) {
+            let mut doc = String::from("<?xml version=\"1.0\"?><!DOCTYPE rss [");
+            for (name, value) in &decls {
+                doc.push_str(&format!("<!ENTITY {name} \"{value}\">"));
+            }
+            doc.push_str("]><rss version=\"2.0\"><channel><title>");
+            doc.push_str(&parts.concat().repeat(repeat));
+            doc.push_str("</title></channel></rss>");
+            let deadline = Deadline::new(Duration::from_secs(3600), None);
+            let result = parse_within(&doc, &base(), 10, &deadline);
+            proptest::prop_assert!(
+                !matches!(result, Err(ParseError::OverTime(_) | ParseError::Cancelled))
+            );
+            // One step per reference or declaration, nested ones included:
+            // each is paid for out of the bound, or costs its own bytes.
+            proptest::prop_assert!(
+                deadline.steps() <= doc.len() as u64 + (MAX_ENTITY_EXPANSION as u64) + 64,
+                "{} steps for {} bytes", deadline.steps(), doc.len()
+            );
+            if let Ok(f) = result {
+                let title = f.meta.title.unwrap_or_default();
+                proptest::prop_assert!(title.len() <= doc.len() + MAX_ENTITY_EXPANSION);
+            }
+        }
+    }
+
     #[test]
     fn html_entities_unknown_to_xml_are_decoded_in_titles() {
         let doc = r#"<rss version="2.0"><channel><title>T</title>
@@ -822,7 +1286,7 @@ mod tests {
         // feed-rs itself panics on this document…
         assert!(parse_guarded(&feed_parser(&base()), doc).is_err());
         // …and rafid reads it whole, authors included.
-        let prepared = prepare(doc).unwrap();
+        let prepared = prepare(doc, &Deadline::new(MAX_PARSE_CPU, None)).unwrap();
         assert!(parse_guarded(&feed_parser(&base()), &prepared).is_ok());
         let f = parse(doc, &base(), 10).unwrap();
         assert_eq!(f.entries.len(), 1);
@@ -866,6 +1330,52 @@ mod tests {
         assert_eq!(f.entries[0].guid.as_deref(), Some("1"));
         assert_eq!(f.entries[0].title.as_deref(), Some("عنوان"));
         assert_eq!(f.entries[0].language.as_deref(), Some("ar"));
+    }
+
+    #[test]
+    fn one_bad_json_feed_field_does_not_reject_the_document() {
+        let doc = r#"{"version":"https://jsonfeed.org/version/1.1","title":"J",
+            "items":[
+              {"id":1234,"url":"https://j.example/1","title":"رقم المعرف"},
+              {"id":"2","url":"https://j.example/2","title":["عنوان","من","أجزاء"]},
+              {"id":"3","url":"https://j.example/3","title":"مرفق سالب",
+               "attachments":[{"url":"https://j.example/a.mp3","mime_type":"audio/mpeg","size_in_bytes":-5}]},
+              {"id":"4","url":"https://j.example/4","title":"مرفق ضخم",
+               "attachments":[{"url":"https://j.example/b.mp3","mime_type":"audio/mpeg","size_in_bytes":1e30}]},
+              {"id":"5","url":"https://j.example/5","title":{"x":1},"tags":["ok",7,null]},
+              "not an item",
+              {"id":"6","url":"https://j.example/6","title":"سليم","author":"nobody",
+               "attachments":[{"mime_type":"audio/mpeg"}]}
+            ]}"#;
+        let f = parse(doc, &base(), 100).unwrap();
+        let by_id = |id: &str| {
+            f.entries
+                .iter()
+                .find(|e| e.guid.as_deref() == Some(id))
+                .unwrap()
+        };
+        assert_eq!(f.entries.len(), 6);
+        // JSON Feed 1.1: a numeric id is read as a string.
+        assert_eq!(by_id("1234").title.as_deref(), Some("رقم المعرف"));
+        assert_eq!(by_id("2").title.as_deref(), Some("عنوان من أجزاء"));
+        // A bad size is left out; the item stays.
+        assert_eq!(by_id("3").title.as_deref(), Some("مرفق سالب"));
+        assert_eq!(by_id("4").title.as_deref(), Some("مرفق ضخم"));
+        assert_eq!(by_id("5").title, None);
+        let tags: Vec<_> = by_id("5")
+            .categories
+            .iter()
+            .map(|c| c.term.as_str())
+            .collect();
+        assert_eq!(tags, ["ok", "7"]);
+        assert_eq!(by_id("6").title.as_deref(), Some("سليم"));
+        // A document without a problem is handed over as it is.
+        assert!(
+            repair_json_feed(
+                r#"{"version":"https://jsonfeed.org/version/1.1","title":"J","items":[]}"#
+            )
+            .is_none()
+        );
     }
 
     #[test]

@@ -91,8 +91,9 @@ impl Poller {
     }
 
     /// Polls `feed` once; never fails: every problem ends up in the report
-    /// and in the feed's state. `cancel` stops the network part; storing,
-    /// once started, finishes.
+    /// and in the feed's state. `cancel` ends the poll at once: the fetch,
+    /// and the wait for the ingest on its blocking thread, which stops
+    /// parsing at its next check (storing, once started, finishes there).
     pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
         let shown = redact_url(&feed.url);
         // An error-level span is enabled whenever any logging is, so warnings
@@ -158,7 +159,7 @@ impl Poller {
             }) => {
                 state.last_status = Some(status);
                 state.not_modified += 1;
-                note_redirect(&mut state, moved);
+                note_redirect(&mut state, moved, feed);
                 state.hints.fresh_for_secs = hints.fresh_for.map(|d| d.as_secs());
                 succeed(&mut state, now);
                 self.save_state(&key, &mut state, &shown);
@@ -170,7 +171,7 @@ impl Poller {
             }
             Ok(Fetched::Body(body)) => {
                 let status = body.status;
-                note_redirect(&mut state, body.moved.clone());
+                note_redirect(&mut state, body.moved.clone(), feed);
                 state.hints.fresh_for_secs = body.hints.fresh_for.map(|d| d.as_secs());
                 let body_hash = hex(&Sha256::digest(&body.bytes)[..16]);
                 state.last_status = Some(status);
@@ -191,14 +192,29 @@ impl Poller {
                     let config = self.config.clone();
                     let feed = feed.clone();
                     let shown2 = shown.clone();
-                    let cpu = self.cpu.clone().acquire_owned().await.ok();
+                    let cpu = tokio::select! {
+                        p = self.cpu.clone().acquire_owned() => p.ok(),
+                        _ = cancel.cancelled() => {
+                            return Report { feed: shown, status: Some(status), outcome: Outcome::Cancelled };
+                        }
+                    };
+                    let stop = cancel.clone();
                     let work = tokio::task::spawn_blocking(move || {
                         let _cpu = cpu;
-                        ingest(&store, &config, &feed, body, body_hash, state, &shown2)
+                        let deadline = parse::Deadline::new(parse::MAX_PARSE_CPU, Some(stop));
+                        ingest_within(
+                            &store, &config, &feed, body, body_hash, state, &shown2, &deadline,
+                        )
                     });
-                    let outcome = match work.await {
-                        Ok(o) => o,
-                        Err(e) => Outcome::Failed(format!("{shown}: ingest task failed: {e}")),
+                    // Shutdown does not wait for the parse: it stops at its
+                    // next look at the token, and a store transaction already
+                    // begun is atomic whether or not it ends before the exit.
+                    let outcome = tokio::select! {
+                        r = work => match r {
+                            Ok(o) => o,
+                            Err(e) => Outcome::Failed(format!("{shown}: ingest task failed: {e}")),
+                        },
+                        _ = cancel.cancelled() => Outcome::Cancelled,
                     };
                     Report {
                         feed: shown,
@@ -260,12 +276,13 @@ fn rules_fingerprint(feed: &FeedConfig) -> Option<&str> {
 /// URL is adopted: one stray 301 from a misconfigured server moves nothing.
 const ADOPT_REDIRECT_AFTER: u32 = 3;
 
-fn note_redirect(state: &mut FeedState, moved: Option<url::Url>) {
-    let Some(to) = moved.map(|u| u.to_string()) else {
+fn note_redirect(state: &mut FeedState, moved: Option<url::Url>, feed: &FeedConfig) {
+    let Some(moved) = moved else {
         state.redirect_to = None;
         state.redirect_streak = 0;
         return;
     };
+    let to = moved.to_string();
     if state.redirect_to.as_deref() == Some(to.as_str()) {
         state.redirect_streak = state.redirect_streak.saturating_add(1);
     } else {
@@ -274,8 +291,28 @@ fn note_redirect(state: &mut FeedState, moved: Option<url::Url>) {
     }
     if state.redirect_streak >= ADOPT_REDIRECT_AFTER && state.moved_to.as_deref() != Some(&to) {
         info!(to = %crate::config::redact_str(&to), "the feed moved permanently; polling its new URL from now on");
+        if let Some(why) = credentials_withheld(feed, &moved) {
+            warn!(to = %crate::config::redact_str(&to), "{why}");
+        }
         state.moved_to = Some(to);
     }
+}
+
+/// Why the feed's `headers` and `auth` are not sent to `moved_to`, a URL
+/// the feed moved to, if they are not: they go only to the configured
+/// URL's origin (see `fetch::sends_credentials`). Shown in the log and in
+/// /status.
+pub fn credentials_withheld(feed: &FeedConfig, moved_to: &url::Url) -> Option<String> {
+    let has_credentials = !feed.headers.is_empty() || feed.auth.is_some();
+    if !has_credentials || crate::fetch::sends_credentials(feed, moved_to) {
+        return None;
+    }
+    Some(format!(
+        "the feed moved to another origin ({}); its headers and auth go only to {}, \
+         so they are no longer sent",
+        moved_to.origin().ascii_serialization(),
+        feed.url.origin().ascii_serialization()
+    ))
 }
 
 fn succeed(state: &mut FeedState, now: chrono::DateTime<Utc>) {
@@ -295,8 +332,29 @@ pub fn ingest(
     feed: &FeedConfig,
     body: crate::fetch::Body,
     body_hash: String,
+    state: FeedState,
+    shown: &str,
+) -> Outcome {
+    let deadline = parse::Deadline::new(parse::MAX_PARSE_CPU, None);
+    ingest_within(
+        store, config, feed, body, body_hash, state, shown, &deadline,
+    )
+}
+
+/// `ingest`, with the parse and the work before storing bounded by
+/// `deadline` (the CPU time of this thread, and the daemon's stop). A
+/// document over its time fails the poll like any bad document; storing,
+/// once begun, is not interrupted.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_within(
+    store: &Store,
+    config: &Config,
+    feed: &FeedConfig,
+    body: crate::fetch::Body,
+    body_hash: String,
     mut state: FeedState,
     shown: &str,
+    deadline: &parse::Deadline,
 ) -> Outcome {
     let now = state.last_poll.unwrap_or_else(Utc::now);
     let decoded = decode_body(&body.bytes, body.content_type.as_deref());
@@ -307,23 +365,29 @@ pub fn ingest(
             decoded.encoding.name()
         );
     }
-    let mut parsed = match parse::parse(
+    let parsed = parse::parse_within(
         &decoded.text,
         &body.final_url,
         config.poll.max_items_per_fetch,
-    ) {
-        Ok(p) => p,
-        Err(e) => {
-            let msg = format!("{shown}: {e}");
-            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-            state.last_error = Some(msg.clone());
-            // Validators and body hash stay as they were: the next poll
-            // fetches the document again in full.
-            if let Err(e) = store.put_feed_state(feed.key(), &state) {
-                warn!(error = %e, "cannot save feed state");
-            }
-            return Outcome::Failed(msg);
+        deadline,
+    );
+    let refuse = |mut state: FeedState, e: parse::ParseError| {
+        if let parse::ParseError::Cancelled = e {
+            return Outcome::Cancelled;
         }
+        let msg = format!("{shown}: {e}");
+        state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+        state.last_error = Some(msg.clone());
+        // Validators and body hash stay as they were: the next poll
+        // fetches the document again in full.
+        if let Err(e) = store.put_feed_state(feed.key(), &state) {
+            warn!(error = %e, "cannot save feed state");
+        }
+        Outcome::Failed(msg)
+    };
+    let mut parsed = match parsed {
+        Ok(p) => p,
+        Err(e) => return refuse(state, e),
     };
     let keys = dedup::keys_for(feed.key(), parsed.meta.site_url.as_deref(), &parsed.entries);
     // An item listed twice in one document is taken once (the first time),
@@ -348,6 +412,10 @@ pub fn ingest(
         Err(e) => return Outcome::Failed(format!("{shown}: {e}")),
     };
     let (entries, keys, dropped) = (screened.entries, screened.keys, screened.dropped);
+    // The last look at the clock: storing, once begun, runs to the end.
+    if let Err(e) = deadline.check() {
+        return refuse(state, e);
+    }
     state.rules = rules_fingerprint(feed).map(str::to_string);
     state.etag = body.validators.etag;
     state.last_modified = body.validators.last_modified;
@@ -443,5 +511,104 @@ fn log_report(r: &Report) {
         Outcome::Deferred(why) => info!(why = %why, "not polled"),
         Outcome::Failed(e) => warn!(status = %status, error = %e, "poll failed"),
         Outcome::Cancelled => info!("poll cancelled by shutdown"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn body(doc: &str) -> crate::fetch::Body {
+        crate::fetch::Body {
+            status: 200,
+            bytes: bytes::Bytes::from(doc.to_string()),
+            content_type: Some("application/rss+xml".into()),
+            final_url: url::Url::parse("https://a.example/f").unwrap(),
+            validators: Default::default(),
+            moved: None,
+            hints: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_parse_past_its_time_fails_the_poll_and_a_stopped_one_records_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = {:?}\n[[feed]]\nurl = \"https://a.example/f?k=s3cr3t\"\n",
+            dir.path().join("data").display().to_string()
+        );
+        let cfg = crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap();
+        let store = Store::open(&cfg.storage.path, "test").unwrap();
+        let feed = &cfg.feeds[0];
+        let shown = redact_url(&feed.url);
+        let doc = "<rss version=\"2.0\"><channel><title>T</title>\
+                   <item><guid>1</guid><title>خبر</title></item></channel></rss>";
+
+        let over = parse::Deadline::new(Duration::ZERO, None);
+        // Some CPU time on this thread, so that the clock has moved.
+        let mut x = 0u64;
+        for i in 0..1_000_000u64 {
+            x = std::hint::black_box(x.wrapping_add(i));
+        }
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h1".into(),
+            FeedState::default(),
+            &shown,
+            &over,
+        );
+        let Outcome::Failed(msg) = out else {
+            panic!("{out:?}")
+        };
+        assert!(
+            msg.starts_with(&format!("{shown}: ")) && msg.contains("CPU"),
+            "{msg}"
+        );
+        let st = store.feed_state(feed.key()).unwrap().unwrap();
+        assert_eq!(st.consecutive_failures, 1);
+        assert_eq!(st.last_error.as_deref(), Some(msg.as_str()));
+        assert!(
+            crate::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
+                .contains("backing off"),
+        );
+        assert_eq!(store.item_count(), 0);
+
+        // Stopped by shutdown: nothing stored, nothing recorded.
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let stopped = parse::Deadline::new(Duration::from_secs(3600), Some(stop));
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h2".into(),
+            st.clone(),
+            &shown,
+            &stopped,
+        );
+        assert_eq!(out, Outcome::Cancelled);
+        let after = store.feed_state(feed.key()).unwrap().unwrap();
+        assert_eq!(after.consecutive_failures, 1);
+        assert_eq!(store.item_count(), 0);
+
+        // With time to spare the same document is stored.
+        let fine = parse::Deadline::new(Duration::from_secs(3600), None);
+        let out = ingest_within(
+            &store,
+            &cfg,
+            feed,
+            body(doc),
+            "h3".into(),
+            st,
+            &shown,
+            &fine,
+        );
+        assert!(matches!(out, Outcome::Stored(_)), "{out:?}");
+        assert_eq!(store.item_count(), 1);
     }
 }

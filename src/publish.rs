@@ -11,6 +11,7 @@
 //! Content is sanitized here, at the last moment, with ammonia: the store
 //! keeps what the source said, and every output is safe to open.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::sync::{Arc, RwLock};
@@ -513,13 +514,36 @@ fn is_raster_data(value: &str) -> bool {
         .any(|t| v.starts_with(&format!("data:image/{t};base64,")))
 }
 
-/// A link a reader may follow: http(s) only, so no `javascript:` or `data:`
-/// link from a feed ends up in an `href`.
-pub(crate) fn web_url(link: &str) -> Option<&str> {
-    match Url::parse(link) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") => Some(link),
-        _ => None,
+/// The one filter every URL in every output goes through (links,
+/// enclosures, author URIs, sources, the river page): http(s) only, a
+/// relative URL made absolute against `base` (an item's base, see
+/// `item_base`), anything else (`javascript:`, `data:`, `vbscript:`, a
+/// relative URL with no base, what does not parse) dropped. An absolute
+/// URL comes out as it came in.
+pub(crate) fn web_url<'a>(link: &'a str, base: Option<&str>) -> Option<Cow<'a, str>> {
+    let link = link.trim();
+    if link.is_empty() {
+        return None;
     }
+    let web = |u: &Url| matches!(u.scheme(), "http" | "https");
+    match Url::parse(link) {
+        Ok(u) => web(&u).then_some(Cow::Borrowed(link)),
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            let base = Url::parse(base?).ok().filter(web)?;
+            let u = base.join(link).ok().filter(web)?;
+            Some(Cow::Owned(u.to_string()))
+        }
+        Err(_) => None,
+    }
+}
+
+/// What relative URLs of an item resolve against: its xml:base, else its
+/// link, else the site of the feed that carried it.
+pub(crate) fn item_base(item: &Item) -> Option<&str> {
+    item.base
+        .as_deref()
+        .or(item.link.as_deref())
+        .or_else(|| item.sources.first().and_then(|s| s.site_url.as_deref()))
 }
 
 /// Titles are plain text. Many readers render an RSS title as HTML, so
@@ -618,13 +642,7 @@ impl Xml {
 }
 
 pub(crate) fn item_html(item: &Item) -> (Option<String>, Option<String>) {
-    // Relative URLs resolve against xml:base, else the item's link, else
-    // the site of the feed that carried it.
-    let base = item
-        .base
-        .as_deref()
-        .or(item.link.as_deref())
-        .or_else(|| item.sources.first().and_then(|s| s.site_url.as_deref()));
+    let base = item_base(item);
     let content = item.content.as_deref().map(|c| sanitize(c, base));
     let summary = item.summary.as_deref().map(|c| sanitize(c, base));
     (content, summary)
@@ -675,25 +693,29 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) ->
             &[("type", "text")],
             &plain_title(item.title.as_deref().unwrap_or("")),
         );
-        let link = item.link.as_deref().and_then(web_url);
-        if let Some(link) = link {
+        let base = item_base(item);
+        let link = item.link.as_deref().and_then(|l| web_url(l, base));
+        if let Some(link) = &link {
             x.empty("link", &[("rel", "alternate"), ("href", link)]);
         }
         // Every outlet that carried the story, by its own link to it.
-        let mut vias: Vec<&str> = Vec::new();
+        let mut vias: Vec<Cow<'_, str>> = Vec::new();
         for l in item.sources.iter().filter_map(|s| s.item_link.as_deref()) {
-            if let Some(l) = web_url(l) {
+            if let Some(l) = web_url(l, None) {
                 if !vias.contains(&l) {
                     vias.push(l);
                 }
             }
         }
-        for via in vias {
+        for via in &vias {
             x.empty("link", &[("rel", "via"), ("href", via)]);
         }
         for enc in &item.enclosures {
+            let Some(href) = web_url(&enc.url, base) else {
+                continue;
+            };
             let len = enc.length.map(|l| l.to_string());
-            let mut a = vec![("rel", "enclosure"), ("href", enc.url.as_str())];
+            let mut a = vec![("rel", "enclosure"), ("href", &*href)];
             if let Some(t) = &enc.mime_type {
                 a.push(("type", t));
             }
@@ -720,8 +742,8 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) ->
             if let Some(e) = &a.email {
                 x.text("email", &[], e);
             }
-            if let Some(u) = &a.uri {
-                x.text("uri", &[], u);
+            if let Some(u) = a.uri.as_deref().and_then(|u| web_url(u, base)) {
+                x.text("uri", &[], &u);
             }
             x.close("author");
         }
@@ -761,8 +783,8 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) ->
                 "link",
                 &[("rel", "self"), ("href", &redact_str(&src.feed_url))],
             );
-            if let Some(site) = src.site_url.as_deref().and_then(web_url) {
-                x.empty("link", &[("rel", "alternate"), ("href", site)]);
+            if let Some(site) = src.site_url.as_deref().and_then(|u| web_url(u, None)) {
+                x.empty("link", &[("rel", "alternate"), ("href", &site)]);
             }
             x.close("source");
         }
@@ -812,8 +834,9 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> 
             &[],
             &plain_title(item.title.as_deref().unwrap_or("")),
         );
-        if let Some(link) = item.link.as_deref().and_then(web_url) {
-            x.text("link", &[], link);
+        let base = item_base(item);
+        if let Some(link) = item.link.as_deref().and_then(|l| web_url(l, base)) {
+            x.text("link", &[], &link);
         }
         x.text("guid", &[("isPermaLink", "false")], &item.id.urn());
         x.text("pubDate", &[], &rfc822(item.sort_time()));
@@ -833,12 +856,16 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> 
         }
         // RSS 2.0 allows one enclosure per item; the first is kept here and
         // every one is in the Atom and JSON outputs.
-        if let Some(enc) = item.enclosures.first() {
+        let enclosure = item
+            .enclosures
+            .iter()
+            .find_map(|e| Some((e, web_url(&e.url, base)?)));
+        if let Some((enc, url)) = enclosure {
             let len = enc.length.unwrap_or(0).to_string();
             x.empty(
                 "enclosure",
                 &[
-                    ("url", &enc.url),
+                    ("url", &url),
                     ("length", &len),
                     (
                         "type",
@@ -878,7 +905,8 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     for item in items {
         let mut o = Map::new();
         o.insert("id".into(), json!(item.id.urn()));
-        if let Some(l) = item.link.as_deref().and_then(web_url) {
+        let base = item_base(item);
+        if let Some(l) = item.link.as_deref().and_then(|l| web_url(l, base)) {
             o.insert("url".into(), json!(l));
         }
         if let Some(t) = &item.title {
@@ -918,7 +946,7 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
                         a.name.clone()
                     };
                     m.insert("name".into(), json!(name));
-                    if let Some(u) = &a.uri {
+                    if let Some(u) = a.uri.as_deref().and_then(|u| web_url(u, base)) {
                         m.insert("url".into(), json!(u));
                     }
                     Value::Object(m)
@@ -933,13 +961,17 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         if let Some(l) = &item.language {
             o.insert("language".into(), json!(l));
         }
-        if !item.enclosures.is_empty() {
-            let att: Vec<Value> = item
-                .enclosures
+        let enclosures: Vec<_> = item
+            .enclosures
+            .iter()
+            .filter_map(|e| Some((e, web_url(&e.url, base)?)))
+            .collect();
+        if !enclosures.is_empty() {
+            let att: Vec<Value> = enclosures
                 .iter()
-                .map(|e| {
+                .map(|(e, url)| {
                     let mut m = Map::new();
-                    m.insert("url".into(), json!(e.url));
+                    m.insert("url".into(), json!(url));
                     m.insert(
                         "mime_type".into(),
                         json!(e.mime_type.as_deref().unwrap_or("application/octet-stream")),
@@ -962,10 +994,10 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
                     json!(view.source_title(&s.feed_url, s.feed_title.as_deref())),
                 );
                 m.insert("feed_url".into(), json!(redact_str(&s.feed_url)));
-                if let Some(h) = s.site_url.as_deref().and_then(web_url) {
+                if let Some(h) = s.site_url.as_deref().and_then(|u| web_url(u, None)) {
                     m.insert("home_page_url".into(), json!(h));
                 }
-                if let Some(l) = s.item_link.as_deref().and_then(web_url) {
+                if let Some(l) = s.item_link.as_deref().and_then(|u| web_url(u, None)) {
                     m.insert("url".into(), json!(l));
                 }
                 Value::Object(m)
@@ -1045,8 +1077,18 @@ fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, pag
 }
 
 /// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
-/// `category`, secrets in URLs redacted.
+/// `category`, secrets in URLs redacted (see `config::redact_url`).
 pub fn opml(config: &Config) -> Vec<u8> {
+    opml_of(config, false)
+}
+
+/// `opml` with each feed's URL as configured, secrets and all: only for
+/// whoever holds the admin token.
+pub fn opml_configured(config: &Config) -> Vec<u8> {
+    opml_of(config, true)
+}
+
+fn opml_of(config: &Config, configured: bool) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("opml", &[("version", "2.0")]);
     x.open("head", &[]);
@@ -1054,7 +1096,11 @@ pub fn opml(config: &Config) -> Vec<u8> {
     x.close("head");
     x.open("body", &[]);
     for f in &config.feeds {
-        let url = redact_str(f.key());
+        let url = if configured {
+            f.key().to_string()
+        } else {
+            redact_str(f.key())
+        };
         let title = f.title.clone().unwrap_or_else(|| url.clone());
         let tags = f.tags.join(",");
         let mut a = vec![
@@ -1202,6 +1248,78 @@ mod tests {
             }],
             revision: String::new(),
             keys: vec![],
+        }
+    }
+
+    #[test]
+    fn every_url_in_every_output_is_http_and_absolute() {
+        use crate::model::{Enclosure, Person};
+        let cfg = config();
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &Scope::All,
+        };
+        let bad = [
+            "javascript:alert(1)",
+            " JavaScript:alert(2)",
+            "java\tscript:alert(3)",
+            "data:text/html,<script>alert(4)</script>",
+            "vbscript:msgbox(5)",
+        ];
+        for b in bad {
+            // The item's own link, an enclosure, an author's URI, a source.
+            let mut it = item();
+            it.link = Some(b.to_string());
+            it.base = None;
+            it.enclosures = vec![Enclosure {
+                url: b.to_string(),
+                mime_type: Some("audio/mpeg".into()),
+                length: Some(1),
+            }];
+            it.authors = vec![Person {
+                name: "كاتب".into(),
+                email: None,
+                uri: Some(b.to_string()),
+            }];
+            it.sources[0].item_link = Some(b.to_string());
+            it.sources[0].site_url = Some(b.to_string());
+            for f in Format::ALL {
+                let body =
+                    String::from_utf8(render(&view, &[it.clone()], f).body.to_vec()).unwrap();
+                let lower = body.to_ascii_lowercase();
+                for scheme in ["javascript:", "vbscript:", "data:text", "script:alert"] {
+                    assert!(!lower.contains(scheme), "{f:?} publishes {b:?}:\n{body}");
+                }
+            }
+        }
+        // Relative URLs come out absolute, against the item's base.
+        let mut it = item();
+        it.enclosures = vec![Enclosure {
+            url: "/audio/1.mp3".into(),
+            mime_type: Some("audio/mpeg".into()),
+            length: Some(1),
+        }];
+        it.authors = vec![Person {
+            name: "كاتب".into(),
+            email: None,
+            uri: Some("../writers/7".into()),
+        }];
+        for f in Format::FEEDS {
+            let body = String::from_utf8(render(&view, &[it.clone()], f).body.to_vec()).unwrap();
+            assert!(
+                body.contains("https://a.example/audio/1.mp3"),
+                "{f:?}:\n{body}"
+            );
+            assert!(!body.contains("\"/audio/1.mp3"), "{f:?}:\n{body}");
+            if f != Format::Rss {
+                // RSS has no element for an author's URI.
+                assert!(
+                    body.contains("https://a.example/writers/7"),
+                    "{f:?}:\n{body}"
+                );
+                assert!(!body.contains("../writers"), "{f:?}:\n{body}");
+            }
         }
     }
 

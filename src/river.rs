@@ -23,7 +23,9 @@ use serde_json::{Value, json};
 
 use crate::config::PageContent;
 use crate::model::Item;
-use crate::publish::{Format, Page, Scope, View, item_html, listed_scopes, plain_title, web_url};
+use crate::publish::{
+    Format, Page, Scope, View, item_base, item_html, listed_scopes, plain_title, web_url,
+};
 
 /// The Content-Security-Policy the page is served with: no script, no
 /// plugins, no frames, no forms; images from anywhere (feeds embed them).
@@ -356,12 +358,16 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
     } else {
         title
     };
-    match item.link.as_deref().and_then(web_url) {
+    match item
+        .link
+        .as_deref()
+        .and_then(|l| web_url(l, item_base(item)))
+    {
         Some(link) => {
             let _ = writeln!(
                 h,
                 "<h3><a href=\"{}\"><bdi>{}</bdi></a></h3>",
-                esc(link),
+                esc(&link),
                 esc(&shown)
             );
         }
@@ -423,12 +429,12 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
 /// An outlet's name, linked to its own copy of the story when it has one.
 fn outlet(h: &mut String, view: &View<'_>, s: &crate::model::Source) {
     let name = view.source_title(&s.feed_url, s.feed_title.as_deref());
-    match s.item_link.as_deref().and_then(web_url) {
+    match s.item_link.as_deref().and_then(|l| web_url(l, None)) {
         Some(l) => {
             let _ = write!(
                 h,
                 "<a class=\"source\" href=\"{}\"><bdi>{}</bdi></a>",
-                esc(l),
+                esc(&l),
                 esc(&name)
             );
         }
@@ -532,7 +538,11 @@ fn json_ld(view: &View<'_>, items: &[Item]) -> String {
                 "headline": plain_title(item.title.as_deref().unwrap_or("")),
                 "datePublished": item.sort_time().to_rfc3339_opts(SecondsFormat::Secs, true),
             });
-            if let Some(l) = item.link.as_deref().and_then(web_url) {
+            if let Some(l) = item
+                .link
+                .as_deref()
+                .and_then(|l| web_url(l, item_base(item)))
+            {
                 a["url"] = json!(l);
             }
             if let Some(l) = &item.language {

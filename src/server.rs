@@ -354,6 +354,9 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
 
+/// The subscription list: feed URLs with their query values and user info
+/// redacted, unless `server.admin_token` is set and the request carries it.
+/// Behind `[output] token`, only for those who hold it.
 async fn opml(
     State(s): State<AppState>,
     Query(q): Query<PageQuery>,
@@ -363,8 +366,26 @@ async fn opml(
     if !opens(config.output.token.as_ref(), q.token.as_deref(), &headers) {
         return unauthorized("the subscription list");
     }
-    let body = crate::publish::opml(&config);
-    ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
+    let configured = config.server.admin_token.is_some() && authorized(&s, &headers);
+    let body = if configured {
+        crate::publish::opml_configured(&config)
+    } else {
+        crate::publish::opml(&config)
+    };
+    let cache = if configured || config.output.token.is_some() {
+        "private, no-store"
+    } else {
+        "no-cache"
+    };
+    (
+        [
+            (header::CONTENT_TYPE, "text/x-opml; charset=utf-8"),
+            (header::CACHE_CONTROL, cache),
+            (header::VARY, "Authorization"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// With `server.admin_token` set, the request must carry it as a bearer
@@ -435,6 +456,11 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
+                "credentials_withheld": st
+                    .moved_to
+                    .as_deref()
+                    .and_then(|m| url::Url::parse(m).ok())
+                    .and_then(|m| crate::poll::credentials_withheld(f, &m)),
                 "items": st.items,
                 "polls": st.polls,
                 "not_modified_share": share_304,

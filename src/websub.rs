@@ -12,7 +12,7 @@ use std::time::Duration;
 use tracing::{info, warn};
 use url::Url;
 
-use crate::config::Config;
+use crate::config::{Config, redact_url};
 use crate::publish::{Format, scopes};
 
 /// Retries after the first attempt.
@@ -81,19 +81,19 @@ impl Pinger {
                 .await
             {
                 Ok(r) if r.status().is_success() => {
-                    info!(hub = %self.hub, topics = topics.len(), "WebSub hub notified");
+                    info!(hub = %redact_url(&self.hub), topics = topics.len(), "WebSub hub notified");
                     return Ok(());
                 }
                 Ok(r) => format!("HTTP {}", r.status().as_u16()),
-                Err(e) => e.to_string(),
+                Err(e) => e.without_url().to_string(),
             };
             if attempt > RETRIES {
                 return Err(WebsubError::Hub {
-                    hub: self.hub.to_string(),
+                    hub: redact_url(&self.hub),
                     detail: format!("{detail} (after {attempt} attempts)"),
                 });
             }
-            warn!(hub = %self.hub, attempt, error = %detail, "WebSub ping failed; retrying");
+            warn!(hub = %redact_url(&self.hub), attempt, error = %detail, "WebSub ping failed; retrying");
             tokio::time::sleep(pause).await;
             pause *= 2;
         }

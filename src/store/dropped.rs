@@ -55,9 +55,12 @@ impl Store {
             .map_err(|e| self.err(e))?
         {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt("dropped", format!("{feed_url}: {e}"))),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
+                self.corrupt(
+                    "dropped",
+                    format!("{}: {e}", crate::config::redact_str(feed_url)),
+                )
+            }),
         }
     }
 
@@ -110,8 +113,12 @@ impl Store {
         let mut out = Vec::new();
         for kv in self.dropped.scan_prefix(feed_digest(feed_url)) {
             let (k, v) = kv.map_err(|e| self.err(e))?;
-            let d = serde_json::from_slice(&v)
-                .map_err(|e| self.corrupt("dropped", format!("{feed_url}: {e}")))?;
+            let d = serde_json::from_slice(&v).map_err(|e| {
+                self.corrupt(
+                    "dropped",
+                    format!("{}: {e}", crate::config::redact_str(feed_url)),
+                )
+            })?;
             out.push((hex(&k[16..]), d));
         }
         Ok(out)

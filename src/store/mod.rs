@@ -405,9 +405,12 @@ impl Store {
     pub fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError> {
         match self.feeds.get(feed_url).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
-                .map(Some)
-                .map_err(|e| self.corrupt("feeds", format!("{feed_url}: {e}"))),
+            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| {
+                self.corrupt(
+                    "feeds",
+                    format!("{}: {e}", crate::config::redact_str(feed_url)),
+                )
+            }),
         }
     }
 
