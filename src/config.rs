@@ -143,6 +143,7 @@ struct RawPoll {
 struct RawOutput {
     title: Option<String>,
     max_items: Option<Spanned<i64>>,
+    max_item_bytes: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -270,7 +271,15 @@ pub struct PollConfig {
 pub struct OutputConfig {
     pub title: String,
     pub max_items: usize,
+    /// What one item's content (and, apart, its summary) may carry into an
+    /// output; past it the HTML is cut at an element boundary and ends with
+    /// a link to the original. The store keeps everything.
+    pub max_item_bytes: usize,
 }
+
+/// `output.max_item_bytes` unless set: roomy for any article, small enough
+/// that one huge item cannot make every render slow.
+pub const DEFAULT_MAX_ITEM_BYTES: usize = 256 << 10;
 
 #[derive(Debug, Clone)]
 pub struct DedupConfig {
@@ -832,6 +841,22 @@ impl Validator<'_> {
                 .clone()
                 .unwrap_or_else(|| "rafid".to_string()),
             max_items: self.count("output.max_items", &raw.output.max_items, 100, 1) as usize,
+            max_item_bytes: match &raw.output.max_item_bytes {
+                None => DEFAULT_MAX_ITEM_BYTES,
+                Some(v) => match parse_size(v.get_ref()) {
+                    Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                    _ => {
+                        self.error(
+                            v.span(),
+                            format!(
+                                "output.max_item_bytes: {:?} is not a size; write e.g. \"256KiB\", \"1MiB\"",
+                                v.get_ref()
+                            ),
+                        );
+                        DEFAULT_MAX_ITEM_BYTES
+                    }
+                },
+            },
         };
         let dedup = DedupConfig {
             near_duplicates: raw.dedup.near_duplicates.unwrap_or(true),

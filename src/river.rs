@@ -150,7 +150,7 @@ fn nav(h: &mut String, view: &View<'_>) {
 
 fn article(h: &mut String, view: &View<'_>, item: &Item) {
     let title = plain_title(item.title.as_deref().unwrap_or(""));
-    let excerpt = excerpt(item);
+    let excerpt = excerpt(item, view.config.output.max_item_bytes);
     let dir = direction(item.language.as_deref(), &format!("{title} {excerpt}"));
     let arabic = item
         .language
@@ -236,8 +236,8 @@ fn outlet(h: &mut String, view: &View<'_>, s: &crate::model::Source) {
 
 /// The start of the item's text: its summary (else its content), sanitized,
 /// reduced to plain text, spaces collapsed, cut at a word.
-fn excerpt(item: &Item) -> String {
-    let (content, summary) = item_html(item);
+fn excerpt(item: &Item, max_bytes: usize) -> String {
+    let (content, summary) = item_html(item, max_bytes);
     let Some(html) = summary.or(content) else {
         return String::new();
     };
