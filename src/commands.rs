@@ -59,10 +59,13 @@ pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
     Store::open_with(&config.storage.path, command, config.storage.cache)
 }
 
-/// Finds and loads the config.
-pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Failure> {
+/// Finds and loads the config for `purpose`.
+pub fn load_config(
+    explicit: Option<&std::path::Path>,
+    purpose: config::Purpose,
+) -> Result<Config, Failure> {
     let path = config::locate(explicit)?;
-    let cfg = config::load(&path)?;
+    let cfg = config::load_for(&path, purpose)?;
     Ok(cfg)
 }
 

@@ -271,3 +271,42 @@ fn feeds_list_shows_each_feeds_health() {
     assert!(blocks[1].contains("failures in a row: 1"), "{text}");
     assert!(blocks[1].contains("next poll:"), "{text}");
 }
+
+#[test]
+fn commands_that_do_not_serve_run_without_the_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("rafid.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nadmin_token = \"env:RAFID_TEST_TOKEN_NOT_SET\"\n[storage]\npath = {:?}\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    for args in [&["export"][..], &["store", "check"], &["render"]] {
+        let out = rafid()
+            .arg("-c")
+            .arg(&cfg)
+            .args(args)
+            .env_remove("RAFID_TEST_TOKEN_NOT_SET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The daemon still needs it.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("run")
+        .env_remove("RAFID_TEST_TOKEN_NOT_SET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.admin_token"), "{err}");
+}
