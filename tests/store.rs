@@ -226,3 +226,56 @@ async fn tag_feeds_read_the_per_feed_indexes_in_the_same_order() {
     }
     assert_eq!(store.check().unwrap(), Vec::<String>::new());
 }
+
+/// An export of the standard feeds, and the feeds it came from.
+async fn standard_export() -> (String, Vec<String>, FeedServer) {
+    let server = FeedServer::start().await;
+    let urls = serve_standard(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = urls.iter().map(|u| (u.as_str(), &[][..])).collect();
+    let cfg = load(&write_config(dir.path(), &feeds, ""));
+    poll_once(cfg.clone()).await.unwrap();
+    (export_text(&cfg), urls, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_line_imports_nothing_and_the_good_file_is_then_accepted() {
+    let (good, _urls, _server) = standard_export().await;
+    let mut lines: Vec<&str> = good.lines().collect();
+    assert!(lines.len() > 5 && lines[3].contains("\"kind\":\"item\""));
+    lines[3] = "{\"kind\":\"item\",\"id\":\"not an item\"}";
+    let bad = lines.join("\n") + "\n";
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let err = store.import(bad.as_bytes()).unwrap_err().to_string();
+    assert!(err.starts_with("line 4: "), "{err}");
+    let mut after = Vec::new();
+    store.export(&mut after).unwrap();
+    let after = String::from_utf8(after).unwrap();
+    assert_eq!(after.lines().count(), 1, "only the store line: {after}");
+    assert_eq!(
+        store.import(good.as_bytes()).unwrap(),
+        common::STANDARD_UNIQUE_ITEMS
+    );
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_with_an_item_twice_is_refused_naming_the_line() {
+    let (good, _urls, _server) = standard_export().await;
+    let lines: Vec<&str> = good.lines().collect();
+    assert!(lines[1].contains("\"kind\":\"item\""));
+    let twice = format!("{good}{}\n", lines[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let err = store.import(twice.as_bytes()).unwrap_err().to_string();
+    let last = lines.len() + 1;
+    assert!(
+        err.starts_with(&format!("line {last}: item ")) && err.contains("already on line 2"),
+        "{err}"
+    );
+    let mut after = Vec::new();
+    store.export(&mut after).unwrap();
+    assert_eq!(String::from_utf8(after).unwrap().lines().count(), 1);
+}
