@@ -108,7 +108,8 @@ pub struct Summary {
     pub failed: Vec<(String, String)>,
     pub deferred: Vec<(String, String)>,
     pub stats: IngestStats,
-    /// Items retention pruned after the polls.
+    /// Items retention pruned: feeds kept to their cap after their polls,
+    /// then the whole store.
     pub pruned: usize,
     /// Items feed rules kept out of the store.
     pub dropped: usize,
@@ -129,6 +130,7 @@ impl Summary {
                 self.polled += 1;
                 self.stats += v.stats;
                 self.dropped += v.dropped;
+                self.pruned += v.pruned;
             }
             Outcome::Failed(e) => {
                 self.polled += 1;
@@ -233,7 +235,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
-    summary.pruned = tokio::task::spawn_blocking(move || {
+    summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
         s.flush()?;
         Ok::<_, StoreError>(pruned)

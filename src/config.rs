@@ -277,6 +277,10 @@ pub struct OutputConfig {
     pub max_item_bytes: usize,
 }
 
+/// `storage.max_items_per_feed` unless set: a feed that invents new items
+/// on every poll cannot fill the disk.
+pub const DEFAULT_MAX_ITEMS_PER_FEED: u64 = 10_000;
+
 /// `output.max_item_bytes` unless set: roomy for any article, small enough
 /// that one huge item cannot make every render slow.
 pub const DEFAULT_MAX_ITEM_BYTES: usize = 256 << 10;
@@ -783,14 +787,12 @@ impl Validator<'_> {
             .max_age
             .as_ref()
             .map(|_| self.duration("storage.max_age", &raw.storage.max_age, Duration::ZERO));
-        let max_items_per_feed = raw.storage.max_items_per_feed.as_ref().map(|_| {
-            self.count(
-                "storage.max_items_per_feed",
-                &raw.storage.max_items_per_feed,
-                0,
-                1,
-            )
-        });
+        let max_items_per_feed = Some(self.count(
+            "storage.max_items_per_feed",
+            &raw.storage.max_items_per_feed,
+            DEFAULT_MAX_ITEMS_PER_FEED,
+            1,
+        ));
         let max_items = raw
             .storage
             .max_items

@@ -279,3 +279,50 @@ async fn an_export_with_an_item_twice_is_refused_naming_the_line() {
     store.export(&mut after).unwrap();
     assert_eq!(String::from_utf8(after).unwrap().lines().count(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_changes_every_guid_stays_under_its_cap() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/churn.xml");
+    let cfg = load(&write_config(
+        dir.path(),
+        &[(url.as_str(), &[])],
+        "[storage]\nmax_items_per_feed = 15\n",
+    ));
+    rafid::fetch::install_tls_provider();
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    let fetcher = std::sync::Arc::new(rafid::fetch::Fetcher::new(&cfg.poll).unwrap());
+    let poller = rafid::poll::Poller::new(std::sync::Arc::new(cfg.clone()), store.clone(), fetcher);
+    let token = tokio_util::sync::CancellationToken::new();
+    // Each poll, twelve items never seen before; no retention run between.
+    for round in 0..4u32 {
+        let guids: Vec<u32> = (round * 12 + 1..=round * 12 + 12).collect();
+        server.put("/churn.xml", feed_doc(&guids), "application/rss+xml");
+        let report = poller.poll(&cfg.feeds[0], &token).await;
+        assert!(
+            report.changed_store(),
+            "round {round}: {:?}",
+            report.outcome
+        );
+        let stored = store.newest(1000, |_| true).unwrap();
+        assert!(stored.len() <= 15, "round {round}: {} items", stored.len());
+        // The newest stay.
+        let newest = format!("g{}", round * 12 + 12);
+        assert!(
+            stored
+                .iter()
+                .any(|i| i.sources[0].guid.as_deref() == Some(&newest))
+        );
+        let states = store.feed_states().unwrap();
+        assert_eq!(states[0].1.churning_polls, round + 1, "round {round}");
+    }
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    // A document with nothing new ends the streak.
+    server.put("/churn.xml", feed_doc(&[40, 41]), "application/rss+xml");
+    poller.poll(&cfg.feeds[0], &token).await;
+    assert_eq!(store.feed_states().unwrap()[0].1.churning_polls, 0);
+    // Without the key, the cap is 10000.
+    let default = config::parse(std::path::Path::new("t.toml"), "").unwrap();
+    assert_eq!(default.storage.max_items_per_feed, Some(10_000));
+}
