@@ -339,6 +339,9 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // Holding the cache lock across the request is the point: it keeps the
+    // first render from finishing; only a blocking thread waits on it.
+    #[allow(clippy::await_holding_lock)]
     async fn health_is_answered_before_the_first_render_ends() {
         let dir = tempfile::tempdir().unwrap();
         let text = format!("[storage]\npath = {:?}\n", dir.path().join("data"));

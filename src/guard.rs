@@ -37,7 +37,8 @@ use tracing::{debug, warn};
 use crate::config::ServerConfig;
 
 /// How long a new connection may stay silent. Short, because a client that
-/// connects means to ask something at once; capped by `read_timeout`.
+/// connects means to ask something at once; capped by `read_timeout` and
+/// `idle_timeout`.
 pub const FIRST_BYTE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a connection is in its request cycle, as seen from its bytes.
@@ -162,7 +163,9 @@ impl GuardedListener {
                 next_id: AtomicU64::new(0),
                 freed: Notify::new(),
             }),
-            first_byte_timeout: FIRST_BYTE_TIMEOUT.min(server.read_timeout),
+            first_byte_timeout: FIRST_BYTE_TIMEOUT
+                .min(server.read_timeout)
+                .min(server.idle_timeout),
             read_timeout: server.read_timeout,
             idle_timeout: server.idle_timeout,
         }
