@@ -59,10 +59,13 @@ pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
     Store::open_with(&config.storage.path, command, config.storage.cache)
 }
 
-/// Finds and loads the config.
-pub fn load_config(explicit: Option<&std::path::Path>) -> Result<Config, Failure> {
+/// Finds and loads the config for `purpose`.
+pub fn load_config(
+    explicit: Option<&std::path::Path>,
+    purpose: config::Purpose,
+) -> Result<Config, Failure> {
     let path = config::locate(explicit)?;
-    let cfg = config::load(&path)?;
+    let cfg = config::load_for(&path, purpose)?;
     Ok(cfg)
 }
 
@@ -105,7 +108,8 @@ pub struct Summary {
     pub failed: Vec<(String, String)>,
     pub deferred: Vec<(String, String)>,
     pub stats: IngestStats,
-    /// Items retention pruned after the polls.
+    /// Items retention pruned: feeds kept to their cap after their polls,
+    /// then the whole store.
     pub pruned: usize,
     /// Items feed rules kept out of the store.
     pub dropped: usize,
@@ -126,6 +130,7 @@ impl Summary {
                 self.polled += 1;
                 self.stats += v.stats;
                 self.dropped += v.dropped;
+                self.pruned += v.pruned;
             }
             Outcome::Failed(e) => {
                 self.polled += 1;
@@ -230,7 +235,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
-    summary.pruned = tokio::task::spawn_blocking(move || {
+    summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
         s.flush()?;
         Ok::<_, StoreError>(pruned)

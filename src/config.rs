@@ -149,6 +149,7 @@ struct RawOutput {
     timezone: Option<Spanned<String>>,
     page_content: Option<Spanned<String>>,
     token: Option<Spanned<String>>,
+    max_item_bytes: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -295,6 +296,10 @@ pub struct OutputConfig {
     /// When set, the main feed, its page, the tag feeds and `/opml` are
     /// served only to requests that carry it.
     pub token: Option<Secret>,
+    /// What one item's content (and, apart, its summary) may carry into an
+    /// output; past it the HTML is cut at an element boundary and ends with
+    /// a link to the original. The store keeps everything.
+    pub max_item_bytes: usize,
 }
 
 impl OutputConfig {
@@ -312,6 +317,14 @@ pub enum PageContent {
     /// The whole content, sanitized as in the feeds.
     Full,
 }
+
+/// `storage.max_items_per_feed` unless set: a feed that invents new items
+/// on every poll cannot fill the disk.
+pub const DEFAULT_MAX_ITEMS_PER_FEED: u64 = 10_000;
+
+/// `output.max_item_bytes` unless set: roomy for any article, small enough
+/// that one huge item cannot make every render slow.
+pub const DEFAULT_MAX_ITEM_BYTES: usize = 256 << 10;
 
 #[derive(Debug, Clone)]
 pub struct DedupConfig {
@@ -483,20 +496,42 @@ pub fn locate(explicit: Option<&Path>) -> Result<PathBuf, ConfigError> {
 
 /// Reads and validates the config at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_for(path, Purpose::Serve)
+}
+
+/// What the config is loaded for: only the daemon serves HTTP and needs
+/// `server.admin_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Serve,
+    /// A command that does not serve (`render`, `export`, `store check`,
+    /// ...): an admin token that cannot be read leaves the token unset
+    /// instead of failing the command.
+    Offline,
+}
+
+/// `load` for `purpose`.
+pub fn load_for(path: &Path, purpose: Purpose) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text)
+    parse_for(path, &text, purpose)
 }
 
 /// Validates config text; `path` is only used in messages and to resolve
 /// the default state directory.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    parse_for(path, text, Purpose::Serve)
+}
+
+/// `parse` for `purpose`.
+pub fn parse_for(path: &Path, text: &str, purpose: Purpose) -> Result<Config, ConfigError> {
     let mut cx = Validator {
         path,
         text,
         errors: Vec::new(),
+        purpose,
     };
     // serde stops at the first unknown key: each one found is reported,
     // blanked out (offsets kept) and the text read again, so one run
@@ -554,6 +589,7 @@ struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<Diagnostic>,
+    purpose: Purpose,
 }
 
 impl Validator<'_> {
@@ -572,11 +608,20 @@ impl Validator<'_> {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
         let column = self.text[line_start..start].chars().count() + 1;
-        let source_line = self.text[line_start..]
-            .lines()
-            .next()
-            .unwrap_or("")
-            .to_string();
+        let source_line = self.text[line_start..].lines().next().unwrap_or("");
+        let (source_line, message, hint) = if holds_secrets(self.text, line_start, source_line) {
+            let masked = mask_values(source_line);
+            let hide = |s: String| {
+                secret_values(source_line).fold(s, |s, v| {
+                    let s = s.replace(&format!("\"{v}\""), "\"***\"");
+                    // Short values would mask unrelated words.
+                    if v.len() >= 4 { s.replace(v, "***") } else { s }
+                })
+            };
+            (masked, hide(message), hint.map(hide))
+        } else {
+            (source_line.to_string(), message, hint)
+        };
         self.errors.push(Diagnostic {
             path: self.path.to_path_buf(),
             line,
@@ -801,11 +846,22 @@ impl Validator<'_> {
             let p = format!("{}/", base_url.path());
             base_url.set_path(&p);
         }
-        let admin_token = raw
-            .server
-            .admin_token
-            .as_ref()
-            .map(|v| self.secret("server.admin_token", v));
+        let admin_token = raw.server.admin_token.as_ref().and_then(|v| {
+            if self.purpose == Purpose::Offline && resolve_secret(v.get_ref()).is_err() {
+                return None;
+            }
+            let token = self.secret("server.admin_token", v);
+            if !token.0.is_empty() && token.0.len() < MIN_ADMIN_TOKEN {
+                self.error(
+                    v.span(),
+                    format!(
+                        "server.admin_token: {} bytes is too short to keep guessers out; use at least {MIN_ADMIN_TOKEN}, e.g. from `openssl rand -hex 32`",
+                        token.0.len()
+                    ),
+                );
+            }
+            Some(token)
+        });
         let read_timeout = self.duration(
             "server.read_timeout",
             &raw.server.read_timeout,
@@ -859,14 +915,12 @@ impl Validator<'_> {
             .max_age
             .as_ref()
             .map(|_| self.duration("storage.max_age", &raw.storage.max_age, Duration::ZERO));
-        let max_items_per_feed = raw.storage.max_items_per_feed.as_ref().map(|_| {
-            self.count(
-                "storage.max_items_per_feed",
-                &raw.storage.max_items_per_feed,
-                0,
-                1,
-            )
-        });
+        let max_items_per_feed = Some(self.count(
+            "storage.max_items_per_feed",
+            &raw.storage.max_items_per_feed,
+            DEFAULT_MAX_ITEMS_PER_FEED,
+            1,
+        ));
         let max_items = raw
             .storage
             .max_items
@@ -984,6 +1038,22 @@ impl Validator<'_> {
                 .map(|v| self.token("output.token", v)),
             title,
             max_items: self.count("output.max_items", &raw.output.max_items, 100, 1) as usize,
+            max_item_bytes: match &raw.output.max_item_bytes {
+                None => DEFAULT_MAX_ITEM_BYTES,
+                Some(v) => match parse_size(v.get_ref()) {
+                    Some(n) if n > 0 => usize::try_from(n).unwrap_or(usize::MAX),
+                    _ => {
+                        self.error(
+                            v.span(),
+                            format!(
+                                "output.max_item_bytes: {:?} is not a size; write e.g. \"256KiB\", \"1MiB\"",
+                                v.get_ref()
+                            ),
+                        );
+                        DEFAULT_MAX_ITEM_BYTES
+                    }
+                },
+            },
         };
         let dedup = DedupConfig {
             near_duplicates: raw.dedup.near_duplicates.unwrap_or(true),
@@ -1089,7 +1159,31 @@ impl Validator<'_> {
                     continue;
                 }
                 let secret = self.secret(&format!("{key}.headers.{name}"), v);
+                if reqwest::header::HeaderValue::from_str(&secret.0).is_err() {
+                    let from = if v.get_ref().starts_with("file:") {
+                        "the file holds more than one line, or"
+                    } else {
+                        "the value holds"
+                    };
+                    self.error(
+                        v.span(),
+                        format!(
+                            "{key}.headers.{name}: {from} a line break or another control character, which a header cannot carry; write the value on one line"
+                        ),
+                    );
+                    continue;
+                }
                 headers.push((name.clone(), secret));
+            }
+            if let Some(a) = &f.auth {
+                if !url.username().is_empty() || url.password().is_some() {
+                    self.error(
+                        a.user.span(),
+                        format!(
+                            "{key}.auth: the url carries a user name and password too, and only one can be sent; remove the user info from the url, or remove auth"
+                        ),
+                    );
+                }
             }
             let auth = f.auth.as_ref().map(|a| {
                 let user = a.user.get_ref().clone();
@@ -1420,6 +1514,97 @@ fn blank_key_value(text: &str, start: usize) -> Option<String> {
     }
     out.push_str(&text[to..]);
     Some(out)
+}
+
+/// The shortest `server.admin_token` accepted.
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
+/// Keys whose values are credentials: never shown in a diagnostic.
+const SECRET_KEYS: &[&str] = &["admin_token", "headers", "auth", "password", "user"];
+
+/// Whether the line at `line_start` sets a credential: it names one of
+/// `SECRET_KEYS`, or sits in a `[...headers]` or `[...auth]` table.
+fn holds_secrets(text: &str, line_start: usize, line: &str) -> bool {
+    let names_one = |l: &str| {
+        let l = l.to_ascii_lowercase();
+        SECRET_KEYS.iter().any(|k| {
+            l.match_indices(k).any(|(i, _)| {
+                let before = l[..i].chars().next_back();
+                let after = l[i + k.len()..].chars().next();
+                !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    && !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            })
+        })
+    };
+    if names_one(line) {
+        return true;
+    }
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim_start)
+        .find(|l| l.starts_with('['));
+    table.is_some_and(names_one)
+}
+
+/// The string values (after an `=`) of a TOML line, as written between
+/// their quotes, except `env:` and `file:` references, which name where a
+/// secret is and are worth showing.
+fn secret_values(line: &str) -> impl Iterator<Item = &str> {
+    quoted_values(line)
+        .into_iter()
+        .map(move |(a, b)| &line[a..b])
+        .filter(|v| !v.is_empty() && !v.starts_with("env:") && !v.starts_with("file:"))
+}
+
+/// Byte ranges of the contents of the quoted strings that follow an `=`.
+fn quoted_values(line: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut after_eq = false;
+    let mut chars = line.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '=' => after_eq = true,
+            '"' | '\'' => {
+                let start = i + 1;
+                let mut end = line.len();
+                while let Some((j, d)) = chars.next() {
+                    if d == '\\' && c == '"' {
+                        chars.next();
+                    } else if d == c {
+                        end = j;
+                        break;
+                    }
+                }
+                if after_eq {
+                    out.push((start, end));
+                }
+                after_eq = false;
+            }
+            '#' => break,
+            c if c.is_whitespace() => {}
+            _ => after_eq = false,
+        }
+    }
+    out
+}
+
+/// `line` with its credential values replaced by as many `*` (so the
+/// caret under it still points at the right column).
+fn mask_values(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut at = 0;
+    for (a, b) in quoted_values(line) {
+        let v = &line[a..b];
+        if v.starts_with("env:") || v.starts_with("file:") {
+            continue;
+        }
+        out.push_str(&line[at..a]);
+        out.extend(v.chars().map(|_| '*'));
+        at = b;
+    }
+    out.push_str(&line[at..]);
+    out
 }
 
 fn unreachable_url() -> Url {
@@ -1873,5 +2058,96 @@ name = "الكل"
             redact_str("https://example.org/feed.xml"),
             "https://example.org/feed.xml"
         );
+    }
+
+    #[test]
+    fn a_header_value_with_a_line_break_is_refused_where_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("key");
+        std::fs::write(&key, "first-line\nsecond-line\n").unwrap();
+        let text = format!(
+            "[[feed]]\nurl = \"https://a.example/f\"\nheaders = {{ \"X-Key\" = \"a\\nb\" }}\n\
+             [[feed]]\nurl = \"https://b.example/f\"\nheaders = {{ \"X-Key\" = \"file:{}\" }}\n",
+            key.display()
+        );
+        let d = diags(&text);
+        assert_eq!(d.len(), 2, "{d:#?}");
+        assert_eq!((d[0].line, d[0].column), (3, 23), "{}", d[0]);
+        assert!(d[0].message.contains("feed[0].headers.X-Key"), "{}", d[0]);
+        assert!(d[0].message.contains("line break"), "{}", d[0]);
+        assert_eq!((d[1].line, d[1].column), (6, 23), "{}", d[1]);
+        assert!(d[1].message.contains("more than one line"), "{}", d[1]);
+        std::fs::write(&key, "one-line\n").unwrap();
+        let cfg = parse(Path::new("rafid.toml"), &text.replace("\\nb", "b"));
+        let cfg = cfg.unwrap();
+        assert_eq!(cfg.feeds[1].headers[0].1.0, "one-line");
+    }
+
+    #[test]
+    fn diagnostics_never_show_credentials() {
+        let text = "[server]\nadmin_token = \"tooshort-123\"\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\nheaders = { \"Bad Name\" = \"hunter2-header\" }\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\nauth = \"me:hunter2-auth\"\n\
+                    [[feed]]\nurl = \"https://c.example/f\"\n[feed.headers]\n\"Bad Name\" = \"hunter2-table\"\n";
+        let d = diags(text);
+        assert_eq!(d.len(), 4, "{d:#?}");
+        let shown: String = d.iter().map(|d| format!("{d}\n")).collect();
+        for secret in ["tooshort-123", "hunter2"] {
+            assert!(!shown.contains(secret), "{secret} shown:\n{shown}");
+        }
+        // The caret still points at the value.
+        assert!(
+            shown.contains("    admin_token = \"************\"\n                  ^"),
+            "{shown}"
+        );
+        // References to where a secret is are shown.
+        let d = diags(
+            "[[feed]]\nurl = \"https://a.example/f\"\nheaders = { \"Bad Name\" = \"env:FEED_KEY\" }\n",
+        );
+        assert!(d[0].source_line.contains("\"env:FEED_KEY\""), "{d:#?}");
+    }
+
+    #[test]
+    fn user_info_in_the_url_and_auth_together_are_refused() {
+        let d = diags(
+            "[[feed]]\nurl = \"https://u:p@a.example/f\"\nauth = { user = \"me\", password = \"pw\" }\n",
+        );
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert_eq!(d[0].line, 3);
+        assert!(d[0].message.contains("feed[0].auth"), "{}", d[0]);
+        assert!(!d[0].to_string().contains("pw\""), "{}", d[0]);
+        assert!(
+            parse(
+                Path::new("rafid.toml"),
+                "[[feed]]\nurl = \"https://a.example/f\"\nauth = { user = \"me\", password = \"pw\" }\n"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn the_admin_token_has_at_least_16_bytes() {
+        let d = diags("[server]\nadmin_token = \"ab\"\n");
+        assert_eq!(d.len(), 1, "{d:#?}");
+        assert!(d[0].message.contains("server.admin_token"), "{}", d[0]);
+        let ok = parse(
+            Path::new("rafid.toml"),
+            "[server]\nadmin_token = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.server.admin_token.unwrap().0.len(), 16);
+    }
+
+    #[test]
+    fn commands_that_do_not_serve_need_no_admin_token() {
+        // SAFETY: no other test reads this variable.
+        unsafe { std::env::remove_var("RAFID_TEST_UNSET_OFFLINE_TOKEN") };
+        let text = "[server]\nadmin_token = \"env:RAFID_TEST_UNSET_OFFLINE_TOKEN\"\n";
+        let p = Path::new("rafid.toml");
+        assert!(parse_for(p, text, Purpose::Serve).is_err());
+        let cfg = parse_for(p, text, Purpose::Offline).unwrap();
+        assert!(cfg.server.admin_token.is_none());
+        // Other errors are still errors.
+        assert!(parse_for(p, "[server]\nadmin_token = \"ab\"\n", Purpose::Offline).is_err());
     }
 }

@@ -1,5 +1,6 @@
 //! The daemon's lifecycle: open the store, bind the port, start the
-//! scheduler, the publisher and the server, tell systemd we are ready, and
+//! scheduler, the publisher (which renders the outputs first) and the
+//! server, which answers while that first render runs, tell systemd we are ready, and
 //! on SIGTERM/SIGINT stop polling, let in-flight writes and requests finish,
 //! flush the store and return.
 //!
@@ -91,15 +92,19 @@ pub async fn serve(
     token: CancellationToken,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let fetcher = Arc::new(Fetcher::new(&config.poll)?);
     let outputs = Arc::new(Outputs::default());
-    {
-        let (store, config, outputs) = (store.clone(), config.clone(), outputs.clone());
-        let r = tokio::task::spawn_blocking(move || outputs.refresh(&store, &config)).await;
-        if let Ok(Err(e)) = r {
-            warn!(error = %e, "cannot render the merged feed at start");
-        }
-    }
+    serve_outputs(config, store, listener, token, stop, outputs).await
+}
+
+async fn serve_outputs(
+    config: Arc<Config>,
+    store: Store,
+    listener: TcpListener,
+    token: CancellationToken,
+    stop: impl std::future::Future<Output = ()>,
+    outputs: Arc<Outputs>,
+) -> Result<(), DaemonError> {
+    let fetcher = Arc::new(Fetcher::new(&config.poll)?);
     let changed = Arc::new(Notify::new());
     let tasks = TaskTracker::new();
     let bound = listener
@@ -194,6 +199,19 @@ async fn publisher(
             None
         }
     };
+    // The outputs as the store holds them at start. The server is up
+    // already: until this is done, requests render what they ask for.
+    {
+        let (s, c, o) = (store.clone(), config.borrow().clone(), outputs.clone());
+        tokio::select! {
+            _ = token.cancelled() => return,
+            r = tokio::task::spawn_blocking(move || o.refresh(&s, &c)) => match r {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed at start"),
+                Err(e) => warn!(error = %e, "render task failed"),
+            },
+        }
+    }
     // The main feed as last published: the hub hears of changes to it only.
     let mut published = outputs
         .get(&Scope::All, Format::Atom)
@@ -343,5 +361,53 @@ impl Signals {
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    // Holding the cache lock across the request is the point: it keeps the
+    // first render from finishing; only a blocking thread waits on it.
+    #[allow(clippy::await_holding_lock)]
+    async fn health_is_answered_before_the_first_render_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[storage]\npath = {:?}\n", dir.path().join("data"));
+        let config = crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap();
+        let store = Store::open(&config.storage.path, "test").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let outputs = Arc::new(Outputs::default());
+        // The first render cannot finish while this is held.
+        let held = outputs.hold_for_test();
+        let token = CancellationToken::new();
+        let daemon = tokio::spawn(serve_outputs(
+            Arc::new(config),
+            store,
+            listener,
+            token.clone(),
+            std::future::pending(),
+            outputs.clone(),
+        ));
+        let ask = async {
+            let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+            s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                .await
+                .unwrap();
+            let mut out = Vec::new();
+            s.read_to_end(&mut out).await.unwrap();
+            String::from_utf8_lossy(&out).into_owned()
+        };
+        let got = tokio::time::timeout(Duration::from_secs(20), ask)
+            .await
+            .expect("/healthz answered while the first render is held up");
+        assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+        assert!(outputs.get(&Scope::All, Format::Atom).is_none());
+        drop(held);
+        token.cancel();
+        daemon.await.unwrap().unwrap();
     }
 }

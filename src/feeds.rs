@@ -346,6 +346,7 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
 /// permissions and owner, and a symlinked config stays a symlink (its
 /// target is what changes).
 fn write_config(path: &Path, text: &str) -> Result<(), Failure> {
+    use std::io::Write as _;
     use std::os::unix::fs::MetadataExt;
     let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let io = |e: std::io::Error| Failure::internal(format!("{}: {e}", real.display()));
@@ -357,15 +358,35 @@ fn write_config(path: &Path, text: &str) -> Result<(), Failure> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "rafid.toml".into());
-    let tmp = dir.join(format!(".{name}.rafid-edit"));
     let before = std::fs::metadata(&real).ok();
-    std::fs::write(&tmp, text).map_err(io)?;
+    let mode = before.as_ref().map_or(0o600, |m| m.mode() & 0o7777);
+    let mut tmp = edit_file(dir, &name, mode).map_err(io)?;
     if let Some(m) = &before {
-        std::fs::set_permissions(&tmp, m.permissions()).map_err(io)?;
         // Only root can give a file away; for anyone else it is theirs already.
-        let _ = std::os::unix::fs::chown(&tmp, Some(m.uid()), Some(m.gid()));
+        let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(m.uid()), Some(m.gid()));
     }
-    std::fs::rename(&tmp, &real).map_err(io)
+    tmp.write_all(text.as_bytes())
+        .and_then(|_| tmp.as_file().sync_all())
+        .map_err(io)?;
+    tmp.persist(&real).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+/// A new file in `dir` for the edited config: a random name, created
+/// exclusively (a planted file or link there is never followed) with
+/// `mode` from the start, so the text is never readable by more people
+/// than the config itself. Removed on drop unless persisted.
+fn edit_file(dir: &Path, name: &str, mode: u32) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".rafid-edit")
+        .permissions(std::fs::Permissions::from_mode(mode))
+        .tempfile_in(dir)?;
+    // The umask may have narrowed the mode; never widened it.
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(tmp)
 }
 
 fn read_config(path: &Path) -> Result<String, Failure> {
@@ -826,6 +847,51 @@ title = 'single quotes'
         assert!(out.starts_with(text), "{out}");
         let back = remove(p(), &out, "https://b.example/f").unwrap();
         assert_eq!(back, text);
+    }
+
+    #[test]
+    fn a_planted_link_at_the_edit_files_old_name_is_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("rafid.toml");
+        std::fs::write(&config, "# mine\n").unwrap();
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(".rafid.toml.rafid-edit")).unwrap();
+        write_config(&config, "# mine\n# more\n").unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = std::fs::symlink_metadata(&config).unwrap();
+        assert!(meta.file_type().is_file(), "the config became a link");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::read_to_string(&config).unwrap(),
+            "# mine\n# more\n"
+        );
+        // Nothing is left behind but the planted link.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".rafid.toml.rafid-edit", "rafid.toml", "victim"]);
+    }
+
+    #[test]
+    fn the_edit_file_is_new_random_and_private_from_the_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = edit_file(dir.path(), "rafid.toml", 0o600).unwrap();
+        let b = edit_file(dir.path(), "rafid.toml", 0o640).unwrap();
+        assert_ne!(a.path(), b.path());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(a.path()), 0o600);
+        assert_eq!(mode(b.path()), 0o640);
+        let name = a.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            name.starts_with(".rafid.toml.") && name.ends_with(".rafid-edit"),
+            "{name}"
+        );
     }
 
     #[test]

@@ -52,7 +52,12 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             return done;
         }
     }
-    let config = commands::load_config(config_path)?;
+    // Only the daemon serves HTTP: the others need no admin token.
+    let purpose = match command {
+        Command::Run => rafid::config::Purpose::Serve,
+        _ => rafid::config::Purpose::Offline,
+    };
+    let config = commands::load_config(config_path, purpose)?;
     if control::reads_store(&command) {
         return control::run_reader(&config, &command, &mut std::io::stdout().lock());
     }

@@ -345,6 +345,7 @@ mod tests {
             outcome: Outcome::Stored(IngestStatsView {
                 items: 3,
                 dropped: 4,
+                pruned: 0,
                 stats: IngestStats {
                     new: 2,
                     merged: 3,

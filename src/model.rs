@@ -433,6 +433,14 @@ pub struct FeedState {
     /// even if it has not changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules: Option<String>,
+    /// Polls in a row whose document was mostly new items: a feed whose
+    /// GUIDs change on every poll, which only the per-feed cap bounds.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub churning_polls: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// What a feed's responses said about its rhythm, kept so the interval can

@@ -40,6 +40,9 @@ pub struct IngestStatsView {
     pub stats: IngestStats,
     /// Items the feed's rules kept out of the store.
     pub dropped: usize,
+    /// Older items of the feed pruned after this ingest to keep it within
+    /// `storage.max_items_per_feed`.
+    pub pruned: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -465,11 +468,70 @@ pub fn ingest_within(
     match result {
         Ok(stats) => Outcome::Stored(IngestStatsView {
             items: listed,
+            pruned: after_ingest(
+                store,
+                config,
+                feed.key(),
+                listed,
+                stats.new,
+                &mut state,
+                now,
+            ),
             stats,
             dropped,
         }),
         Err(e) => Outcome::Failed(format!("{shown}: {e}")),
     }
+}
+
+/// Polls in a row of mostly new items after which a feed is said to churn.
+const CHURN_POLLS: u32 = 3;
+
+/// Keeps the feed within `storage.max_items_per_feed` now rather than at
+/// the next retention run, and warns about a feed whose documents are
+/// mostly new items poll after poll (GUIDs that change every time): the
+/// cap is then all that bounds it. Returns how many items were pruned.
+fn after_ingest(
+    store: &Store,
+    config: &Config,
+    key: &str,
+    listed: usize,
+    new: usize,
+    state: &mut FeedState,
+    now: chrono::DateTime<Utc>,
+) -> usize {
+    let max = config.storage.max_items_per_feed;
+    let mut pruned = 0;
+    if let (true, Some(max)) = (new > 0, max) {
+        match store.prune_feed(key, max, now) {
+            Ok(n) => pruned = n,
+            Err(e) => warn!(error = %e, "cannot prune the feed to its cap"),
+        }
+    }
+    // A full document (not a short one) of which more than 90% is new.
+    let churning = listed >= 10 && new * 10 > listed * 9;
+    let streak = if churning {
+        state.churning_polls.saturating_add(1)
+    } else {
+        0
+    };
+    if streak == state.churning_polls {
+        return pruned;
+    }
+    state.churning_polls = streak;
+    if streak == CHURN_POLLS {
+        warn!(
+            polls = streak,
+            new,
+            listed,
+            max_items_per_feed = max,
+            "most of this feed's items are new on every poll (do its GUIDs change each time?); only storage.max_items_per_feed bounds what it stores"
+        );
+    }
+    if let Err(e) = store.put_feed_state(key, state) {
+        warn!(error = %e, "cannot save feed state");
+    }
+    pruned
 }
 
 fn store_document(
@@ -505,6 +567,7 @@ fn log_report(r: &Report) {
             updated = v.stats.updated,
             merged = v.stats.merged,
             dropped = v.dropped,
+            pruned = v.pruned,
             near_duplicates = v.stats.near_duplicates,
             "polled"
         ),

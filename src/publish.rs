@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -641,11 +641,73 @@ impl Xml {
     }
 }
 
-pub(crate) fn item_html(item: &Item) -> (Option<String>, Option<String>) {
+pub(crate) fn item_html(item: &Item, max_bytes: usize) -> (Option<String>, Option<String>) {
     let base = item_base(item);
-    let content = item.content.as_deref().map(|c| sanitize(c, base));
-    let summary = item.summary.as_deref().map(|c| sanitize(c, base));
+    let original = item.link.as_deref().and_then(|l| web_url(l, base));
+    let show = |c: &str| sanitize(&capped(c, max_bytes, original.as_deref()), base);
+    let content = item.content.as_deref().map(show);
+    let summary = item.summary.as_deref().map(show);
     (content, summary)
+}
+
+/// At most `max` bytes of `html`: past that, it is cut before the last tag
+/// that starts within the limit (so never inside a tag or a character; the
+/// sanitizer closes what is left open), and ends with a link to the
+/// original. A render then costs the same however big the stored item is.
+pub(crate) fn capped<'a>(
+    html: &'a str,
+    max: usize,
+    original: Option<&str>,
+) -> std::borrow::Cow<'a, str> {
+    use std::borrow::Cow;
+    if html.len() <= max {
+        return Cow::Borrowed(html);
+    }
+    let mut end = max;
+    while !html.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &html[..end];
+    let tag_start = head
+        .match_indices('<')
+        .map(|(i, _)| i)
+        .rfind(|&i| {
+            head[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|c| c == '/' || c.is_ascii_alphabetic())
+        })
+        .filter(|&i| i > 0);
+    let in_tag = match (head.rfind('<'), head.rfind('>')) {
+        (Some(lt), Some(gt)) => lt > gt,
+        (Some(_), None) => true,
+        _ => false,
+    };
+    let cut = match tag_start {
+        Some(i) => i,
+        None if in_tag => head.rfind('<').unwrap_or(0),
+        // In text: at a space after the last tag, else right after it.
+        None => {
+            let after_tag = head.rfind('>').map_or(0, |i| i + 1);
+            head[after_tag..]
+                .rfind(char::is_whitespace)
+                .map(|i| after_tag + i)
+                .filter(|&i| i > 0)
+                .or(Some(after_tag).filter(|&i| i > 0))
+                .unwrap_or(end)
+        }
+    };
+    let mut out = String::with_capacity(cut + 128);
+    out.push_str(&html[..cut]);
+    match original {
+        Some(link) => {
+            out.push_str("<p><a href=\"");
+            out.push_str(&link.replace('&', "&amp;").replace('"', "&quot;"));
+            out.push_str("\">…</a></p>");
+        }
+        None => out.push_str("<p>…</p>"),
+    }
+    Cow::Owned(out)
 }
 
 fn generator_version() -> String {
@@ -757,7 +819,7 @@ fn atom(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) ->
             }
             x.empty("category", &a);
         }
-        let (content, summary) = item_html(item);
+        let (content, summary) = item_html(item, view.config.output.max_item_bytes);
         if let Some(s) = &summary {
             x.text("summary", &[("type", "html")], s);
         }
@@ -879,7 +941,7 @@ fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page: &Page) -> 
         if let Some(lang) = &item.language {
             x.text("dc:language", &[], lang);
         }
-        let (content, summary) = item_html(item);
+        let (content, summary) = item_html(item, view.config.output.max_item_bytes);
         if let Some(d) = summary.as_ref().or(content.as_ref()) {
             x.text("description", &[], d);
         }
@@ -912,7 +974,7 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         if let Some(t) = &item.title {
             o.insert("title".into(), json!(plain_title(t)));
         }
-        let (content, summary) = item_html(item);
+        let (content, summary) = item_html(item, view.config.output.max_item_bytes);
         match (&content, &summary) {
             (Some(c), _) => {
                 o.insert("content_html".into(), json!(c));
@@ -1127,7 +1189,17 @@ pub struct Outputs {
     /// Older pages, rendered on first request. Bounded, because anyone can
     /// ask for any cursor.
     pages: RwLock<HashMap<(Scope, Format, Cursor), Arc<Rendered>>>,
+    /// Renders under way on request, so concurrent requests for one page
+    /// wait for one render instead of each doing it.
+    inflight: Mutex<HashMap<PageKey, Arc<RenderCell>>>,
 }
+
+/// One page of one scope in one format: `None` is the first page.
+type PageKey = (Scope, Format, Option<Cursor>);
+
+/// The outcome of one render shared by every request that waited on it;
+/// the error is a message for the log.
+type RenderCell = tokio::sync::OnceCell<Result<Arc<Rendered>, String>>;
 
 /// Older pages kept at most; past it the page cache starts again empty.
 const PAGES_CACHED: usize = 256;
@@ -1170,6 +1242,63 @@ impl Outputs {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .clear();
+    }
+
+    /// The cached page, else the one `render` makes, rendered once however
+    /// many requests ask at the same time: the first runs `render`, the
+    /// others wait for its result (if the first gives up, the next one
+    /// renders). The result is cached.
+    pub async fn get_or_render<F, Fut>(
+        &self,
+        scope: &Scope,
+        format: Format,
+        before: Option<Cursor>,
+        render: F,
+    ) -> Result<Arc<Rendered>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Rendered, String>>,
+    {
+        let cached = |o: &Outputs| match before {
+            None => o.get(scope, format),
+            Some(c) => o.get_page(scope, format, c),
+        };
+        if let Some(r) = cached(self) {
+            return Ok(r);
+        }
+        let key = (scope.clone(), format, before);
+        let cell = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            inflight.entry(key.clone()).or_default().clone()
+        };
+        let result = cell
+            .get_or_init(|| async {
+                // A render that ended just before this one began is reused.
+                if let Some(r) = cached(self) {
+                    return Ok(r);
+                }
+                let r = render().await?;
+                Ok(match before {
+                    None => self.put(scope.clone(), format, r),
+                    Some(c) => self.put_page(scope.clone(), format, c, r),
+                })
+            })
+            .await
+            .clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    /// Holds the cache so that no refresh can finish: for tests of what
+    /// happens while a render runs.
+    #[cfg(test)]
+    pub(crate) fn hold_for_test(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<(Scope, Format), Arc<Rendered>>> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Renders the main feed in every format and forgets every other scope
@@ -1383,5 +1512,109 @@ mod tests {
         let cfg = config();
         assert!(in_scope(&cfg, &Scope::Tag("news".into()), &item()));
         assert!(!in_scope(&cfg, &Scope::Tag("sport".into()), &item()));
+    }
+
+    #[test]
+    fn a_huge_item_is_cut_at_an_element_boundary_and_links_to_the_original() {
+        let cfg =
+            crate::config::parse(Path::new("t.toml"), "[output]\nmax_item_bytes = \"4KiB\"\n")
+                .unwrap();
+        assert_eq!(cfg.output.max_item_bytes, 4096);
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &Scope::All,
+        };
+        let paragraph = "<p>فقرة كاملة من النص العربي تنتهي هنا.</p>";
+        let mut big = item();
+        big.content = Some(paragraph.repeat(5000));
+        for f in [Format::Atom, Format::Rss, Format::Json] {
+            let body = String::from_utf8(render(&view, &[big.clone()], f).body.to_vec()).unwrap();
+            assert!(body.len() < 12 * 1024, "{f:?}: {} bytes", body.len());
+            let whole = body.matches("تنتهي هنا.").count();
+            assert!(whole > 10, "{f:?}: {whole} paragraphs");
+            // Every paragraph shown is whole: none was cut in its text.
+            assert_eq!(body.matches("فقرة كاملة").count(), whole, "{f:?}");
+            let mark = body.find('…').expect("the cut is marked");
+            let from = (0..=mark.saturating_sub(120))
+                .rev()
+                .find(|&i| body.is_char_boundary(i))
+                .unwrap_or(0);
+            let before = &body[from..mark];
+            assert!(before.contains("https://a.example/n/1"), "{f:?}: {before}");
+        }
+        // Small items are untouched.
+        let small = item_html(&item(), cfg.output.max_item_bytes).0.unwrap();
+        assert!(!small.contains('…'), "{small}");
+        assert_eq!(
+            crate::config::parse(Path::new("t.toml"), "")
+                .unwrap()
+                .output
+                .max_item_bytes,
+            256 * 1024
+        );
+    }
+
+    #[test]
+    fn capping_never_cuts_inside_a_tag_or_a_character() {
+        let html = "<p>ابت</p><a href=\"https://x.example/very/long/path\">ثجح</a>";
+        for max in 1..html.len() {
+            let c = capped(html, max, None);
+            assert!(c.ends_with("<p>…</p>"), "{max}: {c}");
+            let kept = &c[..c.len() - "<p>…</p>".len()];
+            assert!(html.starts_with(kept), "{max}: {c}");
+            let rest = &html[kept.len()..];
+            assert!(
+                kept.is_empty() || rest.starts_with('<') || kept.ends_with('>'),
+                "{max}: cut inside: {kept}"
+            );
+        }
+        assert_eq!(capped(html, html.len(), None), html);
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_for_one_page_render_it_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let outputs = Arc::new(Outputs::default());
+        let renders = Arc::new(AtomicUsize::new(0));
+        let go = Arc::new(tokio::sync::Notify::new());
+        let cfg = config();
+        let view = View {
+            config: &cfg,
+            store_id: [0; 16],
+            scope: &Scope::All,
+        };
+        let page = render(&view, &[item()], Format::Atom);
+        let cursor = Cursor::after(&item());
+        let mut waiting = Vec::new();
+        for _ in 0..32 {
+            let (outputs, renders, go, page) =
+                (outputs.clone(), renders.clone(), go.clone(), page.clone());
+            waiting.push(tokio::spawn(async move {
+                let scope = Scope::Tag("news".into());
+                outputs
+                    .get_or_render(&scope, Format::Atom, Some(cursor), || async {
+                        renders.fetch_add(1, Ordering::SeqCst);
+                        go.notified().await;
+                        Ok(page)
+                    })
+                    .await
+                    .map(|r| r.etag.clone())
+            }));
+        }
+        // Every request is waiting now (this test runs on one thread).
+        for _ in 0..64 {
+            tokio::task::yield_now().await;
+        }
+        go.notify_waiters();
+        for w in waiting {
+            assert_eq!(w.await.unwrap().unwrap(), page.etag);
+        }
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        assert!(
+            outputs
+                .get_page(&Scope::Tag("news".into()), Format::Atom, cursor)
+                .is_some()
+        );
     }
 }

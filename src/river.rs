@@ -334,10 +334,10 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
     let title = plain_title(item.title.as_deref().unwrap_or(""));
     let full = view.config.output.page_content == PageContent::Full;
     let body = if full {
-        let (content, summary) = item_html(item);
+        let (content, summary) = item_html(item, view.config.output.max_item_bytes);
         content.or(summary).unwrap_or_default()
     } else {
-        excerpt(item)
+        excerpt(item, view.config.output.max_item_bytes)
     };
     let text_for_direction = if full {
         crate::parse::html_fragment_to_text(&body)
@@ -446,8 +446,8 @@ fn outlet(h: &mut String, view: &View<'_>, s: &crate::model::Source) {
 
 /// The start of the item's text: its summary (else its content), sanitized,
 /// reduced to plain text, spaces collapsed, cut at a word.
-fn excerpt(item: &Item) -> String {
-    let (content, summary) = item_html(item);
+fn excerpt(item: &Item, max_bytes: usize) -> String {
+    let (content, summary) = item_html(item, max_bytes);
     let Some(html) = summary.or(content) else {
         return String::new();
     };
@@ -633,6 +633,7 @@ mod tests {
                     site_url: None,
                     item_link: Some(format!("https://a.example/n/{n}")),
                     guid: None,
+                    copy: None,
                 },
                 Source {
                     feed_url: "https://b.example/f".into(),
@@ -641,6 +642,7 @@ mod tests {
                     site_url: None,
                     item_link: Some(format!("https://b.example/n/{n}")),
                     guid: None,
+                    copy: None,
                 },
             ],
             revision: String::new(),
@@ -767,7 +769,7 @@ mod tests {
         let mut it = item(1, "2024-03-01T10:00:00Z", "ar");
         it.content =
             Some("<P>أولًا.</P><p>ثانيًا<br>ثالثًا</p><ul><li>رابعًا</li><li>خامسًا</li></ul>".into());
-        assert_eq!(excerpt(&it), "أولًا. ثانيًا ثالثًا رابعًا خامسًا");
+        assert_eq!(excerpt(&it, usize::MAX), "أولًا. ثانيًا ثالثًا رابعًا خامسًا");
     }
 
     #[test]

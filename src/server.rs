@@ -190,36 +190,30 @@ async fn serve(
         }
         format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\"")
     });
-    let cached = match before {
-        None => s.outputs.get(&scope, format),
-        Some(c) => s.outputs.get_page(&scope, format, c),
+    let render = || async {
+        let store = s.store.clone();
+        let config = s.config.borrow().clone();
+        let sc = scope.clone();
+        let r = tokio::task::spawn_blocking(move || {
+            let limit = config.output.max_items;
+            render_page_from_store(&store, &config, &sc, format, limit, before)
+        })
+        .await;
+        match r {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(format!("cannot render: {e}")),
+            Err(e) => Err(format!("render task failed: {e}")),
+        }
     };
-    let rendered = match cached {
-        Some(r) => r,
-        None => {
-            let store = s.store.clone();
-            let config = s.config.borrow().clone();
-            let sc = scope.clone();
-            let r = tokio::task::spawn_blocking(move || {
-                let limit = config.output.max_items;
-                render_page_from_store(&store, &config, &sc, format, limit, before)
-            })
-            .await;
-            match r {
-                Ok(Ok(r)) => match before {
-                    None => s.outputs.put(scope, format, r),
-                    Some(c) => s.outputs.put_page(scope, format, c, r),
-                },
-                Ok(Err(e)) => {
-                    warn!(error = %e, "cannot render");
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store\n")
-                        .into_response();
-                }
-                Err(e) => {
-                    warn!(error = %e, "render task failed");
-                    return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-                }
-            }
+    let rendered = match s
+        .outputs
+        .get_or_render(&scope, format, before, render)
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "cannot render");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store\n").into_response();
         }
     };
     respond(&rendered, headers, link.as_deref(), public)

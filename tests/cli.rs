@@ -351,3 +351,42 @@ fn a_wrong_merge_is_explained_and_split_beside_a_daemon_for_good() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("has no member"));
 }
+
+#[test]
+fn commands_that_do_not_serve_run_without_the_admin_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("rafid.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[server]\nadmin_token = \"env:RAFID_TEST_TOKEN_NOT_SET\"\n[storage]\npath = {:?}\n",
+            dir.path().join("data")
+        ),
+    )
+    .unwrap();
+    for args in [&["export"][..], &["store", "check"], &["render"]] {
+        let out = rafid()
+            .arg("-c")
+            .arg(&cfg)
+            .args(args)
+            .env_remove("RAFID_TEST_TOKEN_NOT_SET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The daemon still needs it.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .arg("run")
+        .env_remove("RAFID_TEST_TOKEN_NOT_SET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.admin_token"), "{err}");
+}

@@ -372,7 +372,7 @@ async fn status_needs_the_admin_token_when_one_is_set() {
     let cfg = load(&write_config(
         dir.path(),
         &[],
-        "admin_token = \"s3cret-token\"\n",
+        "admin_token = \"s3cret-token-0123456\"\n",
     ));
     let Daemon {
         addr,
@@ -386,7 +386,7 @@ async fn status_needs_the_admin_token_when_one_is_set() {
     assert_eq!(wrong.status(), 401);
     let right = client
         .get(&url)
-        .bearer_auth("s3cret-token")
+        .bearer_auth("s3cret-token-0123456")
         .send()
         .await
         .unwrap();

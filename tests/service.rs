@@ -74,7 +74,7 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
     let urls = common::serve_standard(&server);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("rafid.toml");
-    let extra = "admin_token = \"s3cret-token\"\n";
+    let extra = "admin_token = \"s3cret-token-0123456\"\n";
     let a: &[&str] = &["old"];
     std::fs::write(
         &path,
@@ -94,7 +94,7 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
         async move {
             let r = client
                 .get(url)
-                .bearer_auth("s3cret-token")
+                .bearer_auth("s3cret-token-0123456")
                 .send()
                 .await
                 .unwrap();
@@ -134,7 +134,12 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
         let (client, url) = (client.clone(), format!("{base}{p}"));
         hammers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let ok = match client.get(&url).bearer_auth("s3cret-token").send().await {
+                let ok = match client
+                    .get(&url)
+                    .bearer_auth("s3cret-token-0123456")
+                    .send()
+                    .await
+                {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
                     Err(_) => false,
                 };
@@ -553,7 +558,7 @@ fn secrets_come_from_the_credentials_directory() {
     let dir = tempfile::tempdir().unwrap();
     let creds = dir.path().join("credentials");
     std::fs::create_dir(&creds).unwrap();
-    std::fs::write(creds.join("admin-token"), "s3cret\n").unwrap();
+    std::fs::write(creds.join("admin-token"), "s3cret-0123456789\n").unwrap();
     let cfg = dir.path().join("rafid.toml");
     std::fs::write(&cfg, "[server]\nadmin_token = \"file:admin-token\"\n").unwrap();
     // As systemd runs it with LoadCredential=admin-token:…

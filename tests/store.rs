@@ -316,3 +316,103 @@ fn a_store_of_schema_version_1_is_upgraded_in_place() {
     imported.export(&mut reexport).unwrap();
     assert_eq!(String::from_utf8(reexport).unwrap(), export);
 }
+
+/// An export of the standard feeds, and the feeds it came from.
+async fn standard_export() -> (String, Vec<String>, FeedServer) {
+    let server = FeedServer::start().await;
+    let urls = serve_standard(&server);
+    let dir = tempfile::tempdir().unwrap();
+    let feeds: Vec<(&str, &[&str])> = urls.iter().map(|u| (u.as_str(), &[][..])).collect();
+    let cfg = load(&write_config(dir.path(), &feeds, ""));
+    poll_once(cfg.clone()).await.unwrap();
+    (export_text(&cfg), urls, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_line_imports_nothing_and_the_good_file_is_then_accepted() {
+    let (good, _urls, _server) = standard_export().await;
+    let mut lines: Vec<&str> = good.lines().collect();
+    assert!(lines.len() > 5 && lines[3].contains("\"kind\":\"item\""));
+    lines[3] = "{\"kind\":\"item\",\"id\":\"not an item\"}";
+    let bad = lines.join("\n") + "\n";
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let err = store.import(bad.as_bytes()).unwrap_err().to_string();
+    assert!(err.starts_with("line 4: "), "{err}");
+    let mut after = Vec::new();
+    store.export(&mut after).unwrap();
+    let after = String::from_utf8(after).unwrap();
+    assert_eq!(after.lines().count(), 1, "only the store line: {after}");
+    assert_eq!(
+        store.import(good.as_bytes()).unwrap(),
+        common::STANDARD_UNIQUE_ITEMS
+    );
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_with_an_item_twice_is_refused_naming_the_line() {
+    let (good, _urls, _server) = standard_export().await;
+    let lines: Vec<&str> = good.lines().collect();
+    assert!(lines[1].contains("\"kind\":\"item\""));
+    let twice = format!("{good}{}\n", lines[1]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), "test").unwrap();
+    let err = store.import(twice.as_bytes()).unwrap_err().to_string();
+    let last = lines.len() + 1;
+    assert!(
+        err.starts_with(&format!("line {last}: item ")) && err.contains("already on line 2"),
+        "{err}"
+    );
+    let mut after = Vec::new();
+    store.export(&mut after).unwrap();
+    assert_eq!(String::from_utf8(after).unwrap().lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_changes_every_guid_stays_under_its_cap() {
+    let server = FeedServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = server.url("/churn.xml");
+    let cfg = load(&write_config(
+        dir.path(),
+        &[(url.as_str(), &[])],
+        "[storage]\nmax_items_per_feed = 15\n",
+    ));
+    rafid::fetch::install_tls_provider();
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    let fetcher = std::sync::Arc::new(rafid::fetch::Fetcher::new(&cfg.poll).unwrap());
+    let poller = rafid::poll::Poller::new(std::sync::Arc::new(cfg.clone()), store.clone(), fetcher);
+    let token = tokio_util::sync::CancellationToken::new();
+    // Each poll, twelve items never seen before; no retention run between.
+    for round in 0..4u32 {
+        let guids: Vec<u32> = (round * 12 + 1..=round * 12 + 12).collect();
+        server.put("/churn.xml", feed_doc(&guids), "application/rss+xml");
+        let report = poller.poll(&cfg.feeds[0], &token).await;
+        assert!(
+            report.changed_store(),
+            "round {round}: {:?}",
+            report.outcome
+        );
+        let stored = store.newest(1000, |_| true).unwrap();
+        assert!(stored.len() <= 15, "round {round}: {} items", stored.len());
+        // The newest stay.
+        let newest = format!("g{}", round * 12 + 12);
+        assert!(
+            stored
+                .iter()
+                .any(|i| i.sources[0].guid.as_deref() == Some(&newest))
+        );
+        let states = store.feed_states().unwrap();
+        assert_eq!(states[0].1.churning_polls, round + 1, "round {round}");
+    }
+    assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    // A document with nothing new ends the streak.
+    server.put("/churn.xml", feed_doc(&[40, 41]), "application/rss+xml");
+    poller.poll(&cfg.feeds[0], &token).await;
+    assert_eq!(store.feed_states().unwrap()[0].1.churning_polls, 0);
+    // Without the key, the cap is 10000.
+    let default = config::parse(std::path::Path::new("t.toml"), "").unwrap();
+    assert_eq!(default.storage.max_items_per_feed, Some(10_000));
+}

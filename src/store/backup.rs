@@ -9,6 +9,7 @@
 //! An export of schema version 1 (items without their members' copies)
 //! still imports: its items are upgraded as the store upgrades them.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
@@ -108,7 +109,9 @@ impl Store {
     }
 
     /// Restores an export into this store, which must be empty; every index
-    /// is rebuilt from the records. Returns the number of items restored.
+    /// is rebuilt from the records. The whole input is read and checked
+    /// first, so a bad line changes nothing; a write that fails part way
+    /// leaves the store empty again. Returns the number of items restored.
     pub fn import(&self, input: impl BufRead) -> Result<usize, ImportError> {
         let _recount = self.recount();
         let (items, feeds) = (self.items.len(), self.feeds.len());
@@ -119,16 +122,22 @@ impl Store {
                 feeds,
             });
         }
+        let records = read_records(input)?;
+        let old_id = self.meta.get("store_id").map_err(|e| self.err(e))?;
+        match self.apply(&records) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                self.clear_import(old_id);
+                Err(e)
+            }
+        }
+    }
+
+    fn apply(&self, records: &[(usize, Record)]) -> Result<usize, ImportError> {
         let bad = |line: usize, message: String| ImportError::Input { line, message };
         let mut restored = 0;
-        for (i, text) in input.lines().enumerate() {
-            let n = i + 1;
-            let text = text.map_err(ImportError::Read)?;
-            if text.trim().is_empty() {
-                continue;
-            }
-            let record: Record = serde_json::from_str(&text)
-                .map_err(|e| bad(n, format!("not a rafid export record: {e}")))?;
+        for (n, record) in records {
+            let n = *n;
             match record {
                 Record::Store(s) => {
                     if s.schema_version != SCHEMA_VERSION && s.schema_version != 1 {
@@ -141,11 +150,11 @@ impl Store {
                         ));
                     }
                     let id = unhex(&s.store_id)
-                        .filter(|b| b.len() == 16)
                         .ok_or_else(|| bad(n, "store_id: 32 hex digits expected".into()))?;
                     self.meta.insert("store_id", id).map_err(|e| self.err(e))?;
                 }
-                Record::Item(mut item) => {
+                Record::Item(item) => {
+                    let mut item = item.as_ref().clone();
                     super::upgrade_item(&mut item);
                     let v = serde_json::to_vec(&item).map_err(|e| bad(n, e.to_string()))?;
                     for key in &item.keys {
@@ -192,4 +201,103 @@ impl Store {
         self.flush()?;
         Ok(restored)
     }
+
+    /// Undoes a failed import: the store was empty before it.
+    fn clear_import(&self, old_id: Option<sled::IVec>) {
+        for tree in [
+            &self.items,
+            &self.keys,
+            &self.by_time,
+            &self.by_feed,
+            &self.feeds,
+            &self.seen,
+            &self.seen_by_feed,
+            &self.dropped,
+            &self.splits,
+        ] {
+            let _ = tree.clear();
+        }
+        if let Some(id) = old_id {
+            let _ = self.meta.insert("store_id", id);
+        }
+        let _ = self.flush();
+    }
+}
+
+/// Reads every record of an export and checks everything `apply` relies
+/// on: each line a record, the schema version, hex keys, and each item,
+/// pruned item and feed once.
+fn read_records(input: impl BufRead) -> Result<Vec<(usize, Record)>, ImportError> {
+    let bad = |line: usize, message: String| ImportError::Input { line, message };
+    let hex_keys = |n: usize, keys: &[String]| -> Result<(), ImportError> {
+        match keys.iter().find(|k| unhex(k).is_none()) {
+            Some(k) => Err(bad(n, format!("key {k}: not hex"))),
+            None => Ok(()),
+        }
+    };
+    let mut records = Vec::new();
+    let mut ids: HashMap<[u8; 16], (usize, &'static str)> = HashMap::new();
+    let mut feeds: HashMap<String, usize> = HashMap::new();
+    let mut once = |n: usize, id: [u8; 16], what: &'static str| match ids.insert(id, (n, what)) {
+        None => Ok(()),
+        Some((first, was)) => Err(bad(
+            n,
+            format!(
+                "{what} {} is already on line {first} (as {was}); an export names each item once",
+                hex(&id)
+            ),
+        )),
+    };
+    for (i, text) in input.lines().enumerate() {
+        let n = i + 1;
+        let text = text.map_err(ImportError::Read)?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(&text)
+            .map_err(|e| bad(n, format!("not a rafid export record: {e}")))?;
+        match &record {
+            Record::Store(s) => {
+                if s.schema_version != SCHEMA_VERSION && s.schema_version != 1 {
+                    return Err(bad(
+                        n,
+                        format!(
+                            "exported with schema version {}, this rafid reads {SCHEMA_VERSION}",
+                            s.schema_version
+                        ),
+                    ));
+                }
+                if unhex(&s.store_id).is_none_or(|b| b.len() != 16) {
+                    return Err(bad(n, "store_id: 32 hex digits expected".into()));
+                }
+            }
+            Record::Item(item) => {
+                hex_keys(n, &item.keys)?;
+                once(n, item.id.0, "item")?;
+            }
+            Record::Seen(seen) => {
+                hex_keys(n, &seen.keys)?;
+                once(n, seen.id.0, "pruned item")?;
+            }
+            Record::Feed(f) => {
+                if let Some(first) = feeds.insert(f.url.clone(), n) {
+                    return Err(bad(
+                        n,
+                        format!(
+                            "feed {} is already on line {first}",
+                            crate::config::redact_str(&f.url)
+                        ),
+                    ));
+                }
+            }
+            Record::Dropped(d) => match unhex(&d.key) {
+                Some(k) if k.len() == 33 => {}
+                Some(_) => return Err(bad(n, format!("dropped key {}: 33 bytes expected", d.key))),
+                None => return Err(bad(n, format!("dropped key {}: not hex", d.key))),
+            },
+            Record::Split(_) => {}
+        }
+        records.push((n, record));
+    }
+    Ok(records)
 }

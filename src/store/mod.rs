@@ -212,6 +212,30 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Takes group and other permissions off `path` and everything under it.
+/// Best effort: a file rafid cannot chmod is one it does not own, and its
+/// owner chose its mode.
+fn owner_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700));
+    }
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                owner_only(&e.path());
+            }
+        }
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store in the state directory `dir`.
     /// `command` names this process in the holder file (e.g. "rafid run").
@@ -238,10 +262,17 @@ impl Store {
     }
 
     fn open_once(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        // The store holds feed URLs with their secrets: only its owner may
+        // look in. (systemd makes StateDirectory= so already.)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         let db_path = dir.join("store");
         let db = sled::Config::new()
             .path(&db_path)
@@ -262,6 +293,10 @@ impl Store {
                     }
                 }
             })?;
+        // sled creates its files with the process umask (0644 with the
+        // usual 022); the files it makes later (snapshots, blobs) sit in
+        // these directories, which only the owner can enter.
+        owner_only(&db_path);
         let sled_err = |source| StoreError::Sled {
             path: db_path.clone(),
             source,
@@ -1205,6 +1240,27 @@ fn describe_holder(dir: &Path) -> String {
 mod tests {
     use super::*;
     use crate::dedup::keys_for;
+
+    #[test]
+    fn only_the_owner_can_read_a_new_store() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let store = Store::open(&dir, "test").unwrap();
+        store.flush().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let mut seen = 0;
+        let mut stack = vec![dir.join("store")];
+        while let Some(p) = stack.pop() {
+            seen += 1;
+            assert_eq!(mode(&p) & 0o077, 0, "{} is {:o}", p.display(), mode(&p));
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        assert!(seen > 2, "sled made no files?");
+    }
 
     fn source(url: &str) -> Source {
         Source {

@@ -83,6 +83,50 @@ impl Store {
         Ok(victims.len())
     }
 
+    /// Keeps the newest `max` items `feed_url` lists and prunes the older
+    /// ones it carried first (as `prune` counts them): run after an
+    /// ingest, so a feed that changes every GUID on every poll stays
+    /// bounded between retention runs. Returns how many items went.
+    pub fn prune_feed(
+        &self,
+        feed_url: &str,
+        max: u64,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let prefix = feed_time_key(feed_url, DateTime::UNIX_EPOCH, ItemId([0; 16]));
+        let listed = || self.by_feed.scan_prefix(&prefix[..16]).rev();
+        // Keys only: the usual answer is that the feed is under its cap.
+        let mut count = 0u64;
+        for kv in listed() {
+            kv.map_err(|e| self.err(e))?;
+            count += 1;
+        }
+        if count <= max {
+            return Ok(0);
+        }
+        // The newest `max` stay whoever carried them first; of the older
+        // ones, those this feed carried first go.
+        let mut victims: Vec<(Vec<u8>, ItemId)> = Vec::new();
+        for kv in listed().skip(max as usize) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(24..40).and_then(as_id) else {
+                continue;
+            };
+            let Some(item) = self.item(id)? else { continue };
+            if item.sources.first().map(|s| s.feed_url.as_str()) == Some(feed_url) {
+                victims.push((k[16..].to_vec(), id));
+            }
+        }
+        if victims.is_empty() {
+            return Ok(0);
+        }
+        let _recount = self.recount();
+        for chunk in victims.chunks(PRUNE_BATCH) {
+            self.prune_batch(chunk, now)?;
+        }
+        Ok(victims.len())
+    }
+
     fn prune_batch(
         &self,
         batch: &[(Vec<u8>, ItemId)],
