@@ -104,18 +104,25 @@ impl Scope {
         match self {
             Scope::All if format == Format::Html => String::new(),
             Scope::All => format!("feed.{}", format.extension()),
-            Scope::Tag(t) => format!(
-                "tags/{}.{}",
-                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>(),
-                format.extension()
-            ),
-            Scope::River(r) => format!(
-                "rivers/{}.{}",
-                url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>(),
-                format.extension()
-            ),
+            Scope::Tag(t) => format!("tags/{}.{}", path_segment(t), format.extension()),
+            Scope::River(r) => format!("rivers/{}.{}", path_segment(r), format.extension()),
         }
     }
+}
+
+/// What a path segment cannot carry as is: a form encoder's `+` for a
+/// space would reach the server as a plus sign, so a tag with a space or
+/// `&` needs percent-encoding as RFC 3986 writes it (`%20`, `%26`); the
+/// server's path extractor decodes it back.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `name` as one URL path segment.
+pub fn path_segment(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, SEGMENT).to_string()
 }
 
 /// Every scope a river page lists, the whole river first, then each tag
