@@ -105,6 +105,7 @@ pub async fn serve(
         .unwrap_or_else(|_| config.server.listen.to_string());
     let (reloads, live) = watch::channel(config.clone());
     let poller = Poller::new(config.clone(), store.clone(), fetcher);
+    let schedule = poller.schedule.clone();
     tasks.spawn(scheduler::run(
         poller,
         live.clone(),
@@ -122,6 +123,7 @@ pub async fn serve(
         config: live.clone(),
         store: store.clone(),
         outputs,
+        schedule,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(

@@ -67,6 +67,8 @@ pub struct Poller {
     slots: Arc<Semaphore>,
     /// Parsing and storing is CPU work: one document per core at a time.
     cpu: Arc<Semaphore>,
+    /// When each feed is next polled, as the scheduler planned it.
+    pub schedule: Arc<crate::scheduler::Schedule>,
 }
 
 impl Poller {
@@ -75,6 +77,7 @@ impl Poller {
         Poller {
             slots: Arc::new(Semaphore::new(config.poll.concurrency)),
             cpu: Arc::new(Semaphore::new(cores)),
+            schedule: Arc::default(),
             config,
             store,
             fetcher,

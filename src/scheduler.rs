@@ -96,6 +96,38 @@ pub fn effective_interval(
     (interval, reason)
 }
 
+/// The time each feed's loop waits for, shared with `/status`: a feed not
+/// polled yet (or overdue) is due at a time spread from the moment its
+/// wait was first worked out, and showing a time worked out afresh on
+/// every request would move with the request, not with the poll.
+#[derive(Debug, Default)]
+pub struct Schedule {
+    /// Feed key → when its next poll is planned. Dropped after each poll
+    /// and on reload, when the next one is worked out again.
+    planned: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
+}
+
+impl Schedule {
+    /// When the poll of feed `key` is planned; `compute` plans it when
+    /// nothing is planned yet.
+    pub fn plan(&self, key: &str, compute: impl FnOnce() -> DateTime<Utc>) -> DateTime<Utc> {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        *planned.entry(key.to_string()).or_insert_with(compute)
+    }
+
+    /// Plans the poll of `key` for `due`, whatever was planned before.
+    pub fn set(&self, key: &str, due: DateTime<Utc>) {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        planned.insert(key.to_string(), due);
+    }
+
+    /// Forgets the plan for `key`: the next one is worked out again.
+    pub fn forget(&self, key: &str) {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        planned.remove(key);
+    }
+}
+
 /// When `feed` is next due, given its state, at `now`.
 pub fn next_due(
     config: &Config,
@@ -241,13 +273,16 @@ async fn feed_loop(
             return;
         }
         let now = Utc::now();
-        let mut due = next_due(&cfg, &feed, state.as_ref(), now);
-        if let Some(last) = last_attempt {
-            let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
-            let floor = interval.mul_f64(0.95);
-            due =
-                due.max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
-        }
+        let due = poller.schedule.plan(&key, || {
+            let mut due = next_due(&cfg, &feed, state.as_ref(), now);
+            if let Some(last) = last_attempt {
+                let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
+                let floor = interval.mul_f64(0.95);
+                due = due
+                    .max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
+            }
+            due
+        });
         let wait = (due - now).to_std().unwrap_or_default();
         debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "next poll");
         tokio::select! {
@@ -256,6 +291,7 @@ async fn feed_loop(
             // A reload may change this feed's interval: work the wait out again.
             r = config.changed() => {
                 if r.is_ok() {
+                    poller.schedule.forget(&key);
                     continue;
                 }
                 tokio::select! {
@@ -266,6 +302,7 @@ async fn feed_loop(
         }
         let report = poller.with_config(cfg).poll(&feed, &token).await;
         last_attempt = Some(Utc::now());
+        poller.schedule.forget(&key);
         if report.changed_store() {
             changed.notify_one();
         }

@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Live,
     pub store: Store,
     pub outputs: Arc<Outputs>,
+    /// The polls the scheduler has planned, shown by `/status`.
+    pub schedule: Arc<crate::scheduler::Schedule>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -349,7 +351,12 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 .iter()
                 .find(|(u, _)| u == f.key())
                 .map(|(_, s)| s.clone());
-            let next = crate::scheduler::next_due(&config, f, st.as_ref(), now);
+            let polled = f.enabled && !st.as_ref().is_some_and(|s| s.gone);
+            let next = polled.then(|| {
+                s.schedule.plan(f.key(), || {
+                    crate::scheduler::next_due(&config, f, st.as_ref(), now)
+                })
+            });
             let next_reason = crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now);
             let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
@@ -365,10 +372,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "last_error": st.last_error,
                 "consecutive_failures": st.consecutive_failures,
                 "retry_after": st.retry_after,
-                "next_poll": if f.enabled && !st.gone { Some(next) } else { None },
+                "next_poll": next,
                 "interval_secs": interval.as_secs(),
                 "interval_reason": why,
-                "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
+                "next_poll_reason": polled.then_some(next_reason),
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
                 "items": st.items,
