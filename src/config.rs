@@ -45,11 +45,11 @@ struct RawConfig {
     #[serde(default)]
     dedup: RawDedup,
     #[serde(default, rename = "feed")]
-    feeds: Vec<RawFeed>,
+    feeds: Vec<Spanned<RawFeed>>,
     #[serde(default)]
     websub: RawWebsub,
     #[serde(default, rename = "river")]
-    rivers: Vec<RawRiver>,
+    rivers: Vec<Spanned<RawRiver>>,
 }
 
 /// A `keep` or `drop` table: patterns per field.
@@ -87,7 +87,9 @@ impl RawRules {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRiver {
-    name: Spanned<String>,
+    /// Required; optional here so that a river without one is reported
+    /// with every other error, not alone.
+    name: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<Spanned<String>>,
     keep: Option<Spanned<RawRules>>,
@@ -157,7 +159,9 @@ struct RawDedup {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
-    url: Spanned<String>,
+    /// Required; optional here so that a feed without one is reported with
+    /// every other error, not alone.
+    url: Option<Spanned<String>>,
     title: Option<String>,
     #[serde(default)]
     tags: Vec<Spanned<String>>,
@@ -453,6 +457,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         path,
         text,
         errors: Vec::new(),
+        starts: Vec::new(),
     };
     // serde stops at the first unknown key: each one found is reported,
     // blanked out (offsets kept) and the text read again, so one run
@@ -471,9 +476,15 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
                         Some(suggest(key, &expected)),
                     );
                     blank_key_value(&readable, span.start)
-                } else if message.starts_with("missing field") && readable != text {
-                    // Most likely the key blanked for an earlier error.
-                    None
+                } else if message.starts_with("missing field") {
+                    // Unless the key was blanked for an earlier error.
+                    if !cx.reported_within(span.clone()) {
+                        let (what, hint) = toml_hint(message);
+                        cx.error_with_hint(span.clone(), what, hint);
+                    }
+                    // The table it is missing from (an inline one, such as
+                    // `auth`) is blanked, and the rest read on.
+                    key_start(&readable, span.start).and_then(|k| blank_key_value(&readable, k))
                 } else {
                     let (what, hint) = toml_hint(message);
                     cx.error_with_hint(span.clone(), what, hint);
@@ -510,6 +521,8 @@ struct Validator<'a> {
     path: &'a Path,
     text: &'a str,
     errors: Vec<Diagnostic>,
+    /// Where in `text` each error of `errors` starts.
+    starts: Vec<usize>,
 }
 
 impl Validator<'_> {
@@ -524,6 +537,7 @@ impl Validator<'_> {
 
     fn error_with_hint(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
         let start = span.start.min(self.text.len());
+        self.starts.push(start);
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -867,42 +881,27 @@ impl Validator<'_> {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, f) in raw.feeds.iter().enumerate() {
             let key = format!("feed[{i}]");
-            let url = match Url::parse(f.url.get_ref().trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
-                Ok(u) => {
+            let table = f.span();
+            let f = f.get_ref();
+            // The feed's other keys are checked even when its URL is bad,
+            // so that one run reports every error.
+            let url = self.feed_url(&key, f.url.as_ref(), table.clone());
+            let url = url.and_then(|url| {
+                let canonical = crate::normalize::canonical_link(url.as_str())
+                    .unwrap_or_else(|| url.to_string());
+                if let Some(first) = seen.get(&canonical) {
                     self.error(
-                        f.url.span(),
+                        f.url.as_ref().map_or(table.clone(), |u| u.span()),
                         format!(
-                            "{key}.url: scheme {:?} is not polled; rafid fetches http and https feeds",
-                            u.scheme()
+                            "{key}.url: the same feed as feed[{first}] ({}); remove one of them",
+                            redact_url(&url)
                         ),
                     );
-                    continue;
+                    return None;
                 }
-                Err(e) => {
-                    self.error(
-                        f.url.span(),
-                        format!(
-                            "{key}.url: {:?} is not a URL ({e}); write it in full, e.g. \"https://example.org/feed.xml\"",
-                            f.url.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            let canonical =
-                crate::normalize::canonical_link(url.as_str()).unwrap_or_else(|| url.to_string());
-            if let Some(first) = seen.get(&canonical) {
-                self.error(
-                    f.url.span(),
-                    format!(
-                        "{key}.url: the same feed as feed[{first}] ({}); remove one of them",
-                        redact_url(&url)
-                    ),
-                );
-                continue;
-            }
-            seen.insert(canonical, i);
+                seen.insert(canonical, i);
+                Some(url)
+            });
             let mut tags = Vec::new();
             for t in &f.tags {
                 let tag = t.get_ref().trim();
@@ -949,8 +948,9 @@ impl Validator<'_> {
                 f.keep.as_ref(),
                 f.drop.as_ref(),
                 &f.lang,
-                f.url.span(),
+                f.url.as_ref().map_or(table, |u| u.span()),
             );
+            let Some(url) = url else { continue };
             feeds.push(FeedConfig {
                 url,
                 title: f.title.clone(),
@@ -1000,6 +1000,72 @@ impl Validator<'_> {
             websub: WebsubConfig { hub: websub_hub },
             rivers,
         }
+    }
+
+    /// A feed's URL, when it has a usable one (else the error is reported).
+    fn feed_url(
+        &mut self,
+        key: &str,
+        url: Option<&Spanned<String>>,
+        table: Range<usize>,
+    ) -> Option<Url> {
+        let Some(v) = url else {
+            // A `url` of the wrong type was blanked, and reported, already.
+            if !self.reported_in_table(table.clone()) {
+                self.error(
+                    table,
+                    format!(
+                        "{key}: no `url`; every [[feed]] needs one, e.g. url = \"https://example.org/feed.xml\""
+                    ),
+                );
+            }
+            return None;
+        };
+        match Url::parse(v.get_ref().trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(u) => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "{key}.url: scheme {:?} is not polled; rafid fetches http and https feeds",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "{key}.url: {:?} is not a URL ({e}); write it in full, e.g. \"https://example.org/feed.xml\"",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether an error was reported within the text of `span`.
+    fn reported_within(&self, span: Range<usize>) -> bool {
+        self.starts.iter().any(|s| span.contains(s))
+    }
+
+    /// Whether an error was reported within the table whose header is at
+    /// `span` (up to the next header).
+    fn reported_in_table(&self, span: Range<usize>) -> bool {
+        let start = span.start.min(self.text.len());
+        let mut end = span.end.min(self.text.len()).max(start);
+        while end < self.text.len() {
+            let line_end = self.text[end..]
+                .find('\n')
+                .map_or(self.text.len(), |i| end + i + 1);
+            if self.text[end..line_end].trim_start().starts_with('[') {
+                break;
+            }
+            end = line_end;
+        }
+        self.starts.iter().any(|s| (start..end).contains(s))
     }
 
     /// Compiles the `keep`/`drop` rules (and languages) of one table named
@@ -1070,29 +1136,47 @@ impl Validator<'_> {
         }
     }
 
-    fn rivers(&mut self, raw: &[RawRiver], feeds: &[FeedConfig]) -> Vec<RiverConfig> {
+    fn rivers(&mut self, raw: &[Spanned<RawRiver>], feeds: &[FeedConfig]) -> Vec<RiverConfig> {
         let mut rivers: Vec<RiverConfig> = Vec::with_capacity(raw.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         for (i, r) in raw.iter().enumerate() {
             let key = format!("river[{i}]");
-            let name = r.name.get_ref().trim();
+            let table = r.span();
+            let r = r.get_ref();
             let mut name_ok = true;
-            if name.is_empty()
+            let (name, name_span) = match &r.name {
+                Some(n) => (n.get_ref().trim(), n.span()),
+                None => {
+                    if !self.reported_in_table(table.clone()) {
+                        self.error(
+                            table.clone(),
+                            format!(
+                                "{key}: no `name`; every [[river]] needs one, e.g. name = \"economy\" (served at /rivers/economy.atom)"
+                            ),
+                        );
+                    }
+                    name_ok = false;
+                    ("", table)
+                }
+            };
+            if !name_ok {
+                // Reported above.
+            } else if name.is_empty()
                 || !name
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
             {
                 self.error(
-                    r.name.span(),
+                    name_span.clone(),
                     format!(
                         "{key}.name: {:?} cannot name a river: it is part of its URL (/rivers/NAME.atom); use letters, digits, '-' and '_'",
-                        r.name.get_ref()
+                        name
                     ),
                 );
                 name_ok = false;
             } else if let Some(first) = names.get(name) {
                 self.error(
-                    r.name.span(),
+                    name_span.clone(),
                     format!(
                         "{key}.name: {name:?} already names river[{first}]; river names are unique"
                     ),
@@ -1117,7 +1201,7 @@ impl Validator<'_> {
                     r.keep.as_ref(),
                     r.drop.as_ref(),
                     &r.lang,
-                    r.name.span(),
+                    name_span.clone(),
                 )
                 .unwrap_or_else(|| std::sync::Arc::new(Rules::none()));
             if !name_ok {
@@ -1162,18 +1246,31 @@ fn toml_hint(message: &str) -> (String, Option<String>) {
     }
 }
 
-/// Where the key of the value at `value_start` starts, when the value's
-/// line reads `key = value`.
+/// Where the key of the value at `value_start` starts: the nearest line at
+/// or above the value that reads `key = …` (a value in a list may be on a
+/// line of its own).
 fn key_start(text: &str, value_start: usize) -> Option<usize> {
     let value_start = value_start.min(text.len());
-    let line_start = text[..value_start].rfind('\n').map_or(0, |i| i + 1);
-    let before = &text[line_start..value_start];
-    let key = before.trim_end().strip_suffix('=')?.trim();
     let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if key.is_empty() || !key.chars().all(bare) {
-        return None;
+    let mut line_end = value_start;
+    for _ in 0..1000 {
+        let line_start = text[..line_end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[line_start..line_end.max(line_start)];
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        if body.starts_with('[') && line_end != value_start {
+            return None; // a table header: the value is not under a key
+        }
+        let key_len = body.find(|c: char| !bare(c)).unwrap_or(body.len());
+        if key_len > 0 && body[key_len..].trim_start().starts_with('=') {
+            return Some(line_start + indent);
+        }
+        if line_start == 0 {
+            return None;
+        }
+        line_end = line_start - 1;
     }
-    Some(line_start + before.find(key)?)
+    None
 }
 
 /// The key and the keys allowed beside it, from serde's "unknown field"
@@ -1470,6 +1567,36 @@ mod tests {
         let d = diags("[poll]\ninterval = 1h\nconcurrency = 0\n");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].hint.as_deref(), Some("quote the value, e.g. \"1h\""));
+    }
+
+    /// Issue 16: these four mistakes took four runs of `check` to find.
+    #[test]
+    fn a_missing_required_key_does_not_hide_the_rest() {
+        let text = "[output]\ntitel = \"My river\"\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\ntags = \"ar\"\n\
+                    [[feed]]\ntitle = \"no url\"\ninterval = \"5q\"\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\nintervall = \"1h\"\n\
+                    auth = { user = \"me\" }\nkeep = { title = [\"a\", 1] }\n\
+                    [[river]]\nlang = [\"ar\"]\n[[feed]]\nurl = 5\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str)> = d.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(got.len(), 9, "{d:#?}");
+        assert_eq!(got[0], (2, "unknown key `titel`"));
+        assert_eq!(got[1], (5, "invalid type: string \"ar\""));
+        assert_eq!(got[2], (6, "feed[1]: no `url`"));
+        assert_eq!(
+            d[2].hint.as_deref(),
+            Some("every [[feed]] needs one, e.g. url = \"https://example.org/feed.xml\"")
+        );
+        // The feed without a URL still has its other keys checked.
+        assert_eq!(got[3].0, 8);
+        assert!(got[3].1.contains("not a duration"), "{}", got[3].1);
+        assert_eq!(got[4], (11, "unknown key `intervall`"));
+        assert_eq!(got[5], (12, "missing field `password`"));
+        assert_eq!(got[6], (13, "invalid type: integer `1`"));
+        assert_eq!(got[7], (14, "river[0]: no `name`"));
+        // A URL of the wrong type is reported once, not again as missing.
+        assert_eq!(got[8], (17, "invalid type: integer `5`"));
     }
 
     #[test]
