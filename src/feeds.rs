@@ -71,11 +71,37 @@ fn validate(feed: &NewFeed) -> Result<(), Failure> {
         Err(config::ConfigError::Invalid(diags)) => Err(Failure::user(
             diags
                 .iter()
-                .map(|d| d.message.clone())
+                .map(|d| {
+                    let m = in_command_words(&d.message, feed);
+                    match &d.hint {
+                        Some(h) => format!("{m}; {h}"),
+                        None => m,
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         )),
         Err(e) => Err(Failure::user(e)),
+    }
+}
+
+/// A message about the one-feed config `validate` builds, in the words the
+/// person used: the option they gave (`--interval`), or the URL as typed,
+/// instead of a place in a config file they never wrote.
+fn in_command_words(message: &str, feed: &NewFeed) -> String {
+    let Some((place, rest)) = message.split_once(": ") else {
+        return message.to_string();
+    };
+    let Some(key) = place.strip_prefix("feed[0]") else {
+        return message.to_string();
+    };
+    let typed = feed.url.trim();
+    match key.trim_start_matches('.') {
+        "interval" => format!("--interval: {rest}"),
+        "tags" => format!("--tag: {rest}"),
+        "title" => format!("--title: {rest}"),
+        "url" if rest.contains(&format!("{typed:?}")) => rest.to_string(),
+        _ => format!("{typed}: {rest}"),
     }
 }
 
@@ -759,11 +785,32 @@ title = 'single quotes'
         };
         let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
         assert!(e.message.contains("not a duration"), "{}", e.message);
+        // Named as the person gave it (issue 16), not as feed[0].interval.
+        assert!(
+            e.message
+                .starts_with("--interval: \"soon\" is not a duration"),
+            "{}",
+            e.message
+        );
+        let feed = NewFeed {
+            url: "https://c.example/f".into(),
+            tags: vec!["a/b".into()],
+            ..NewFeed::default()
+        };
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(e.message.starts_with("--tag: \"a/b\""), "{}", e.message);
         let feed = NewFeed {
             url: "ftp://c.example/f".into(),
             ..NewFeed::default()
         };
-        assert!(add(p(), COMMENTED, &[feed], false).is_err());
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("ftp://c.example/f: scheme \"ftp\" is not polled"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("feed[0]"), "{}", e.message);
     }
 
     #[test]
