@@ -237,6 +237,8 @@ pub struct View<'a> {
     pub config: &'a Config,
     pub store_id: [u8; 16],
     pub scope: &'a Scope,
+    /// The date of a page with no items (`Store::created`).
+    pub since: DateTime<Utc>,
 }
 
 impl View<'_> {
@@ -359,6 +361,7 @@ pub fn render_page_from_store(
         config,
         store_id: store.store_id(),
         scope,
+        since: store.created(),
     };
     Ok(render_page(&view, &items, format, &page))
 }
@@ -409,7 +412,7 @@ pub fn render_page(view: &View<'_>, items: &[Item], format: Format, page: &Page)
         .iter()
         .map(Item::last_modified)
         .max()
-        .unwrap_or(DateTime::UNIX_EPOCH);
+        .unwrap_or(view.since);
     let body = match format {
         Format::Atom => atom(view, items, last_modified, page),
         Format::Rss => rss(view, items, last_modified, page),
@@ -1073,6 +1076,7 @@ impl Outputs {
             config,
             store_id: store.store_id(),
             scope: &Scope::All,
+            since: store.created(),
         };
         let mut fresh = HashMap::new();
         for f in Format::ALL {
@@ -1149,6 +1153,7 @@ mod tests {
             config: &cfg,
             store_id: [0; 16],
             scope: &Scope::All,
+            since: DateTime::UNIX_EPOCH,
         };
         for f in Format::ALL {
             let r = render(&view, &[item()], f);
@@ -1179,6 +1184,7 @@ mod tests {
             config: &cfg,
             store_id: [0; 16],
             scope: &Scope::All,
+            since: DateTime::UNIX_EPOCH,
         };
         let a = render(&view, &[item()], Format::Atom);
         let b = render(&view, &[item()], Format::Atom);

@@ -548,3 +548,29 @@ async fn status_shows_the_planned_first_poll_not_one_moving_with_the_request() {
     assert_eq!(first, second, "next_poll moves with the request time");
     daemon.stop().await;
 }
+
+/// Issue 16: an empty store published `<updated>1970-01-01…` and a 1970
+/// `Last-Modified`. Its date is the store's creation, the same after a
+/// restart.
+#[tokio::test]
+async fn an_empty_store_is_dated_by_its_creation_not_1970() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let cfg = config::load(&write_config(dir.path(), &[], "")).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let daemon = start_daemon(cfg.clone()).await;
+        let r = daemon.get(&format!("{BASE}feed.atom"), &[]).await;
+        assert_eq!(r.status(), 200);
+        let modified = r.headers()["last-modified"].to_str().unwrap().to_string();
+        let body = r.text().await.unwrap();
+        let updated = body.split("<updated>").nth(1).unwrap();
+        let updated = &updated[..updated.find('<').unwrap()];
+        let when = chrono::DateTime::parse_from_rfc3339(updated).unwrap();
+        assert!(when >= before, "{updated}");
+        assert!(!modified.contains("1970"), "{modified}");
+        seen.push((modified, body));
+        daemon.stop().await;
+    }
+    assert_eq!(seen[0], seen[1], "the date moved between two runs");
+}
