@@ -296,20 +296,37 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
     let mut folders: Vec<Option<String>> = Vec::new();
     let mut feeds = Vec::new();
     let mut saw_opml = false;
+    // Open elements and where they start: a document that ends with any
+    // still open is cut short, and importing part of it would be silent loss.
+    let mut open: Vec<(String, u64)> = Vec::new();
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not OPML: {e} at byte {}", reader.buffer_position()))?;
+        let at = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| {
+            let (line, col) = line_col(xml, reader.error_position());
+            format!("not OPML: {e} (line {line}, column {col})")
+        })?;
         let (start, empty) = match &event {
-            Event::Start(e) => (e, false),
+            Event::Start(e) => {
+                open.push((String::from_utf8_lossy(e.name().as_ref()).into_owned(), at));
+                (e, false)
+            }
             Event::Empty(e) => (e, true),
             Event::End(e) => {
+                open.pop();
                 if e.name().as_ref() == b"outline" {
                     folders.pop();
                 }
                 continue;
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some((name, at)) = open.last() {
+                    let (line, col) = line_col(xml, *at);
+                    return Err(format!(
+                        "not OPML: the document ends with <{name}> (line {line}, column {col}) still open; is the file cut short?"
+                    ));
+                }
+                break;
+            }
             _ => continue,
         };
         match start.name().as_ref() {
@@ -320,7 +337,12 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
                     let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
                     let v = a
                         .decode_and_unescape_value(reader.decoder())
-                        .map_err(|e| format!("outline attribute {k}: {e}"))?
+                        .map_err(|e| {
+                            let (line, col) = line_col(xml, at);
+                            format!(
+                                "not OPML: the <outline> at line {line}, column {col}: attribute {k}: {e}"
+                            )
+                        })?
                         .into_owned();
                     attr.insert(k, v);
                 }
@@ -365,6 +387,20 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
         return Err("not OPML: no <opml> element".into());
     }
     Ok(feeds)
+}
+
+/// The line and column (both from 1, columns in characters) of byte `at`.
+fn line_col(text: &str, at: u64) -> (usize, usize) {
+    let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Writes `text` to `path` through a file beside it and a rename, so a
@@ -889,6 +925,33 @@ title = 'single quotes'
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "# mine\n# more\n");
         let mode = std::fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
+    }
+
+    /// Issue 16: a malformed OPML file was imported ("imported 1 feeds").
+    #[test]
+    fn malformed_opml_is_refused_with_the_error_and_where() {
+        let feed = r#"<outline text="a" xmlUrl="https://a.example/f"/>"#;
+        let cases = [
+            (
+                format!("<opml version=\"2.0\">\n<body>\n{feed}\n"),
+                "<body> (line 2, column 1) still open",
+            ),
+            (
+                format!("<opml version=\"2.0\"><body>\n<outline text=\"x\">{feed}</body></opml>"),
+                "(line 2,",
+            ),
+            (
+                format!(
+                    "<opml version=\"2.0\"><body>{feed}\n  <outline text=\"b\" xmlUrl=\"https://b.example/?a=1&b=2\"/></body></opml>"
+                ),
+                "the <outline> at line 2, column 3: attribute xmlUrl",
+            ),
+        ];
+        for (doc, expect) in cases {
+            let e = parse_opml(&doc).unwrap_err();
+            assert!(e.starts_with("not OPML: "), "{e}");
+            assert!(e.contains(expect), "{expect:?} not in {e:?}");
+        }
     }
 
     #[test]
