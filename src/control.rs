@@ -329,7 +329,16 @@ impl Server {
     }
 
     /// Answers clients until `token` is cancelled, then removes the socket.
-    pub async fn run(self, config: Live, store: Store, token: CancellationToken) {
+    /// `poller` runs `feeds poll` for clients, with the daemon's limits;
+    /// `changed` is told when that stored something.
+    pub async fn run(
+        self,
+        config: Live,
+        store: Store,
+        poller: crate::poll::Poller,
+        changed: std::sync::Arc<tokio::sync::Notify>,
+        token: CancellationToken,
+    ) {
         let tasks = tokio_util::task::TaskTracker::new();
         loop {
             tokio::select! {
@@ -338,8 +347,13 @@ impl Server {
                     Ok((stream, _)) => {
                         let (config, store) = (config.clone(), store.clone());
                         let listen = self.listen.clone();
+                        let polling = Polling {
+                            poller: poller.clone(),
+                            changed: changed.clone(),
+                            token: token.clone(),
+                        };
                         tasks.spawn(async move {
-                            if let Err(e) = serve_client(stream, config, store, listen).await {
+                            if let Err(e) = serve_client(stream, config, store, listen, polling).await {
                                 debug!(error = %e, "control client");
                             }
                         });
@@ -357,11 +371,19 @@ impl Server {
     }
 }
 
+/// What the daemon polls with for a `feeds poll` client.
+struct Polling {
+    poller: crate::poll::Poller,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    token: CancellationToken,
+}
+
 async fn serve_client(
     stream: tokio::net::UnixStream,
     config: Live,
     store: Store,
     listen: String,
+    polling: Polling,
 ) -> io::Result<()> {
     // Owner-only: the file mode says so, and the peer's uid must agree
     // (root may ask too).
@@ -389,9 +411,35 @@ async fn serve_client(
     stream.set_nonblocking(false)?;
     let request: Result<Request, _> = serde_json::from_slice(&line);
     let config = config.borrow().clone();
+    // `feeds poll` is network work: it runs here, on the runtime, through
+    // the daemon's poller (its per-host limits and its schedule).
+    let polled = match &request {
+        Ok(Request::Run(command @ Command::Feeds(FeedsCommand::Poll { .. }))) => {
+            let poller = polling.poller.with_config(config.clone());
+            Some(match commands::feeds_to_poll(&config, &store, command) {
+                Ok(feeds) => {
+                    let reports = commands::poll_now(&poller, feeds, &polling.token).await;
+                    if reports.iter().any(crate::poll::Report::changed_store) {
+                        polling.changed.notify_one();
+                    }
+                    Ok(reports)
+                }
+                Err(f) => Err(f),
+            })
+        }
+        _ => None,
+    };
     tokio::task::spawn_blocking(move || {
         let mut frames = Frames(io::BufWriter::new(stream));
         let result = match request {
+            Ok(Request::Run(_)) if polled.is_some() => match &polled {
+                Some(Ok(reports)) => commands::write_poll_lines(reports, &mut frames),
+                Some(Err(f)) => Err(Failure {
+                    code: f.code,
+                    message: f.message.clone(),
+                }),
+                None => Ok(()),
+            },
             Ok(Request::Who) => {
                 let d = Daemon {
                     pid: std::process::id(),

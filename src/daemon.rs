@@ -106,6 +106,7 @@ pub async fn serve(
     let (reloads, live) = watch::channel(config.clone());
     let poller = Poller::new(config.clone(), store.clone(), fetcher);
     let schedule = poller.schedule.clone();
+    let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
         poller,
         live.clone(),
@@ -139,7 +140,13 @@ pub async fn serve(
     ));
     match crate::control::Server::bind(store.dir(), bound) {
         Ok(control) => {
-            tasks.spawn(control.run(live.clone(), store.clone(), token.clone()));
+            tasks.spawn(control.run(
+                live.clone(),
+                store.clone(),
+                control_poller,
+                changed.clone(),
+                token.clone(),
+            ));
         }
         Err(e) => warn!(
             error = %e,

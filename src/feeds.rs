@@ -601,7 +601,7 @@ pub fn edit(
     out: &mut dyn Write,
 ) -> Option<Result<(), Failure>> {
     Some(match command {
-        FeedsCommand::List => return None,
+        FeedsCommand::List | FeedsCommand::Poll { .. } => return None,
         FeedsCommand::Add {
             url,
             title,

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rafid::cli::{Cli, Command, DedupCommand, LogFormat, RulesCommand};
+use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand};
 use rafid::commands::{self, Failure};
 use rafid::control;
 use tracing_subscriber::EnvFilter;
@@ -41,6 +41,9 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
         }
     }
     let config = commands::load_config(config_path)?;
+    if let Command::Feeds(FeedsCommand::Poll { .. }) = &command {
+        return commands::feeds_poll(&config, &command, &mut std::io::stdout().lock());
+    }
     if control::reads_store(&command) {
         return control::run_reader(&config, &command, &mut std::io::stdout().lock());
     }

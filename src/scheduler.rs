@@ -100,14 +100,31 @@ pub fn effective_interval(
 /// polled yet (or overdue) is due at a time spread from the moment its
 /// wait was first worked out, and showing a time worked out afresh on
 /// every request would move with the request, not with the poll.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Schedule {
     /// Feed key → when its next poll is planned. Dropped after each poll
     /// and on reload, when the next one is worked out again.
     planned: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Bumped when plans were dropped from outside the feeds' loops (a
+    /// poll on request): the loops then work their waits out again.
+    replans: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            planned: Default::default(),
+            replans: tokio::sync::watch::Sender::new(0),
+        }
+    }
 }
 
 impl Schedule {
+    /// Wakes every feed's loop to work its wait out again.
+    pub fn replan(&self) {
+        self.replans.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
     /// When the poll of feed `key` is planned; `compute` plans it when
     /// nothing is planned yet.
     pub fn plan(&self, key: &str, compute: impl FnOnce() -> DateTime<Utc>) -> DateTime<Utc> {
@@ -259,6 +276,7 @@ async fn feed_loop(
     // and without this the feed would look overdue and be polled at once,
     // again and again.
     let mut last_attempt: Option<DateTime<Utc>> = None;
+    let mut replans = poller.schedule.replans.subscribe();
     loop {
         let cfg = config.borrow_and_update().clone();
         let Some(feed) = cfg.feed(&key).filter(|f| f.enabled).cloned() else {
@@ -288,6 +306,8 @@ async fn feed_loop(
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            // Polled on request: the wait starts again from that poll.
+            Ok(()) = replans.changed() => continue,
             // A reload may change this feed's interval: work the wait out again.
             r = config.changed() => {
                 if r.is_ok() {
