@@ -569,7 +569,7 @@ async fn read_limited(
     loop {
         let chunk = resp.chunk().await.map_err(|e| FetchError::Request {
             url: shown.to_string(),
-            reason: format!("reading the body: {}", error_chain(&e)),
+            reason: format!("reading the body: {}", error_chain(&e.without_url())),
         })?;
         let Some(chunk) = chunk else { break };
         body.push(&chunk).map_err(err)?;
@@ -579,6 +579,8 @@ async fn read_limited(
 
 fn classify(shown: &str, e: reqwest::Error, timeout: Duration) -> FetchError {
     let url = shown.to_string();
+    // The message names the feed (redacted) once; reqwest's would again.
+    let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout {
             url,

@@ -27,13 +27,24 @@ fn feeds_poll_without_a_daemon_polls_the_feeds_named() {
     let server = FeedServer::start_in_thread();
     server.put_fixture("/rss.xml", "rss2_arabic.xml", "application/rss+xml");
     let (good, bad) = (server.url("/rss.xml"), server.url("/missing.xml"));
+    // A port nobody listens on any more.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/feed.xml", l.local_addr().unwrap())
+    };
     let dir = tempfile::tempdir().unwrap();
-    let cfg = write_config(dir.path(), &[(&good, &[]), (&bad, &[])], "");
+    let cfg = write_config(dir.path(), &[(&good, &[]), (&bad, &[]), (&closed, &[])], "");
 
     let (code, out, err) = run(&cfg, &["feeds", "poll", "--all"]);
     assert_eq!(code, Some(0), "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    assert_eq!(lines.len(), 3, "{out}");
+    // Issue 16: the URL is said once, not again inside reqwest's message.
+    assert!(
+        lines[2].starts_with(&format!("{closed}: failed: cannot connect")),
+        "{out}"
+    );
+    assert_eq!(lines[2].matches(closed.as_str()).count(), 1, "{out}");
     assert!(lines[0].starts_with(&format!("{good}: ")), "{out}");
     assert!(lines[0].contains(" new,"), "{out}");
     assert!(lines[1].starts_with(&format!("{bad}: failed: ")), "{out}");
@@ -44,7 +55,7 @@ fn feeds_poll_without_a_daemon_polls_the_feeds_named() {
     // Only the failing feed, and the good one by its URL as the config has it.
     let (code, out, _) = run(&cfg, &["feeds", "poll", "--failing"]);
     assert_eq!(code, Some(0));
-    assert_eq!(out.lines().count(), 1, "{out}");
+    assert_eq!(out.lines().count(), 2, "{out}");
     assert!(out.starts_with(&format!("{bad}: failed")), "{out}");
     let (code, out, _) = run(&cfg, &["feeds", "poll", &good]);
     assert_eq!(code, Some(0));
