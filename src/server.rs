@@ -357,7 +357,13 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                     crate::scheduler::next_due(&config, f, st.as_ref(), now)
                 })
             });
-            let next_reason = crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now);
+            let next_reason = match s.schedule.outage_retry(f.key()) {
+                Some(at) => format!(
+                    "no network: retried with every other feed at {}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                None => crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
+            };
             let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
@@ -386,7 +392,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             })
         })
         .collect();
-    axum::Json(json!({ "feeds": feeds })).into_response()
+    // `network` is set while every feed fails to connect (an outage, not
+    // the feeds' fault): since when, the error, and the next retry.
+    let network = s.schedule.outage();
+    axum::Json(json!({ "network": network, "feeds": feeds })).into_response()
 }
 
 #[cfg(test)]
