@@ -170,6 +170,9 @@ impl Summary {
     }
 }
 
+/// How often `poll-once` logs its progress when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `rafid poll-once`: one request per enabled feed, then flush and report.
 pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     let config = Arc::new(config);
@@ -212,9 +215,31 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         set.spawn(async move { poller.poll(&feed, &token).await });
     }
     let total = set.len();
-    let progress = std::io::stderr().is_terminal();
+    // On a terminal, one line redrawn after each poll; otherwise (a log,
+    // cron) a line every few seconds, so a slow run is not a silent one.
+    let terminal = std::io::stderr().is_terminal();
+    let mut every = tokio::time::interval(PROGRESS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    every.tick().await;
     let mut done = 0;
-    while let Some(r) = set.join_next().await {
+    let line = |done: usize, s: &Summary| {
+        format!(
+            "polled {done}/{total} feeds, {} failed, {} new items",
+            s.failed.len(),
+            s.stats.new
+        )
+    };
+    loop {
+        let r = tokio::select! {
+            r = set.join_next() => match r {
+                Some(r) => r,
+                None => break,
+            },
+            _ = every.tick(), if !terminal => {
+                tracing::info!(target: "rafid::progress", "{}", line(done, &summary));
+                continue;
+            }
+        };
         done += 1;
         match r {
             Ok(report) => summary.add(&report),
@@ -222,11 +247,11 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
                 .failed
                 .push(("(task)".into(), format!("poll task failed: {e}"))),
         }
-        if progress {
-            eprint!("\rpolled {done}/{total} feeds");
+        if terminal {
+            eprint!("\r{}\x1b[K", line(done, &summary));
         }
     }
-    if progress && total > 0 {
+    if terminal && total > 0 {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));

@@ -95,8 +95,20 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
         3 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("RAFID_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sled=warn,hyper=warn,reqwest=warn")));
+    // poll-once lists its failures in its summary (each once), and logs its
+    // progress unless told to be quiet.
+    let poll_once = match command {
+        Command::PollOnce if verbose == 0 => {
+            let progress = if quiet == 0 { "info" } else { "warn" };
+            format!(",rafid::poll::failed=error,rafid::progress={progress}")
+        }
+        _ => String::new(),
+    };
+    let filter = EnvFilter::try_from_env("RAFID_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},sled=warn,hyper=warn,reqwest=warn{poll_once}"
+        ))
+    });
     // Under journald the journal adds its own timestamps and shows no colours.
     let journald = stderr_is_journal();
     let builder = tracing_subscriber::fmt()

@@ -504,7 +504,11 @@ fn log_report(r: &Report) {
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),
-        Outcome::Failed(e) => warn!(status = %status, error = %e, "poll failed"),
+        // Its own target, so that `poll-once`, which lists the failures in
+        // its summary, does not print each one twice.
+        Outcome::Failed(e) => {
+            warn!(target: "rafid::poll::failed", status = %status, error = %e, "poll failed")
+        }
         Outcome::Cancelled => info!("poll cancelled by shutdown"),
     }
 }

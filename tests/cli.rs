@@ -247,6 +247,18 @@ fn feeds_list_shows_each_feeds_health() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // Issue 16: each failure is printed once, in the summary, not also
+    // as a warning before it.
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(all.matches("/missing.xml").count(), 1, "{all}");
+    assert!(
+        all.contains(&format!("failed: {missing}: HTTP 404")),
+        "{all}"
+    );
     let out = rafid()
         .arg("-c")
         .arg(&cfg)
