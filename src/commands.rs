@@ -468,7 +468,7 @@ pub fn render(
         }
     }
     let scope = match (tag, river) {
-        (Some(t), _) => Scope::Tag(t),
+        (Some(t), _) => Scope::Tag(config.tag(&t).map_or(t, str::to_string)),
         (None, Some(r)) => Scope::River(r),
         (None, None) => Scope::All,
     };

@@ -328,11 +328,23 @@ impl Config {
         self.feeds.iter().find(|f| f.url.as_str() == url)
     }
 
-    /// The feeds that carry `tag`.
+    /// The feeds that carry `tag` (in any case: tags fold case).
     pub fn feeds_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a FeedConfig> {
+        let tag = self.tag(tag).unwrap_or(tag);
         self.feeds
             .iter()
             .filter(move |f| f.tags.iter().any(|t| t == tag))
+    }
+
+    /// The tag `name` names as the config spells it: tags that differ only
+    /// in case are one tag, spelled as where it first appears.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        let folded = name.to_lowercase();
+        self.feeds
+            .iter()
+            .flat_map(|f| &f.tags)
+            .find(|t| t.to_lowercase() == folded)
+            .map(String::as_str)
     }
 
     /// The named rivers, for listing beside the tags.
@@ -879,6 +891,8 @@ impl Validator<'_> {
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
+        // Tags fold case: each is spelled as where it first appears.
+        let mut spellings: HashMap<String, String> = HashMap::new();
         for (i, f) in raw.feeds.iter().enumerate() {
             let key = format!("feed[{i}]");
             let table = f.span();
@@ -913,8 +927,13 @@ impl Validator<'_> {
                             t.get_ref()
                         ),
                     );
-                } else if !tags.iter().any(|x: &String| x == tag) {
-                    tags.push(tag.to_string());
+                } else {
+                    let tag = spellings
+                        .entry(tag.to_lowercase())
+                        .or_insert_with(|| tag.to_string());
+                    if !tags.contains(tag) {
+                        tags.push(tag.clone());
+                    }
                 }
             }
             let interval = f
@@ -1185,14 +1204,21 @@ impl Validator<'_> {
             }
             let mut tags = Vec::new();
             for t in &r.tags {
-                let tag = t.get_ref().trim();
-                if !feeds.iter().any(|f| f.tags.iter().any(|x| x == tag)) {
-                    self.error(
-                        t.span(),
-                        format!("{key}.tags: no feed has the tag {tag:?}; add it to a [[feed]] or remove it here"),
-                    );
-                } else if !tags.iter().any(|x: &String| x == tag) {
-                    tags.push(tag.to_string());
+                let folded = t.get_ref().trim().to_lowercase();
+                let known = feeds
+                    .iter()
+                    .flat_map(|f| &f.tags)
+                    .find(|x| x.to_lowercase() == folded);
+                match known {
+                    None => {
+                        let tag = t.get_ref().trim();
+                        self.error(
+                            t.span(),
+                            format!("{key}.tags: no feed has the tag {tag:?}; add it to a [[feed]] or remove it here"),
+                        );
+                    }
+                    Some(tag) if !tags.contains(tag) => tags.push(tag.clone()),
+                    Some(_) => {}
                 }
             }
             let rules = self
@@ -1567,6 +1593,25 @@ mod tests {
         let d = diags("[poll]\ninterval = 1h\nconcurrency = 0\n");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].hint.as_deref(), Some("quote the value, e.g. \"1h\""));
+    }
+
+    /// Issue 16: "News" and "news" made two rivers.
+    #[test]
+    fn tags_fold_case() {
+        let cfg = parse(
+            Path::new("t.toml"),
+            "[[feed]]\nurl = \"https://a.example/f\"\ntags = [\"News\", \"NEWS\"]\n\
+             [[feed]]\nurl = \"https://b.example/f\"\ntags = [\"news\", \"أخبار\"]\n\
+             [[river]]\nname = \"r\"\ntags = [\"nEwS\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.feeds[0].tags, ["News"]);
+        assert_eq!(cfg.feeds[1].tags, ["News", "أخبار"]);
+        assert_eq!(cfg.rivers[0].tags, ["News"]);
+        assert_eq!(cfg.tag("news"), Some("News"));
+        assert_eq!(cfg.feeds_tagged("NEWS").count(), 2);
+        let scopes = crate::publish::scopes(&cfg);
+        assert_eq!(scopes.len(), 4, "{scopes:?}"); // all, News, أخبار, river r
     }
 
     /// Issue 16: these four mistakes took four runs of `check` to find.

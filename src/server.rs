@@ -91,10 +91,11 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if s.config.borrow().feeds_tagged(tag).next().is_none() {
+    // Tags fold case: /tags/News.atom is the feed of the tag `news`.
+    let Some(tag) = s.config.borrow().tag(tag).map(str::to_string) else {
         return not_found();
-    }
-    serve(&s, Scope::Tag(tag.to_string()), format, q, &headers).await
+    };
+    serve(&s, Scope::Tag(tag), format, q, &headers).await
 }
 
 async fn river_feed(
