@@ -110,8 +110,9 @@ pub fn execute(
                 RenderFormat::Json => Format::Json,
                 RenderFormat::Html => Format::Html,
                 RenderFormat::Opml => {
+                    let own = crate::publish::own_titles(store);
                     return out
-                        .write_all(&crate::publish::opml(config))
+                        .write_all(&crate::publish::opml_with(config, &own))
                         .and_then(|_| out.flush())
                         .map_err(io);
                 }
@@ -148,9 +149,20 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
         ..
     } = command
     {
-        // The subscription list comes from the config alone.
+        // The subscription list needs the store only for the feeds' own
+        // titles: the daemon's, else the store here if there is one; none
+        // is created for it.
+        if let Some(answer) = forward(&config.storage.path, command, out) {
+            return answer;
+        }
+        let own = match config.storage.path.join("store").exists() {
+            true => commands::open_store(config, "rafid feeds export")
+                .map(|s| crate::publish::own_titles(&s))
+                .unwrap_or_default(),
+            false => Default::default(),
+        };
         return out
-            .write_all(&crate::publish::opml(config))
+            .write_all(&crate::publish::opml_with(config, &own))
             .and_then(|_| out.flush())
             .map_err(|e| Failure::internal(format!("writing the output: {e}")));
     }

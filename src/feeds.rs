@@ -624,10 +624,16 @@ pub fn edit(
         }
         FeedsCommand::Remove { url } => remove_command(path, url, out),
         FeedsCommand::Import { file } => import_command(path, file, out),
+        // The document /opml serves, with the feeds' own titles.
         FeedsCommand::Export => config::load(path).map_err(Failure::from).and_then(|cfg| {
-            out.write_all(&crate::publish::opml(&cfg))
-                .and_then(|_| out.flush())
-                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+            let opml = crate::cli::Command::Render {
+                format: crate::cli::RenderFormat::Opml,
+                tag: None,
+                river: None,
+                limit: None,
+                before: None,
+            };
+            crate::control::run_reader(&cfg, &opml, out)
         }),
     })
 }

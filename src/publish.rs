@@ -1000,6 +1000,24 @@ fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, pag
 /// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
 /// `category`, secrets in URLs redacted.
 pub fn opml(config: &Config) -> Vec<u8> {
+    opml_with(config, &HashMap::new())
+}
+
+/// The feeds' own titles, as their polls found them (`FeedState::title`),
+/// by feed key: what the subscription list shows for a feed the config
+/// gives no title.
+pub fn own_titles(store: &Store) -> HashMap<String, String> {
+    store
+        .feed_states()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, s)| Some((k, s.title?)))
+        .collect()
+}
+
+/// `opml` naming an untitled feed by its own title from `own` (see
+/// `own_titles`), else by its URL.
+pub fn opml_with(config: &Config, own: &HashMap<String, String>) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("opml", &[("version", "2.0")]);
     x.open("head", &[]);
@@ -1008,7 +1026,11 @@ pub fn opml(config: &Config) -> Vec<u8> {
     x.open("body", &[]);
     for f in &config.feeds {
         let url = redact_str(f.key());
-        let title = f.title.clone().unwrap_or_else(|| url.clone());
+        let title = f
+            .title
+            .clone()
+            .or_else(|| own.get(f.key()).cloned())
+            .unwrap_or_else(|| url.clone());
         let tags = f.tags.join(",");
         let mut a = vec![
             ("type", "rss"),

@@ -302,7 +302,11 @@ fn not_found() -> Response {
 }
 
 async fn opml(State(s): State<AppState>) -> Response {
-    let body = crate::publish::opml(&s.config.borrow().clone());
+    let store = s.store.clone();
+    let own = tokio::task::spawn_blocking(move || crate::publish::own_titles(&store))
+        .await
+        .unwrap_or_default();
+    let body = crate::publish::opml_with(&s.config.borrow().clone(), &own);
     ([(header::CONTENT_TYPE, "text/x-opml; charset=utf-8")], body).into_response()
 }
 

@@ -259,6 +259,22 @@ fn feeds_list_shows_each_feeds_health() {
         all.contains(&format!("failed: {missing}: HTTP 404")),
         "{all}"
     );
+    // Issue 16: the subscription list names an untitled feed by the title
+    // its polls found, not by its URL.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["feeds", "export"])
+        .output()
+        .unwrap();
+    let opml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        opml.contains(&format!(
+            "text=\"صحيفة الرافدين\" title=\"صحيفة الرافدين\" xmlUrl=\"{}\"",
+            urls[0]
+        )),
+        "{opml}"
+    );
     let out = rafid()
         .arg("-c")
         .arg(&cfg)
