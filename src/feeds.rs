@@ -1000,11 +1000,24 @@ title = 'single quotes'
     #[test]
     fn opml_export_import_export_is_identical() {
         let text = "[output]\ntitle = \"نهر\"\n[[feed]]\nurl = \"https://a.example/f\"\ntitle = \"A & B\"\ntags = [\"news\", \"ar\"]\n\
-                    [[feed]]\nurl = \"https://b.example/f\"\n";
+                    [[feed]]\nurl = \"https://b.example/f\"\n\
+                    [[feed]]\nurl = \"https://c.example/f\"\ntags = [\"sport\"]\n\
+                    [[feed]]\nurl = \"https://d.example/f\"\ntags = [\"news\"]\n";
         let first = crate::publish::opml(&config::parse(p(), text).unwrap());
+        // Tags are nested folders (issue 16), not a flat category.
+        let shown = String::from_utf8_lossy(&first);
+        assert!(
+            shown.contains(
+                "<outline text=\"news\" title=\"news\">\n   <outline text=\"ar\" title=\"ar\">\n    <outline type=\"rss\" text=\"A &amp; B\""
+            ),
+            "{shown}"
+        );
+        assert!(!shown.contains("category="), "{shown}");
         let feeds = parse_opml(std::str::from_utf8(&first).unwrap()).unwrap();
+        assert_eq!(feeds[0].tags, ["news", "ar"]);
+        assert_eq!(feeds[1].tags, ["news"]);
         let (imported, added) = add(p(), "[output]\ntitle = \"نهر\"\n", &feeds, true).unwrap();
-        assert_eq!(added.len(), 2);
+        assert_eq!(added.len(), 4);
         let second = crate::publish::opml(&config::parse(p(), &imported).unwrap());
         assert_eq!(
             String::from_utf8(first).unwrap(),

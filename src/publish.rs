@@ -997,8 +997,10 @@ fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, pag
     }
 }
 
-/// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
-/// `category`, secrets in URLs redacted.
+/// The subscription list as OPML 2.0: one `<outline>` per feed, inside
+/// nested folder outlines for its tags (`news`, then `ar` inside it, for
+/// `tags = ["news", "ar"]`: importing gives the same tags back), secrets in
+/// URLs redacted.
 pub fn opml(config: &Config) -> Vec<u8> {
     opml_with(config, &HashMap::new())
 }
@@ -1024,25 +1026,63 @@ pub fn opml_with(config: &Config, own: &HashMap<String, String>) -> Vec<u8> {
     x.text("title", &[], &config.output.title);
     x.close("head");
     x.open("body", &[]);
-    for f in &config.feeds {
-        let url = redact_str(f.key());
-        let title = f
-            .title
-            .clone()
-            .or_else(|| own.get(f.key()).cloned())
-            .unwrap_or_else(|| url.clone());
-        let tags = f.tags.join(",");
-        let mut a = vec![
-            ("type", "rss"),
-            ("text", title.as_str()),
-            ("title", title.as_str()),
-            ("xmlUrl", url.as_str()),
-        ];
-        if !tags.is_empty() {
-            a.push(("category", &tags));
-        }
-        x.empty("outline", &a);
+    // Folders, and feeds within them, in the order they first appear.
+    #[derive(Default)]
+    struct Folder<'a> {
+        entries: Vec<(&'a str, Option<Folder<'a>>, usize)>,
     }
+    let mut root = Folder::default();
+    for (i, f) in config.feeds.iter().enumerate() {
+        let mut folder = &mut root;
+        for tag in &f.tags {
+            let at = match folder
+                .entries
+                .iter()
+                .position(|(name, sub, _)| sub.is_some() && *name == tag.as_str())
+            {
+                Some(at) => at,
+                None => {
+                    folder.entries.push((tag, Some(Folder::default()), 0));
+                    folder.entries.len() - 1
+                }
+            };
+            let Some(sub) = folder.entries[at].1.as_mut() else {
+                unreachable!("the entry found or pushed is a folder")
+            };
+            folder = sub;
+        }
+        folder.entries.push(("", None, i));
+    }
+    fn write(x: &mut Xml, folder: &Folder<'_>, config: &Config, own: &HashMap<String, String>) {
+        for (name, sub, i) in &folder.entries {
+            match sub {
+                Some(sub) => {
+                    x.open("outline", &[("text", name), ("title", name)]);
+                    write(x, sub, config, own);
+                    x.close("outline");
+                }
+                None => {
+                    let f = &config.feeds[*i];
+                    let url = redact_str(f.key());
+                    let title = f
+                        .title
+                        .clone()
+                        .or_else(|| own.get(f.key()).cloned())
+                        .unwrap_or_else(|| url.clone());
+                    x.empty(
+                        "outline",
+                        &[
+                            ("type", "rss"),
+                            ("text", title.as_str()),
+                            ("title", title.as_str()),
+                            ("xmlUrl", url.as_str()),
+                        ],
+                    );
+                }
+            }
+        }
+    }
+    write(&mut x, &root, config, own);
     x.close("body");
     x.close("opml");
     x.finish()
@@ -1222,7 +1262,11 @@ mod tests {
             out.contains("xmlUrl=\"https://a.example/f?token=redacted\""),
             "{out}"
         );
-        assert!(out.contains("category=\"news\""));
+        // Tags are folders.
+        assert!(
+            out.contains("<outline text=\"news\" title=\"news\">\n   <outline type=\"rss\""),
+            "{out}"
+        );
     }
 
     #[test]
