@@ -497,6 +497,15 @@ pub async fn probe(url: &Url) -> Result<Probe, Failure> {
 /// tags and their attributes matter, and html5ever (there through ammonia)
 /// needs a DOM crate on top to be asked for them.
 pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
+    discover_feeds(html, base)
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect()
+}
+
+/// `discover_links` with each link's `title` attribute, when it has one:
+/// the name the site gives the feed.
+pub fn discover_feeds(html: &str, base: &Url) -> Vec<(Url, Option<String>)> {
     const FEED_TYPES: &[&str] = &[
         "application/rss+xml",
         "application/atom+xml",
@@ -530,8 +539,11 @@ pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
             .is_some_and(|t| FEED_TYPES.contains(&t.split(';').next().unwrap_or("").trim()));
         if rel_alt && is_feed {
             if let Some(u) = get("href").and_then(|h| base.join(h.trim()).ok()) {
-                if !found.contains(&u) {
-                    found.push(u);
+                if !found.iter().any(|(f, _)| *f == u) {
+                    let title = get("title")
+                        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+                        .filter(|t| !t.is_empty());
+                    found.push((u, title));
                 }
             }
         }
@@ -659,15 +671,15 @@ pub async fn add_command(
                 s.starts_with("<!doctype html") || s.starts_with("<html")
             });
         if html {
-            let links = discover_links(&text, &final_url);
-            let Some(first) = links.first() else {
+            let links = discover_feeds(&text, &final_url);
+            let Some((first, title)) = links.first() else {
                 return Err(Failure::user(format!(
                     "{} links to no feed (no <link rel=\"alternate\"> of a feed type)",
                     config::redact_url(&given)
                 )));
             };
             writeln!(out, "found the feed {}", config::redact_url(first)).map_err(io)?;
-            for other in &links[1..] {
+            for (other, _) in &links[1..] {
                 writeln!(
                     out,
                     "  (the page also links to {})",
@@ -676,6 +688,10 @@ pub async fn add_command(
                 .map_err(io)?;
             }
             feed.url = first.to_string();
+            // The name the page gives the feed, unless one was given.
+            if feed.title.is_none() {
+                feed.title = title.clone();
+            }
         }
     }
     let text = read_config(path)?;
@@ -1069,5 +1085,10 @@ title = 'single quotes'
                 "https://feeds.example/atom"
             ]
         );
+        let titles: Vec<Option<String>> = discover_feeds(html, &base)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        assert_eq!(titles, [Some("RSS".to_string()), None]);
     }
 }
