@@ -65,6 +65,11 @@ pub enum Command {
     },
     /// Validate the config file; exit 1 on any error.
     Check,
+    /// Write a commented starter config (never over an existing file).
+    Init {
+        /// Where [default: as -c resolves: $RAFID_CONFIG, else ./config/rafid.toml]
+        path: Option<PathBuf>,
+    },
     /// Write the whole store (items, feed state) as JSON Lines on stdout.
     Export,
     /// Restore an export into the empty store at `storage.path`.

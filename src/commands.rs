@@ -96,6 +96,45 @@ pub fn check(explicit: Option<&std::path::Path>) -> Result<(), Failure> {
     }
 }
 
+/// The config `rafid init` writes: every section, commented, valid as it is.
+pub const STARTER_CONFIG: &str = include_str!("../config/starter.toml");
+
+/// `rafid init [PATH]`: writes the starter config to `path`, else where
+/// `-c`/`$RAFID_CONFIG` say, else `./config/rafid.toml`; never over an
+/// existing file.
+pub fn init(path: Option<&std::path::Path>, out: &mut dyn Write) -> Result<(), Failure> {
+    let path = path.unwrap_or(std::path::Path::new(config::DEFAULT_PATHS[0]));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::user(format!("{}: {e}", dir.display())))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Failure::user(format!(
+                "{} already exists; rafid init never overwrites a config (give another PATH)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Failure::user(format!("{}: {e}", path.display()))),
+    };
+    file.write_all(STARTER_CONFIG.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Failure::internal(format!("{}: {e}", path.display())))?;
+    writeln!(
+        out,
+        "wrote {}; add feeds with `rafid -c {} feeds add URL`, then `rafid -c {} run`",
+        path.display(),
+        path.display(),
+        path.display()
+    )
+    .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+}
+
 /// What `poll-once` prints at the end.
 #[derive(Debug, Default)]
 pub struct Summary {

@@ -29,6 +29,10 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     if let Command::Check = command {
         return commands::check(config_path);
     }
+    if let Command::Init { path } = &command {
+        let path = path.as_deref().or(config_path);
+        return commands::init(path, &mut std::io::stdout().lock());
+    }
     if let Command::Dedup(DedupCommand::Eval { pairs }) = &command {
         return commands::dedup_eval(config_path, pairs);
     }

@@ -299,3 +299,64 @@ fn feeds_list_shows_each_feeds_health() {
     assert!(blocks[1].contains("failures in a row: 1"), "{text}");
     assert!(blocks[1].contains("next poll:"), "{text}");
 }
+
+/// Issue 16: `rafid init` writes a commented starter config that `check`
+/// accepts, where `-c` would look, and never over an existing file.
+#[test]
+fn init_writes_a_starter_config_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = dir.path().join("config/rafid.toml");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(text.starts_with("# rafid's config"), "{text}");
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(&written, "# mine\n").unwrap();
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("init")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "# mine\n");
+
+    // PATH, else $RAFID_CONFIG.
+    let there = dir.path().join("elsewhere/r.toml");
+    let out = rafid()
+        .env("RAFID_CONFIG", &there)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(there.exists());
+    let given = dir.path().join("given.toml");
+    assert!(
+        rafid()
+            .arg("init")
+            .arg(&given)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(given.exists());
+}
