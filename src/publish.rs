@@ -1031,27 +1031,27 @@ pub fn opml_with(config: &Config, own: &HashMap<String, String>) -> Vec<u8> {
     struct Folder<'a> {
         entries: Vec<(&'a str, Option<Folder<'a>>, usize)>,
     }
+    fn insert<'a>(folder: &mut Folder<'a>, path: &'a [String], i: usize) {
+        let Some((tag, rest)) = path.split_first() else {
+            folder.entries.push(("", None, i));
+            return;
+        };
+        let found = folder
+            .entries
+            .iter()
+            .position(|(name, sub, _)| sub.is_some() && *name == tag.as_str());
+        let at = found.unwrap_or_else(|| {
+            folder.entries.push((tag, Some(Folder::default()), 0));
+            folder.entries.len() - 1
+        });
+        // The entry found or pushed is a folder.
+        if let Some(sub) = folder.entries[at].1.as_mut() {
+            insert(sub, rest, i);
+        }
+    }
     let mut root = Folder::default();
     for (i, f) in config.feeds.iter().enumerate() {
-        let mut folder = &mut root;
-        for tag in &f.tags {
-            let at = match folder
-                .entries
-                .iter()
-                .position(|(name, sub, _)| sub.is_some() && *name == tag.as_str())
-            {
-                Some(at) => at,
-                None => {
-                    folder.entries.push((tag, Some(Folder::default()), 0));
-                    folder.entries.len() - 1
-                }
-            };
-            let Some(sub) = folder.entries[at].1.as_mut() else {
-                unreachable!("the entry found or pushed is a folder")
-            };
-            folder = sub;
-        }
-        folder.entries.push(("", None, i));
+        insert(&mut root, &f.tags, i);
     }
     fn write(x: &mut Xml, folder: &Folder<'_>, config: &Config, own: &HashMap<String, String>) {
         for (name, sub, i) in &folder.entries {
