@@ -268,7 +268,9 @@ impl Poller {
                 Report {
                     feed: shown,
                     status: e.status(),
-                    outcome: Outcome::Failed(e.to_string()),
+                    outcome: Outcome::Failed(
+                        state.last_error.clone().unwrap_or_else(|| e.to_string()),
+                    ),
                 }
             }
         };

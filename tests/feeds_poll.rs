@@ -115,3 +115,60 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
     daemon.token.cancel();
     let _ = daemon.handle.await;
 }
+
+/// Issue 16: when every host fails to connect, `/status` says the network
+/// is down and that the feeds are retried together; no feed counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_says_when_there_is_no_network() {
+    let port = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let urls = [
+        format!("http://127.0.0.1:{}/feed.xml", port()),
+        format!("http://localhost:{}/feed.xml", port()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &[(urls[0].as_str(), &[]), (urls[1].as_str(), &[])],
+        "",
+    );
+    let cfg = rafid::config::load(&path).unwrap();
+    let socket = rafid::control::socket_path(&cfg.storage.path);
+    let daemon = start_daemon(cfg).await;
+    while !socket.exists() {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let p = path.clone();
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || run(&p, &["feeds", "poll", "--all"]))
+            .await
+            .unwrap();
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("no network"), "{out}");
+    let status = daemon
+        .client
+        .get(format!("http://{}/status", daemon.addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert!(v["network"]["since"].is_string(), "{status}");
+    assert!(v["network"]["retry_at"].is_string(), "{status}");
+    for f in v["feeds"].as_array().unwrap() {
+        assert_eq!(f["consecutive_failures"], 0, "{status}");
+        assert!(
+            f["next_poll_reason"]
+                .as_str()
+                .unwrap()
+                .starts_with("no network"),
+            "{status}"
+        );
+    }
+    daemon.token.cancel();
+    let _ = daemon.handle.await;
+}
