@@ -448,15 +448,23 @@ async fn feed_loop(
                 let spread = Duration::from_secs(10).mul_f64(unit_hash(&key, "outage"));
                 return retry + chrono::Duration::from_std(spread).unwrap_or_default();
             }
-            let mut due = next_due(&cfg, &feed, state.as_ref(), now);
-            if let Some(last) = last_attempt {
-                let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
-                let floor = interval.mul_f64(0.95);
-                due = due
-                    .max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
-            }
-            due
+            next_due(&cfg, &feed, state.as_ref(), now)
         });
+        // Whoever planned it (this loop or `/status`), never sooner than an
+        // interval after this loop's last attempt, outages aside.
+        let due = match last_attempt {
+            Some(last) if poller.schedule.outage_retry(&key).is_none() => {
+                let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
+                let floor = last
+                    + chrono::Duration::from_std(interval.mul_f64(0.95))
+                        .unwrap_or(chrono::Duration::MAX);
+                if floor > due {
+                    poller.schedule.set(&key, floor);
+                }
+                due.max(floor)
+            }
+            _ => due,
+        };
         let wait = (due - now).to_std().unwrap_or_default();
         debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "next poll");
         tokio::select! {
