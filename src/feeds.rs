@@ -466,7 +466,8 @@ async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
     let fetched = fetcher
         .fetch(&feed_cfg, url, &Default::default())
         .await
-        .map_err(|e| Failure::user(format!("fetching {}: {e}", config::redact_url(url))))?;
+        // The error names the (redacted) URL itself.
+        .map_err(|e| Failure::user(format!("fetching {e}")))?;
     match fetched {
         crate::fetch::Fetched::Body(b) => {
             let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
