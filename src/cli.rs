@@ -65,6 +65,11 @@ pub enum Command {
     },
     /// Validate the config file; exit 1 on any error.
     Check,
+    /// Write a commented starter config (never over an existing file).
+    Init {
+        /// Where [default: as -c resolves: $RAFID_CONFIG, else ./config/rafid.toml]
+        path: Option<PathBuf>,
+    },
     /// Write the whole store (items, feed state) as JSON Lines on stdout.
     Export,
     /// Restore an export into the empty store at `storage.path`.
@@ -190,6 +195,20 @@ pub enum FeedsCommand {
     },
     /// Print the feeds as OPML 2.0 (the document /opml serves).
     Export,
+    /// Poll feeds now and print the result per feed: through the running
+    /// daemon when there is one (Retry-After and per-host limits still
+    /// apply), else on the store directly.
+    Poll {
+        /// The feeds to poll, by their URL in the config.
+        #[arg(value_name = "URL", required_unless_present_any = ["all", "failing"])]
+        urls: Vec<String>,
+        /// Every enabled feed.
+        #[arg(long, conflicts_with_all = ["urls", "failing"])]
+        all: bool,
+        /// The feeds whose last poll failed.
+        #[arg(long, conflicts_with = "urls")]
+        failing: bool,
+    },
 }
 
 #[derive(Debug, Subcommand, Serialize, Deserialize)]

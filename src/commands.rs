@@ -99,6 +99,45 @@ pub fn check(explicit: Option<&std::path::Path>) -> Result<(), Failure> {
     }
 }
 
+/// The config `rafid init` writes: every section, commented, valid as it is.
+pub const STARTER_CONFIG: &str = include_str!("../config/starter.toml");
+
+/// `rafid init [PATH]`: writes the starter config to `path`, else where
+/// `-c`/`$RAFID_CONFIG` say, else `./config/rafid.toml`; never over an
+/// existing file.
+pub fn init(path: Option<&std::path::Path>, out: &mut dyn Write) -> Result<(), Failure> {
+    let path = path.unwrap_or(std::path::Path::new(config::DEFAULT_PATHS[0]));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Failure::user(format!("{}: {e}", dir.display())))?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path);
+    let mut file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Failure::user(format!(
+                "{} already exists; rafid init never overwrites a config (give another PATH)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(Failure::user(format!("{}: {e}", path.display()))),
+    };
+    file.write_all(STARTER_CONFIG.as_bytes())
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Failure::internal(format!("{}: {e}", path.display())))?;
+    writeln!(
+        out,
+        "wrote {}; add feeds with `rafid -c {} feeds add URL`, then `rafid -c {} run`",
+        path.display(),
+        path.display(),
+        path.display()
+    )
+    .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+}
+
 /// What `poll-once` prints at the end.
 #[derive(Debug, Default)]
 pub struct Summary {
@@ -175,6 +214,9 @@ impl Summary {
     }
 }
 
+/// How often `poll-once` logs its progress when stderr is not a terminal.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `rafid poll-once`: one request per enabled feed, then flush and report.
 pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     let config = Arc::new(config);
@@ -217,9 +259,31 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         set.spawn(async move { poller.poll(&feed, &token).await });
     }
     let total = set.len();
-    let progress = std::io::stderr().is_terminal();
+    // On a terminal, one line redrawn after each poll; otherwise (a log,
+    // cron) a line every few seconds, so a slow run is not a silent one.
+    let terminal = std::io::stderr().is_terminal();
+    let mut every = tokio::time::interval(PROGRESS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    every.tick().await;
     let mut done = 0;
-    while let Some(r) = set.join_next().await {
+    let line = |done: usize, s: &Summary| {
+        format!(
+            "polled {done}/{total} feeds, {} failed, {} new items",
+            s.failed.len(),
+            s.stats.new
+        )
+    };
+    loop {
+        let r = tokio::select! {
+            r = set.join_next() => match r {
+                Some(r) => r,
+                None => break,
+            },
+            _ = every.tick(), if !terminal => {
+                tracing::info!(target: "rafid::progress", "{}", line(done, &summary));
+                continue;
+            }
+        };
         done += 1;
         match r {
             Ok(report) => summary.add(&report),
@@ -227,11 +291,11 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
                 .failed
                 .push(("(task)".into(), format!("poll task failed: {e}"))),
         }
-        if progress {
-            eprint!("\rpolled {done}/{total} feeds");
+        if terminal {
+            eprint!("\r{}\x1b[K", line(done, &summary));
         }
     }
-    if progress && total > 0 {
+    if terminal && total > 0 {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
@@ -243,6 +307,168 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     .await
     .map_err(Failure::internal)??;
     Ok(summary)
+}
+
+/// The feeds `rafid feeds poll` names: the URLs given (compared as `check`
+/// compares them), every enabled feed (`--all`), or those whose last poll
+/// failed (`--failing`).
+pub fn feeds_to_poll(
+    config: &Config,
+    store: &Store,
+    command: &crate::cli::Command,
+) -> Result<Vec<config::FeedConfig>, Failure> {
+    let crate::cli::Command::Feeds(crate::cli::FeedsCommand::Poll { urls, all, failing }) = command
+    else {
+        return Err(Failure::internal("not a feeds poll command"));
+    };
+    let enabled = config.feeds.iter().filter(|f| f.enabled);
+    if *all {
+        return Ok(enabled.cloned().collect());
+    }
+    if *failing {
+        return Ok(enabled
+            .filter(|f| {
+                store
+                    .feed_state(f.key())
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.consecutive_failures > 0)
+            })
+            .cloned()
+            .collect());
+    }
+    let canon = |u: &str| crate::normalize::canonical_link(u.trim()).unwrap_or(u.to_string());
+    urls.iter()
+        .map(|u| {
+            config
+                .feeds
+                .iter()
+                .find(|f| canon(f.key()) == canon(u))
+                .cloned()
+                .ok_or_else(|| {
+                    Failure::user(format!(
+                        "{u}: no such [[feed]] in {}",
+                        config.path.display()
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Polls `feeds` now, at once, in the order given: the fetcher's per-host
+/// limit applies, and feeds that are gone or under a Retry-After are
+/// skipped, as on schedule. Disabled feeds are skipped too.
+pub async fn poll_now(
+    poller: &Poller,
+    feeds: Vec<config::FeedConfig>,
+    token: &CancellationToken,
+) -> Vec<Report> {
+    let now = Utc::now();
+    let mut set = JoinSet::new();
+    let mut reports: Vec<Option<Report>> = Vec::with_capacity(feeds.len());
+    let keys: Vec<String> = feeds.iter().map(|f| f.key().to_string()).collect();
+    for (i, feed) in feeds.into_iter().enumerate() {
+        let shown = config::redact_url(&feed.url);
+        let state = poller.store.feed_state(feed.key()).ok().flatten();
+        let skip = if !feed.enabled {
+            Some("disabled in the config".to_string())
+        } else if state.as_ref().is_some_and(|s| s.gone) {
+            Some("gone (HTTP 410): not polled any more".to_string())
+        } else {
+            state
+                .and_then(|s| s.retry_after)
+                .filter(|t| *t > now)
+                .map(|t| {
+                    format!(
+                        "the server asked to wait until {}",
+                        t.format("%Y-%m-%d %H:%M:%S UTC")
+                    )
+                })
+        };
+        match skip {
+            Some(why) => reports.push(Some(Report {
+                feed: shown,
+                status: None,
+                outcome: Outcome::Deferred(why),
+            })),
+            None => {
+                reports.push(None);
+                let (poller, token) = (poller.clone(), token.clone());
+                set.spawn(async move { (i, poller.poll(&feed, &token).await) });
+            }
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        if let Ok((i, report)) = r {
+            // The scheduler works this feed's next poll out again.
+            poller.schedule.forget(&keys[i]);
+            reports[i] = Some(report);
+        }
+    }
+    poller.schedule.replan();
+    reports.into_iter().flatten().collect()
+}
+
+/// One line per feed: what polling it did.
+pub fn poll_line(r: &Report) -> String {
+    let what = match &r.outcome {
+        Outcome::NotModified => "not modified".to_string(),
+        Outcome::Unchanged => "unchanged".to_string(),
+        Outcome::Stored(v) => {
+            let mut s = format!(
+                "{} items: {} new, {} updated, {} merged",
+                v.items, v.stats.new, v.stats.updated, v.stats.merged
+            );
+            if v.dropped > 0 {
+                s.push_str(&format!(", {} dropped by rules", v.dropped));
+            }
+            s
+        }
+        Outcome::Failed(e) => {
+            let e = e.strip_prefix(&format!("{}: ", r.feed)).unwrap_or(e);
+            format!("failed: {e}")
+        }
+        Outcome::Deferred(why) => format!("skipped: {why}"),
+        Outcome::Cancelled => "cancelled".to_string(),
+    };
+    format!("{}: {what}", r.feed)
+}
+
+/// `rafid feeds poll`: through the running daemon when there is one, else
+/// on the store opened here.
+pub fn feeds_poll(
+    config: &Config,
+    command: &crate::cli::Command,
+    out: &mut dyn Write,
+) -> Result<(), Failure> {
+    if let Some(answer) = crate::control::forward(&config.storage.path, command, out) {
+        return answer;
+    }
+    let store = open_store(config, "rafid feeds poll")?;
+    let feeds = feeds_to_poll(config, &store, command)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::internal(format!("cannot start the runtime: {e}")))?;
+    let reports = runtime.block_on(async {
+        let fetcher = Arc::new(Fetcher::new(&config.poll).map_err(Failure::internal)?);
+        let poller = Poller::new(Arc::new(config.clone()), store.clone(), fetcher);
+        Ok::<_, Failure>(poll_now(&poller, feeds, &CancellationToken::new()).await)
+    })?;
+    store.flush()?;
+    write_poll_lines(&reports, out)
+}
+
+/// Prints `poll_line` of each report, or says there was nothing to poll.
+pub fn write_poll_lines(reports: &[Report], out: &mut dyn Write) -> Result<(), Failure> {
+    let io = |e: std::io::Error| Failure::internal(format!("writing the output: {e}"));
+    if reports.is_empty() {
+        writeln!(out, "no feed to poll").map_err(io)?;
+    }
+    for r in reports {
+        writeln!(out, "{}", poll_line(r)).map_err(io)?;
+    }
+    out.flush().map_err(io)
 }
 
 /// `rafid render`: the merged feed (or one tag's) on stdout.
@@ -286,7 +512,7 @@ pub fn render(
         }
     }
     let scope = match (tag, river) {
-        (Some(t), _) => Scope::Tag(t),
+        (Some(t), _) => Scope::Tag(config.tag(&t).map_or(t, str::to_string)),
         (None, Some(r)) => Scope::River(r),
         (None, None) => Scope::All,
     };

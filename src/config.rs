@@ -45,11 +45,11 @@ struct RawConfig {
     #[serde(default)]
     dedup: RawDedup,
     #[serde(default, rename = "feed")]
-    feeds: Vec<RawFeed>,
+    feeds: Vec<Spanned<RawFeed>>,
     #[serde(default)]
     websub: RawWebsub,
     #[serde(default, rename = "river")]
-    rivers: Vec<RawRiver>,
+    rivers: Vec<Spanned<RawRiver>>,
 }
 
 /// A `keep` or `drop` table: patterns per field.
@@ -87,7 +87,9 @@ impl RawRules {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRiver {
-    name: Spanned<String>,
+    /// Required; optional here so that a river without one is reported
+    /// with every other error, not alone.
+    name: Option<Spanned<String>>,
     #[serde(default)]
     tags: Vec<Spanned<String>>,
     keep: Option<Spanned<RawRules>>,
@@ -168,7 +170,9 @@ const MAX_PRIORITY: i64 = 1000;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFeed {
-    url: Spanned<String>,
+    /// Required; optional here so that a feed without one is reported with
+    /// every other error, not alone.
+    url: Option<Spanned<String>>,
     title: Option<String>,
     #[serde(default)]
     tags: Vec<Spanned<String>>,
@@ -381,11 +385,23 @@ impl Config {
         self.feeds.iter().find(|f| f.url.as_str() == url)
     }
 
-    /// The feeds that carry `tag`.
+    /// The feeds that carry `tag` (in any case: tags fold case).
     pub fn feeds_tagged<'a>(&'a self, tag: &'a str) -> impl Iterator<Item = &'a FeedConfig> {
+        let tag = self.tag(tag).unwrap_or(tag);
         self.feeds
             .iter()
             .filter(move |f| f.tags.iter().any(|t| t == tag))
+    }
+
+    /// The tag `name` names as the config spells it: tags that differ only
+    /// in case are one tag, spelled as where it first appears.
+    pub fn tag(&self, name: &str) -> Option<&str> {
+        let folded = name.to_lowercase();
+        self.feeds
+            .iter()
+            .flat_map(|f| &f.tags)
+            .find(|t| t.to_lowercase() == folded)
+            .map(String::as_str)
     }
 
     /// The named rivers, for listing beside the tags.
@@ -532,6 +548,7 @@ pub fn parse_for(path: &Path, text: &str, purpose: Purpose) -> Result<Config, Co
         text,
         errors: Vec::new(),
         purpose,
+        starts: Vec::new(),
     };
     // serde stops at the first unknown key: each one found is reported,
     // blanked out (offsets kept) and the text read again, so one run
@@ -550,9 +567,15 @@ pub fn parse_for(path: &Path, text: &str, purpose: Purpose) -> Result<Config, Co
                         Some(suggest(key, &expected)),
                     );
                     blank_key_value(&readable, span.start)
-                } else if message.starts_with("missing field") && readable != text {
-                    // Most likely the key blanked for an earlier error.
-                    None
+                } else if message.starts_with("missing field") {
+                    // Unless the key was blanked for an earlier error.
+                    if !cx.reported_within(span.clone()) {
+                        let (what, hint) = toml_hint(message);
+                        cx.error_with_hint(span.clone(), what, hint);
+                    }
+                    // The table it is missing from (an inline one, such as
+                    // `auth`) is blanked, and the rest read on.
+                    key_start(&readable, span.start).and_then(|k| blank_key_value(&readable, k))
                 } else {
                     let (what, hint) = toml_hint(message);
                     cx.error_with_hint(span.clone(), what, hint);
@@ -590,6 +613,8 @@ struct Validator<'a> {
     text: &'a str,
     errors: Vec<Diagnostic>,
     purpose: Purpose,
+    /// Where in `text` each error of `errors` starts.
+    starts: Vec<usize>,
 }
 
 impl Validator<'_> {
@@ -604,6 +629,7 @@ impl Validator<'_> {
 
     fn error_with_hint(&mut self, span: Range<usize>, message: String, hint: Option<String>) {
         let start = span.start.min(self.text.len());
+        self.starts.push(start);
         let before = &self.text[..start];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
@@ -1087,44 +1113,31 @@ impl Validator<'_> {
 
         let mut feeds = Vec::with_capacity(raw.feeds.len());
         let mut seen: HashMap<String, usize> = HashMap::new();
+        // Tags fold case: each is spelled as where it first appears.
+        let mut spellings: HashMap<String, String> = HashMap::new();
         for (i, f) in raw.feeds.iter().enumerate() {
             let key = format!("feed[{i}]");
-            let url = match Url::parse(f.url.get_ref().trim()) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
-                Ok(u) => {
+            let table = f.span();
+            let f = f.get_ref();
+            // The feed's other keys are checked even when its URL is bad,
+            // so that one run reports every error.
+            let url = self.feed_url(&key, f.url.as_ref(), table.clone());
+            let url = url.and_then(|url| {
+                let canonical = crate::normalize::canonical_link(url.as_str())
+                    .unwrap_or_else(|| url.to_string());
+                if let Some(first) = seen.get(&canonical) {
                     self.error(
-                        f.url.span(),
+                        f.url.as_ref().map_or(table.clone(), |u| u.span()),
                         format!(
-                            "{key}.url: scheme {:?} is not polled; rafid fetches http and https feeds",
-                            u.scheme()
+                            "{key}.url: the same feed as feed[{first}] ({}); remove one of them",
+                            redact_url(&url)
                         ),
                     );
-                    continue;
+                    return None;
                 }
-                Err(e) => {
-                    self.error(
-                        f.url.span(),
-                        format!(
-                            "{key}.url: {:?} is not a URL ({e}); write it in full, e.g. \"https://example.org/feed.xml\"",
-                            f.url.get_ref()
-                        ),
-                    );
-                    continue;
-                }
-            };
-            let canonical =
-                crate::normalize::canonical_link(url.as_str()).unwrap_or_else(|| url.to_string());
-            if let Some(first) = seen.get(&canonical) {
-                self.error(
-                    f.url.span(),
-                    format!(
-                        "{key}.url: the same feed as feed[{first}] ({}); remove one of them",
-                        redact_url(&url)
-                    ),
-                );
-                continue;
-            }
-            seen.insert(canonical, i);
+                seen.insert(canonical, i);
+                Some(url)
+            });
             let mut tags = Vec::new();
             for t in &f.tags {
                 let tag = t.get_ref().trim();
@@ -1136,8 +1149,13 @@ impl Validator<'_> {
                             t.get_ref()
                         ),
                     );
-                } else if !tags.iter().any(|x: &String| x == tag) {
-                    tags.push(tag.to_string());
+                } else {
+                    let tag = spellings
+                        .entry(tag.to_lowercase())
+                        .or_insert_with(|| tag.to_string());
+                    if !tags.contains(tag) {
+                        tags.push(tag.clone());
+                    }
                 }
             }
             let interval = f
@@ -1176,7 +1194,10 @@ impl Validator<'_> {
                 headers.push((name.clone(), secret));
             }
             if let Some(a) = &f.auth {
-                if !url.username().is_empty() || url.password().is_some() {
+                if url
+                    .as_ref()
+                    .is_some_and(|u| !u.username().is_empty() || u.password().is_some())
+                {
                     self.error(
                         a.user.span(),
                         format!(
@@ -1211,8 +1232,9 @@ impl Validator<'_> {
                 f.keep.as_ref(),
                 f.drop.as_ref(),
                 &f.lang,
-                f.url.span(),
+                f.url.as_ref().map_or(table, |u| u.span()),
             );
+            let Some(url) = url else { continue };
             feeds.push(FeedConfig {
                 url,
                 title: f.title.clone(),
@@ -1263,6 +1285,72 @@ impl Validator<'_> {
             websub: WebsubConfig { hub: websub_hub },
             rivers,
         }
+    }
+
+    /// A feed's URL, when it has a usable one (else the error is reported).
+    fn feed_url(
+        &mut self,
+        key: &str,
+        url: Option<&Spanned<String>>,
+        table: Range<usize>,
+    ) -> Option<Url> {
+        let Some(v) = url else {
+            // A `url` of the wrong type was blanked, and reported, already.
+            if !self.reported_in_table(table.clone()) {
+                self.error(
+                    table,
+                    format!(
+                        "{key}: no `url`; every [[feed]] needs one, e.g. url = \"https://example.org/feed.xml\""
+                    ),
+                );
+            }
+            return None;
+        };
+        match Url::parse(v.get_ref().trim()) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+            Ok(u) => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "{key}.url: scheme {:?} is not polled; rafid fetches http and https feeds",
+                        u.scheme()
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(
+                    v.span(),
+                    format!(
+                        "{key}.url: {:?} is not a URL ({e}); write it in full, e.g. \"https://example.org/feed.xml\"",
+                        v.get_ref()
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whether an error was reported within the text of `span`.
+    fn reported_within(&self, span: Range<usize>) -> bool {
+        self.starts.iter().any(|s| span.contains(s))
+    }
+
+    /// Whether an error was reported within the table whose header is at
+    /// `span` (up to the next header).
+    fn reported_in_table(&self, span: Range<usize>) -> bool {
+        let start = span.start.min(self.text.len());
+        let mut end = span.end.min(self.text.len()).max(start);
+        while end < self.text.len() {
+            let line_end = self.text[end..]
+                .find('\n')
+                .map_or(self.text.len(), |i| end + i + 1);
+            if self.text[end..line_end].trim_start().starts_with('[') {
+                break;
+            }
+            end = line_end;
+        }
+        self.starts.iter().any(|s| (start..end).contains(s))
     }
 
     /// Compiles the `keep`/`drop` rules (and languages) of one table named
@@ -1333,29 +1421,47 @@ impl Validator<'_> {
         }
     }
 
-    fn rivers(&mut self, raw: &[RawRiver], feeds: &[FeedConfig]) -> Vec<RiverConfig> {
+    fn rivers(&mut self, raw: &[Spanned<RawRiver>], feeds: &[FeedConfig]) -> Vec<RiverConfig> {
         let mut rivers: Vec<RiverConfig> = Vec::with_capacity(raw.len());
         let mut names: HashMap<String, usize> = HashMap::new();
         for (i, r) in raw.iter().enumerate() {
             let key = format!("river[{i}]");
-            let name = r.name.get_ref().trim();
+            let table = r.span();
+            let r = r.get_ref();
             let mut name_ok = true;
-            if name.is_empty()
+            let (name, name_span) = match &r.name {
+                Some(n) => (n.get_ref().trim(), n.span()),
+                None => {
+                    if !self.reported_in_table(table.clone()) {
+                        self.error(
+                            table.clone(),
+                            format!(
+                                "{key}: no `name`; every [[river]] needs one, e.g. name = \"economy\" (served at /rivers/economy.atom)"
+                            ),
+                        );
+                    }
+                    name_ok = false;
+                    ("", table)
+                }
+            };
+            if !name_ok {
+                // Reported above.
+            } else if name.is_empty()
                 || !name
                     .chars()
                     .all(|c| c.is_alphanumeric() || c == '-' || c == '_')
             {
                 self.error(
-                    r.name.span(),
+                    name_span.clone(),
                     format!(
                         "{key}.name: {:?} cannot name a river: it is part of its URL (/rivers/NAME.atom); use letters, digits, '-' and '_'",
-                        r.name.get_ref()
+                        name
                     ),
                 );
                 name_ok = false;
             } else if let Some(first) = names.get(name) {
                 self.error(
-                    r.name.span(),
+                    name_span.clone(),
                     format!(
                         "{key}.name: {name:?} already names river[{first}]; river names are unique"
                     ),
@@ -1364,14 +1470,21 @@ impl Validator<'_> {
             }
             let mut tags = Vec::new();
             for t in &r.tags {
-                let tag = t.get_ref().trim();
-                if !feeds.iter().any(|f| f.tags.iter().any(|x| x == tag)) {
-                    self.error(
-                        t.span(),
-                        format!("{key}.tags: no feed has the tag {tag:?}; add it to a [[feed]] or remove it here"),
-                    );
-                } else if !tags.iter().any(|x: &String| x == tag) {
-                    tags.push(tag.to_string());
+                let folded = t.get_ref().trim().to_lowercase();
+                let known = feeds
+                    .iter()
+                    .flat_map(|f| &f.tags)
+                    .find(|x| x.to_lowercase() == folded);
+                match known {
+                    None => {
+                        let tag = t.get_ref().trim();
+                        self.error(
+                            t.span(),
+                            format!("{key}.tags: no feed has the tag {tag:?}; add it to a [[feed]] or remove it here"),
+                        );
+                    }
+                    Some(tag) if !tags.contains(tag) => tags.push(tag.clone()),
+                    Some(_) => {}
                 }
             }
             let rules = self
@@ -1380,7 +1493,7 @@ impl Validator<'_> {
                     r.keep.as_ref(),
                     r.drop.as_ref(),
                     &r.lang,
-                    r.name.span(),
+                    name_span.clone(),
                 )
                 .unwrap_or_else(|| std::sync::Arc::new(Rules::none()));
             if !name_ok {
@@ -1437,18 +1550,31 @@ fn toml_hint(message: &str) -> (String, Option<String>) {
     }
 }
 
-/// Where the key of the value at `value_start` starts, when the value's
-/// line reads `key = value`.
+/// Where the key of the value at `value_start` starts: the nearest line at
+/// or above the value that reads `key = …` (a value in a list may be on a
+/// line of its own).
 fn key_start(text: &str, value_start: usize) -> Option<usize> {
     let value_start = value_start.min(text.len());
-    let line_start = text[..value_start].rfind('\n').map_or(0, |i| i + 1);
-    let before = &text[line_start..value_start];
-    let key = before.trim_end().strip_suffix('=')?.trim();
     let bare = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-    if key.is_empty() || !key.chars().all(bare) {
-        return None;
+    let mut line_end = value_start;
+    for _ in 0..1000 {
+        let line_start = text[..line_end].rfind('\n').map_or(0, |i| i + 1);
+        let line = &text[line_start..line_end.max(line_start)];
+        let indent = line.len() - line.trim_start().len();
+        let body = line.trim_start();
+        if body.starts_with('[') && line_end != value_start {
+            return None; // a table header: the value is not under a key
+        }
+        let key_len = body.find(|c: char| !bare(c)).unwrap_or(body.len());
+        if key_len > 0 && body[key_len..].trim_start().starts_with('=') {
+            return Some(line_start + indent);
+        }
+        if line_start == 0 {
+            return None;
+        }
+        line_end = line_start - 1;
     }
-    Some(line_start + before.find(key)?)
+    None
 }
 
 /// The key and the keys allowed beside it, from serde's "unknown field"
@@ -1813,6 +1939,55 @@ mod tests {
         let d = diags("[poll]\ninterval = 1h\nconcurrency = 0\n");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].hint.as_deref(), Some("quote the value, e.g. \"1h\""));
+    }
+
+    /// Issue 16: "News" and "news" made two rivers.
+    #[test]
+    fn tags_fold_case() {
+        let cfg = parse(
+            Path::new("t.toml"),
+            "[[feed]]\nurl = \"https://a.example/f\"\ntags = [\"News\", \"NEWS\"]\n\
+             [[feed]]\nurl = \"https://b.example/f\"\ntags = [\"news\", \"أخبار\"]\n\
+             [[river]]\nname = \"r\"\ntags = [\"nEwS\"]\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.feeds[0].tags, ["News"]);
+        assert_eq!(cfg.feeds[1].tags, ["News", "أخبار"]);
+        assert_eq!(cfg.rivers[0].tags, ["News"]);
+        assert_eq!(cfg.tag("news"), Some("News"));
+        assert_eq!(cfg.feeds_tagged("NEWS").count(), 2);
+        let scopes = crate::publish::scopes(&cfg);
+        assert_eq!(scopes.len(), 4, "{scopes:?}"); // all, News, أخبار, river r
+    }
+
+    /// Issue 16: these four mistakes took four runs of `check` to find.
+    #[test]
+    fn a_missing_required_key_does_not_hide_the_rest() {
+        let text = "[output]\ntitel = \"My river\"\n\
+                    [[feed]]\nurl = \"https://a.example/f\"\ntags = \"ar\"\n\
+                    [[feed]]\ntitle = \"no url\"\ninterval = \"5q\"\n\
+                    [[feed]]\nurl = \"https://b.example/f\"\nintervall = \"1h\"\n\
+                    auth = { user = \"me\" }\nkeep = { title = [\"a\", 1] }\n\
+                    [[river]]\nlang = [\"ar\"]\n[[feed]]\nurl = 5\n";
+        let d = diags(text);
+        let got: Vec<(usize, &str)> = d.iter().map(|d| (d.line, d.message.as_str())).collect();
+        assert_eq!(got.len(), 9, "{d:#?}");
+        assert_eq!(got[0], (2, "unknown key `titel`"));
+        assert_eq!(got[1], (5, "invalid type: string \"ar\""));
+        assert_eq!(got[2], (6, "feed[1]: no `url`"));
+        assert_eq!(
+            d[2].hint.as_deref(),
+            Some("every [[feed]] needs one, e.g. url = \"https://example.org/feed.xml\"")
+        );
+        // The feed without a URL still has its other keys checked.
+        assert_eq!(got[3].0, 8);
+        assert!(got[3].1.contains("not a duration"), "{}", got[3].1);
+        assert_eq!(got[4], (11, "unknown key `intervall`"));
+        assert_eq!(got[5], (12, "missing field `password`"));
+        assert_eq!(got[6], (13, "invalid type: integer `1`"));
+        assert_eq!(got[7], (14, "river[0]: no `name`"));
+        // A URL of the wrong type is reported once, not again as missing.
+        assert_eq!(got[8], (17, "invalid type: integer `5`"));
     }
 
     #[test]

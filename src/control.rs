@@ -113,8 +113,9 @@ pub fn execute(
                 RenderFormat::Json => Format::Json,
                 RenderFormat::Html => Format::Html,
                 RenderFormat::Opml => {
+                    let own = crate::publish::own_titles(store);
                     return out
-                        .write_all(&crate::publish::opml(config))
+                        .write_all(&crate::publish::opml_with(config, &own, false))
                         .and_then(|_| out.flush())
                         .map_err(io);
                 }
@@ -157,9 +158,20 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
         ..
     } = command
     {
-        // The subscription list comes from the config alone.
+        // The subscription list needs the store only for the feeds' own
+        // titles: the daemon's, else the store here if there is one; none
+        // is created for it.
+        if let Some(answer) = forward(&config.storage.path, command, out) {
+            return answer;
+        }
+        let own = match config.storage.path.join("store").exists() {
+            true => commands::open_store(config, "rafid feeds export")
+                .map(|s| crate::publish::own_titles(&s))
+                .unwrap_or_default(),
+            false => Default::default(),
+        };
         return out
-            .write_all(&crate::publish::opml(config))
+            .write_all(&crate::publish::opml_with(config, &own, false))
             .and_then(|_| out.flush())
             .map_err(|e| Failure::internal(format!("writing the output: {e}")));
     }
@@ -340,12 +352,14 @@ impl Server {
     }
 
     /// Answers clients until `token` is cancelled, then removes the socket.
-    /// `changed` is told when a command changed the stories (a split), so
-    /// the outputs are rendered again.
+    /// `poller` runs `feeds poll` for clients, with the daemon's limits;
+    /// `changed` is told when that stored something, or when a command
+    /// changed the stories (a split), so the outputs are rendered again.
     pub async fn run(
         self,
         config: Live,
         store: Store,
+        poller: crate::poll::Poller,
         changed: std::sync::Arc<tokio::sync::Notify>,
         token: CancellationToken,
     ) {
@@ -357,9 +371,13 @@ impl Server {
                     Ok((stream, _)) => {
                         let (config, store) = (config.clone(), store.clone());
                         let listen = self.listen.clone();
-                        let changed = changed.clone();
+                        let polling = Polling {
+                            poller: poller.clone(),
+                            changed: changed.clone(),
+                            token: token.clone(),
+                        };
                         tasks.spawn(async move {
-                            if let Err(e) = serve_client(stream, config, store, listen, changed).await {
+                            if let Err(e) = serve_client(stream, config, store, listen, polling).await {
                                 debug!(error = %e, "control client");
                             }
                         });
@@ -377,12 +395,19 @@ impl Server {
     }
 }
 
+/// What the daemon polls with for a `feeds poll` client.
+struct Polling {
+    poller: crate::poll::Poller,
+    changed: std::sync::Arc<tokio::sync::Notify>,
+    token: CancellationToken,
+}
+
 async fn serve_client(
     stream: tokio::net::UnixStream,
     config: Live,
     store: Store,
     listen: String,
-    changed: std::sync::Arc<tokio::sync::Notify>,
+    polling: Polling,
 ) -> io::Result<()> {
     // Owner-only: the file mode says so, and the peer's uid must agree
     // (root may ask too).
@@ -410,9 +435,35 @@ async fn serve_client(
     stream.set_nonblocking(false)?;
     let request: Result<Request, _> = serde_json::from_slice(&line);
     let config = config.borrow().clone();
+    // `feeds poll` is network work: it runs here, on the runtime, through
+    // the daemon's poller (its per-host limits and its schedule).
+    let polled = match &request {
+        Ok(Request::Run(command @ Command::Feeds(FeedsCommand::Poll { .. }))) => {
+            let poller = polling.poller.with_config(config.clone());
+            Some(match commands::feeds_to_poll(&config, &store, command) {
+                Ok(feeds) => {
+                    let reports = commands::poll_now(&poller, feeds, &polling.token).await;
+                    if reports.iter().any(crate::poll::Report::changed_store) {
+                        polling.changed.notify_one();
+                    }
+                    Ok(reports)
+                }
+                Err(f) => Err(f),
+            })
+        }
+        _ => None,
+    };
     tokio::task::spawn_blocking(move || {
         let mut frames = Frames(io::BufWriter::new(stream));
         let result = match request {
+            Ok(Request::Run(_)) if polled.is_some() => match &polled {
+                Some(Ok(reports)) => commands::write_poll_lines(reports, &mut frames),
+                Some(Err(f)) => Err(Failure {
+                    code: f.code,
+                    message: f.message.clone(),
+                }),
+                None => Ok(()),
+            },
             Ok(Request::Who) => {
                 let d = Daemon {
                     pid: std::process::id(),
@@ -426,7 +477,7 @@ async fn serve_client(
             Ok(Request::Run(command)) if reads_store(&command) => {
                 let done = execute(&command, &config, &store, &mut frames);
                 if done.is_ok() && matches!(command, Command::Dedup(DedupCommand::Split { .. })) {
-                    changed.notify_one();
+                    polling.changed.notify_one();
                 }
                 done
             }

@@ -113,6 +113,8 @@ async fn serve_outputs(
         .unwrap_or_else(|_| config.server.listen.to_string());
     let (reloads, live) = watch::channel(config.clone());
     let poller = Poller::new(config.clone(), store.clone(), fetcher);
+    let schedule = poller.schedule.clone();
+    let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
         poller,
         live.clone(),
@@ -135,6 +137,7 @@ async fn serve_outputs(
         config: live.clone(),
         store: store.clone(),
         outputs,
+        schedule,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(
@@ -150,7 +153,13 @@ async fn serve_outputs(
     ));
     match crate::control::Server::bind(store.dir(), bound) {
         Ok(control) => {
-            tasks.spawn(control.run(live.clone(), store.clone(), changed.clone(), token.clone()));
+            tasks.spawn(control.run(
+                live.clone(),
+                store.clone(),
+                control_poller,
+                changed.clone(),
+                token.clone(),
+            ));
         }
         Err(e) => warn!(
             error = %e,

@@ -145,11 +145,15 @@ pub fn run(
         if line.trim().is_empty() {
             continue;
         }
-        let pair: Pair = serde_json::from_str(&line).map_err(|e| EvalError::Input {
+        let bad = |detail: String| EvalError::Input {
             path: path.to_string(),
             line: n + 1,
-            detail: e.to_string(),
-        })?;
+            detail,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| bad(e.to_string()))?;
+        check_keys(&value).map_err(bad)?;
+        let pair: Pair = serde_json::from_value(value).map_err(|e| bad(e.to_string()))?;
         let a = reader.doc(pair.a.title.as_deref(), pair.a.body.as_deref());
         let b = reader.doc(pair.b.title.as_deref(), pair.b.body.as_deref());
         corpus.count_words(&a);
@@ -190,6 +194,37 @@ pub fn run(
         }
     }
     Ok(summary)
+}
+
+/// The keys of a pair.
+const PAIR_KEYS: &[&str] = &["a", "b", "duplicate", "kind"];
+
+/// A pair without its `duplicate` label but with a key rafid does not know
+/// is a misspelled label: counted as unlabelled, it would vanish from the
+/// figures and leave a perfect-looking `n=0`.
+fn check_keys(value: &serde_json::Value) -> Result<(), String> {
+    let Some(obj) = value.as_object() else {
+        return Err("expected a JSON object".into());
+    };
+    if obj.contains_key("duplicate") {
+        return Ok(());
+    }
+    let unknown: Vec<&str> = obj
+        .keys()
+        .map(String::as_str)
+        .filter(|k| !PAIR_KEYS.contains(k))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(()); // an unlabelled pair: predicted, not counted
+    }
+    Err(format!(
+        "unknown key {} and no label; the label key is `duplicate` (true or false)",
+        unknown
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 impl Summary {
@@ -266,5 +301,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("p.jsonl:2:"), "{e}");
+    }
+
+    /// Issue 16: a misspelled label key gave `n=0 P=1.000 R=1.000`.
+    #[test]
+    fn a_misspelled_label_key_is_an_error_naming_the_line_and_the_key() {
+        let pair = |label: &str| {
+            format!(r#"{{"a": {{"title": "x"}}, "b": {{"title": "y"}}, "{label}": true}}"#)
+        };
+        let input = format!("{}\n{}\n", pair("duplicate"), pair("duplicte"));
+        let mut out = Vec::new();
+        let e = run(
+            &DedupConfig::default(),
+            "p.jsonl",
+            input.as_bytes(),
+            &mut out,
+        )
+        .unwrap_err();
+        let e = e.to_string();
+        assert!(e.starts_with("p.jsonl:2: "), "{e}");
+        assert!(e.contains("`duplicte`") && e.contains("`duplicate`"), "{e}");
+        // A pair with no label at all is predicted, not an error.
+        let input = r#"{"a": {"title": "x", "lang": "ar"}, "b": {"title": "y"}, "kind": "k"}"#;
+        assert!(
+            run(
+                &DedupConfig::default(),
+                "p.jsonl",
+                input.as_bytes(),
+                &mut out
+            )
+            .is_ok()
+        );
     }
 }

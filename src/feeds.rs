@@ -71,11 +71,37 @@ fn validate(feed: &NewFeed) -> Result<(), Failure> {
         Err(config::ConfigError::Invalid(diags)) => Err(Failure::user(
             diags
                 .iter()
-                .map(|d| d.message.clone())
+                .map(|d| {
+                    let m = in_command_words(&d.message, feed);
+                    match &d.hint {
+                        Some(h) => format!("{m}; {h}"),
+                        None => m,
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join("\n"),
         )),
         Err(e) => Err(Failure::user(e)),
+    }
+}
+
+/// A message about the one-feed config `validate` builds, in the words the
+/// person used: the option they gave (`--interval`), or the URL as typed,
+/// instead of a place in a config file they never wrote.
+fn in_command_words(message: &str, feed: &NewFeed) -> String {
+    let Some((place, rest)) = message.split_once(": ") else {
+        return message.to_string();
+    };
+    let Some(key) = place.strip_prefix("feed[0]") else {
+        return message.to_string();
+    };
+    let typed = feed.url.trim();
+    match key.trim_start_matches('.') {
+        "interval" => format!("--interval: {rest}"),
+        "tags" => format!("--tag: {rest}"),
+        "title" => format!("--title: {rest}"),
+        "url" if rest.contains(&format!("{typed:?}")) => rest.to_string(),
+        _ => format!("{typed}: {rest}"),
     }
 }
 
@@ -270,20 +296,37 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
     let mut folders: Vec<Option<String>> = Vec::new();
     let mut feeds = Vec::new();
     let mut saw_opml = false;
+    // Open elements and where they start: a document that ends with any
+    // still open is cut short, and importing part of it would be silent loss.
+    let mut open: Vec<(String, u64)> = Vec::new();
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("not OPML: {e} at byte {}", reader.buffer_position()))?;
+        let at = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| {
+            let (line, col) = line_col(xml, reader.error_position());
+            format!("not OPML: {e} (line {line}, column {col})")
+        })?;
         let (start, empty) = match &event {
-            Event::Start(e) => (e, false),
+            Event::Start(e) => {
+                open.push((String::from_utf8_lossy(e.name().as_ref()).into_owned(), at));
+                (e, false)
+            }
             Event::Empty(e) => (e, true),
             Event::End(e) => {
+                open.pop();
                 if e.name().as_ref() == b"outline" {
                     folders.pop();
                 }
                 continue;
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some((name, at)) = open.last() {
+                    let (line, col) = line_col(xml, *at);
+                    return Err(format!(
+                        "not OPML: the document ends with <{name}> (line {line}, column {col}) still open; is the file cut short?"
+                    ));
+                }
+                break;
+            }
             _ => continue,
         };
         match start.name().as_ref() {
@@ -294,7 +337,12 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
                     let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
                     let v = a
                         .decode_and_unescape_value(reader.decoder())
-                        .map_err(|e| format!("outline attribute {k}: {e}"))?
+                        .map_err(|e| {
+                            let (line, col) = line_col(xml, at);
+                            format!(
+                                "not OPML: the <outline> at line {line}, column {col}: attribute {k}: {e}"
+                            )
+                        })?
                         .into_owned();
                     attr.insert(k, v);
                 }
@@ -339,6 +387,20 @@ pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
         return Err("not OPML: no <opml> element".into());
     }
     Ok(feeds)
+}
+
+/// The line and column (both from 1, columns in characters) of byte `at`.
+fn line_col(text: &str, at: u64) -> (usize, usize) {
+    let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (
+        before.matches('\n').count() + 1,
+        before[line_start..].chars().count() + 1,
+    )
 }
 
 /// Writes `text` to `path` through a file beside it and a rename, so a
@@ -425,7 +487,8 @@ async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
     let fetched = fetcher
         .fetch(&feed_cfg, url, &Default::default())
         .await
-        .map_err(|e| Failure::user(format!("fetching {}: {e}", config::redact_url(url))))?;
+        // The error names the (redacted) URL itself.
+        .map_err(|e| Failure::user(format!("fetching {e}")))?;
     match fetched {
         crate::fetch::Fetched::Body(b) => {
             let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
@@ -456,6 +519,15 @@ pub async fn probe(url: &Url) -> Result<Probe, Failure> {
 /// tags and their attributes matter, and html5ever (there through ammonia)
 /// needs a DOM crate on top to be asked for them.
 pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
+    discover_feeds(html, base)
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect()
+}
+
+/// `discover_links` with each link's `title` attribute, when it has one:
+/// the name the site gives the feed.
+pub fn discover_feeds(html: &str, base: &Url) -> Vec<(Url, Option<String>)> {
     const FEED_TYPES: &[&str] = &[
         "application/rss+xml",
         "application/atom+xml",
@@ -494,8 +566,11 @@ pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
                 .and_then(|h| base.join(h.trim()).ok())
                 .filter(|u| matches!(u.scheme(), "http" | "https"));
             if let Some(u) = link {
-                if !found.contains(&u) {
-                    found.push(u);
+                if !found.iter().any(|(f, _)| *f == u) {
+                    let title = get("title")
+                        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+                        .filter(|t| !t.is_empty());
+                    found.push((u, title));
                 }
             }
         }
@@ -565,7 +640,7 @@ pub fn edit(
     out: &mut dyn Write,
 ) -> Option<Result<(), Failure>> {
     Some(match command {
-        FeedsCommand::List => return None,
+        FeedsCommand::List | FeedsCommand::Poll { .. } => return None,
         FeedsCommand::Add {
             url,
             title,
@@ -588,10 +663,16 @@ pub fn edit(
         }
         FeedsCommand::Remove { url } => remove_command(path, url, out),
         FeedsCommand::Import { file } => import_command(path, file, out),
+        // The document /opml serves, with the feeds' own titles.
         FeedsCommand::Export => config::load(path).map_err(Failure::from).and_then(|cfg| {
-            out.write_all(&crate::publish::opml(&cfg))
-                .and_then(|_| out.flush())
-                .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+            let opml = crate::cli::Command::Render {
+                format: crate::cli::RenderFormat::Opml,
+                tag: None,
+                river: None,
+                limit: None,
+                before: None,
+            };
+            crate::control::run_reader(&cfg, &opml, out)
         }),
     })
 }
@@ -617,15 +698,15 @@ pub async fn add_command(
                 s.starts_with("<!doctype html") || s.starts_with("<html")
             });
         if html {
-            let links = discover_links(&text, &final_url);
-            let Some(first) = links.first() else {
+            let links = discover_feeds(&text, &final_url);
+            let Some((first, title)) = links.first() else {
                 return Err(Failure::user(format!(
                     "{} links to no feed (no <link rel=\"alternate\"> of a feed type)",
                     config::redact_url(&given)
                 )));
             };
             writeln!(out, "found the feed {}", config::redact_url(first)).map_err(io)?;
-            for other in &links[1..] {
+            for (other, _) in &links[1..] {
                 writeln!(
                     out,
                     "  (the page also links to {})",
@@ -634,6 +715,10 @@ pub async fn add_command(
                 .map_err(io)?;
             }
             feed.url = first.to_string();
+            // The name the page gives the feed, unless one was given.
+            if feed.title.is_none() {
+                feed.title = title.clone();
+            }
         }
     }
     let text = read_config(path)?;
@@ -785,11 +870,32 @@ title = 'single quotes'
         };
         let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
         assert!(e.message.contains("not a duration"), "{}", e.message);
+        // Named as the person gave it (issue 16), not as feed[0].interval.
+        assert!(
+            e.message
+                .starts_with("--interval: \"soon\" is not a duration"),
+            "{}",
+            e.message
+        );
+        let feed = NewFeed {
+            url: "https://c.example/f".into(),
+            tags: vec!["a/b".into()],
+            ..NewFeed::default()
+        };
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(e.message.starts_with("--tag: \"a/b\""), "{}", e.message);
         let feed = NewFeed {
             url: "ftp://c.example/f".into(),
             ..NewFeed::default()
         };
-        assert!(add(p(), COMMENTED, &[feed], false).is_err());
+        let e = add(p(), COMMENTED, &[feed], false).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("ftp://c.example/f: scheme \"ftp\" is not polled"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("feed[0]"), "{}", e.message);
     }
 
     #[test]
@@ -915,6 +1021,33 @@ title = 'single quotes'
         assert_eq!(mode & 0o777, 0o640);
     }
 
+    /// Issue 16: a malformed OPML file was imported ("imported 1 feeds").
+    #[test]
+    fn malformed_opml_is_refused_with_the_error_and_where() {
+        let feed = r#"<outline text="a" xmlUrl="https://a.example/f"/>"#;
+        let cases = [
+            (
+                format!("<opml version=\"2.0\">\n<body>\n{feed}\n"),
+                "<body> (line 2, column 1) still open",
+            ),
+            (
+                format!("<opml version=\"2.0\"><body>\n<outline text=\"x\">{feed}</body></opml>"),
+                "(line 2,",
+            ),
+            (
+                format!(
+                    "<opml version=\"2.0\"><body>{feed}\n  <outline text=\"b\" xmlUrl=\"https://b.example/?a=1&b=2\"/></body></opml>"
+                ),
+                "the <outline> at line 2, column 3: attribute xmlUrl",
+            ),
+        ];
+        for (doc, expect) in cases {
+            let e = parse_opml(&doc).unwrap_err();
+            assert!(e.starts_with("not OPML: "), "{e}");
+            assert!(e.contains(expect), "{expect:?} not in {e:?}");
+        }
+    }
+
     #[test]
     fn opml_folders_become_tags() {
         let xml = r#"<?xml version="1.0"?>
@@ -955,11 +1088,24 @@ title = 'single quotes'
     #[test]
     fn opml_export_import_export_is_identical() {
         let text = "[output]\ntitle = \"نهر\"\n[[feed]]\nurl = \"https://a.example/f\"\ntitle = \"A & B\"\ntags = [\"news\", \"ar\"]\n\
-                    [[feed]]\nurl = \"https://b.example/f\"\n";
+                    [[feed]]\nurl = \"https://b.example/f\"\n\
+                    [[feed]]\nurl = \"https://c.example/f\"\ntags = [\"sport\"]\n\
+                    [[feed]]\nurl = \"https://d.example/f\"\ntags = [\"news\"]\n";
         let first = crate::publish::opml(&config::parse(p(), text).unwrap());
+        // Tags are nested folders (issue 16), not a flat category.
+        let shown = String::from_utf8_lossy(&first);
+        assert!(
+            shown.contains(
+                "<outline text=\"news\" title=\"news\">\n   <outline text=\"ar\" title=\"ar\">\n    <outline type=\"rss\" text=\"A &amp; B\""
+            ),
+            "{shown}"
+        );
+        assert!(!shown.contains("category="), "{shown}");
         let feeds = parse_opml(std::str::from_utf8(&first).unwrap()).unwrap();
+        assert_eq!(feeds[0].tags, ["news", "ar"]);
+        assert_eq!(feeds[1].tags, ["news"]);
         let (imported, added) = add(p(), "[output]\ntitle = \"نهر\"\n", &feeds, true).unwrap();
-        assert_eq!(added.len(), 2);
+        assert_eq!(added.len(), 4);
         let second = crate::publish::opml(&config::parse(p(), &imported).unwrap());
         assert_eq!(
             String::from_utf8(first).unwrap(),
@@ -1014,5 +1160,10 @@ title = 'single quotes'
                 "https://feeds.example/atom"
             ]
         );
+        let titles: Vec<Option<String>> = discover_feeds(html, &base)
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect();
+        assert_eq!(titles, [Some("RSS".to_string()), None]);
     }
 }

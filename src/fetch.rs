@@ -593,7 +593,8 @@ async fn read_limited(
 
 fn classify(shown: &str, e: reqwest::Error, timeout: Duration) -> FetchError {
     let url = shown.to_string();
-    // reqwest names the URL in full; `shown` is its redacted form.
+    // reqwest names the URL in full; the message names the feed once,
+    // redacted (`shown`).
     let e = e.without_url();
     if e.is_timeout() {
         FetchError::Timeout {

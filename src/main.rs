@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rafid::cli::{Cli, Command, DedupCommand, LogFormat, RulesCommand};
+use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand};
 use rafid::commands::{self, Failure};
 use rafid::control;
 use tracing_subscriber::EnvFilter;
@@ -41,6 +41,10 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     if let Command::Check = command {
         return commands::check(config_path);
     }
+    if let Command::Init { path } = &command {
+        let path = path.as_deref().or(config_path);
+        return commands::init(path, &mut std::io::stdout().lock());
+    }
     if let Command::Dedup(DedupCommand::Eval { pairs }) = &command {
         return commands::dedup_eval(config_path, pairs);
     }
@@ -58,6 +62,9 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
         _ => rafid::config::Purpose::Offline,
     };
     let config = commands::load_config(config_path, purpose)?;
+    if let Command::Feeds(FeedsCommand::Poll { .. }) = &command {
+        return commands::feeds_poll(&config, &command, &mut std::io::stdout().lock());
+    }
     if control::reads_store(&command) {
         return control::run_reader(&config, &command, &mut std::io::stdout().lock());
     }
@@ -117,8 +124,20 @@ fn init_logging(format: &LogFormat, verbose: u8, quiet: u8, command: &Command) {
         3 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("RAFID_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},sled=warn,hyper=warn,reqwest=warn")));
+    // poll-once lists its failures in its summary (each once), and logs its
+    // progress unless told to be quiet.
+    let poll_once = match command {
+        Command::PollOnce if verbose == 0 => {
+            let progress = if quiet == 0 { "info" } else { "warn" };
+            format!(",rafid::poll::failed=error,rafid::progress={progress}")
+        }
+        _ => String::new(),
+    };
+    let filter = EnvFilter::try_from_env("RAFID_LOG").unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},sled=warn,hyper=warn,reqwest=warn{poll_once}"
+        ))
+    });
     // Under journald the journal adds its own timestamps and shows no colours.
     let journald = stderr_is_journal();
     let builder = tracing_subscriber::fmt()

@@ -974,7 +974,9 @@ fn text_to_plain(t: &fr::Text) -> String {
         html_fragment_to_text(raw)
     } else if has_named_reference(raw) {
         // An HTML entity the XML parser did not know (`&eacute;`, `&nbsp;`)
-        // stays literal in a text title; readers must see the character.
+        // stays literal in a text title, and so does a reference escaped
+        // twice (`&amp;#8211;`, as WordPress writes titles); readers must
+        // see the character.
         html_fragment_to_text(&raw.replace('<', "&lt;").replace('>', "&gt;"))
     } else {
         raw.to_string()
@@ -982,13 +984,19 @@ fn text_to_plain(t: &fr::Text) -> String {
     text.trim().to_string()
 }
 
-/// Whether `s` holds something like `&name;`.
+/// Whether `s` holds something like `&name;`, `&#8211;` or `&#x2013;`.
 fn has_named_reference(s: &str) -> bool {
     s.match_indices('&').any(|(i, _)| {
         let tail = &s[i + 1..];
-        let n = tail
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(tail.len());
+        let (tail, digit): (&str, fn(&char) -> bool) = match tail
+            .strip_prefix('#')
+            .map(|t| t.strip_prefix(['x', 'X']).ok_or(t))
+        {
+            Some(Ok(hex)) => (hex, char::is_ascii_hexdigit),
+            Some(Err(dec)) => (dec, char::is_ascii_digit),
+            None => (tail, char::is_ascii_alphanumeric),
+        };
+        let n = tail.find(|c: char| !digit(&c)).unwrap_or(tail.len());
         n > 0 && tail[n..].starts_with(';')
     })
 }
@@ -1248,6 +1256,21 @@ mod tests {
         assert_eq!(
             f.entries[0].title.as_deref(),
             Some("Café du\u{a0}coin & a < b")
+        );
+    }
+
+    /// Issue 16: "Blog &#8211; InfluxData" was shown with the reference
+    /// as text.
+    #[test]
+    fn references_escaped_twice_are_decoded_in_titles() {
+        let doc = r#"<rss version="2.0"><channel><title>Blog &amp;#8211; InfluxData</title>
+            <item><title>A &amp;#x2013; b &amp;#39;c&amp;#39; &amp; d &amp;# e  f</title></item></channel></rss>"#;
+        let f = parse(doc, &base(), 10).unwrap();
+        assert_eq!(f.meta.title.as_deref(), Some("Blog \u{2013} InfluxData"));
+        // Everything else comes out as it came in, runs of spaces included.
+        assert_eq!(
+            f.entries[0].title.as_deref(),
+            Some("A \u{2013} b 'c' & d &# e  f")
         );
     }
 

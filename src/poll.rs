@@ -70,6 +70,8 @@ pub struct Poller {
     slots: Arc<Semaphore>,
     /// Parsing and storing is CPU work: one document per core at a time.
     cpu: Arc<Semaphore>,
+    /// When each feed is next polled, as the scheduler planned it.
+    pub schedule: Arc<crate::scheduler::Schedule>,
 }
 
 impl Poller {
@@ -78,6 +80,7 @@ impl Poller {
         Poller {
             slots: Arc::new(Semaphore::new(config.poll.concurrency)),
             cpu: Arc::new(Semaphore::new(cores)),
+            schedule: Arc::default(),
             config,
             store,
             fetcher,
@@ -144,10 +147,40 @@ impl Poller {
             .as_deref()
             .and_then(|u| url::Url::parse(u).ok())
             .unwrap_or_else(|| feed.url.clone());
+        self.schedule.polling(&key);
         let fetched = tokio::select! {
             r = self.fetcher.fetch(feed, &url, &validators) => r,
             _ = cancel.cancelled() => {
                 return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
+            }
+        };
+        let network_down = match &fetched {
+            Err(e @ crate::fetch::FetchError::Connect { .. }) => {
+                let host = url.host_str().unwrap_or_default();
+                let verdict =
+                    self.schedule
+                        .unreachable(&key, host, &e.to_string(), self.hosts(), Utc::now());
+                match verdict {
+                    crate::scheduler::Unreachable::Feed => false,
+                    crate::scheduler::Unreachable::Network { uncount } => {
+                        for other in uncount.iter().filter(|k| **k != key) {
+                            self.uncount_failure(other);
+                        }
+                        true
+                    }
+                }
+            }
+            // Any answer from a server, even an error status, shows the
+            // network works.
+            Ok(_) | Err(_) => {
+                if !matches!(
+                    fetched,
+                    Err(crate::fetch::FetchError::Timeout { .. }
+                        | crate::fetch::FetchError::Request { .. })
+                ) {
+                    self.schedule.answered();
+                }
+                false
             }
         };
         // The poll counts from when the answer came: time spent waiting for
@@ -232,8 +265,20 @@ impl Poller {
                     state.gone = true;
                     warn!("410 Gone: the feed is not polled any more");
                 }
-                state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                state.last_error = Some(e.to_string());
+                // An outage seen by another feed since this one failed
+                // covers this failure too.
+                let network_down = network_down
+                    || (matches!(e, crate::fetch::FetchError::Connect { .. })
+                        && self.schedule.outage_retry(&key).is_some());
+                if network_down {
+                    // Not this feed's fault: no backoff of its own.
+                    state.last_error = Some(format!(
+                        "{e} (no network: every feed fails to connect; not counted as this feed's failure)"
+                    ));
+                } else {
+                    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+                    state.last_error = Some(e.to_string());
+                }
                 if let Some(t) = e.retry_after() {
                     state.retry_after = Some(t);
                     state.retry_afters += 1;
@@ -242,12 +287,42 @@ impl Poller {
                 Report {
                     feed: shown,
                     status: e.status(),
-                    outcome: Outcome::Failed(e.to_string()),
+                    outcome: Outcome::Failed(
+                        state.last_error.clone().unwrap_or_else(|| e.to_string()),
+                    ),
                 }
             }
         };
         log_report(&report);
         report
+    }
+
+    /// Distinct hosts among the enabled feeds.
+    fn hosts(&self) -> usize {
+        let hosts: std::collections::HashSet<&str> = self
+            .config
+            .feeds
+            .iter()
+            .filter(|f| f.enabled)
+            .filter_map(|f| f.url.host_str())
+            .collect();
+        hosts.len()
+    }
+
+    /// Takes back a failure counted for feed `key` before an outage showed.
+    fn uncount_failure(&self, key: &str) {
+        if let Ok(Some(mut state)) = self.store.feed_state(key) {
+            if state.consecutive_failures > 0 {
+                state.consecutive_failures -= 1;
+                if let Some(e) = state.last_error.take() {
+                    state.last_error = Some(format!(
+                        "{e} (no network: every feed fails to connect; not counted as this feed's failure)"
+                    ));
+                }
+                let shown = crate::config::redact_str(key);
+                self.save_state(key, &mut state, &shown);
+            }
+        }
     }
 
     fn save_state(&self, key: &str, state: &mut FeedState, shown: &str) {
@@ -572,7 +647,11 @@ fn log_report(r: &Report) {
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),
-        Outcome::Failed(e) => warn!(status = %status, error = %e, "poll failed"),
+        // Its own target, so that `poll-once`, which lists the failures in
+        // its summary, does not print each one twice.
+        Outcome::Failed(e) => {
+            warn!(target: "rafid::poll::failed", status = %status, error = %e, "poll failed")
+        }
         Outcome::Cancelled => info!("poll cancelled by shutdown"),
     }
 }

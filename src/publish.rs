@@ -105,18 +105,25 @@ impl Scope {
         match self {
             Scope::All if format == Format::Html => String::new(),
             Scope::All => format!("feed.{}", format.extension()),
-            Scope::Tag(t) => format!(
-                "tags/{}.{}",
-                url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>(),
-                format.extension()
-            ),
-            Scope::River(r) => format!(
-                "rivers/{}.{}",
-                url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>(),
-                format.extension()
-            ),
+            Scope::Tag(t) => format!("tags/{}.{}", path_segment(t), format.extension()),
+            Scope::River(r) => format!("rivers/{}.{}", path_segment(r), format.extension()),
         }
     }
+}
+
+/// What a path segment cannot carry as is: a form encoder's `+` for a
+/// space would reach the server as a plus sign, so a tag with a space or
+/// `&` needs percent-encoding as RFC 3986 writes it (`%20`, `%26`); the
+/// server's path extractor decodes it back.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `name` as one URL path segment.
+pub fn path_segment(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, SEGMENT).to_string()
 }
 
 /// Every scope a river page lists, the whole river first, then each tag
@@ -269,6 +276,8 @@ pub struct View<'a> {
     pub config: &'a Config,
     pub store_id: [u8; 16],
     pub scope: &'a Scope,
+    /// The date of a page with no items (`Store::created`).
+    pub since: DateTime<Utc>,
 }
 
 impl View<'_> {
@@ -410,6 +419,7 @@ pub fn render_page_from_store(
         config,
         store_id: store.store_id(),
         scope,
+        since: store.created(),
     };
     Ok(render_page(&view, &items, format, &page))
 }
@@ -460,7 +470,7 @@ pub fn render_page(view: &View<'_>, items: &[Item], format: Format, page: &Page)
         .iter()
         .map(Item::last_modified)
         .max()
-        .unwrap_or(DateTime::UNIX_EPOCH);
+        .unwrap_or(view.since);
     let body = match format {
         Format::Atom => atom(view, items, last_modified, page),
         Format::Rss => rss(view, items, last_modified, page),
@@ -1138,44 +1148,106 @@ fn paging_links(x: &mut Xml, element: &str, view: &View<'_>, format: Format, pag
     }
 }
 
-/// The subscription list as OPML 2.0: one `<outline>` per feed, tags as
-/// `category`, secrets in URLs redacted (see `config::redact_url`).
+/// The subscription list as OPML 2.0: one `<outline>` per feed, inside
+/// nested folder outlines for its tags (`news`, then `ar` inside it, for
+/// `tags = ["news", "ar"]`: importing gives the same tags back), secrets in
+/// URLs redacted (see `config::redact_url`).
 pub fn opml(config: &Config) -> Vec<u8> {
-    opml_of(config, false)
+    opml_with(config, &HashMap::new(), false)
 }
 
-/// `opml` with each feed's URL as configured, secrets and all: only for
-/// whoever holds the admin token.
-pub fn opml_configured(config: &Config) -> Vec<u8> {
-    opml_of(config, true)
+/// The feeds' own titles, as their polls found them (`FeedState::title`),
+/// by feed key: what the subscription list shows for a feed the config
+/// gives no title.
+pub fn own_titles(store: &Store) -> HashMap<String, String> {
+    store
+        .feed_states()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(k, s)| Some((k, s.title?)))
+        .collect()
 }
 
-fn opml_of(config: &Config, configured: bool) -> Vec<u8> {
+/// `opml` naming an untitled feed by its own title from `own` (see
+/// `own_titles`), else by its URL; with `configured`, each feed's URL as
+/// configured, secrets and all: only for whoever holds the admin token.
+pub fn opml_with(config: &Config, own: &HashMap<String, String>, configured: bool) -> Vec<u8> {
     let mut x = Xml::new();
     x.open("opml", &[("version", "2.0")]);
     x.open("head", &[]);
     x.text("title", &[], &config.output.title);
     x.close("head");
     x.open("body", &[]);
-    for f in &config.feeds {
-        let url = if configured {
+    // Folders, and feeds within them, in the order they first appear.
+    #[derive(Default)]
+    struct Folder<'a> {
+        entries: Vec<(&'a str, Option<Folder<'a>>, usize)>,
+    }
+    fn insert<'a>(folder: &mut Folder<'a>, path: &'a [String], i: usize) {
+        let Some((tag, rest)) = path.split_first() else {
+            folder.entries.push(("", None, i));
+            return;
+        };
+        let found = folder
+            .entries
+            .iter()
+            .position(|(name, sub, _)| sub.is_some() && *name == tag.as_str());
+        let at = found.unwrap_or_else(|| {
+            folder.entries.push((tag, Some(Folder::default()), 0));
+            folder.entries.len() - 1
+        });
+        // The entry found or pushed is a folder.
+        if let Some(sub) = folder.entries[at].1.as_mut() {
+            insert(sub, rest, i);
+        }
+    }
+    let mut root = Folder::default();
+    for (i, f) in config.feeds.iter().enumerate() {
+        insert(&mut root, &f.tags, i);
+    }
+    let url_of = |f: &crate::config::FeedConfig| {
+        if configured {
             f.key().to_string()
         } else {
             redact_str(f.key())
-        };
-        let title = f.title.clone().unwrap_or_else(|| url.clone());
-        let tags = f.tags.join(",");
-        let mut a = vec![
-            ("type", "rss"),
-            ("text", title.as_str()),
-            ("title", title.as_str()),
-            ("xmlUrl", url.as_str()),
-        ];
-        if !tags.is_empty() {
-            a.push(("category", &tags));
         }
-        x.empty("outline", &a);
+    };
+    fn write(
+        x: &mut Xml,
+        folder: &Folder<'_>,
+        config: &Config,
+        own: &HashMap<String, String>,
+        url_of: &dyn Fn(&crate::config::FeedConfig) -> String,
+    ) {
+        for (name, sub, i) in &folder.entries {
+            match sub {
+                Some(sub) => {
+                    x.open("outline", &[("text", name), ("title", name)]);
+                    write(x, sub, config, own, url_of);
+                    x.close("outline");
+                }
+                None => {
+                    let f = &config.feeds[*i];
+                    let url = url_of(f);
+                    let title = f
+                        .title
+                        .clone()
+                        .or_else(|| own.get(f.key()).cloned())
+                        .unwrap_or_else(|| url.clone());
+                    x.empty(
+                        "outline",
+                        &[
+                            ("type", "rss"),
+                            ("text", title.as_str()),
+                            ("title", title.as_str()),
+                            ("xmlUrl", url.as_str()),
+                        ],
+                    );
+                }
+            }
+        }
     }
+    write(&mut x, &root, config, own, &url_of);
     x.close("body");
     x.close("opml");
     x.finish()
@@ -1310,6 +1382,7 @@ impl Outputs {
             config,
             store_id: store.store_id(),
             scope: &Scope::All,
+            since: store.created(),
         };
         let mut fresh = HashMap::new();
         for f in Format::ALL {
@@ -1387,6 +1460,7 @@ mod tests {
         let view = View {
             config: &cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope: &Scope::All,
         };
         let bad = [
@@ -1459,6 +1533,7 @@ mod tests {
             config: &cfg,
             store_id: [0; 16],
             scope: &Scope::All,
+            since: DateTime::UNIX_EPOCH,
         };
         for f in Format::ALL {
             let r = render(&view, &[item()], f);
@@ -1489,6 +1564,7 @@ mod tests {
             config: &cfg,
             store_id: [0; 16],
             scope: &Scope::All,
+            since: DateTime::UNIX_EPOCH,
         };
         let a = render(&view, &[item()], Format::Atom);
         let b = render(&view, &[item()], Format::Atom);
@@ -1504,7 +1580,11 @@ mod tests {
             out.contains("xmlUrl=\"https://a.example/f?token=redacted\""),
             "{out}"
         );
-        assert!(out.contains("category=\"news\""));
+        // Tags are folders.
+        assert!(
+            out.contains("<outline text=\"news\" title=\"news\">\n   <outline type=\"rss\""),
+            "{out}"
+        );
     }
 
     #[test]
@@ -1523,6 +1603,7 @@ mod tests {
         let view = View {
             config: &cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope: &Scope::All,
         };
         let paragraph = "<p>فقرة كاملة من النص العربي تنتهي هنا.</p>";
@@ -1582,6 +1663,7 @@ mod tests {
         let view = View {
             config: &cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope: &Scope::All,
         };
         let page = render(&view, &[item()], Format::Atom);

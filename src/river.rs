@@ -654,6 +654,7 @@ mod tests {
         let view = View {
             config: cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope,
         };
         String::from_utf8(render(&view, items, Format::Html).body.to_vec()).unwrap()
@@ -787,6 +788,7 @@ mod tests {
         let view = View {
             config: &cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope: &scope,
         };
         let atom = String::from_utf8(render(&view, &[], Format::Atom).body.to_vec()).unwrap();
@@ -822,6 +824,7 @@ mod tests {
         let view = View {
             config: &cfg,
             store_id: [0; 16],
+            since: chrono::DateTime::UNIX_EPOCH,
             scope: &hidden,
         };
         let page = crate::publish::Page {

@@ -96,6 +96,200 @@ pub fn effective_interval(
     (interval, reason)
 }
 
+/// The time each feed's loop waits for, shared with `/status`: a feed not
+/// polled yet (or overdue) is due at a time spread from the moment its
+/// wait was first worked out, and showing a time worked out afresh on
+/// every request would move with the request, not with the poll.
+#[derive(Debug)]
+pub struct Schedule {
+    /// Feed key → when its next poll is planned. Dropped after each poll
+    /// and on reload, when the next one is worked out again.
+    planned: std::sync::Mutex<HashMap<String, DateTime<Utc>>>,
+    /// Bumped when plans were dropped from outside the feeds' loops (a
+    /// poll on request): the loops then work their waits out again.
+    replans: tokio::sync::watch::Sender<u64>,
+    network: std::sync::Mutex<Network>,
+}
+
+impl Default for Schedule {
+    fn default() -> Schedule {
+        Schedule {
+            planned: Default::default(),
+            replans: tokio::sync::watch::Sender::new(0),
+            network: Default::default(),
+        }
+    }
+}
+
+/// The first retry after every feed failed to connect, and the longest
+/// wait between retries while that lasts.
+const OUTAGE_FIRST_RETRY: Duration = Duration::from_secs(30);
+const OUTAGE_MAX_RETRY: Duration = Duration::from_secs(15 * 60);
+
+/// Whether this machine can reach the network at all. A machine that boots
+/// before its network, or loses DNS, sees every feed fail to connect: that
+/// is no feed's fault, so it is not counted as any feed's failure (no
+/// backoff per feed); the feeds are retried together, soon, backing off as
+/// one, until a server answers.
+#[derive(Debug, Default)]
+struct Network {
+    /// Hosts that could not be reached since a server last answered, and
+    /// the feeds whose failures were counted before the outage was seen.
+    unreachable_hosts: std::collections::HashSet<String>,
+    suspects: Vec<String>,
+    /// Set while no server answers.
+    outage: Option<Outage>,
+    /// Feeds that failed during an outage, due again at `retry_at`; each
+    /// leaves the set at its next poll, whatever the outcome.
+    waiting: std::collections::HashSet<String>,
+    retry_at: Option<DateTime<Utc>>,
+}
+
+/// An outage: since when, how it shows, and how many retries failed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outage {
+    pub since: DateTime<Utc>,
+    pub error: String,
+    pub retries: u32,
+    pub retry_at: DateTime<Utc>,
+}
+
+/// What a connection failure means for the feed that met it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// Only this feed (as far as is known): its own failure.
+    Feed,
+    /// The network: not the feed's failure. `uncount` lists feeds whose
+    /// failures were counted before the outage showed.
+    Network { uncount: Vec<String> },
+}
+
+impl Schedule {
+    /// Records that `feed` (on `host`) could not be connected to. Two hosts
+    /// unreachable with no answer from any server in between is an outage.
+    /// With one host (`hosts` distinct in the config) there is no telling
+    /// the network from that server, whose failures back off as usual.
+    pub fn unreachable(
+        &self,
+        feed: &str,
+        host: &str,
+        error: &str,
+        hosts: usize,
+        now: DateTime<Utc>,
+    ) -> Unreachable {
+        let mut guard = self.network.lock().unwrap_or_else(|p| p.into_inner());
+        let Network {
+            unreachable_hosts,
+            suspects,
+            outage,
+            waiting,
+            retry_at,
+        } = &mut *guard;
+        unreachable_hosts.insert(host.to_string());
+        waiting.insert(feed.to_string());
+        let mut uncount = Vec::new();
+        match outage {
+            None if hosts >= 2 && unreachable_hosts.len() >= 2 => {
+                uncount = std::mem::take(suspects);
+                let at = now + chrono::Duration::from_std(OUTAGE_FIRST_RETRY).unwrap_or_default();
+                tracing::warn!(
+                    hosts = unreachable_hosts.len(),
+                    error = %error,
+                    retry_at = %at.to_rfc3339(),
+                    "no network: every feed fails to connect; not counted as the feeds' failures, retrying them together"
+                );
+                *outage = Some(Outage {
+                    since: now,
+                    error: error.to_string(),
+                    retries: 0,
+                    retry_at: at,
+                });
+                // The feeds counted before are retried with the others.
+                waiting.extend(uncount.iter().cloned());
+                *retry_at = Some(at);
+            }
+            None => {
+                waiting.remove(feed);
+                suspects.push(feed.to_string());
+                return Unreachable::Feed;
+            }
+            Some(o) => {
+                if now >= o.retry_at {
+                    // A failure in a new round of retries: back off as one.
+                    o.retries = o.retries.saturating_add(1);
+                    let wait = OUTAGE_FIRST_RETRY
+                        .saturating_mul(2u32.saturating_pow(o.retries.min(16)))
+                        .min(OUTAGE_MAX_RETRY);
+                    o.retry_at = now + chrono::Duration::from_std(wait).unwrap_or_default();
+                    o.error = error.to_string();
+                    *retry_at = Some(o.retry_at);
+                    tracing::warn!(retries = o.retries, retry_at = %o.retry_at.to_rfc3339(), "still no network");
+                }
+            }
+        }
+        drop(guard);
+        for k in &uncount {
+            self.forget(k);
+        }
+        if !uncount.is_empty() {
+            self.replan();
+        }
+        Unreachable::Network { uncount }
+    }
+
+    /// A server answered (whatever it said): the network works.
+    pub fn answered(&self) {
+        let mut n = self.network.lock().unwrap_or_else(|p| p.into_inner());
+        n.unreachable_hosts.clear();
+        n.suspects.clear();
+        if let Some(o) = n.outage.take() {
+            tracing::info!(since = %o.since.to_rfc3339(), "the network is back");
+        }
+    }
+
+    /// The outage in progress, if any (for `/status`).
+    pub fn outage(&self) -> Option<Outage> {
+        let n = self.network.lock().unwrap_or_else(|p| p.into_inner());
+        n.outage.clone()
+    }
+
+    /// When `feed` is retried, if it failed during an outage.
+    pub fn outage_retry(&self, feed: &str) -> Option<DateTime<Utc>> {
+        let n = self.network.lock().unwrap_or_else(|p| p.into_inner());
+        n.retry_at.filter(|_| n.waiting.contains(feed))
+    }
+
+    /// `feed` is being polled: it no longer waits for an outage retry.
+    pub fn polling(&self, feed: &str) {
+        let mut n = self.network.lock().unwrap_or_else(|p| p.into_inner());
+        n.waiting.remove(feed);
+    }
+
+    /// Wakes every feed's loop to work its wait out again.
+    pub fn replan(&self) {
+        self.replans.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// When the poll of feed `key` is planned; `compute` plans it when
+    /// nothing is planned yet.
+    pub fn plan(&self, key: &str, compute: impl FnOnce() -> DateTime<Utc>) -> DateTime<Utc> {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        *planned.entry(key.to_string()).or_insert_with(compute)
+    }
+
+    /// Plans the poll of `key` for `due`, whatever was planned before.
+    pub fn set(&self, key: &str, due: DateTime<Utc>) {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        planned.insert(key.to_string(), due);
+    }
+
+    /// Forgets the plan for `key`: the next one is worked out again.
+    pub fn forget(&self, key: &str) {
+        let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+        planned.remove(key);
+    }
+}
+
 /// When `feed` is next due, given its state, at `now`.
 pub fn next_due(
     config: &Config,
@@ -116,6 +310,12 @@ pub fn next_due(
     let Some(last) = state.last_poll else {
         return spread_at("first");
     };
+    if state.last_error.is_some() && state.consecutive_failures == 0 && state.retry_after.is_none()
+    {
+        // Its last poll failed, but not by its own fault (no network, see
+        // `Schedule::unreachable`): soon, as after a restart.
+        return spread_at("overdue");
+    }
     let wait = backoff(
         interval,
         config.poll.max_interval,
@@ -227,6 +427,7 @@ async fn feed_loop(
     // and without this the feed would look overdue and be polled at once,
     // again and again.
     let mut last_attempt: Option<DateTime<Utc>> = None;
+    let mut replans = poller.schedule.replans.subscribe();
     loop {
         let cfg = config.borrow_and_update().clone();
         let Some(feed) = cfg.feed(&key).filter(|f| f.enabled).cloned() else {
@@ -241,21 +442,40 @@ async fn feed_loop(
             return;
         }
         let now = Utc::now();
-        let mut due = next_due(&cfg, &feed, state.as_ref(), now);
-        if let Some(last) = last_attempt {
-            let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
-            let floor = interval.mul_f64(0.95);
-            due =
-                due.max(last + chrono::Duration::from_std(floor).unwrap_or(chrono::Duration::MAX));
-        }
+        let due = poller.schedule.plan(&key, || {
+            if let Some(retry) = poller.schedule.outage_retry(&key) {
+                // A few seconds of spread, so a retry round is not one burst.
+                let spread = Duration::from_secs(10).mul_f64(unit_hash(&key, "outage"));
+                return retry + chrono::Duration::from_std(spread).unwrap_or_default();
+            }
+            next_due(&cfg, &feed, state.as_ref(), now)
+        });
+        // Whoever planned it (this loop or `/status`), never sooner than an
+        // interval after this loop's last attempt, outages aside.
+        let due = match last_attempt {
+            Some(last) if poller.schedule.outage_retry(&key).is_none() => {
+                let interval = effective_interval(&cfg, &feed, state.as_ref()).0;
+                let floor = last
+                    + chrono::Duration::from_std(interval.mul_f64(0.95))
+                        .unwrap_or(chrono::Duration::MAX);
+                if floor > due {
+                    poller.schedule.set(&key, floor);
+                }
+                due.max(floor)
+            }
+            _ => due,
+        };
         let wait = (due - now).to_std().unwrap_or_default();
         debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "next poll");
         tokio::select! {
             _ = token.cancelled() => return,
             _ = tokio::time::sleep(wait) => {}
+            // Polled on request: the wait starts again from that poll.
+            Ok(()) = replans.changed() => continue,
             // A reload may change this feed's interval: work the wait out again.
             r = config.changed() => {
                 if r.is_ok() {
+                    poller.schedule.forget(&key);
                     continue;
                 }
                 tokio::select! {
@@ -266,6 +486,7 @@ async fn feed_loop(
         }
         let report = poller.with_config(cfg).poll(&feed, &token).await;
         last_attempt = Some(Utc::now());
+        poller.schedule.forget(&key);
         if report.changed_store() {
             changed.notify_one();
         }
@@ -413,6 +634,74 @@ mod tests {
         );
         st.retry_after = Some(now + chrono::Duration::hours(2));
         assert!(next_poll_reason(&cfg, f, Some(&st), now).contains("Retry-After"));
+    }
+
+    #[test]
+    fn every_host_unreachable_is_an_outage_retried_together() {
+        let s = Schedule::default();
+        let t0 = Utc::now();
+        // One host down: that feed's own failure.
+        assert_eq!(
+            s.unreachable("a", "a.example", "x", 3, t0),
+            Unreachable::Feed
+        );
+        assert!(s.outage().is_none());
+        // A second host down with no answer in between: the network.
+        let v = s.unreachable("b", "b.example", "cannot connect", 3, t0);
+        assert_eq!(
+            v,
+            Unreachable::Network {
+                uncount: vec!["a".into()]
+            }
+        );
+        let o = s.outage().unwrap();
+        assert_eq!(o.retry_at, t0 + chrono::Duration::seconds(30));
+        assert_eq!(s.outage_retry("a"), Some(o.retry_at));
+        assert_eq!(s.outage_retry("b"), Some(o.retry_at));
+        assert_eq!(s.outage_retry("c"), None);
+        // The retry round fails: the next one is later, for every feed.
+        s.polling("a");
+        let t1 = o.retry_at + chrono::Duration::seconds(1);
+        assert!(matches!(
+            s.unreachable("a", "a.example", "x", 3, t1),
+            Unreachable::Network { .. }
+        ));
+        let o = s.outage().unwrap();
+        assert_eq!(
+            (o.retries, o.retry_at),
+            (1, t1 + chrono::Duration::seconds(60))
+        );
+        assert_eq!(s.outage_retry("b"), Some(o.retry_at));
+        // A server answers: the outage is over; the feeds that wait are
+        // still retried at the planned time, each once.
+        s.answered();
+        assert!(s.outage().is_none());
+        assert_eq!(s.outage_retry("b"), Some(o.retry_at));
+        s.polling("b");
+        assert_eq!(s.outage_retry("b"), None);
+        // With one host only, its failures are its own.
+        let s = Schedule::default();
+        assert_eq!(
+            s.unreachable("a", "a.example", "x", 1, t0),
+            Unreachable::Feed
+        );
+        assert_eq!(
+            s.unreachable("b", "a.example", "x", 1, t0),
+            Unreachable::Feed
+        );
+    }
+
+    #[test]
+    fn a_failure_that_was_not_the_feeds_is_retried_soon_after_a_restart() {
+        let cfg = config();
+        let now = Utc::now();
+        let state = FeedState {
+            last_poll: Some(now),
+            last_error: Some("cannot connect (no network)".into()),
+            ..FeedState::default()
+        };
+        let due = next_due(&cfg, &cfg.feeds[0], Some(&state), now);
+        assert!(due <= now + chrono::Duration::seconds(60), "{due}");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct AppState {
     pub config: Live,
     pub store: Store,
     pub outputs: Arc<Outputs>,
+    /// The polls the scheduler has planned, shown by `/status`.
+    pub schedule: Arc<crate::scheduler::Schedule>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -128,10 +130,11 @@ async fn tag_feed(
     let Some(format) = Format::from_extension(ext) else {
         return not_found();
     };
-    if s.config.borrow().feeds_tagged(tag).next().is_none() {
+    // Tags fold case: /tags/News.atom is the feed of the tag `news`.
+    let Some(tag) = s.config.borrow().tag(tag).map(str::to_string) else {
         return not_found();
-    }
-    serve(&s, Scope::Tag(tag.to_string()), format, q, &headers).await
+    };
+    serve(&s, Scope::Tag(tag), format, q, &headers).await
 }
 
 async fn river_feed(
@@ -350,7 +353,8 @@ fn not_found() -> Response {
 
 /// The subscription list: feed URLs with their query values and user info
 /// redacted, unless `server.admin_token` is set and the request carries it.
-/// Behind `[output] token`, only for those who hold it.
+/// Behind `[output] token`, only for those who hold it. An untitled feed is
+/// named by its own title, as its polls found it.
 async fn opml(
     State(s): State<AppState>,
     Query(q): Query<PageQuery>,
@@ -361,11 +365,11 @@ async fn opml(
         return unauthorized("the subscription list");
     }
     let configured = config.server.admin_token.is_some() && authorized(&s, &headers);
-    let body = if configured {
-        crate::publish::opml_configured(&config)
-    } else {
-        crate::publish::opml(&config)
-    };
+    let store = s.store.clone();
+    let own = tokio::task::spawn_blocking(move || crate::publish::own_titles(&store))
+        .await
+        .unwrap_or_default();
+    let body = crate::publish::opml_with(&config, &own, configured);
     let cache = if configured || config.output.token.is_some() {
         "private, no-store"
     } else {
@@ -428,8 +432,19 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 .iter()
                 .find(|(u, _)| u == f.key())
                 .map(|(_, s)| s.clone());
-            let next = crate::scheduler::next_due(&config, f, st.as_ref(), now);
-            let next_reason = crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now);
+            let polled = f.enabled && !st.as_ref().is_some_and(|s| s.gone);
+            let next = polled.then(|| {
+                s.schedule.plan(f.key(), || {
+                    crate::scheduler::next_due(&config, f, st.as_ref(), now)
+                })
+            });
+            let next_reason = match s.schedule.outage_retry(f.key()) {
+                Some(at) => format!(
+                    "no network: retried with every other feed at {}",
+                    at.format("%Y-%m-%d %H:%M:%S UTC")
+                ),
+                None => crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
+            };
             let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
@@ -444,10 +459,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                 "last_error": st.last_error,
                 "consecutive_failures": st.consecutive_failures,
                 "retry_after": st.retry_after,
-                "next_poll": if f.enabled && !st.gone { Some(next) } else { None },
+                "next_poll": next,
                 "interval_secs": interval.as_secs(),
                 "interval_reason": why,
-                "next_poll_reason": if f.enabled && !st.gone { Some(next_reason) } else { None },
+                "next_poll_reason": polled.then_some(next_reason),
                 "gone": st.gone,
                 "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
                 "credentials_withheld": st
@@ -463,7 +478,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             })
         })
         .collect();
-    axum::Json(json!({ "feeds": feeds })).into_response()
+    // `network` is set while every feed fails to connect (an outage, not
+    // the feeds' fault): since when, the error, and the next retry.
+    let network = s.schedule.outage();
+    axum::Json(json!({ "network": network, "feeds": feeds })).into_response()
 }
 
 #[cfg(test)]

@@ -247,6 +247,34 @@ fn feeds_list_shows_each_feeds_health() {
         .output()
         .unwrap();
     assert!(out.status.success());
+    // Issue 16: each failure is printed once, in the summary, not also
+    // as a warning before it.
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(all.matches("/missing.xml").count(), 1, "{all}");
+    assert!(
+        all.contains(&format!("failed: {missing}: HTTP 404")),
+        "{all}"
+    );
+    // Issue 16: the subscription list names an untitled feed by the title
+    // its polls found, not by its URL.
+    let out = rafid()
+        .arg("-c")
+        .arg(&cfg)
+        .args(["feeds", "export"])
+        .output()
+        .unwrap();
+    let opml = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        opml.contains(&format!(
+            "text=\"صحيفة الرافدين\" title=\"صحيفة الرافدين\" xmlUrl=\"{}\"",
+            urls[0]
+        )),
+        "{opml}"
+    );
     let out = rafid()
         .arg("-c")
         .arg(&cfg)
@@ -389,4 +417,65 @@ fn commands_that_do_not_serve_run_without_the_admin_token() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("server.admin_token"), "{err}");
+}
+
+/// `rafid init` writes a commented starter config that `check`
+/// accepts, where `-c` would look, and never over an existing file.
+#[test]
+fn init_writes_a_starter_config_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written = dir.path().join("config/rafid.toml");
+    let text = std::fs::read_to_string(&written).unwrap();
+    assert!(text.starts_with("# rafid's config"), "{text}");
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    std::fs::write(&written, "# mine\n").unwrap();
+    let out = rafid()
+        .current_dir(dir.path())
+        .arg("init")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(std::fs::read_to_string(&written).unwrap(), "# mine\n");
+
+    // PATH, else $RAFID_CONFIG.
+    let there = dir.path().join("elsewhere/r.toml");
+    let out = rafid()
+        .env("RAFID_CONFIG", &there)
+        .arg("init")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(there.exists());
+    let given = dir.path().join("given.toml");
+    assert!(
+        rafid()
+            .arg("init")
+            .arg(&given)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(given.exists());
 }

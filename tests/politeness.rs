@@ -6,6 +6,8 @@
 //!
 //! Intervals are one second so the whole schedule plays out in seconds.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -258,4 +260,39 @@ async fn the_daemon_polls_politely() {
     let max = rec.max_in_flight.load(Ordering::SeqCst);
     assert!(max <= 2, "{max} requests in flight to one host");
     assert_eq!(max, 2, "the per-host allowance is used");
+}
+
+/// Issue 16: on a machine that starts before its network, every feed
+/// failed once and backed off to twice its interval, across restarts. A
+/// failure to connect to every host is the network's, not the feeds'.
+#[tokio::test]
+async fn no_network_at_start_is_not_counted_as_each_feeds_failure() {
+    // Ports nobody listens on, on two hosts (names for the same machine).
+    let port = |_| {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let urls = [
+        format!("http://127.0.0.1:{}/feed.xml", port(())),
+        format!("http://localhost:{}/feed.xml", port(())),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let path = common::write_config(
+        dir.path(),
+        &[(urls[0].as_str(), &[]), (urls[1].as_str(), &[])],
+        "",
+    );
+    let cfg = rafid::config::load(&path).unwrap();
+    let summary = rafid::commands::poll_once(cfg.clone()).await.unwrap();
+    assert_eq!(summary.failed.len(), 2);
+    let store = rafid::store::Store::open(&cfg.storage.path, "test").unwrap();
+    let now = chrono::Utc::now();
+    for feed in &cfg.feeds {
+        let st = store.feed_state(feed.key()).unwrap().unwrap();
+        assert_eq!(st.consecutive_failures, 0, "{:?}", st.last_error);
+        assert!(st.last_error.as_deref().unwrap().contains("no network"));
+        // After a restart it is polled soon, not after a backoff.
+        let due = rafid::scheduler::next_due(&cfg, feed, Some(&st), now);
+        assert!(due <= now + chrono::Duration::seconds(60), "{due}");
+    }
 }

@@ -265,6 +265,7 @@ fn rendered(cfg: &Config, items: &[Item], format: Format) -> String {
         config: cfg,
         store_id: [7; 16],
         scope: &Scope::All,
+        since: chrono::DateTime::UNIX_EPOCH,
     };
     String::from_utf8(render(&view, items, format).body.to_vec()).unwrap()
 }
@@ -619,6 +620,7 @@ fn json_feed_has_what_version_1_1_requires() {
         config: &cfg,
         store_id: [7; 16],
         scope: &Scope::Tag("ar".into()),
+        since: chrono::DateTime::UNIX_EPOCH,
     };
     let next = Cursor::after(&b);
     let page = Page {

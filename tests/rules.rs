@@ -276,7 +276,7 @@ tags = ["news"]
 drop = {{ title = ["إعلان"], category = ["sport"] }}
 [[river]]
 name = "economy"
-keep = {{ any = ["اقتصاد", "النفط"] }}
+keep = {{ any = ["اقتصاد", "النفط", "أسعار*"] }}
 lang = ["ar"]
 "#,
             dir.path().join("data").display().to_string()
@@ -310,6 +310,9 @@ lang = ["ar"]
         "   river economy:                      not shown: language en is not one of ar",
         "   feed https://waha.example/feed.xml: drop.title \"إعلان\": drops 1 item\n",
         "   river economy:                      keep.any \"اقتصاد\": keeps 1 item\n",
+        // Every matching rule counts the item, not only the first (issue 16).
+        "   river economy:                      keep.any \"النفط\": keeps 1 item\n",
+        "   river economy:                      keep.any \"أسعار*\": keeps 1 item\n",
         "   river economy:                      lang: ar",
     ];
     for e in expect {

@@ -439,7 +439,9 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     let out = rafid()
         .arg("-c")
         .arg(&cfg)
-        .arg("poll-once")
+        // -v: poll-once reports failures in its summary, and logs them only
+        // when asked for more.
+        .args(["-v", "poll-once"])
         .env("JOURNAL_STREAM", &stream)
         .output()
         .unwrap();
@@ -466,6 +468,13 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
         "/page.html",
         "<!DOCTYPE html><html><head><title>موقع</title>\n\
          <link rel=\"alternate\" type=\"application/atom+xml\" href=\"/atom.xml\">\n\
+         </head><body>أخبار</body></html>",
+        "text/html; charset=utf-8",
+    );
+    server.put(
+        "/page2.html",
+        "<!DOCTYPE html><html><head><title>موقع</title>\n\
+         <link rel=\"alternate\" type=\"application/rss+xml\" title=\"مدونة &amp; أخبار\" href=\"/legacy.xml\">\n\
          </head><body>أخبار</body></html>",
         "text/html; charset=utf-8",
     );
@@ -505,6 +514,16 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
         text.contains(&format!("url = \"{}\"\ntitle = \"Atom\"", urls[1])),
         "{text}"
     );
+    // Without --title, the title the page gives the link (issue 16).
+    let page2 = server.url("/page2.html");
+    let (code, _, err) = run(&cfg, &["feeds", "add", &page2, "--discover"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    assert!(
+        text.contains(&format!("url = \"{}\"\ntitle = \"مدونة & أخبار\"", urls[3])),
+        "{text}"
+    );
+    assert_eq!(run(&cfg, &["feeds", "remove", &urls[3]]).0, 0);
     assert_eq!(run(&cfg, &["check"]).0, 0);
 
     // A feed already there is refused, canonically.

@@ -520,3 +520,62 @@ fn server_and_websub_keys_are_checked() {
     assert_eq!(ok.server.max_connections, 1024);
     assert_eq!(ok.websub.hub.unwrap().as_str(), "https://hub.example/");
 }
+
+/// Issue 16: `/status` showed a not-yet-polled feed's first poll worked out
+/// afresh for each request, so it moved with the request time.
+#[tokio::test]
+async fn status_shows_the_planned_first_poll_not_one_moving_with_the_request() {
+    let server = FeedServer::start().await;
+    server.put("/f.xml", rss(2, None), "application/rss+xml");
+    let dir = tempfile::tempdir().unwrap();
+    // A feed whose first poll is planned well after start, so that it is
+    // still ahead while the test asks.
+    let now = chrono::Utc::now();
+    let cfg = (0..)
+        .map(|n| {
+            let url = server.url(&format!("/f.xml?n={n}"));
+            config::load(&write_config(dir.path(), &[(url.as_str(), &[][..])], "")).unwrap()
+        })
+        .find(|cfg| {
+            let due = rafid::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
+            due - now > chrono::Duration::seconds(40)
+        })
+        .unwrap();
+    let daemon = start_daemon(cfg).await;
+    let next_poll = async || {
+        let body = daemon.get(&format!("{BASE}status"), &[]).await;
+        let v: serde_json::Value = serde_json::from_str(&body.text().await.unwrap()).unwrap();
+        v["feeds"][0]["next_poll"].as_str().unwrap().to_string()
+    };
+    let first = next_poll().await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let second = next_poll().await;
+    assert_eq!(first, second, "next_poll moves with the request time");
+    daemon.stop().await;
+}
+
+/// Issue 16: an empty store published `<updated>1970-01-01…` and a 1970
+/// `Last-Modified`. Its date is the store's creation, the same after a
+/// restart.
+#[tokio::test]
+async fn an_empty_store_is_dated_by_its_creation_not_1970() {
+    let dir = tempfile::tempdir().unwrap();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let cfg = config::load(&write_config(dir.path(), &[], "")).unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let daemon = start_daemon(cfg.clone()).await;
+        let r = daemon.get(&format!("{BASE}feed.atom"), &[]).await;
+        assert_eq!(r.status(), 200);
+        let modified = r.headers()["last-modified"].to_str().unwrap().to_string();
+        let body = r.text().await.unwrap();
+        let updated = body.split("<updated>").nth(1).unwrap();
+        let updated = &updated[..updated.find('<').unwrap()];
+        let when = chrono::DateTime::parse_from_rfc3339(updated).unwrap();
+        assert!(when >= before, "{updated}");
+        assert!(!modified.contains("1970"), "{modified}");
+        seen.push((modified, body));
+        daemon.stop().await;
+    }
+    assert_eq!(seen[0], seen[1], "the date moved between two runs");
+}

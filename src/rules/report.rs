@@ -14,7 +14,9 @@ struct Judge<'a> {
     /// Why the set does not see this feed's items (a river whose tags the
     /// feed does not carry), if it does not.
     excluded: Option<String>,
-    /// Per rule of `rules`: items it decided.
+    /// Per rule of `rules`: the items it decides on its own: a drop rule,
+    /// those it matches; a keep rule, those it matches that are kept (every
+    /// matching keep rule counts an item, not only the first).
     decided: Vec<usize>,
 }
 
@@ -91,6 +93,13 @@ pub fn report(config: &Config, feed: Option<&FeedConfig>, shown: &str, doc: &Par
                     None => "kept (no rules)".to_string(),
                     Some(r) => {
                         let v = r.judge(&d);
+                        for (k, m) in r.matches(&d).into_iter().enumerate() {
+                            let counts = match r.rules()[k].kind {
+                                super::Kind::Drop => m,
+                                super::Kind::Keep => m && v.kept(),
+                            };
+                            j.decided[k] += usize::from(counts);
+                        }
                         let (kept, dropped) = if j.name.starts_with("river") {
                             ("shown", "not shown")
                         } else {
@@ -101,11 +110,9 @@ pub fn report(config: &Config, feed: Option<&FeedConfig>, shown: &str, doc: &Par
                                 format!("{kept} (no keep rule, no drop rule matched)")
                             }
                             Verdict::Keep(Some(k)) => {
-                                j.decided[k] += 1;
                                 format!("{kept}: {}", r.rules()[k].label())
                             }
                             Verdict::Dropped(k) => {
-                                j.decided[k] += 1;
                                 format!("{dropped}: {}", r.rules()[k].label())
                             }
                             Verdict::NoKeepMatched => format!("{dropped}: no keep rule matched"),

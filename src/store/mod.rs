@@ -11,6 +11,7 @@
 //! |-----------|----------------------------------------------|-------------------------------|
 //! | `meta`    | `schema_version`                             | decimal ASCII, `2`            |
 //! | `meta`    | `store_id`                                   | 16 random-ish bytes           |
+//! | `meta`    | `created`                                    | when the store was created (or first opened by a rafid that records it): RFC 3339 |
 //! | `items`   | item id (16 bytes)                           | `model::Item` as JSON, each source with its outlet's copy |
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
@@ -356,6 +357,10 @@ impl Store {
                 id
             }
         };
+        if meta.get("created").map_err(sled_err)?.is_none() {
+            let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            meta.insert("created", now.as_bytes()).map_err(sled_err)?;
+        }
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
         let store = Store {
             items: tree("items")?,
@@ -402,6 +407,17 @@ impl Store {
             }
             _ => self.store_id,
         }
+    }
+
+    /// When the store was created: the date an output with no items shows,
+    /// so that it is not 1970 and stays the same from one render to the next.
+    pub fn created(&self) -> DateTime<Utc> {
+        self.meta
+            .get("created")
+            .ok()
+            .flatten()
+            .and_then(|v| DateTime::parse_from_rfc3339(&String::from_utf8_lossy(&v)).ok())
+            .map_or(DateTime::UNIX_EPOCH, |t| t.with_timezone(&Utc))
     }
 
     fn err(&self, source: sled::Error) -> StoreError {
