@@ -99,7 +99,10 @@ check_outputs() { # NAME [--quiet]
         "$RAFID" -c "$dir/rafid.toml" render --format "$fmt" --limit 100000 > "$dir/river.$fmt" \
             || { echo "FAIL: $1: render --format $fmt"; fail=1; }
     done
+    "$RAFID" -c "$dir/rafid.toml" export > "$dir/export.jsonl" \
+        || { echo "FAIL: $1: export"; fail=1; }
     python3 "$HELPER" "$CORPUS" "$dir/river.json" "$dir/river.atom" "$dir/river.html" ${2:-} "${PAIRS_ARGS[@]}" \
+        --export "$dir/export.jsonl" "$dir/rafid.toml" \
         || { echo "FAIL: $1"; fail=1; }
 }
 

@@ -189,7 +189,7 @@ impl Store {
                     self.seen.insert(seen.id.0, v).map_err(|e| self.err(e))?;
                 }
                 Record::Feed(f) => self.put_feed_state(&f.url, &f.state)?,
-                Record::Split(split) => self.put_split(&split)?,
+                Record::Split(split) => self.put_split(split)?,
                 Record::Dropped(d) => {
                     let key = unhex(&d.key)
                         .ok_or_else(|| bad(n, format!("dropped key {}: not hex", d.key)))?;

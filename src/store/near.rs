@@ -326,7 +326,7 @@ mod tests {
     use crate::model::FeedState;
     use crate::store::shown::tests::feed;
 
-    pub(super) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بسعة 120 سريرا \
+    pub(super) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بتكلفة 120 مليون ريال \
         في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
         مطلع الشهر المقبل بعد اكتمال تجهيز أقسام الطوارئ والعناية المركزة وتدريب الكوادر الطبية \
         على الأجهزة الحديثة التي وصلت خلال الأسابيع الماضية.";
@@ -378,10 +378,10 @@ mod tests {
         let story = store.newest(10, |_| true).unwrap();
         assert_eq!(story.len(), 1, "{story:#?}");
         assert_eq!(story[0].sources.len(), 2);
-        // Like the summary, but with another count of beds than the full
-        // report: it must not join through the summary.
+        // Like the summary, but with another cost than the full report: it
+        // must not join through the summary.
         let other = format!(
-            "{SUMMARY} وتبلغ سعة المستشفى 200 سرير موزعة على طوابقه، ويضم قسما للعلاج الطبيعي \
+            "{SUMMARY} وبلغت تكلفة المستشفى 200 مليون ريال موزعة على طوابقه، ويضم قسما للعلاج الطبيعي \
              ومختبرات حديثة وصيدلية تعمل على مدار الساعة، إلى جانب عيادات خارجية تستقبل \
              المراجعين من الأحياء المجاورة وقاعات لتدريب الأطباء المقيمين والممرضين الجدد."
         );
