@@ -3,7 +3,8 @@
 //! - **decide**: the cost of deciding one new item against an index of 100k
 //!   and of 1M stored fingerprints: its probe anchors computed from its
 //!   tokens, the candidates looked up, and each candidate verified with
-//!   `neardup::same_story` against the candidate's text (held in memory
+//!   `neardup::same_story_in` (the index is the corpus) against the
+//!   candidate's text (held in memory
 //!   here; the daemon reads it from the store). Two kinds of new item: a
 //!   re-edited copy of a stored one (one candidate, a merge) and a story of
 //!   its own (usually no candidate). The copy's decision is also timed in
@@ -23,7 +24,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use criterion::Criterion;
 use rafid::model::ItemId;
-use rafid::neardup::{DEFAULT_THRESHOLD, Doc, Index, same_story};
+use rafid::neardup::{DEFAULT_THRESHOLD, Doc, Index, contradiction, same_story_in};
 
 const BODY: usize = 140;
 const TITLE: usize = 8;
@@ -110,6 +111,7 @@ fn build(n: usize, vocab: &[String], now: DateTime<Utc>) -> Built {
         let d = doc(&mut rng, vocab);
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        index.count_words(&d);
         index.insert(ItemId(id), now, d.anchors());
         if i % (n / 64).max(1) == 0 {
             kept.push((ItemId(id), d));
@@ -136,7 +138,11 @@ fn decide(
     let probe = new.probe();
     for id in index.candidates(&probe, now, 72 * 3600) {
         if let Some((_, d)) = stored.iter().find(|(k, _)| *k == id) {
-            if same_story(new, d, DEFAULT_THRESHOLD).duplicate {
+            // As the store decides: the story resembled, and no member
+            // contradicted (here the story has one member).
+            if same_story_in(new, d, DEFAULT_THRESHOLD, index).duplicate
+                && contradiction(new, d, index).is_none()
+            {
                 return Some(id);
             }
         }
@@ -208,7 +214,8 @@ fn main() {
         group.bench_function("compare only (copy vs its story)", |b| {
             b.iter(|| {
                 l = (l + 1) % copies.len();
-                same_story(&copies[l], &built.kept[l].1, DEFAULT_THRESHOLD).duplicate
+                same_story_in(&copies[l], &built.kept[l].1, DEFAULT_THRESHOLD, &built.index)
+                    .duplicate
             })
         });
         group.finish();
