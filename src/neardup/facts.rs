@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::lexicon::{LEXICON, stem};
+use super::lexicon::{Entry, LEXICON, stem};
 
 /// Rewrites the figures of raw text so that normalization keeps each one a
 /// single token with its value: thousands separators go ("1,250,000" →
@@ -191,14 +191,14 @@ pub(super) fn agree(a: &[f64], b: &[f64]) -> bool {
 /// A single number at `t[i]`: a figure or a number word, with what follows
 /// it that scales it ("3 آلاف", "مليار ونصف"). Returns its values and the
 /// end of its tokens.
-fn number_at(t: &[&str], i: usize) -> Option<(Vec<f64>, usize)> {
+fn number_at(t: &[&str], i: usize, e: &Entry) -> Option<(Vec<f64>, usize)> {
     let lex = &*LEXICON;
     let w = t[i];
     let mut values = if let Some(v) = value(w) {
         v
-    } else if let Some(v) = lex.number_word(w) {
+    } else if let Some(v) = e.number_word {
         vec![v]
-    } else if let Some(s) = lex.scale(w) {
+    } else if let Some(s) = e.scale {
         // "مليون دولار": a scale on its own is one of it. "مئة" alone is
         // too often "percent" to be a number, but not before a larger
         // scale ("مائة ألف").
@@ -241,7 +241,7 @@ fn number_at(t: &[&str], i: usize) -> Option<(Vec<f64>, usize)> {
         .and_then(|n| n.strip_prefix('و'))
         .and_then(|n| lex.fraction(n))
     {
-        if last_scale > 1.0 || lex.scale(t[i]).is_some() {
+        if last_scale > 1.0 || e.scale.is_some() {
             let scale = if last_scale > 1.0 {
                 last_scale
             } else {
@@ -260,8 +260,14 @@ pub(super) fn facts(t: &[&str]) -> Vec<Fact> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < t.len() {
-        let Some((values, end)) = number_at(t, i) else {
-            if let Some(v) = lex.ordinal(t[i]) {
+        // One look-up of the lists per token: most tokens are in none.
+        let e = if t[i].bytes().any(|b| b.is_ascii_digit()) {
+            Entry::default()
+        } else {
+            lex.entry(t[i])
+        };
+        let Some((values, end)) = number_at(t, i, &e) else {
+            if let Some(v) = e.ordinal {
                 let after_month = i > 0 && lex.is_month(t[i - 1]);
                 out.push(Fact {
                     values: vec![v],

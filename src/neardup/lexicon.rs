@@ -13,7 +13,7 @@
 //! weight. Names that are in no list are still caught when they are rare
 //! in the stored text (see `Corpus`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use crate::normalize::normalize_text;
@@ -1354,63 +1354,194 @@ const OPPOSED: &[(&str, &str)] = &[
     ("deal", "nodeal"),
 ];
 
-fn set(words: &[&str]) -> HashSet<String> {
-    words
-        .iter()
-        .map(|w| normalize_text(w))
-        .filter(|w| !w.is_empty())
-        .collect()
+/// 64-bit FNV-1a: the tables are looked up for every token of both texts
+/// of a comparison, and SipHash, the standard default, is several times
+/// slower on keys this short. The tables are built from the lists above,
+/// never from input, so a weak hash is no risk.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
 }
 
-fn map<V: Copy>(pairs: &[(&str, V)]) -> HashMap<String, V> {
-    pairs
-        .iter()
-        .map(|(w, v)| (normalize_text(w), *v))
-        .filter(|(w, _)| !w.is_empty())
-        .collect()
+type FnvMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+
+/// Everything the lists say about one written form of a word.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Entry {
+    pub interchangeable: bool,
+    pub introducer: bool,
+    /// The place or body it names (or is the adjective of), as a key that
+    /// the names of one thing share ("المملكة" and "السعودية").
+    pub place: Option<u32>,
+    pub group: Option<u32>,
+    pub number_word: Option<f64>,
+    pub scale: Option<f64>,
+    pub fraction: Option<f64>,
+    pub ordinal: Option<f64>,
+    pub unit: Option<&'static str>,
+    pub month: bool,
+    pub date_mark: bool,
+    pub time_before: bool,
+    pub closed: Option<(&'static str, char)>,
 }
 
-/// The tables, normalized once.
+impl Entry {
+    /// Fills what `self` lacks from `other` (a form further from the word
+    /// as written).
+    fn or(mut self, o: &Entry) -> Entry {
+        self.interchangeable |= o.interchangeable;
+        self.introducer |= o.introducer;
+        self.place = self.place.or(o.place);
+        self.group = self.group.or(o.group);
+        self.number_word = self.number_word.or(o.number_word);
+        self.scale = self.scale.or(o.scale);
+        self.fraction = self.fraction.or(o.fraction);
+        self.ordinal = self.ordinal.or(o.ordinal);
+        self.unit = self.unit.or(o.unit);
+        self.month |= o.month;
+        self.time_before |= o.time_before;
+        self.closed = self.closed.or(o.closed);
+        self
+    }
+}
+
+/// The tables, normalized once, in one map from written form to `Entry`.
 pub(super) struct Lexicon {
-    interchangeable: HashSet<String>,
-    introducers: HashSet<String>,
-    names: HashSet<String>,
-    same_name: HashMap<String, usize>,
-    number_words: HashMap<String, f64>,
-    scales: HashMap<String, f64>,
-    fractions: HashMap<String, f64>,
-    ordinals: HashMap<String, f64>,
-    units: HashMap<String, &'static str>,
-    months: HashSet<String>,
-    date_marks: HashSet<String>,
-    time_before: HashSet<String>,
-    directions: HashMap<String, char>,
-    periods: HashMap<String, char>,
+    words: FnvMap<Entry>,
+    /// Two-word units ("كيلومتر مربع").
+    units2: FnvMap<&'static str>,
     polarity: Vec<(&'static str, Vec<String>)>,
 }
 
+/// Endings that make an adjective of a place: «مصري», «المصرية»,
+/// «المصريون», «المصريين».
+const NISBA: &[&str] = &["ي", "يه", "يون", "يين"];
+
 pub(super) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut same_name = HashMap::new();
-    for (i, group) in SAME_NAME.iter().enumerate() {
+    let mut words: FnvMap<Entry> = FnvMap::default();
+    let mut put = |w: &str, f: &dyn Fn(&mut Entry)| {
+        let n = normalize_text(w);
+        if !n.is_empty() {
+            f(words.entry(n).or_default());
+        }
+    };
+    for w in INTERCHANGEABLE {
+        put(w, &|e| e.interchangeable = true);
+    }
+    for w in NAME_INTRODUCERS {
+        put(w, &|e| e.introducer = true);
+    }
+    // Places: each name, and the adjectives of it, under one key; the
+    // names of one thing share their group's key.
+    let mut group_of: HashMap<String, u32> = HashMap::new();
+    for (g, group) in SAME_NAME.iter().enumerate() {
         for w in group.iter() {
-            same_name.insert(normalize_text(w), i);
+            group_of.insert(normalize_text(w), g as u32);
         }
     }
+    let mut forms_of_places: Vec<(String, u32)> = Vec::new();
+    for (i, w) in NAMES.iter().enumerate() {
+        let n = normalize_text(w);
+        let key = group_of.get(&n).map_or(1000 + i as u32, |g| *g);
+        forms_of_places.push((n.clone(), key));
+        let bare = n.strip_prefix("ال").unwrap_or(&n).to_string();
+        let mut roots = vec![bare.clone()];
+        // «تركيا» → «تركي», «السعودية» → «السعودي», «ليبيا» → «ليبي».
+        for end in ["يا", "ا", "يه", "ه"] {
+            if let Some(r) = bare.strip_suffix(end) {
+                roots.push(r.to_string());
+            }
+        }
+        for r in roots.iter().filter(|r| r.chars().count() >= 3) {
+            for end in NISBA {
+                forms_of_places.push((format!("{r}{end}"), key));
+                forms_of_places.push((format!("ال{r}{end}"), key));
+            }
+        }
+    }
+    for (f, key) in forms_of_places {
+        let e = words.entry(f).or_default();
+        e.place = e.place.or(Some(key));
+    }
+    for (w, g) in &group_of {
+        let e = words.entry(w.clone()).or_default();
+        e.group = Some(*g);
+        e.place = e.place.or(Some(*g));
+    }
+    let mut put = |w: &str, f: &dyn Fn(&mut Entry)| {
+        let n = normalize_text(w);
+        if !n.is_empty() {
+            f(words.entry(n).or_default());
+        }
+    };
+    for (w, v) in NUMBER_WORDS {
+        put(w, &|e| e.number_word = Some(*v));
+    }
+    for (w, v) in SCALES {
+        put(w, &|e| e.scale = Some(*v));
+    }
+    for (w, v) in FRACTIONS {
+        put(w, &|e| e.fraction = Some(*v));
+    }
+    for (w, v) in ORDINALS {
+        put(w, &|e| e.ordinal = Some(*v));
+    }
+    let mut units2 = FnvMap::default();
+    for (w, u) in UNITS {
+        let n = normalize_text(w);
+        if n.contains(' ') {
+            units2.insert(n, *u);
+        } else {
+            put(w, &|e| e.unit = Some(*u));
+        }
+    }
+    for w in MONTHS {
+        put(w, &|e| e.month = true);
+    }
+    for w in DATE_MARKS {
+        put(w, &|e| e.date_mark = true);
+    }
+    for w in TIME_BEFORE {
+        put(w, &|e| e.time_before = true);
+    }
+    for (w, d) in DIRECTIONS {
+        put(w, &|e| e.closed = Some(("direction", *d)));
+    }
+    for (w, p) in PERIODS {
+        put(w, &|e| e.closed = Some(("period", *p)));
+    }
+    // A word is looked up as written and without its clitic («والسادسة»
+    // as «سادسة»): every entry with the article is also filed without it.
+    let bare: Vec<(String, Entry)> = words
+        .iter()
+        .filter_map(|(w, e)| {
+            let b = w.strip_prefix("ال")?;
+            (b.chars().count() >= 2).then(|| (b.to_string(), *e))
+        })
+        .collect();
+    for (b, e) in bare {
+        let slot = words.entry(b).or_default();
+        *slot = slot.or(&e);
+    }
     Lexicon {
-        interchangeable: set(INTERCHANGEABLE),
-        introducers: set(NAME_INTRODUCERS),
-        names: set(NAMES),
-        same_name,
-        number_words: map(NUMBER_WORDS),
-        scales: map(SCALES),
-        fractions: map(FRACTIONS),
-        ordinals: map(ORDINALS),
-        units: map(UNITS),
-        months: set(MONTHS),
-        date_marks: set(DATE_MARKS),
-        time_before: set(TIME_BEFORE),
-        directions: map(DIRECTIONS),
-        periods: map(PERIODS),
+        words,
+        units2,
         polarity: POLARITY
             .iter()
             .map(|(class, words)| (*class, words.iter().map(|w| normalize_text(w)).collect()))
@@ -1440,121 +1571,94 @@ pub(super) fn stem(w: &str) -> &str {
 /// preposition, without the article.
 fn forms(w: &str) -> impl Iterator<Item = &str> {
     let bare = stem(w);
-    let with_article = ["و", "ب", "ل", "ف", "ك"].iter().find_map(|c| {
-        w.strip_prefix(c)
-            .filter(|r| r.starts_with("ال") && r.chars().count() > 3)
-    });
-    [Some(w), with_article, Some(bare)].into_iter().flatten()
+    [Some(w), (bare != w).then_some(bare)].into_iter().flatten()
 }
 
 impl Lexicon {
+    /// What the lists say of a word as written, with a conjunction or
+    /// preposition taken off, and with its clitic taken off.
+    pub(super) fn entry(&self, w: &str) -> Entry {
+        let mut found: Option<Entry> = None;
+        for f in forms(w) {
+            if let Some(e) = self.words.get(f) {
+                found = Some(match found {
+                    Some(prev) => prev.or(e),
+                    None => *e,
+                });
+            }
+        }
+        // A date mark is a form of its own ("هـ", "م"): never of a stem.
+        if let Some(e) = found.as_mut() {
+            e.date_mark = self.words.get(w).is_some_and(|e| e.date_mark);
+        }
+        found.unwrap_or_default()
+    }
+
     pub(super) fn interchangeable(&self, w: &str) -> bool {
-        forms(w).any(|f| self.interchangeable.contains(f))
+        self.entry(w).interchangeable
     }
 
     pub(super) fn introduces_name(&self, w: &str) -> bool {
-        forms(w).any(|f| self.introducers.contains(f))
+        self.entry(w).introducer
     }
 
     /// Whether the word is a listed name, or the adjective of one
     /// ("المصرية" of "مصر", "التركي" of "تركيا").
     pub(super) fn is_listed_name(&self, w: &str) -> bool {
-        forms(w).any(|f| {
-            if self.names.contains(f) || self.same_name.contains_key(f) {
-                return true;
-            }
-            let f = f.strip_prefix("ال").unwrap_or(f);
-            for suffix in ["يون", "يين", "يه", "ي"] {
-                if let Some(root) = f.strip_suffix(suffix) {
-                    if root.chars().count() >= 3
-                        && (self.names.contains(root)
-                            || self.names.contains(&format!("{root}ا"))
-                            || self.names.contains(&format!("{root}يا"))
-                            || self.names.contains(&format!("ال{root}")))
-                    {
-                        return true;
-                    }
-                }
-            }
-            false
-        })
+        self.entry(w).place.is_some()
+    }
+
+    /// The key of the place or body a word names or is the adjective of;
+    /// the names of one thing share it.
+    pub(super) fn place_key(&self, w: &str) -> Option<u32> {
+        self.entry(w).place
     }
 
     /// The group of names the word belongs to, if several names are one.
-    /// The listed place a word names or is the adjective of, as listed.
-    pub(super) fn place_key(&self, w: &str) -> Option<String> {
-        forms(w).find_map(|f| {
-            if self.names.contains(f) {
-                return Some(f.to_string());
-            }
-            let f = f.strip_prefix("ال").unwrap_or(f);
-            ["يون", "يين", "يه", "ي"].iter().find_map(|suffix| {
-                let root = f.strip_suffix(suffix)?;
-                if root.chars().count() < 3 {
-                    return None;
-                }
-                [
-                    root.to_string(),
-                    format!("{root}ا"),
-                    format!("{root}يا"),
-                    format!("ال{root}"),
-                ]
-                .into_iter()
-                .find(|c| self.names.contains(c))
-            })
-        })
-    }
-
-    pub(super) fn same_name_group(&self, w: &str) -> Option<usize> {
-        forms(w).find_map(|f| self.same_name.get(f).copied())
+    pub(super) fn same_name_group(&self, w: &str) -> Option<u32> {
+        self.entry(w).group
     }
 
     pub(super) fn number_word(&self, w: &str) -> Option<f64> {
-        forms(w).find_map(|f| self.number_words.get(f).copied())
+        self.entry(w).number_word
     }
 
     pub(super) fn scale(&self, w: &str) -> Option<f64> {
-        forms(w).find_map(|f| self.scales.get(f).copied())
+        self.entry(w).scale
     }
 
     pub(super) fn fraction(&self, w: &str) -> Option<f64> {
-        forms(w).find_map(|f| self.fractions.get(f).copied())
-    }
-
-    pub(super) fn ordinal(&self, w: &str) -> Option<f64> {
-        forms(w).find_map(|f| self.ordinals.get(f).copied())
+        self.entry(w).fraction
     }
 
     /// The unit a word names, if it is a listed one.
     pub(super) fn listed_unit(&self, w: &str) -> Option<&'static str> {
-        forms(w).find_map(|f| self.units.get(f).copied())
+        self.entry(w).unit
     }
 
     /// The unit two words name together ("كيلومتر مربع").
     pub(super) fn unit2(&self, w: &str, next: &str) -> Option<&'static str> {
-        self.units.get(&format!("{w} {next}")).copied()
+        if !self.units2.keys().any(|k| k.starts_with(w)) {
+            return None;
+        }
+        self.units2.get(&format!("{w} {next}")).copied()
     }
 
     pub(super) fn is_month(&self, w: &str) -> bool {
-        forms(w).any(|f| self.months.contains(f))
+        self.entry(w).month
     }
 
     pub(super) fn is_date_mark(&self, w: &str) -> bool {
-        self.date_marks.contains(w)
+        self.words.get(w).is_some_and(|e| e.date_mark)
     }
 
     pub(super) fn is_time_before(&self, w: &str) -> bool {
-        forms(w).any(|f| self.time_before.contains(f))
+        self.entry(w).time_before
     }
 
     /// The closed class a word belongs to, and which member it is.
     pub(super) fn closed_class(&self, w: &str) -> Option<(&'static str, char)> {
-        forms(w).find_map(|f| {
-            self.directions
-                .get(f)
-                .map(|d| ("direction", *d))
-                .or_else(|| self.periods.get(f).map(|p| ("period", *p)))
-        })
+        self.entry(w).closed
     }
 
     /// The predicate class a headline word belongs to.

@@ -309,7 +309,11 @@ fn shingles(tokens: &[String]) -> HashSet64 {
 }
 
 fn is_content_word(w: &str) -> bool {
-    w.chars().count() >= 3 && !LEXICON.interchangeable(w) && number(w).is_none()
+    if w.chars().count() < 3 || w.bytes().any(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let e = LEXICON.entry(w);
+    !e.interchangeable && e.number_word.is_none() && e.ordinal.is_none()
 }
 
 impl Doc {
@@ -685,10 +689,8 @@ fn number(w: &str) -> Option<Vec<f64>> {
     if w.bytes().any(|b| b.is_ascii_digit()) {
         return facts::value(w);
     }
-    let lex = &*LEXICON;
-    lex.number_word(w)
-        .or_else(|| lex.ordinal(w))
-        .map(|v| vec![v])
+    let e = LEXICON.entry(w);
+    e.number_word.or(e.ordinal).map(|v| vec![v])
 }
 
 /// Edit distance counting a transposition of neighbours as one edit
@@ -1111,25 +1113,28 @@ fn conflict<'a>(
 /// happened in survives in the other copy somewhere.
 fn different_places(a: &[&str], b: &[&str]) -> Option<String> {
     let lex = &*LEXICON;
-    let title =
-        |s: &'_ [&'_ str]| -> usize { s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len()) };
-    let mentions = |s: &[&str], place: &str| {
-        let group = lex.same_name_group(place);
-        s.iter().any(|w| {
-            same_word(w, place)
-                || (group.is_some() && lex.same_name_group(w) == group)
-                || lex
-                    .place_key(w)
-                    .is_some_and(|k| Some(k) == lex.place_key(place))
-        })
-    };
-    let own = |s: &[&str], other: &[&str]| -> Option<String> {
+    let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
+    let named = |s: &[&'_ str]| -> Vec<(usize, u32)> {
         s[..title(s)]
             .iter()
-            .find(|w| lex.is_listed_name(w) && !mentions(other, w))
-            .map(|w| w.to_string())
+            .enumerate()
+            .filter_map(|(i, w)| lex.place_key(w).map(|k| (i, k)))
+            .collect()
     };
-    match (own(a, b), own(b, a)) {
+    let (na, nb) = (named(a), named(b));
+    if na.is_empty() || nb.is_empty() {
+        return None;
+    }
+    // Every place each text mentions, by key: a name and its adjectives,
+    // and the names of one thing, meet.
+    let keys = |s: &[&str]| -> HashSet<u32> { s.iter().filter_map(|w| lex.place_key(w)).collect() };
+    let (ka, kb) = (keys(a), keys(b));
+    let own = |n: &[(usize, u32)], s: &[&str], other: &HashSet<u32>| {
+        n.iter()
+            .find(|(_, k)| !other.contains(k))
+            .map(|(i, _)| s[*i].to_string())
+    };
+    match (own(&na, a, &kb), own(&nb, b, &ka)) {
         (Some(x), Some(y)) => Some(format!("headlines name different places: {x} / {y}")),
         _ => None,
     }

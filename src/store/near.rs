@@ -67,6 +67,7 @@ impl NearDup {
     pub(super) fn misfit(
         &self,
         doc: &Doc,
+        shown: &Doc,
         item: &Item,
         corpus: &dyn crate::neardup::Corpus,
     ) -> Option<(String, String)> {
@@ -77,6 +78,10 @@ impl NearDup {
             .find_map(|(s, c)| {
                 let body = c.content.as_deref().or(c.summary.as_deref());
                 let member = self.reader.doc(c.title.as_deref(), body);
+                // The copy the story shows was judged already.
+                if member == *shown {
+                    return None;
+                }
                 crate::neardup::contradiction(doc, &member, corpus)
                     .map(|why| (s.feed_url.clone(), why))
             })
@@ -250,7 +255,7 @@ impl super::Tx<'_> {
             if verdict.duplicate {
                 // The copy must fit the whole story, not just the member
                 // it resembles most.
-                if let Some((member, why)) = probe.near.misfit(&probe.doc, &item, ix) {
+                if let Some((member, why)) = probe.near.misfit(&probe.doc, &candidate, &item, ix) {
                     tracing::debug!(
                         feed = %crate::config::redact_str(probe.feed),
                         story = %id,
