@@ -611,16 +611,41 @@ pub fn may_be_repost(a: &Doc, b: &Doc) -> bool {
     if a.body.len().min(b.body.len()) <= SHORT_BODY_TOKENS {
         return false;
     }
-    if headlines_agree(a, b) {
-        return true;
-    }
-    // A headline of a word or two ("Item 7") tells nothing either way.
+    // A short headline ("Low spoiler", "Pedals 2") is a listing's: it
+    // tells too little to be reworded, and a figure only one of two such
+    // headlines gives is a listing's attribute or a part number.
     let words = |d: &Doc| d.title.iter().filter(|w| is_content_word(w)).count();
-    let rewritten = words(a).min(words(b)) >= MIN_HEADLINE_WORDS
-        && headline_resemblance(&a.title, &b.title) < REWRITTEN_HEADLINE;
+    let short = words(a).min(words(b)) < REPOST_HEADLINE_WORDS;
+    if headlines_agree(a, b) {
+        return !(short && lone_headline_figure(a, b));
+    }
+    // Under a headline reworded or written anew: a story's worth of text,
+    // unless both headlines are sentences. A shop's blurbs under short
+    // product names are neither.
+    let story = a.body.len().min(b.body.len()) >= REPOST_STORY_TOKENS;
+    if words(a).min(words(b)) < MIN_HEADLINE_WORDS || (short && !story) {
+        return false;
+    }
+    let rewritten = headline_resemblance(&a.title, &b.title) < REWRITTEN_HEADLINE;
     (rewritten || headline_only_extended(a, b))
         && containment(&shingles(&a.body), &shingles(&b.body)) >= REPOST_BODY
 }
+
+/// Whether one headline gives a figure (in digits) the other does not.
+fn lone_headline_figure(a: &Doc, b: &Doc) -> bool {
+    let figures =
+        |t: &[String]| -> Vec<Vec<f64>> { t.iter().filter_map(|w| facts::value(w)).collect() };
+    let (fa, fb) = (figures(&a.title), figures(&b.title));
+    let lone =
+        |p: &[Vec<f64>], q: &[Vec<f64>]| p.iter().any(|v| !q.iter().any(|w| facts::agree(v, w)));
+    lone(&fa, &fb) || lone(&fb, &fa)
+}
+
+/// Content words of a headline that is a sentence, not a name.
+const REPOST_HEADLINE_WORDS: usize = 5;
+
+/// Body tokens of a story, as against a listing's blurb.
+const REPOST_STORY_TOKENS: usize = 80;
 
 /// Whether two headlines differ only by words each adds or drops ("راكب
 /// أمواج يتعرض لهجوم من سمكة قرش" / "راكب أمواج يتعرض لهجوم قرش في
