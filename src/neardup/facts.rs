@@ -255,17 +255,33 @@ fn number_at(t: &[&str], i: usize, e: &Entry) -> Option<(Vec<f64>, usize)> {
 }
 
 /// Every figure of a token sequence, in order.
+#[cfg(test)]
 pub(super) fn facts(t: &[&str]) -> Vec<Fact> {
+    facts_with(t, &entries(t))
+}
+
+/// What the lists say of each token, looked up once for all the readings
+/// of a text (figures here, places in the decision).
+pub(super) fn entries(t: &[&str]) -> Vec<Entry> {
+    let lex = &*LEXICON;
+    t.iter()
+        .map(|w| {
+            if w.bytes().any(|b| b.is_ascii_digit()) {
+                Entry::default()
+            } else {
+                lex.entry(w)
+            }
+        })
+        .collect()
+}
+
+/// `facts`, with each token's `entries` already looked up.
+pub(super) fn facts_with(t: &[&str], entries: &[Entry]) -> Vec<Fact> {
     let lex = &*LEXICON;
     let mut out = Vec::new();
     let mut i = 0;
     while i < t.len() {
-        // One look-up of the lists per token: most tokens are in none.
-        let e = if t[i].bytes().any(|b| b.is_ascii_digit()) {
-            Entry::default()
-        } else {
-            lex.entry(t[i])
-        };
+        let e = entries[i];
         let Some((values, end)) = number_at(t, i, &e) else {
             if let Some(v) = e.ordinal {
                 let after_month = i > 0 && lex.is_month(t[i - 1]);

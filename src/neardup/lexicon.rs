@@ -1608,12 +1608,6 @@ impl Lexicon {
         self.entry(w).place.is_some()
     }
 
-    /// The key of the place or body a word names or is the adjective of;
-    /// the names of one thing share it.
-    pub(super) fn place_key(&self, w: &str) -> Option<u32> {
-        self.entry(w).place
-    }
-
     /// The group of names the word belongs to, if several names are one.
     pub(super) fn same_name_group(&self, w: &str) -> Option<u32> {
         self.entry(w).group

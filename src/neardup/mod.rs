@@ -513,7 +513,9 @@ pub fn contradiction(a: &Doc, b: &Doc, _corpus: &dyn Corpus) -> Option<String> {
     let (sa, sb) = (seq(a), seq(b));
     let sa: Vec<&str> = sa.iter().map(String::as_str).collect();
     let sb: Vec<&str> = sb.iter().map(String::as_str).collect();
-    different_figures(&facts::facts(&sa), &facts::facts(&sb)).or_else(|| different_places(&sa, &sb))
+    let (ea, eb) = (facts::entries(&sa), facts::entries(&sb));
+    different_figures(&facts::facts_with(&sa, &ea), &facts::facts_with(&sb, &eb))
+        .or_else(|| different_places(&sa, &sb, &ea, &eb))
 }
 
 /// How a verdict that found too little in common starts.
@@ -931,7 +933,8 @@ fn conflict<'a>(
         let v = v.get_or_init(|| vocab(s));
         !v.contains(w) && !v.contains(stem(w))
     };
-    let (fa, fb) = (facts::facts(a), facts::facts(b));
+    let (ea, eb) = (facts::entries(a), facts::entries(b));
+    let (fa, fb) = (facts::facts_with(a, &ea), facts::facts_with(b, &eb));
     if let Some(why) = different_figures(&fa, &fb) {
         return Some(why);
     }
@@ -956,7 +959,7 @@ fn conflict<'a>(
                 || (headline && corpus.uncommon(light_stem(w))))
     };
     if !headline {
-        if let Some(why) = different_places(a, b) {
+        if let Some(why) = different_places(a, b, &ea, &eb) {
             return Some(why);
         }
     }
@@ -1136,24 +1139,27 @@ fn conflict<'a>(
 /// body (a telegram to Jamaica's governor and one to Tunisia's president,
 /// on one template). Headlines are rewritten freely, but the place a story
 /// happened in survives in the other copy somewhere.
-fn different_places(a: &[&str], b: &[&str]) -> Option<String> {
-    let lex = &*LEXICON;
+fn different_places(
+    a: &[&str],
+    b: &[&str],
+    ea: &[lexicon::Entry],
+    eb: &[lexicon::Entry],
+) -> Option<String> {
     let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
-    let named = |s: &[&'_ str]| -> Vec<(usize, u32)> {
-        s[..title(s)]
-            .iter()
-            .enumerate()
-            .filter_map(|(i, w)| lex.place_key(w).map(|k| (i, k)))
+    let named = |s: &[&str], e: &[lexicon::Entry]| -> Vec<(usize, u32)> {
+        (0..title(s))
+            .filter_map(|i| e[i].place.map(|k| (i, k)))
             .collect()
     };
-    let (na, nb) = (named(a), named(b));
+    let (na, nb) = (named(a, ea), named(b, eb));
     if na.is_empty() || nb.is_empty() {
         return None;
     }
     // Every place each text mentions, by key: a name and its adjectives,
     // and the names of one thing, meet.
-    let keys = |s: &[&str]| -> HashSet<u32> { s.iter().filter_map(|w| lex.place_key(w)).collect() };
-    let (ka, kb) = (keys(a), keys(b));
+    let keys =
+        |e: &[lexicon::Entry]| -> HashSet<u32> { e.iter().filter_map(|e| e.place).collect() };
+    let (ka, kb) = (keys(ea), keys(eb));
     let own = |n: &[(usize, u32)], s: &[&str], other: &HashSet<u32>| {
         n.iter()
             .find(|(_, k)| !other.contains(k))
