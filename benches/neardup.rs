@@ -23,8 +23,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use criterion::Criterion;
+use rafid::dedup::near::{DEFAULT_THRESHOLD, Doc, Index, same_story_in};
 use rafid::model::ItemId;
-use rafid::neardup::{DEFAULT_THRESHOLD, Doc, Index, same_story_in};
 
 const BODY: usize = 140;
 const TITLE: usize = 8;

@@ -33,8 +33,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use rafid::ingest::normalize::{html_to_text, normalize_text};
 use rafid::model::{Category, Entry, Person};
-use rafid::normalize::{html_to_text, normalize_text};
 use rafid::rules::{Doc, Field, Kind, Rule, Rules};
 
 const AR_WORDS: [&str; 45] = [
@@ -383,7 +383,7 @@ fn build_store(dir: &std::path::Path) -> (rafid::config::Config, rafid::store::S
                     }
                 })
                 .collect();
-            let keys = rafid::dedup::keys_for(feed.key(), None, &entries);
+            let keys = rafid::dedup::keys::keys_for(feed.key(), None, &entries);
             store
                 .ingest(
                     &source,

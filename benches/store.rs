@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput};
-use rafid::dedup::{ItemKeys, keys_for};
+use rafid::dedup::keys::{ItemKeys, keys_for};
 use rafid::model::{Category, Entry, FeedState, Item, Person, Source};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;

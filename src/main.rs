@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+use rafid::cli::commands::{self, Failure};
 use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand};
-use rafid::commands::{self, Failure};
-use rafid::control;
+use rafid::daemon::control;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -52,7 +52,7 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     // need no valid config to start from (e.g. `feeds add` to an empty file).
     if let Command::Feeds(f) = &command {
         let path = rafid::config::locate(config_path)?;
-        if let Some(done) = rafid::feeds::edit(&path, f, &mut std::io::stdout().lock()) {
+        if let Some(done) = rafid::cli::edit::edit(&path, f, &mut std::io::stdout().lock()) {
             return done;
         }
     }

@@ -108,15 +108,15 @@ async fn an_adopted_move_to_another_origin_drops_the_credentials() {
     );
     let config = Arc::new(rafid::config::parse(&dir.path().join("rafid.toml"), &text).unwrap());
     let store = rafid::store::Store::open(&config.storage.path, "test").unwrap();
-    let fetcher = Arc::new(rafid::fetch::Fetcher::new(&config.poll).unwrap());
-    let poller = rafid::poll::Poller::new(config.clone(), store.clone(), fetcher);
+    let fetcher = Arc::new(rafid::ingest::fetch::Fetcher::new(&config.poll).unwrap());
+    let poller = rafid::ingest::poll::Poller::new(config.clone(), store.clone(), fetcher);
     let token = CancellationToken::new();
     // Three polls see the 301 and adopt the move; two more poll the new URL.
     for _ in 0..5 {
         for feed in &config.feeds {
             let r = poller.poll(feed, &token).await;
             assert!(
-                !matches!(r.outcome, rafid::poll::Outcome::Failed(_)),
+                !matches!(r.outcome, rafid::ingest::poll::Outcome::Failed(_)),
                 "{r:?}"
             );
         }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::{FeedServer, fixture_path, fixture_text};
-use rafid::commands::poll_once;
+use rafid::cli::commands::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_from_store, render_page_from_store};
 use rafid::store::Store;
@@ -196,7 +196,7 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
     );
 
     // `rules test` on a configured feed's URL applies that feed's rules.
-    let report = rafid::commands::rules_test(&cfg, &server.url("/news.xml"), None)
+    let report = rafid::cli::commands::rules_test(&cfg, &server.url("/news.xml"), None)
         .await
         .unwrap();
     assert!(
@@ -208,7 +208,7 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
         report.contains("river everything:") && report.contains("not shown: drop.link \"en\""),
         "{report}"
     );
-    let missing = rafid::commands::rules_test(&cfg, &server.url("/missing.xml"), None).await;
+    let missing = rafid::cli::commands::rules_test(&cfg, &server.url("/missing.xml"), None).await;
     assert_eq!(missing.unwrap_err().code, 1);
 
     // The river over HTTP, and 404 for a river that does not exist.
@@ -223,7 +223,7 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
         token.clone(),
         std::future::pending(),
     ));
-    rafid::fetch::install_tls_provider();
+    rafid::ingest::fetch::install_tls_provider();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     let resp = client
         .get(format!("http://{addr}/rivers/economy.atom"))

@@ -73,8 +73,8 @@ async fn secrets_in_feed_urls_are_never_shown() {
     let text = std::fs::read_to_string(&path).unwrap();
     let config = Arc::new(rafid::config::parse(&path, &text).unwrap());
     let store = rafid::store::Store::open(&config.storage.path, "test").unwrap();
-    let fetcher = Arc::new(rafid::fetch::Fetcher::new(&config.poll).unwrap());
-    let poller = rafid::poll::Poller::new(config.clone(), store.clone(), fetcher);
+    let fetcher = Arc::new(rafid::ingest::fetch::Fetcher::new(&config.poll).unwrap());
+    let poller = rafid::ingest::poll::Poller::new(config.clone(), store.clone(), fetcher);
     let token = CancellationToken::new();
     for feed in &config.feeds {
         poller.poll(feed, &token).await;

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Daemon, FeedServer, start_daemon, write_config};
-use rafid::commands::poll_once;
+use rafid::cli::commands::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_page_from_store};
 use rafid::store::Store;
@@ -260,11 +260,11 @@ async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
     d.stop().await;
 
     // `rafid render --format html` prints the bytes `/` served.
-    let store = rafid::commands::open_store(&cfg, "test").unwrap();
+    let store = rafid::cli::commands::open_store(&cfg, "test").unwrap();
     let offline =
-        rafid::commands::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
+        rafid::cli::commands::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
     assert_eq!(offline, page.to_vec());
-    let err = rafid::commands::render(&cfg, &store, Format::Atom, None, None, None, Some("x"))
+    let err = rafid::cli::commands::render(&cfg, &store, Format::Atom, None, None, None, Some("x"))
         .unwrap_err();
     assert_eq!(err.code, 1);
 }
@@ -537,7 +537,7 @@ async fn status_shows_the_planned_first_poll_not_one_moving_with_the_request() {
             config::load(&write_config(dir.path(), &[(url.as_str(), &[][..])], "")).unwrap()
         })
         .find(|cfg| {
-            let due = rafid::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
+            let due = rafid::ingest::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
             due - now > chrono::Duration::seconds(40)
         })
         .unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use chrono::{Duration, Utc};
 use common::{FeedServer, serve_standard, write_config};
-use rafid::commands::poll_once;
+use rafid::cli::commands::poll_once;
 use rafid::config::{self, Config};
 use rafid::store::Store;
 
@@ -380,10 +380,11 @@ async fn a_feed_that_changes_every_guid_stays_under_its_cap() {
         &[(url.as_str(), &[])],
         "[storage]\nmax_items_per_feed = 15\n",
     ));
-    rafid::fetch::install_tls_provider();
+    rafid::ingest::fetch::install_tls_provider();
     let store = Store::open(&cfg.storage.path, "test").unwrap();
-    let fetcher = std::sync::Arc::new(rafid::fetch::Fetcher::new(&cfg.poll).unwrap());
-    let poller = rafid::poll::Poller::new(std::sync::Arc::new(cfg.clone()), store.clone(), fetcher);
+    let fetcher = std::sync::Arc::new(rafid::ingest::fetch::Fetcher::new(&cfg.poll).unwrap());
+    let poller =
+        rafid::ingest::poll::Poller::new(std::sync::Arc::new(cfg.clone()), store.clone(), fetcher);
     let token = tokio_util::sync::CancellationToken::new();
     // Each poll, twelve items never seen before; no retention run between.
     for round in 0..4u32 {

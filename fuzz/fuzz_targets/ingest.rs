@@ -33,9 +33,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use rafid::config::Config;
-use rafid::fetch::{Body, decode_body};
+use rafid::ingest::fetch::{Body, decode_body};
 use rafid::model::FeedState;
-use rafid::poll::Outcome;
+use rafid::ingest::poll::Outcome;
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;
 
@@ -236,7 +236,7 @@ fuzz_target!(|data: &[u8]| {
         let store = &h.store;
         // Only a known panic gets here as an Err: the hook aborts on others.
         let Ok(outcome) = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            rafid::poll::ingest(
+            rafid::ingest::poll::ingest(
                 store,
                 config,
                 &config.feeds[0],

@@ -36,8 +36,8 @@ use std::sync::{Arc, Mutex};
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
+use crate::ingest::normalize::{html_to_text, normalize_text};
 use crate::model::{Category, Entry, Item, ItemId, Person};
-use crate::normalize::{html_to_text, normalize_text};
 
 pub use lang::detect_language;
 
@@ -444,7 +444,7 @@ impl Rules {
             fp.push('\n');
         }
         fp.push_str(&lang.join(","));
-        let fingerprint = crate::model::hex(&crate::normalize::digest(&[fp.as_bytes()]));
+        let fingerprint = crate::model::hex(&crate::ingest::normalize::digest(&[fp.as_bytes()]));
         Ok(Rules {
             rules,
             keep_from,
@@ -509,7 +509,7 @@ impl Rules {
             fp.push('\n');
         }
         fp.push_str(&self.lang.join(","));
-        crate::model::hex(&crate::normalize::digest(&[fp.as_bytes()]))
+        crate::model::hex(&crate::ingest::normalize::digest(&[fp.as_bytes()]))
     }
 
     /// Whether a drop rule with this label is in the set.

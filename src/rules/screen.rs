@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::{Doc, Rules, Verdict};
-use crate::dedup::{ItemKeys, Key};
+use crate::dedup::keys::{ItemKeys, Key};
 use crate::model::Entry;
 use crate::store::{Dropped, Store, StoreError};
 

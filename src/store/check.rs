@@ -182,7 +182,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::keys_for;
+    use crate::dedup::keys::keys_for;
     use crate::model::{Entry, Source};
     use chrono::Utc;
 

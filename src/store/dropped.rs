@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Store, StoreError, feed_digest, time_key};
-use crate::dedup::Key;
+use crate::dedup::keys::Key;
 use crate::model::{Item, ItemId, hex};
 
 /// Why an item of a feed was not stored.

@@ -47,7 +47,7 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
-use crate::dedup::{self, Decision, ItemKeys, Key};
+use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
 use crate::model::{Entry, FeedState, Item, ItemId, Joined, OutletCopy, Source, hex, unhex};
 
 mod backup;
@@ -352,7 +352,7 @@ impl Store {
                     Utc::now().timestamp_nanos_opt().unwrap_or_default(),
                     dir.display()
                 );
-                let id = crate::normalize::digest(&[seed.as_bytes()]);
+                let id = crate::ingest::normalize::digest(&[seed.as_bytes()]);
                 meta.insert("store_id", &id[..]).map_err(sled_err)?;
                 id
             }
@@ -802,7 +802,7 @@ fn as_id(v: &[u8]) -> Option<ItemId> {
 }
 
 pub(crate) fn feed_digest(feed_url: &str) -> [u8; 16] {
-    crate::normalize::digest(&[feed_url.as_bytes()])
+    crate::ingest::normalize::digest(&[feed_url.as_bytes()])
 }
 
 fn feed_time_key(feed_url: &str, t: DateTime<Utc>, id: ItemId) -> [u8; 40] {
@@ -1255,7 +1255,7 @@ fn describe_holder(dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::keys_for;
+    use crate::dedup::keys::keys_for;
 
     #[test]
     fn only_the_owner_can_read_a_new_store() {

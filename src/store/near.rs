@@ -16,9 +16,9 @@ use super::{
     Store, StoreError, TxResult, as_id, join, joining_copy, load, push_key, save, time_key,
 };
 use crate::config::Config;
-use crate::dedup::ItemKeys;
+use crate::dedup::keys::ItemKeys;
+use crate::dedup::near::{Doc, Index, Reader, same_story_in};
 use crate::model::{Entry, Item, ItemId, Source};
-use crate::neardup::{Doc, Index, Reader, same_story_in};
 
 /// Members of a story a new copy is checked against, at most.
 const MAX_MEMBERS_CHECKED: usize = 16;
@@ -69,7 +69,7 @@ impl NearDup {
         doc: &Doc,
         shown: &Doc,
         item: &Item,
-        corpus: &dyn crate::neardup::Corpus,
+        corpus: &dyn crate::dedup::near::Corpus,
     ) -> Option<(String, String)> {
         item.sources
             .iter()
@@ -82,7 +82,7 @@ impl NearDup {
                 if member == *shown {
                     return None;
                 }
-                crate::neardup::contradiction(doc, &member, corpus)
+                crate::dedup::near::contradiction(doc, &member, corpus)
                     .map(|why| (s.feed_url.clone(), why))
             })
     }
@@ -247,7 +247,7 @@ impl super::Tx<'_> {
                 .is_some_and(|s| s.feed_url == probe.feed);
             if own_text
                 && item.keys.iter().any(|k| self.listed.contains(k))
-                && !crate::neardup::may_be_repost(&probe.doc, &candidate)
+                && !crate::dedup::near::may_be_repost(&probe.doc, &candidate)
             {
                 continue;
             }
@@ -327,7 +327,7 @@ impl super::Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::keys_for;
+    use crate::dedup::keys::keys_for;
     use crate::model::FeedState;
     use crate::store::shown::tests::feed;
 
@@ -343,7 +343,7 @@ mod tests {
     fn near() -> NearDup {
         NearDup {
             reader: Reader::default(),
-            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
             window: chrono::Duration::days(3),
             opted_out: HashSet::new(),
         }

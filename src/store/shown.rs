@@ -182,7 +182,7 @@ fn apply_copy(item: &mut Item, c: OutletCopy) {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::dedup::keys_for;
+    use crate::dedup::keys::keys_for;
     use crate::model::{Entry, FeedState};
     use crate::store::Store;
 

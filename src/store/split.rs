@@ -12,7 +12,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Store, StoreError, TxResult, feed_digest, feed_time_key, load, save, shown, time_key};
-use crate::dedup::{Key, copy_keys, local_key_candidates};
+use crate::dedup::keys::{Key, copy_keys, local_key_candidates};
 use crate::model::{Item, ItemId, hex, unhex};
 
 /// A member split off a story.
@@ -92,7 +92,7 @@ pub(crate) fn member_local_key(item: &Item, m: usize) -> Option<String> {
 /// given, then as a parsed URL), or its own link.
 fn find_member(item: &Item, spec: &str) -> Option<usize> {
     let parsed = url::Url::parse(spec).ok().map(|u| u.to_string());
-    let canon = crate::normalize::canonical_link(spec);
+    let canon = crate::ingest::normalize::canonical_link(spec);
     let by_feed = item
         .sources
         .iter()
@@ -104,7 +104,8 @@ fn find_member(item: &Item, spec: &str) -> Option<usize> {
                 s.copy.as_ref().and_then(|c| c.link.as_deref()),
             ];
             own.iter().flatten().any(|l| {
-                *l == spec || (canon.is_some() && crate::normalize::canonical_link(l) == canon)
+                *l == spec
+                    || (canon.is_some() && crate::ingest::normalize::canonical_link(l) == canon)
             })
         })
     })
@@ -187,7 +188,7 @@ impl Store {
             // Its own id: derived from the story and the member, never the
             // story's own (which came from the first member's local key).
             let seed = local.clone().unwrap_or_else(|| feed_url.clone());
-            let id = ItemId(crate::normalize::digest(&[
+            let id = ItemId(crate::ingest::normalize::digest(&[
                 b"split",
                 &story.0,
                 seed.as_bytes(),
@@ -345,7 +346,7 @@ impl Store {
                 }
             }
         }
-        let canon = crate::normalize::canonical_link(spec);
+        let canon = crate::ingest::normalize::canonical_link(spec);
         for kv in self.items.iter() {
             let (_, v) = kv.map_err(|e| self.err(e))?;
             let Ok(item) = serde_json::from_slice::<Item>(&v) else {
@@ -358,7 +359,7 @@ impl Store {
                 && item
                     .link
                     .as_deref()
-                    .is_some_and(|l| crate::normalize::canonical_link(l) == canon)
+                    .is_some_and(|l| crate::ingest::normalize::canonical_link(l) == canon)
             {
                 return Ok(Some(item.id));
             }
@@ -370,7 +371,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::keys_for;
+    use crate::dedup::keys::keys_for;
     use crate::model::{Entry, FeedState};
     use crate::store::NearDup;
     use crate::store::shown::tests::{feed, only_item, put, story};
@@ -479,8 +480,8 @@ mod tests {
 
     fn put_near(store: &Store, url: &str, e: &Entry) -> crate::store::IngestStats {
         let near = NearDup {
-            reader: crate::neardup::Reader::default(),
-            threshold: crate::neardup::DEFAULT_THRESHOLD,
+            reader: crate::dedup::near::Reader::default(),
+            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
             window: chrono::Duration::hours(72),
             opted_out: Default::default(),
         };
@@ -535,7 +536,7 @@ mod tests {
             .unwrap();
         assert_eq!(joined.by, "near");
         assert!(joined.score.is_some());
-        let explained = crate::explain::explain(
+        let explained = crate::dedup::explain::explain(
             &story,
             Vec::new(),
             &crate::config::DedupConfig::default(),

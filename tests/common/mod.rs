@@ -250,7 +250,7 @@ pub async fn start_daemon(cfg: rafid::config::Config) -> Daemon {
         token.clone(),
         std::future::pending(),
     ));
-    rafid::fetch::install_tls_provider();
+    rafid::ingest::fetch::install_tls_provider();
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
     Daemon {
         addr,

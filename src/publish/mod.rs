@@ -11,6 +11,9 @@
 //! Content is sanitized here, at the last moment, with ammonia: the store
 //! keeps what the source said, and every output is safe to open.
 
+pub mod html;
+pub mod websub;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -339,7 +342,7 @@ impl View<'_> {
             Scope::Tag(t) => format!("tag:{t}"),
             Scope::River(r) => format!("river:{r}"),
         };
-        let d = crate::normalize::digest(&[&self.store_id, scope.as_bytes()]);
+        let d = crate::ingest::normalize::digest(&[&self.store_id, scope.as_bytes()]);
         crate::model::ItemId(d).urn()
     }
 
@@ -475,7 +478,7 @@ pub fn render_page(view: &View<'_>, items: &[Item], format: Format, page: &Page)
         Format::Atom => atom(view, items, last_modified, page),
         Format::Rss => rss(view, items, last_modified, page),
         Format::Json => json_feed(view, items, page),
-        Format::Html => crate::river::page(view, items, page),
+        Format::Html => crate::publish::html::page(view, items, page),
     };
     Rendered::new(body, last_modified, format)
 }
@@ -576,7 +579,7 @@ pub(crate) fn plain_title(title: &str) -> std::borrow::Cow<'_, str> {
     // none are left, and after a few rounds defuse what remains.
     let mut t = title.to_string();
     for _ in 0..4 {
-        t = crate::parse::html_fragment_to_text(&t);
+        t = crate::ingest::parse::html_fragment_to_text(&t);
         if !has_markup(&t) {
             return t.into();
         }
@@ -999,7 +1002,7 @@ fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         if let (Some(_), Some(s)) = (&content, &summary) {
             o.insert(
                 "summary".into(),
-                json!(crate::parse::html_fragment_to_text(s).trim()),
+                json!(crate::ingest::parse::html_fragment_to_text(s).trim()),
             );
         }
         o.insert("date_published".into(), json!(rfc3339(item.sort_time())));

@@ -14,9 +14,9 @@ use tokio_util::task::TaskTracker;
 use tracing::debug;
 
 use crate::config::{Config, FeedConfig, Live};
+use crate::ingest::normalize::digest;
+use crate::ingest::poll::Poller;
 use crate::model::FeedState;
-use crate::normalize::digest;
-use crate::poll::Poller;
 
 /// The longest the first polls after start are spread over.
 const FIRST_POLL_SPREAD: Duration = Duration::from_secs(60);

@@ -83,8 +83,8 @@ use std::hash::Hasher;
 
 use chrono::{DateTime, Utc};
 
+use crate::ingest::normalize::{html_to_text, normalize_text};
 use crate::model::ItemId;
-use crate::normalize::{html_to_text, normalize_text};
 
 mod facts;
 mod lexicon;

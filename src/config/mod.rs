@@ -345,8 +345,8 @@ impl Default for DedupConfig {
         DedupConfig {
             near_duplicates: true,
             window: Duration::from_secs(72 * 3600),
-            threshold: crate::neardup::DEFAULT_THRESHOLD,
-            boilerplate: crate::neardup::DEFAULT_BOILERPLATE
+            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
+            boilerplate: crate::dedup::near::DEFAULT_BOILERPLATE
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
@@ -1089,7 +1089,7 @@ impl Validator<'_> {
                 Duration::from_secs(72 * 3600),
             ),
             threshold: match &raw.dedup.threshold {
-                None => crate::neardup::DEFAULT_THRESHOLD,
+                None => crate::dedup::near::DEFAULT_THRESHOLD,
                 Some(t) if *t.get_ref() > 0.0 && *t.get_ref() <= 1.0 => *t.get_ref(),
                 Some(t) => {
                     self.error(
@@ -1097,14 +1097,14 @@ impl Validator<'_> {
                         format!(
                             "dedup.threshold: {} is out of range; give a number above 0 and at most 1 (default {})",
                             t.get_ref(),
-                            crate::neardup::DEFAULT_THRESHOLD
+                            crate::dedup::near::DEFAULT_THRESHOLD
                         ),
                     );
-                    crate::neardup::DEFAULT_THRESHOLD
+                    crate::dedup::near::DEFAULT_THRESHOLD
                 }
             },
             boilerplate: raw.dedup.boilerplate.clone().unwrap_or_else(|| {
-                crate::neardup::DEFAULT_BOILERPLATE
+                crate::dedup::near::DEFAULT_BOILERPLATE
                     .iter()
                     .map(|s| s.to_string())
                     .collect()
@@ -1123,7 +1123,7 @@ impl Validator<'_> {
             // so that one run reports every error.
             let url = self.feed_url(&key, f.url.as_ref(), table.clone());
             let url = url.and_then(|url| {
-                let canonical = crate::normalize::canonical_link(url.as_str())
+                let canonical = crate::ingest::normalize::canonical_link(url.as_str())
                     .unwrap_or_else(|| url.to_string());
                 if let Some(first) = seen.get(&canonical) {
                     self.error(
@@ -2155,7 +2155,7 @@ name = "الكل"
     #[test]
     fn dedup_keys_parse_and_default() {
         let cfg = parse(Path::new("rafid.toml"), "").unwrap();
-        assert_eq!(cfg.dedup.threshold, crate::neardup::DEFAULT_THRESHOLD);
+        assert_eq!(cfg.dedup.threshold, crate::dedup::near::DEFAULT_THRESHOLD);
         assert!(cfg.dedup.boilerplate.iter().any(|b| b == "المصدر"));
         let text = "[dedup]\nthreshold = 0.75\nboilerplate = [\"حقوق النشر\"]\n\
                     [[feed]]\nurl = \"https://a.example/f\"\ndedup = false\n\

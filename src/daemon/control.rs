@@ -28,8 +28,8 @@ use tokio::io::AsyncBufReadExt;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use crate::cli::commands::{self, Failure};
 use crate::cli::{Command, DedupCommand, FeedsCommand, RenderFormat, StoreCommand};
-use crate::commands::{self, Failure};
 use crate::config::{Config, Live};
 use crate::publish::Format;
 use crate::store::Store;
@@ -359,7 +359,7 @@ impl Server {
         self,
         config: Live,
         store: Store,
-        poller: crate::poll::Poller,
+        poller: crate::ingest::poll::Poller,
         changed: std::sync::Arc<tokio::sync::Notify>,
         token: CancellationToken,
     ) {
@@ -397,7 +397,7 @@ impl Server {
 
 /// What the daemon polls with for a `feeds poll` client.
 struct Polling {
-    poller: crate::poll::Poller,
+    poller: crate::ingest::poll::Poller,
     changed: std::sync::Arc<tokio::sync::Notify>,
     token: CancellationToken,
 }
@@ -443,7 +443,10 @@ async fn serve_client(
             Some(match commands::feeds_to_poll(&config, &store, command) {
                 Ok(feeds) => {
                     let reports = commands::poll_now(&poller, feeds, &polling.token).await;
-                    if reports.iter().any(crate::poll::Report::changed_store) {
+                    if reports
+                        .iter()
+                        .any(crate::ingest::poll::Report::changed_store)
+                    {
                         polling.changed.notify_one();
                     }
                     Ok(reports)

@@ -41,7 +41,7 @@ impl Pinger {
         let Some(hub) = config.websub.hub.clone() else {
             return Ok(None);
         };
-        crate::fetch::install_tls_provider();
+        crate::ingest::fetch::install_tls_provider();
         let client = reqwest::Client::builder()
             .user_agent(config.poll.user_agent.clone())
             .connect_timeout(config.poll.connect_timeout)

@@ -14,8 +14,8 @@ use std::io::{BufRead, Write};
 use serde::Deserialize;
 
 use crate::config::DedupConfig;
+use crate::dedup::near::{Index, Reader, same_story_in};
 use crate::model::ItemId;
-use crate::neardup::{Index, Reader, same_story_in};
 
 #[derive(Debug, Deserialize)]
 struct Side {

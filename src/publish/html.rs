@@ -340,7 +340,7 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
         excerpt(item, view.config.output.max_item_bytes)
     };
     let text_for_direction = if full {
-        crate::parse::html_fragment_to_text(&body)
+        crate::ingest::parse::html_fragment_to_text(&body)
     } else {
         body.clone()
     };
@@ -458,7 +458,7 @@ fn excerpt(item: &Item, max_bytes: usize) -> String {
         .replace("</div>", "</div> ")
         .replace("</li>", "</li> ")
         .replace("<br", " <br");
-    let text = crate::parse::html_fragment_to_text(&spaced);
+    let text = crate::ingest::parse::html_fragment_to_text(&spaced);
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::new();
     for w in words {

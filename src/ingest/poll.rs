@@ -11,10 +11,11 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error_span, info, warn};
 
 use crate::config::{Config, FeedConfig, redact_url};
-use crate::fetch::{Fetched, Fetcher, Validators, decode_body};
+use crate::dedup::keys as dedup;
+use crate::ingest::fetch::{Fetched, Fetcher, Validators, decode_body};
+use crate::ingest::parse;
 use crate::model::{FeedState, Source, hex};
 use crate::store::{IngestStats, Store, StoreError};
-use crate::{dedup, parse};
 
 /// How one poll ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,7 +72,7 @@ pub struct Poller {
     /// Parsing and storing is CPU work: one document per core at a time.
     cpu: Arc<Semaphore>,
     /// When each feed is next polled, as the scheduler planned it.
-    pub schedule: Arc<crate::scheduler::Schedule>,
+    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
 }
 
 impl Poller {
@@ -110,7 +111,7 @@ impl Poller {
         let _slot = self.slots.acquire().await.ok();
         let started = std::time::Instant::now();
         let report = self.poll_inner(feed, shown, cancel).instrument(span).await;
-        crate::metrics::global().record(&report, started.elapsed());
+        crate::server::metrics::global().record(&report, started.elapsed());
         report
     }
 
@@ -155,14 +156,14 @@ impl Poller {
             }
         };
         let network_down = match &fetched {
-            Err(e @ crate::fetch::FetchError::Connect { .. }) => {
+            Err(e @ crate::ingest::fetch::FetchError::Connect { .. }) => {
                 let host = url.host_str().unwrap_or_default();
                 let verdict =
                     self.schedule
                         .unreachable(&key, host, &e.to_string(), self.hosts(), Utc::now());
                 match verdict {
-                    crate::scheduler::Unreachable::Feed => false,
-                    crate::scheduler::Unreachable::Network { uncount } => {
+                    crate::ingest::scheduler::Unreachable::Feed => false,
+                    crate::ingest::scheduler::Unreachable::Network { uncount } => {
                         for other in uncount.iter().filter(|k| **k != key) {
                             self.uncount_failure(other);
                         }
@@ -175,8 +176,8 @@ impl Poller {
             Ok(_) | Err(_) => {
                 if !matches!(
                     fetched,
-                    Err(crate::fetch::FetchError::Timeout { .. }
-                        | crate::fetch::FetchError::Request { .. })
+                    Err(crate::ingest::fetch::FetchError::Timeout { .. }
+                        | crate::ingest::fetch::FetchError::Request { .. })
                 ) {
                     self.schedule.answered();
                 }
@@ -268,7 +269,7 @@ impl Poller {
                 // An outage seen by another feed since this one failed
                 // covers this failure too.
                 let network_down = network_down
-                    || (matches!(e, crate::fetch::FetchError::Connect { .. })
+                    || (matches!(e, crate::ingest::fetch::FetchError::Connect { .. })
                         && self.schedule.outage_retry(&key).is_some());
                 if network_down {
                     // Not this feed's fault: no backoff of its own.
@@ -336,7 +337,8 @@ impl Poller {
 /// Records the interval the feed will be polled at, and why, in its state.
 fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
     if let Some(feed) = config.feed(key) {
-        let (interval, why) = crate::scheduler::effective_interval(config, feed, Some(state));
+        let (interval, why) =
+            crate::ingest::scheduler::effective_interval(config, feed, Some(state));
         state.interval_secs = Some(interval.as_secs());
         state.interval_reason = Some(why);
     }
@@ -382,7 +384,7 @@ fn note_redirect(state: &mut FeedState, moved: Option<url::Url>, feed: &FeedConf
 /// /status.
 pub fn credentials_withheld(feed: &FeedConfig, moved_to: &url::Url) -> Option<String> {
     let has_credentials = !feed.headers.is_empty() || feed.auth.is_some();
-    if !has_credentials || crate::fetch::sends_credentials(feed, moved_to) {
+    if !has_credentials || crate::ingest::fetch::sends_credentials(feed, moved_to) {
         return None;
     }
     Some(format!(
@@ -408,7 +410,7 @@ pub fn ingest(
     store: &Store,
     config: &Config,
     feed: &FeedConfig,
-    body: crate::fetch::Body,
+    body: crate::ingest::fetch::Body,
     body_hash: String,
     state: FeedState,
     shown: &str,
@@ -428,7 +430,7 @@ pub fn ingest_within(
     store: &Store,
     config: &Config,
     feed: &FeedConfig,
-    body: crate::fetch::Body,
+    body: crate::ingest::fetch::Body,
     body_hash: String,
     mut state: FeedState,
     shown: &str,
@@ -661,8 +663,8 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn body(doc: &str) -> crate::fetch::Body {
-        crate::fetch::Body {
+    fn body(doc: &str) -> crate::ingest::fetch::Body {
+        crate::ingest::fetch::Body {
             status: 200,
             bytes: bytes::Bytes::from(doc.to_string()),
             content_type: Some("application/rss+xml".into()),
@@ -714,7 +716,7 @@ mod tests {
         assert_eq!(st.consecutive_failures, 1);
         assert_eq!(st.last_error.as_deref(), Some(msg.as_str()));
         assert!(
-            crate::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
+            crate::ingest::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
                 .contains("backing off"),
         );
         assert_eq!(store.item_count(), 0);

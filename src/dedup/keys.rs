@@ -16,10 +16,10 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Entry, ItemId, hex};
-use crate::normalize::{
+use crate::ingest::normalize::{
     MIN_CONTENT_KEY_CHARS, canonical_link, digest, is_front_page, matching_text,
 };
+use crate::model::{Entry, ItemId, hex};
 
 /// What a key identifies, as its first byte in the store's key index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

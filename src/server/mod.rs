@@ -3,6 +3,9 @@
 //! clients that ask (brotli or gzip, made once per change), serves older
 //! pages by cursor, and reports health and per-feed status.
 
+pub mod guard;
+pub mod metrics;
+
 use std::sync::Arc;
 
 use axum::Router;
@@ -28,7 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub outputs: Arc<Outputs>,
     /// The polls the scheduler has planned, shown by `/status`.
-    pub schedule: Arc<crate::scheduler::Schedule>,
+    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -43,7 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/status", get(status))
-        .route("/metrics", get(crate::metrics::handler))
+        .route("/metrics", get(crate::server::metrics::handler))
         .with_state(state)
 }
 
@@ -53,7 +56,7 @@ pub fn router(state: AppState) -> Router {
 pub async fn run(listener: TcpListener, state: AppState, token: CancellationToken) {
     // Limits and timeouts are read once: changing them takes a restart.
     let server_config = state.config.borrow().server.clone();
-    let listener = crate::guard::GuardedListener::new(listener, &server_config);
+    let listener = crate::server::guard::GuardedListener::new(listener, &server_config);
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
@@ -325,7 +328,7 @@ fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>, public: bool) 
         set(
             &mut h,
             header::CONTENT_SECURITY_POLICY,
-            crate::river::CONTENT_SECURITY_POLICY,
+            crate::publish::html::CONTENT_SECURITY_POLICY,
         );
         set(
             &mut h,
@@ -435,7 +438,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             let polled = f.enabled && !st.as_ref().is_some_and(|s| s.gone);
             let next = polled.then(|| {
                 s.schedule.plan(f.key(), || {
-                    crate::scheduler::next_due(&config, f, st.as_ref(), now)
+                    crate::ingest::scheduler::next_due(&config, f, st.as_ref(), now)
                 })
             });
             let next_reason = match s.schedule.outage_retry(f.key()) {
@@ -443,9 +446,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                     "no network: retried with every other feed at {}",
                     at.format("%Y-%m-%d %H:%M:%S UTC")
                 ),
-                None => crate::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
+                None => crate::ingest::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
             };
-            let (interval, why) = crate::scheduler::effective_interval(&config, f, st.as_ref());
+            let (interval, why) =
+                crate::ingest::scheduler::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
             json!({
@@ -469,7 +473,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                     .moved_to
                     .as_deref()
                     .and_then(|m| url::Url::parse(m).ok())
-                    .and_then(|m| crate::poll::credentials_withheld(f, &m)),
+                    .and_then(|m| crate::ingest::poll::credentials_withheld(f, &m)),
                 "items": st.items,
                 "polls": st.polls,
                 "not_modified_share": share_304,

@@ -19,8 +19,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::config::{Config, redact_url};
+use crate::ingest::poll::{Outcome, Report};
 use crate::model::FeedState;
-use crate::poll::{Outcome, Report};
 use crate::server::AppState;
 
 /// Upper bounds (seconds) of the fetch duration histogram buckets.
@@ -332,7 +332,7 @@ pub async fn handler(State(s): State<AppState>, headers: HeaderMap) -> Response 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::poll::IngestStatsView;
+    use crate::ingest::poll::IngestStatsView;
     use crate::store::IngestStats;
     use std::path::Path;
 

@@ -1,5 +1,8 @@
 //! The command line (clap derive): the contract of DESIGN.md part 1.
 
+pub mod commands;
+pub mod edit;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};

@@ -5,9 +5,9 @@
 //! flush the store and return.
 //!
 //! Reloads (SIGHUP, or the config file changing) swap the config every
-//! part reads through a [`Live`] handle; see [`crate::reload`]. While the
+//! part reads through a [`Live`] handle; see [`crate::daemon::reload`]. While the
 //! daemon runs, the commands that read the store reach it through the
-//! control socket ([`crate::control`]).
+//! control socket ([`crate::daemon::control`]).
 //!
 //! Stop order: the token is cancelled; pollers stop at their next await
 //! without waiting for a parse on its blocking thread (the parse stops at
@@ -16,6 +16,9 @@
 //! the server stops accepting and finishes its requests; the publisher
 //! exits; then the store is flushed. Tasks get `GRACE` to finish before
 //! the flush happens anyway.
+
+pub mod control;
+pub mod reload;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,13 +30,13 @@ use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
 use crate::config::{Config, Live};
-use crate::fetch::Fetcher;
-use crate::poll::Poller;
+use crate::ingest::fetch::Fetcher;
+use crate::ingest::poll::Poller;
+use crate::ingest::scheduler;
+use crate::publish::websub;
 use crate::publish::{Format, Outputs, Scope};
-use crate::scheduler;
 use crate::server::{self, AppState};
 use crate::store::Store;
-use crate::websub;
 
 /// How long tasks get to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(5);
@@ -53,7 +56,7 @@ pub enum DaemonError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    Client(#[from] crate::fetch::ClientError),
+    Client(#[from] crate::ingest::fetch::ClientError),
 }
 
 /// Runs the daemon until a stop signal.
@@ -62,7 +65,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // must stop the daemon cleanly, not kill it.
     let signals = Signals::install();
     let config = Arc::new(config);
-    let store = crate::commands::open_store(&config, "rafid run")?;
+    let store = crate::cli::commands::open_store(&config, "rafid run")?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Bind {
@@ -146,12 +149,12 @@ async fn serve_outputs(
         changed.clone(),
         token.clone(),
     ));
-    tasks.spawn(crate::reload::watch(
+    tasks.spawn(crate::daemon::reload::watch(
         reloads,
         token.clone(),
         changed.clone(),
     ));
-    match crate::control::Server::bind(store.dir(), bound) {
+    match crate::daemon::control::Server::bind(store.dir(), bound) {
         Ok(control) => {
             tasks.spawn(control.run(
                 live.clone(),

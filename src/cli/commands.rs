@@ -9,8 +9,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{self, Config, ConfigError};
-use crate::fetch::Fetcher;
-use crate::poll::{Outcome, Poller, Report};
+use crate::ingest::fetch::Fetcher;
+use crate::ingest::poll::{Outcome, Poller, Report};
 use crate::publish::{Cursor, Format, Scope, render_page_from_store};
 use crate::store::{ImportError, IngestStats, Retention, Store, StoreError};
 
@@ -100,7 +100,7 @@ pub fn check(explicit: Option<&std::path::Path>) -> Result<(), Failure> {
 }
 
 /// The config `rafid init` writes: every section, commented, valid as it is.
-pub const STARTER_CONFIG: &str = include_str!("../config/starter.toml");
+pub const STARTER_CONFIG: &str = include_str!("../../config/starter.toml");
 
 /// `rafid init [PATH]`: writes the starter config to `path`, else where
 /// `-c`/`$RAFID_CONFIG` say, else `./config/rafid.toml`; never over an
@@ -337,7 +337,8 @@ pub fn feeds_to_poll(
             .cloned()
             .collect());
     }
-    let canon = |u: &str| crate::normalize::canonical_link(u.trim()).unwrap_or(u.to_string());
+    let canon =
+        |u: &str| crate::ingest::normalize::canonical_link(u.trim()).unwrap_or(u.to_string());
     urls.iter()
         .map(|u| {
             config
@@ -441,7 +442,7 @@ pub fn feeds_poll(
     command: &crate::cli::Command,
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
-    if let Some(answer) = crate::control::forward(&config.storage.path, command, out) {
+    if let Some(answer) = crate::daemon::control::forward(&config.storage.path, command, out) {
         return answer;
     }
     let store = open_store(config, "rafid feeds poll")?;
@@ -531,11 +532,10 @@ pub async fn rules_test(
 ) -> Result<String, Failure> {
     let configured = |url: &str| {
         config.feed(url).or_else(|| {
-            let canon = crate::normalize::canonical_link(url)?;
-            config
-                .feeds
-                .iter()
-                .find(|f| crate::normalize::canonical_link(f.key()).as_deref() == Some(&canon))
+            let canon = crate::ingest::normalize::canonical_link(url)?;
+            config.feeds.iter().find(|f| {
+                crate::ingest::normalize::canonical_link(f.key()).as_deref() == Some(&canon)
+            })
         })
     };
     let feed_cfg = match feed {
@@ -573,14 +573,14 @@ pub async fn rules_test(
         };
         let shown = config::redact_url(&url);
         match fetcher
-            .fetch(fc, &url, &crate::fetch::Validators::default())
+            .fetch(fc, &url, &crate::ingest::fetch::Validators::default())
             .await
         {
-            Ok(crate::fetch::Fetched::Body(b)) => {
-                let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
+            Ok(crate::ingest::fetch::Fetched::Body(b)) => {
+                let d = crate::ingest::fetch::decode_body(&b.bytes, b.content_type.as_deref());
                 (d.text, b.final_url)
             }
-            Ok(crate::fetch::Fetched::NotModified { status, .. }) => {
+            Ok(crate::ingest::fetch::Fetched::NotModified { status, .. }) => {
                 return Err(Failure::user(format!(
                     "{shown}: HTTP {status} without a body"
                 )));
@@ -594,14 +594,14 @@ pub async fn rules_test(
         let base = url::Url::from_file_path(&abs)
             .or_else(|_| url::Url::parse("file:///"))
             .map_err(|_| Failure::user(format!("{source}: cannot name the file as a URL")))?;
-        (crate::fetch::decode_body(&bytes, None).text, base)
+        (crate::ingest::fetch::decode_body(&bytes, None).text, base)
     };
     let shown = if is_url {
         config::redact_str(source)
     } else {
         source.to_string()
     };
-    let doc = crate::parse::parse(&text, &base, config.poll.max_items_per_fetch)
+    let doc = crate::ingest::parse::parse(&text, &base, config.poll.max_items_per_fetch)
         .map_err(|e| Failure::user(format!("{shown}: {e}")))?;
     Ok(crate::rules::report::report(config, feed_cfg, &shown, &doc))
 }
@@ -669,11 +669,11 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
         } else if st.gone {
             "never: the server said 410 Gone".to_string()
         } else {
-            let due = crate::scheduler::next_due(config, feed, state.as_ref(), now);
+            let due = crate::ingest::scheduler::next_due(config, feed, state.as_ref(), now);
             format!(
                 "{} ({})",
                 when(Some(due)),
-                crate::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
+                crate::ingest::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
             )
         };
         let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();
@@ -732,15 +732,15 @@ pub fn dedup_eval(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let summary = if shown == "-" {
-        crate::dedup_eval::run(&dedup, &shown, std::io::stdin().lock(), &mut out)
+        crate::dedup::eval::run(&dedup, &shown, std::io::stdin().lock(), &mut out)
     } else {
         let file = std::fs::File::open(pairs)
             .map_err(|e| Failure::user(format!("{shown}: cannot read: {e}")))?;
-        crate::dedup_eval::run(&dedup, &shown, std::io::BufReader::new(file), &mut out)
+        crate::dedup::eval::run(&dedup, &shown, std::io::BufReader::new(file), &mut out)
     }
     .map_err(|e| match e {
-        crate::dedup_eval::EvalError::Input { .. } => Failure::user(e),
-        crate::dedup_eval::EvalError::Io { .. } => Failure::internal(e),
+        crate::dedup::eval::EvalError::Input { .. } => Failure::user(e),
+        crate::dedup::eval::EvalError::Io { .. } => Failure::internal(e),
     })?;
     out.flush()
         .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))?;
@@ -778,7 +778,7 @@ pub fn dedup_explain(
     let Some(stored) = store.item(id)? else {
         return Err(Failure::user(format!("{item}: the item is gone")));
     };
-    let explanation = crate::explain::explain(
+    let explanation = crate::dedup::explain::explain(
         &stored,
         store.splits_of(id)?,
         &config.dedup,

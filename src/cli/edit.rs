@@ -13,7 +13,7 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
 use crate::cli::FeedsCommand;
-use crate::commands::Failure;
+use crate::cli::commands::Failure;
 use crate::config;
 
 /// A feed to add, as given on the command line or found in OPML.
@@ -28,7 +28,7 @@ pub struct NewFeed {
 /// The key two URLs are the same feed under, as `check` compares them.
 fn canonical(url: &str) -> String {
     let url = url.trim();
-    crate::normalize::canonical_link(url).unwrap_or_else(|| url.to_string())
+    crate::ingest::normalize::canonical_link(url).unwrap_or_else(|| url.to_string())
 }
 
 fn parse_doc(path: &Path, text: &str) -> Result<DocumentMut, Failure> {
@@ -466,9 +466,9 @@ pub struct Probe {
     pub items: usize,
 }
 
-fn fetcher() -> Result<(crate::fetch::Fetcher, config::Config), Failure> {
+fn fetcher() -> Result<(crate::ingest::fetch::Fetcher, config::Config), Failure> {
     let cfg = config::parse(Path::new("(defaults)"), "").map_err(Failure::internal)?;
-    let f = crate::fetch::Fetcher::new(&cfg.poll).map_err(Failure::internal)?;
+    let f = crate::ingest::fetch::Fetcher::new(&cfg.poll).map_err(Failure::internal)?;
     Ok((f, cfg))
 }
 
@@ -490,8 +490,8 @@ async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
         // The error names the (redacted) URL itself.
         .map_err(|e| Failure::user(format!("fetching {e}")))?;
     match fetched {
-        crate::fetch::Fetched::Body(b) => {
-            let d = crate::fetch::decode_body(&b.bytes, b.content_type.as_deref());
+        crate::ingest::fetch::Fetched::Body(b) => {
+            let d = crate::ingest::fetch::decode_body(&b.bytes, b.content_type.as_deref());
             Ok((d.text, b.final_url, b.content_type))
         }
         _ => Err(Failure::user(format!(
@@ -504,7 +504,7 @@ async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
 /// Fetches a feed and reads its title and items.
 pub async fn probe(url: &Url) -> Result<Probe, Failure> {
     let (text, final_url, _) = get(url).await?;
-    let parsed = crate::parse::parse(&text, &final_url, usize::MAX)
+    let parsed = crate::ingest::parse::parse(&text, &final_url, usize::MAX)
         .map_err(|e| Failure::user(format!("{}: {e}", config::redact_url(url))))?;
     Ok(Probe {
         title: parsed.meta.title,
@@ -672,7 +672,7 @@ pub fn edit(
                 limit: None,
                 before: None,
             };
-            crate::control::run_reader(&cfg, &opml, out)
+            crate::daemon::control::run_reader(&cfg, &opml, out)
         }),
     })
 }

@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::DedupConfig;
+use crate::dedup::near::{Doc, Reader, same_story};
 use crate::model::{Item, OutletCopy, Source};
-use crate::neardup::{Doc, Reader, same_story};
 use crate::store::{Priorities, Split, Why, choose_shown, links_home};
 
 /// The longest text shared shown in full; longer runs are cut.
