@@ -154,9 +154,6 @@ impl BodyDecoder {
     }
 }
 
-/// Reads the body and decodes its `Content-Encoding`, abandoning it as soon
-/// as either the bytes read or the bytes decoded pass `limit`.
-
 #[cfg(test)]
 mod tests {
     use super::*;
