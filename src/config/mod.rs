@@ -46,6 +46,13 @@ pub fn default_user_agent() -> String {
     )
 }
 
+/// `server.base_url` unless set: rafid as reached at `listen` itself.
+pub fn default_base_url(listen: SocketAddr) -> Url {
+    // Any socket address makes a valid authority, in brackets for IPv6.
+    Url::parse(&format!("http://{listen}/"))
+        .unwrap_or_else(|_| unreachable!("http://{listen}/ is a URL"))
+}
+
 /// `storage.cache` unless set: bytes of sled's page cache. sled's own
 /// default (1 GiB) is far more than a feed store needs.
 pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;

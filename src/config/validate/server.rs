@@ -9,7 +9,7 @@ use url::Url;
 
 use super::Validator;
 use crate::config::raw::RawServer;
-use crate::config::{Purpose, ServerConfig, resolve_secret};
+use crate::config::{Purpose, ServerConfig, default_base_url, resolve_secret};
 
 /// The shortest `server.admin_token` accepted.
 pub const MIN_ADMIN_TOKEN: usize = 16;
@@ -35,9 +35,8 @@ impl Validator<'_> {
                 }
             },
         };
-        let default_base = format!("http://{listen}/");
         let base_url = match &raw.base_url {
-            None => Url::parse(&default_base).ok(),
+            None => Some(default_base_url(listen)),
             Some(v) => match Url::parse(v.get_ref()) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
                 _ => {
