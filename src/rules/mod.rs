@@ -24,6 +24,10 @@
 //!
 //! Within a rule set, a match on any field counts; `drop` wins over `keep`,
 //! and a set with `keep` rules lets through only what one of them matches.
+//!
+//! Compiled rules are plain data, shared by config clones; what they said
+//! of stored items is remembered apart, in a `Verdicts` owned by whoever
+//! renders.
 
 mod lang;
 pub mod report;
