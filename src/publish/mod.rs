@@ -29,6 +29,7 @@ use url::Url;
 
 use crate::config::{Config, redact_str};
 use crate::model::{Item, ItemId, hex};
+use crate::rules::Verdicts;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -417,7 +418,29 @@ pub fn render_page_from_store(
     limit: usize,
     before: Option<Cursor>,
 ) -> Result<Rendered, StoreError> {
-    let (items, page) = read_page(store, config, scope, limit, before)?;
+    render_page_judged(
+        store,
+        config,
+        &Verdicts::default(),
+        scope,
+        format,
+        limit,
+        before,
+    )
+}
+
+/// `render_page_from_store`, asking `verdicts` whether a river's rules keep
+/// each item.
+fn render_page_judged(
+    store: &Store,
+    config: &Config,
+    verdicts: &Verdicts,
+    scope: &Scope,
+    format: Format,
+    limit: usize,
+    before: Option<Cursor>,
+) -> Result<Rendered, StoreError> {
+    let (items, page) = read_page(store, config, verdicts, scope, limit, before)?;
     let view = View {
         config,
         store_id: store.store_id(),
@@ -431,6 +454,7 @@ pub fn render_page_from_store(
 fn read_page(
     store: &Store,
     config: &Config,
+    verdicts: &Verdicts,
     scope: &Scope,
     limit: usize,
     before: Option<Cursor>,
@@ -448,7 +472,7 @@ fn read_page(
             Some(river) => {
                 let feeds: Vec<&str> = config.river_feeds(river).map(|f| f.key()).collect();
                 let scan = crate::store::river_scan_bound(limit);
-                let keep = |item: &Item| river.rules.keeps_item(item);
+                let keep = |item: &Item| verdicts.keeps(&river.rules, item);
                 let feeds = (!river.tags.is_empty()).then_some(&feeds[..]);
                 store.newest_matching(feeds, bound, limit.saturating_add(1), scan, keep)?
             }
@@ -1267,6 +1291,8 @@ pub struct Outputs {
     /// Renders under way on request, so concurrent requests for one page
     /// wait for one render instead of each doing it.
     inflight: Mutex<HashMap<PageKey, Arc<RenderCell>>>,
+    /// What the rivers' rules said of each item, for the next render.
+    verdicts: Verdicts,
 }
 
 /// One page of one scope in one format: `None` is the first page.
@@ -1305,6 +1331,20 @@ impl Outputs {
         }
         pages.insert((scope, format, c), r.clone());
         r
+    }
+
+    /// `render_page_from_store`, remembering the rivers' verdicts for the
+    /// renders after it.
+    pub fn render_page_from_store(
+        &self,
+        store: &Store,
+        config: &Config,
+        scope: &Scope,
+        format: Format,
+        limit: usize,
+        before: Option<Cursor>,
+    ) -> Result<Rendered, StoreError> {
+        render_page_judged(store, config, &self.verdicts, scope, format, limit, before)
     }
 
     /// Forgets every rendered output (they are rendered again on request).
@@ -1380,7 +1420,7 @@ impl Outputs {
     /// (tags are rendered again on their next request).
     pub fn refresh(&self, store: &Store, config: &Config) -> Result<(), StoreError> {
         let limit = config.output.max_items;
-        let (items, page) = read_page(store, config, &Scope::All, limit, None)?;
+        let (items, page) = read_page(store, config, &self.verdicts, &Scope::All, limit, None)?;
         let view = View {
             config,
             store_id: store.store_id(),

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use crate::config::{Live, redact_url};
-use crate::publish::{Cursor, Format, Outputs, Rendered, Scope, render_page_from_store};
+use crate::publish::{Cursor, Format, Outputs, Rendered, Scope};
 use crate::store::Store;
 
 /// What the handlers share.
@@ -200,9 +200,10 @@ async fn serve(
         let store = s.store.clone();
         let config = s.config.borrow().clone();
         let sc = scope.clone();
+        let outputs = s.outputs.clone();
         let r = tokio::task::spawn_blocking(move || {
             let limit = config.output.max_items;
-            render_page_from_store(&store, &config, &sc, format, limit, before)
+            outputs.render_page_from_store(&store, &config, &sc, format, limit, before)
         })
         .await;
         match r {
