@@ -97,8 +97,7 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
         .unwrap();
     assert_eq!(code, Some(0));
     assert!(atom.contains("<entry"), "{atom}");
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }
 
 /// Issue 16: when every host fails to connect, `/status` says the network
@@ -154,6 +153,5 @@ async fn status_says_when_there_is_no_network() {
             "{status}"
         );
     }
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }

@@ -20,6 +20,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use common::rss::{Feed, Item};
 
 const ETAG: &str = "W/\"v1,with;odd\"";
 const LAST_MODIFIED: &str = "Tue, 05 Mar 2024 10:00:00 GMT";
@@ -43,11 +44,13 @@ struct Recorder {
 
 fn feed(title: &str) -> String {
     // No dates: the adaptive interval stays out of the way of the schedule.
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title>\
-         <item><guid>{title}-1</guid><title>{title}: خبر</title><link>https://p.example/{title}/1</link></item>\
-         </channel></rss>"
-    )
+    Feed::new(title)
+        .item(Item::new(
+            &format!("{title}-1"),
+            &format!("{title}: خبر"),
+            &format!("https://p.example/{title}/1"),
+        ))
+        .rss()
 }
 
 async fn handle(State(rec): State<Arc<Recorder>>, uri: Uri, headers: HeaderMap) -> Response {

@@ -171,6 +171,5 @@ async fn private_rivers_need_their_token_are_listed_nowhere_public_and_rotate_on
         open.1
     );
 
-    daemon.token.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), daemon.handle).await;
+    daemon.stop().await;
 }

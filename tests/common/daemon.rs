@@ -41,6 +41,17 @@ pub async fn start_daemon(cfg: rafid::config::Config) -> Daemon {
     }
 }
 
+impl Daemon {
+    /// Cancels the daemon; it must stop, without error, in time.
+    pub async fn stop(self) {
+        self.token.cancel();
+        match tokio::time::timeout(STOP_WAIT, self.handle).await {
+            Ok(Ok(Ok(()))) => {}
+            other => panic!("the daemon did not stop cleanly: {other:?}"),
+        }
+    }
+}
+
 /// A client for a daemon on 127.0.0.1, whatever proxy the environment sets.
 pub fn http_client() -> reqwest::Client {
     rafid::ingest::fetch::install_tls_provider();
