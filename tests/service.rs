@@ -186,16 +186,20 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
         feeds_in_status(&get("/status").await.1).len() == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The kept feed, polled once a second, is the clock: one of its polls
+    // for a request to the removed feed still under way to end, three more
+    // in which none may start.
+    let kept_polls = |more: usize| {
+        let (server, from) = (server.clone(), server.seen_for("/rss.xml").len());
+        wait_for("the kept feed's next polls", move || {
+            let server = server.clone();
+            async move { server.seen_for("/rss.xml").len() >= from + more }
+        })
+    };
+    kept_polls(1).await;
     let polls_of_b = server.seen_for("/atom.xml").len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    kept_polls(3).await;
     assert_eq!(server.seen_for("/atom.xml").len(), polls_of_b);
-    // The first feed goes on being polled.
-    let polls_of_a = server.seen_for("/rss.xml").len();
-    wait_for("the kept feed's next poll", || async {
-        server.seen_for("/rss.xml").len() > polls_of_a
-    })
-    .await;
 
     stop.store(true, Ordering::Relaxed);
     for h in hammers {
