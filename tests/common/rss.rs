@@ -17,6 +17,8 @@ pub struct Feed {
 #[derive(Clone, Debug)]
 pub struct Item {
     guid: String,
+    /// `isPermaLink="false"`: the guid is a name, not the item's address.
+    guid_is_name: bool,
     title: String,
     link: String,
     body: Option<String>,
@@ -74,8 +76,13 @@ impl Feed {
         }
         s.push('\n');
         for i in &self.items {
+            let attr = if i.guid_is_name {
+                " isPermaLink=\"false\""
+            } else {
+                ""
+            };
             s.push_str(&format!(
-                "<item><guid>{}</guid><title>{}</title><link>{}</link>",
+                "<item><guid{attr}>{}</guid><title>{}</title><link>{}</link>",
                 esc(&i.guid),
                 esc(&i.title),
                 esc(&i.link)
@@ -141,6 +148,7 @@ impl Item {
     pub fn new(guid: &str, title: &str, link: &str) -> Item {
         Item {
             guid: guid.to_string(),
+            guid_is_name: false,
             title: title.to_string(),
             link: link.to_string(),
             body: None,
@@ -150,6 +158,11 @@ impl Item {
 
     pub fn body(mut self, body: &str) -> Item {
         self.body = Some(body.to_string());
+        self
+    }
+
+    pub fn guid_is_name(mut self) -> Item {
+        self.guid_is_name = true;
         self
     }
 
