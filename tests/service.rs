@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{FeedServer, Running, rafid, run};
+use common::{FeedServer, Running, rafid, rewrite, run};
 
 /// A config polling each of `feeds` (url, tags) every second.
 fn config_text(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> String {
@@ -27,19 +27,6 @@ fn config_text(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> String {
         ));
     }
     s
-}
-
-/// Writes the config so the file's modification time surely moves.
-fn rewrite(path: &Path, text: &str) {
-    let before = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    loop {
-        std::fs::write(path, text).unwrap();
-        let after = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if after != before {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 async fn wait_for<F, Fut>(what: &str, mut f: F)

@@ -27,3 +27,17 @@ pub fn write_config(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> PathB
     std::fs::write(&path, s).unwrap();
     path
 }
+
+/// Writes a config so that its modification time surely moves, as a
+/// daemon watching the file needs to see the change.
+pub fn rewrite(path: &Path, text: &str) {
+    let before = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    loop {
+        std::fs::write(path, text).unwrap();
+        let after = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if after != before {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

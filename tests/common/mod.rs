@@ -15,7 +15,7 @@ pub mod rss;
 pub mod server;
 
 pub use bin::{rafid, run, run_ok};
-pub use config::write_config;
+pub use config::{rewrite, write_config};
 pub use daemon::{Daemon, Running, start_daemon};
 pub use fixtures::{
     STANDARD_UNIQUE_ITEMS, fixture_bytes, fixture_path, fixture_text, serve_standard,
