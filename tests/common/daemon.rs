@@ -97,7 +97,7 @@ impl Running {
         let start = Instant::now();
         let serving = loop {
             let log = read_log(&running.log);
-            if let Some(l) = log.lines().find(|l| l.contains("serving")) {
+            if let Some(l) = log.lines().find(|l| l.contains(" serving listen=")) {
                 break l.to_string();
             }
             if let Some(status) = running.child.try_wait().unwrap() {
