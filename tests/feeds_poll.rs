@@ -3,24 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{FeedServer, start_daemon, write_config};
-
-fn rafid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rafid"));
-    c.env_remove("RAFID_CONFIG").env_remove("STATE_DIRECTORY");
-    c
-}
-
-fn run(cfg: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = rafid().arg("-c").arg(cfg).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{FeedServer, run, start_daemon, write_config};
 
 #[test]
 fn feeds_poll_without_a_daemon_polls_the_feeds_named() {
@@ -114,8 +97,7 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
         .unwrap();
     assert_eq!(code, Some(0));
     assert!(atom.contains("<entry"), "{atom}");
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }
 
 /// Issue 16: when every host fails to connect, `/status` says the network
@@ -171,6 +153,5 @@ async fn status_says_when_there_is_no_network() {
             "{status}"
         );
     }
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }

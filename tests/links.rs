@@ -122,6 +122,5 @@ async fn every_published_link_resolves_for_tags_with_awkward_names() {
         )),
         "{body}"
     );
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }

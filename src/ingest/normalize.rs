@@ -496,9 +496,39 @@ mod tests {
         );
     }
 
+    fn hex(d: [u8; 16]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn digest_separates_parts() {
+        // Moving a byte across a boundary must change the key: without the
+        // length prefixes both would hash "abc".
         assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
-        assert_eq!(digest(&[b"x"]), digest(&[b"x"]));
+        assert_ne!(digest(&[b"abc"]), digest(&[b"ab", b"c"]));
+        assert_ne!(digest(&[b"", b"x"]), digest(&[b"x"]));
+    }
+
+    #[test]
+    fn digest_changes_with_any_byte() {
+        let base = b"https://a.example/f\0guid-1".to_vec();
+        let d = digest(&[&base]);
+        for i in 0..base.len() {
+            let mut changed = base.clone();
+            changed[i] ^= 1;
+            assert_ne!(digest(&[&changed]), d, "byte {i}");
+        }
+    }
+
+    /// Stored keys were made by earlier runs and builds: the digest of a
+    /// given input must never change, or every item would be new again.
+    #[test]
+    fn digest_is_stable_across_runs() {
+        assert_eq!(hex(digest(&[b"x"])), "f91b14e7bbea4c5bfa0e1a7040177166");
+        assert_eq!(
+            hex(digest(&[b"https://a.example/f", b"guid-1"])),
+            "998da5bcaa57fe0f6896e2cc41f6f5e3"
+        );
+        assert_eq!(hex(digest(&[])), "e3b0c44298fc1c149afbf4c8996fb924");
     }
 }
