@@ -669,11 +669,11 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
         } else if st.gone {
             "never: the server said 410 Gone".to_string()
         } else {
-            let due = crate::ingest::scheduler::next_due(config, feed, state.as_ref(), now);
+            let due = crate::ingest::schedule::next_due(config, feed, state.as_ref(), now);
             format!(
                 "{} ({})",
                 when(Some(due)),
-                crate::ingest::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
+                crate::ingest::schedule::next_poll_reason(config, feed, state.as_ref(), now)
             )
         };
         let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();

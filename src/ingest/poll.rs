@@ -72,7 +72,7 @@ pub struct Poller {
     /// Parsing and storing is CPU work: one document per core at a time.
     cpu: Arc<Semaphore>,
     /// When each feed is next polled, as the scheduler planned it.
-    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
+    pub schedule: Arc<crate::ingest::schedule::Schedule>,
 }
 
 impl Poller {
@@ -162,8 +162,8 @@ impl Poller {
                     self.schedule
                         .unreachable(&key, host, &e.to_string(), self.hosts(), Utc::now());
                 match verdict {
-                    crate::ingest::scheduler::Unreachable::Feed => false,
-                    crate::ingest::scheduler::Unreachable::Network { uncount } => {
+                    crate::ingest::schedule::Unreachable::Feed => false,
+                    crate::ingest::schedule::Unreachable::Network { uncount } => {
                         for other in uncount.iter().filter(|k| **k != key) {
                             self.uncount_failure(other);
                         }
@@ -338,7 +338,7 @@ impl Poller {
 fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
     if let Some(feed) = config.feed(key) {
         let (interval, why) =
-            crate::ingest::scheduler::effective_interval(config, feed, Some(state));
+            crate::ingest::schedule::effective_interval(config, feed, Some(state));
         state.interval_secs = Some(interval.as_secs());
         state.interval_reason = Some(why);
     }
@@ -716,7 +716,7 @@ mod tests {
         assert_eq!(st.consecutive_failures, 1);
         assert_eq!(st.last_error.as_deref(), Some(msg.as_str()));
         assert!(
-            crate::ingest::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
+            crate::ingest::schedule::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
                 .contains("backing off"),
         );
         assert_eq!(store.item_count(), 0);

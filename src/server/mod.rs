@@ -31,7 +31,7 @@ pub struct AppState {
     pub store: Store,
     pub outputs: Arc<Outputs>,
     /// The polls the scheduler has planned, shown by `/status`.
-    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
+    pub schedule: Arc<crate::ingest::schedule::Schedule>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -439,7 +439,7 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
             let polled = f.enabled && !st.as_ref().is_some_and(|s| s.gone);
             let next = polled.then(|| {
                 s.schedule.plan(f.key(), || {
-                    crate::ingest::scheduler::next_due(&config, f, st.as_ref(), now)
+                    crate::ingest::schedule::next_due(&config, f, st.as_ref(), now)
                 })
             });
             let next_reason = match s.schedule.outage_retry(f.key()) {
@@ -447,10 +447,10 @@ async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
                     "no network: retried with every other feed at {}",
                     at.format("%Y-%m-%d %H:%M:%S UTC")
                 ),
-                None => crate::ingest::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
+                None => crate::ingest::schedule::next_poll_reason(&config, f, st.as_ref(), now),
             };
             let (interval, why) =
-                crate::ingest::scheduler::effective_interval(&config, f, st.as_ref());
+                crate::ingest::schedule::effective_interval(&config, f, st.as_ref());
             let st = st.unwrap_or_default();
             let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
             json!({
