@@ -370,7 +370,6 @@ pub fn next_poll_reason(
     format!("every {}: {why}", human(interval))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
