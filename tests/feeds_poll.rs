@@ -68,7 +68,7 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
             (path, cfg)
         })
         .find(|(_, cfg)| {
-            let due = rafid::ingest::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
+            let due = rafid::ingest::schedule::next_due(cfg, &cfg.feeds[0], None, now);
             due - now > chrono::Duration::seconds(40)
         })
         .unwrap();

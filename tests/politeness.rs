@@ -300,7 +300,7 @@ async fn no_network_at_start_is_not_counted_as_each_feeds_failure() {
         assert_eq!(st.consecutive_failures, 0, "{:?}", st.last_error);
         assert!(st.last_error.as_deref().unwrap().contains("no network"));
         // After a restart it is polled soon, not after a backoff.
-        let due = rafid::ingest::scheduler::next_due(&cfg, feed, Some(&st), now);
+        let due = rafid::ingest::schedule::next_due(&cfg, feed, Some(&st), now);
         assert!(due <= now + chrono::Duration::seconds(60), "{due}");
     }
 }

@@ -83,6 +83,7 @@ async fn secrets_in_feed_urls_are_never_shown() {
         store: store.clone(),
         outputs: Arc::new(rafid::publish::Outputs::default()),
         schedule: Arc::default(),
+        counters: poller.counters.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

@@ -536,7 +536,7 @@ async fn status_shows_the_planned_first_poll_not_one_moving_with_the_request() {
             config::load(&write_config(dir.path(), &[(url.as_str(), &[][..])], "")).unwrap()
         })
         .find(|cfg| {
-            let due = rafid::ingest::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
+            let due = rafid::ingest::schedule::next_due(cfg, &cfg.feeds[0], None, now);
             due - now > chrono::Duration::seconds(40)
         })
         .unwrap();

@@ -661,23 +661,18 @@ pub fn feeds_list(config: &Config, store: &Store, out: &mut dyn Write) -> Result
             .unwrap_or_else(|| "never".into())
     };
     let io = |e: std::io::Error| Failure::internal(format!("writing to stdout: {e}"));
-    for feed in &config.feeds {
-        let state = store.feed_state(feed.key())?;
-        let st = state.clone().unwrap_or_default();
+    for health in crate::ingest::health::FeedHealth::join(config, store.feed_states()?) {
+        let (feed, st) = (health.feed, &health.state);
         let next = if !feed.enabled {
             "disabled in the config".to_string()
         } else if st.gone {
             "never: the server said 410 Gone".to_string()
         } else {
-            let due = crate::ingest::scheduler::next_due(config, feed, state.as_ref(), now);
-            format!(
-                "{} ({})",
-                when(Some(due)),
-                crate::ingest::scheduler::next_poll_reason(config, feed, state.as_ref(), now)
-            )
+            let due = health.next_due(now);
+            format!("{} ({})", when(Some(due)), health.next_poll_reason(now))
         };
-        let title = feed.title.clone().or(st.title.clone()).unwrap_or_default();
-        writeln!(out, "{}  {title}", config::redact_url(&feed.url)).map_err(io)?;
+        let title = health.title().unwrap_or_default();
+        writeln!(out, "{}  {title}", health.shown_url()).map_err(io)?;
         writeln!(out, "  last success: {}", when(st.last_success)).map_err(io)?;
         if let Some(e) = &st.last_error {
             writeln!(out, "  last error:   {e}").map_err(io)?;

@@ -115,7 +115,10 @@ async fn serve_outputs(
         .map(|a| a.to_string())
         .unwrap_or_else(|_| config.server.listen.to_string());
     let (reloads, live) = watch::channel(config.clone());
-    let poller = Poller::new(config.clone(), store.clone(), fetcher);
+    // One set of poll counters, written by the poller, shown by /metrics.
+    let counters = Arc::new(crate::ingest::counters::Counters::default());
+    let poller =
+        Poller::new(config.clone(), store.clone(), fetcher).counting_into(counters.clone());
     let schedule = poller.schedule.clone();
     let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
@@ -141,6 +144,7 @@ async fn serve_outputs(
         store: store.clone(),
         outputs,
         schedule,
+        counters,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(
