@@ -36,7 +36,7 @@ use crate::model::Item;
 use crate::store::{Store, StoreError};
 
 pub use cache::{Outputs, Rendered};
-pub use opml::{opml, opml_with, own_titles};
+pub use opml::{OpmlFeed, opml, opml_with, own_titles, read_opml};
 pub use sanitize::sanitize;
 pub use scope::{
     Format, Scope, feed_url, in_river, in_scope, is_public, listed_scopes, path_segment, scopes,
