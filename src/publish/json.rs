@@ -34,10 +34,7 @@ pub(crate) fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8>
             }
         }
         if let (Some(_), Some(s)) = (&content, &summary) {
-            o.insert(
-                "summary".into(),
-                json!(crate::ingest::parse::html_fragment_to_text(s).trim()),
-            );
+            o.insert("summary".into(), json!(crate::text::html_to_text(s)));
         }
         o.insert("date_published".into(), json!(rfc3339(item.sort_time())));
         if item.updated.is_some() {

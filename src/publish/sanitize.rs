@@ -105,7 +105,7 @@ pub(crate) fn plain_title(title: &str) -> std::borrow::Cow<'_, str> {
     // none are left, and after a few rounds defuse what remains.
     let mut t = title.to_string();
     for _ in 0..4 {
-        t = crate::ingest::parse::html_fragment_to_text(&t);
+        t = crate::text::html_to_text(&t);
         if !has_markup(&t) {
             return t.into();
         }
@@ -174,7 +174,7 @@ pub(crate) fn capped<'a>(
     match original {
         Some(link) => {
             out.push_str("<p><a href=\"");
-            out.push_str(&link.replace('&', "&amp;").replace('"', "&quot;"));
+            out.push_str(&crate::text::escape(link));
             out.push_str("\">…</a></p>");
         }
         None => out.push_str("<p>…</p>"),

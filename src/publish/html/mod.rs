@@ -26,6 +26,7 @@ use crate::model::Item;
 use crate::publish::sanitize::{item_base, item_html, plain_title, web_url};
 use crate::publish::scope::{Format, Scope, listed_scopes};
 use crate::publish::view::{Page, View};
+use crate::text::{escape, html_to_text};
 
 /// The Content-Security-Policy the page is served with: no script, no
 /// plugins, no frames, no forms; images from anywhere (feeds embed them).
@@ -174,26 +175,26 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     let _ = write!(
         h,
         "<!DOCTYPE html>\n<html lang=\"{}\" dir=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n",
-        esc(&out.lang),
+        escape(&out.lang),
         if out.arabic() { "rtl" } else { "ltr" }
     );
     h.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-    let _ = writeln!(h, "<title>{}</title>", esc(&title));
+    let _ = writeln!(h, "<title>{}</title>", escape(&title));
     for f in Format::FEEDS {
         let _ = writeln!(
             h,
             "<link rel=\"alternate\" type=\"{}\" title=\"{} ({})\" href=\"{}\">",
             f.media_type(),
-            esc(&title),
+            escape(&title),
             f.label(),
-            esc(&view.self_url(f))
+            escape(&view.self_url(f))
         );
     }
     if let Some(next) = page.next {
         let _ = writeln!(
             h,
             "<link rel=\"next\" href=\"{}\">",
-            esc(&view.page_url(Format::Html, Some(next)))
+            escape(&view.page_url(Format::Html, Some(next)))
         );
     }
     let _ = writeln!(h, "<style>{STYLE}</style>");
@@ -205,13 +206,13 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
     h.push_str("</head>\n<body>\n<header>\n");
     // No <bdi> inside: `dir="auto"` skips a bdi's text when it looks for
     // the first strong letter, so an Arabic title would be laid out LTR.
-    let _ = writeln!(h, "<h1 dir=\"auto\">{}</h1>", esc(&title));
+    let _ = writeln!(h, "<h1 dir=\"auto\">{}</h1>", escape(&title));
     let _ = write!(h, "<p class=\"subscribe\">{}", w.subscribe);
     for f in Format::FEEDS {
         let _ = write!(
             h,
             " <a href=\"{}\" type=\"{}\">{}</a>",
-            esc(&view.self_url(f)),
+            escape(&view.self_url(f)),
             f.media_type(),
             f.label()
         );
@@ -240,7 +241,7 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         let _ = write!(
             h,
             "<a rel=\"next\" href=\"{}\">{}</a>",
-            esc(&view.page_url(Format::Html, Some(next))),
+            escape(&view.page_url(Format::Html, Some(next))),
             w.older
         );
     }
@@ -248,7 +249,7 @@ pub(crate) fn page(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8> {
         let _ = write!(
             h,
             "<a href=\"{}\">{}</a>",
-            esc(&view.page_url(Format::Html, None)),
+            escape(&view.page_url(Format::Html, None)),
             w.newest
         );
     }
@@ -305,14 +306,14 @@ fn nav(h: &mut String, view: &View<'_>, w: &Words) {
         let _ = write!(
             h,
             "<li><a href=\"{}\"{current}><bdi>{}</bdi></a>",
-            esc(&view.scope_url(&scope, Format::Html)),
-            esc(&label)
+            escape(&view.scope_url(&scope, Format::Html)),
+            escape(&label)
         );
         for f in Format::FEEDS {
             let _ = write!(
                 h,
                 " <a href=\"{}\" type=\"{}\">{}</a>",
-                esc(&view.scope_url(&scope, f)),
+                escape(&view.scope_url(&scope, f)),
                 f.media_type(),
                 f.label()
             );
@@ -323,7 +324,7 @@ fn nav(h: &mut String, view: &View<'_>, w: &Words) {
         let _ = writeln!(
             h,
             "<li><a href=\"{}\" type=\"text/x-opml\">{}</a></li>",
-            esc(&opml),
+            escape(&opml),
             w.opml
         );
     }
@@ -340,7 +341,7 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
         excerpt(item, view.config.output.max_item_bytes)
     };
     let text_for_direction = if full {
-        crate::ingest::parse::html_fragment_to_text(&body)
+        html_to_text(&body)
     } else {
         body.clone()
     };
@@ -350,7 +351,7 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
     );
     h.push_str("<article");
     if let Some(lang) = item.language.as_deref().filter(|l| is_lang_tag(l)) {
-        let _ = write!(h, " lang=\"{}\"", esc(lang));
+        let _ = write!(h, " lang=\"{}\"", escape(lang));
     }
     let _ = writeln!(h, " dir=\"{dir}\">");
     let shown = if title.trim().is_empty() {
@@ -367,12 +368,12 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
             let _ = writeln!(
                 h,
                 "<h3><a href=\"{}\"><bdi>{}</bdi></a></h3>",
-                esc(&link),
-                esc(&shown)
+                escape(&link),
+                escape(&shown)
             );
         }
         None => {
-            let _ = writeln!(h, "<h3><bdi>{}</bdi></h3>", esc(&shown));
+            let _ = writeln!(h, "<h3><bdi>{}</bdi></h3>", escape(&shown));
         }
     }
     h.push_str("<p class=\"meta\">");
@@ -395,7 +396,7 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
             let _ = writeln!(h, "<div class=\"content\">{body}</div>");
         }
     } else if !body.is_empty() {
-        let _ = writeln!(h, "<p class=\"excerpt\">{}</p>", esc(&body));
+        let _ = writeln!(h, "<p class=\"excerpt\">{}</p>", escape(&body));
     }
     if item.sources.len() > 1 {
         // The label is the page's; inside an article in another language
@@ -411,7 +412,7 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
             let _ = write!(
                 h,
                 "<p class=\"also\"><bdi lang=\"{}\">{}</bdi> ",
-                esc(page_lang),
+                escape(page_lang),
                 w.also
             );
         }
@@ -434,12 +435,12 @@ fn outlet(h: &mut String, view: &View<'_>, s: &crate::model::Source) {
             let _ = write!(
                 h,
                 "<a class=\"source\" href=\"{}\"><bdi>{}</bdi></a>",
-                esc(&l),
-                esc(&name)
+                escape(&l),
+                escape(&name)
             );
         }
         None => {
-            let _ = write!(h, "<bdi class=\"source\">{}</bdi>", esc(&name));
+            let _ = write!(h, "<bdi class=\"source\">{}</bdi>", escape(&name));
         }
     }
 }
@@ -451,14 +452,7 @@ fn excerpt(item: &Item, max_bytes: usize) -> String {
     let Some(html) = summary.or(content) else {
         return String::new();
     };
-    // Paragraphs and lines end in a space, or their last and first words
-    // would run together (the sanitizer writes tags in lower case).
-    let spaced = html
-        .replace("</p>", "</p> ")
-        .replace("</div>", "</div> ")
-        .replace("</li>", "</li> ")
-        .replace("<br", " <br");
-    let text = crate::ingest::parse::html_fragment_to_text(&spaced);
+    let text = html_to_text(&html);
     let words: Vec<&str> = text.split_whitespace().collect();
     let mut out = String::new();
     for w in words {
@@ -571,22 +565,6 @@ fn json_ld(view: &View<'_>, items: &[Item]) -> String {
         .replace('<', "\\u003c")
         .replace('>', "\\u003e")
         .replace('&', "\\u0026")
-}
-
-/// Escapes text for HTML element content and double-quoted attributes.
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]
