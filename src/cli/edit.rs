@@ -287,120 +287,18 @@ fn next_table_mut(root: &mut Table, after: Option<isize>) -> Option<&mut Table> 
     best.map(|(_, t)| t)
 }
 
-/// The feeds of an OPML document: every `<outline>` with an `xmlUrl`; the
-/// `text` (or `title`) of the outlines around it become its tags, then the
-/// tags of its `category` attribute.
+/// The feeds of an OPML document (see `publish::read_opml`) as feeds to add.
 pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut folders: Vec<Option<String>> = Vec::new();
-    let mut feeds = Vec::new();
-    let mut saw_opml = false;
-    // Open elements and where they start: a document that ends with any
-    // still open is cut short, and importing part of it would be silent loss.
-    let mut open: Vec<(String, u64)> = Vec::new();
-    loop {
-        let at = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| {
-            let (line, col) = line_col(xml, reader.error_position());
-            format!("not OPML: {e} (line {line}, column {col})")
-        })?;
-        let (start, empty) = match &event {
-            Event::Start(e) => {
-                open.push((String::from_utf8_lossy(e.name().as_ref()).into_owned(), at));
-                (e, false)
-            }
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
-                open.pop();
-                if e.name().as_ref() == b"outline" {
-                    folders.pop();
-                }
-                continue;
-            }
-            Event::Eof => {
-                if let Some((name, at)) = open.last() {
-                    let (line, col) = line_col(xml, *at);
-                    return Err(format!(
-                        "not OPML: the document ends with <{name}> (line {line}, column {col}) still open; is the file cut short?"
-                    ));
-                }
-                break;
-            }
-            _ => continue,
-        };
-        match start.name().as_ref() {
-            b"opml" => saw_opml = true,
-            b"outline" => {
-                let mut attr = std::collections::HashMap::new();
-                for a in start.attributes().flatten() {
-                    let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                    let v = a
-                        .decode_and_unescape_value(reader.decoder())
-                        .map_err(|e| {
-                            let (line, col) = line_col(xml, at);
-                            format!(
-                                "not OPML: the <outline> at line {line}, column {col}: attribute {k}: {e}"
-                            )
-                        })?
-                        .into_owned();
-                    attr.insert(k, v);
-                }
-                let name = attr
-                    .get("text")
-                    .or_else(|| attr.get("title"))
-                    .filter(|s| !s.trim().is_empty())
-                    .cloned();
-                if let Some(url) = attr.get("xmlUrl").filter(|u| !u.trim().is_empty()) {
-                    let mut tags: Vec<String> = folders.iter().flatten().cloned().collect();
-                    for c in attr.get("category").into_iter().flat_map(|c| c.split(',')) {
-                        // OPML categories may be paths ("/news/world"): each part a tag.
-                        for part in c.split('/').map(str::trim).filter(|p| !p.is_empty()) {
-                            if !tags.iter().any(|t| t == part) {
-                                tags.push(part.to_string());
-                            }
-                        }
-                    }
-                    // rafid's own export names an untitled feed by its URL.
-                    let title = attr
-                        .get("title")
-                        .or(name.as_ref())
-                        .filter(|t| *t != url)
-                        .cloned();
-                    feeds.push(NewFeed {
-                        url: url.trim().to_string(),
-                        title,
-                        tags,
-                        interval: None,
-                    });
-                    if !empty {
-                        folders.push(None);
-                    }
-                } else if !empty {
-                    folders.push(name);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !saw_opml {
-        return Err("not OPML: no <opml> element".into());
-    }
-    Ok(feeds)
-}
-
-/// The line and column (both from 1, columns in characters) of byte `at`.
-fn line_col(text: &str, at: u64) -> (usize, usize) {
-    let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
+    let feeds = crate::publish::read_opml(xml)?;
+    Ok(feeds
+        .into_iter()
+        .map(|f| NewFeed {
+            url: f.url,
+            title: f.title,
+            tags: f.tags,
+            interval: None,
+        })
+        .collect())
 }
 
 /// Writes `text` to `path` through a file beside it and a rename, so a
@@ -1019,70 +917,6 @@ title = 'single quotes'
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "# mine\n# more\n");
         let mode = std::fs::metadata(&real).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o640);
-    }
-
-    /// Issue 16: a malformed OPML file was imported ("imported 1 feeds").
-    #[test]
-    fn malformed_opml_is_refused_with_the_error_and_where() {
-        let feed = r#"<outline text="a" xmlUrl="https://a.example/f"/>"#;
-        let cases = [
-            (
-                format!("<opml version=\"2.0\">\n<body>\n{feed}\n"),
-                "<body> (line 2, column 1) still open",
-            ),
-            (
-                format!("<opml version=\"2.0\"><body>\n<outline text=\"x\">{feed}</body></opml>"),
-                "(line 2,",
-            ),
-            (
-                format!(
-                    "<opml version=\"2.0\"><body>{feed}\n  <outline text=\"b\" xmlUrl=\"https://b.example/?a=1&b=2\"/></body></opml>"
-                ),
-                "the <outline> at line 2, column 3: attribute xmlUrl",
-            ),
-        ];
-        for (doc, expect) in cases {
-            let e = parse_opml(&doc).unwrap_err();
-            assert!(e.starts_with("not OPML: "), "{e}");
-            assert!(e.contains(expect), "{expect:?} not in {e:?}");
-        }
-    }
-
-    #[test]
-    fn opml_folders_become_tags() {
-        let xml = r#"<?xml version="1.0"?>
-<opml version="2.0"><head><title>x</title></head><body>
-  <outline text="أخبار">
-    <outline text="Daily" title="Daily" type="rss" xmlUrl="https://a.example/f?x=1&amp;y=2"/>
-    <outline text="World"><outline text="https://b.example/f" xmlUrl="https://b.example/f" category="extra,أخبار"/></outline>
-  </outline>
-  <outline text="Loose" xmlUrl="https://c.example/f"/>
-</body></opml>"#;
-        let feeds = parse_opml(xml).unwrap();
-        assert_eq!(
-            feeds,
-            vec![
-                NewFeed {
-                    url: "https://a.example/f?x=1&y=2".into(),
-                    title: Some("Daily".into()),
-                    tags: vec!["أخبار".into()],
-                    interval: None
-                },
-                NewFeed {
-                    url: "https://b.example/f".into(),
-                    title: None,
-                    tags: vec!["أخبار".into(), "World".into(), "extra".into()],
-                    interval: None
-                },
-                NewFeed {
-                    url: "https://c.example/f".into(),
-                    title: Some("Loose".into()),
-                    tags: vec![],
-                    interval: None
-                },
-            ]
-        );
-        assert!(parse_opml("<html></html>").is_err());
     }
 
     #[test]

@@ -40,8 +40,9 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
-use crate::ingest::normalize::{html_to_text, normalize_text};
+use crate::ingest::normalize::normalize_text;
 use crate::model::{Category, Entry, Item, Person};
+use crate::text::html_to_text;
 
 pub use lang::detect_language;
 pub use verdicts::Verdicts;

@@ -83,8 +83,9 @@ use std::hash::Hasher;
 
 use chrono::{DateTime, Utc};
 
-use crate::ingest::normalize::{html_to_text, normalize_text};
+use crate::ingest::normalize::normalize_text;
 use crate::model::ItemId;
+use crate::text::html_to_text;
 
 mod facts;
 mod lexicon;
