@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::{
     Daemon, FeedServer, STANDARD_UNIQUE_ITEMS, serve_standard, start_daemon, write_config,
 };
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;

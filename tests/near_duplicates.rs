@@ -6,7 +6,7 @@
 mod common;
 
 use common::{FeedServer, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;

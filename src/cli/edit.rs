@@ -13,7 +13,7 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
 use crate::cli::FeedsCommand;
-use crate::cli::commands::Failure;
+use crate::cli::failure::Failure;
 use crate::config;
 
 /// A feed to add, as given on the command line or found in OPML.
@@ -672,7 +672,7 @@ pub fn edit(
                 limit: None,
                 before: None,
             };
-            crate::daemon::control::run_reader(&cfg, &opml, out)
+            crate::cli::remote::run_reader(&cfg, &opml, out)
         }),
     })
 }

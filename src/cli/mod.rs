@@ -2,6 +2,10 @@
 
 pub mod commands;
 pub mod edit;
+pub mod failure;
+pub mod ops;
+pub mod poll;
+pub mod remote;
 
 use std::path::PathBuf;
 
