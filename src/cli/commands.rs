@@ -128,18 +128,7 @@ pub async fn rules_test(
         let fc = match feed_cfg.filter(|f| f.url == url) {
             Some(f) => f,
             None => {
-                adhoc = config::FeedConfig {
-                    url: url.clone(),
-                    title: None,
-                    tags: Vec::new(),
-                    interval: None,
-                    enabled: true,
-                    headers: Vec::new(),
-                    auth: None,
-                    rules: None,
-                    dedup: true,
-                    priority: 0,
-                };
+                adhoc = config::FeedConfig::for_url(url.clone());
                 &adhoc
             }
         };

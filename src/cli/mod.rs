@@ -1,6 +1,7 @@
 //! The command line (clap derive): the contract of DESIGN.md part 1.
 
 pub mod commands;
+pub mod discover;
 pub mod edit;
 pub mod failure;
 pub mod ops;
