@@ -71,6 +71,8 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     match command {
         Command::Run => {
             let rt = runtime()?;
+            // A stop whose final flush failed, or whose tasks outlived the
+            // grace period, may have lost writes: exit 2, with the cause.
             let done =
                 rt.block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) });
             // A parse still running on a blocking thread stops at its next

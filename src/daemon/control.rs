@@ -129,10 +129,14 @@ async fn serve_client(
         use tokio::io::AsyncReadExt;
         let mut limited = (&mut reader).take(MAX_REQUEST);
         let read = limited.read_until(b'\n', &mut line);
-        // A client that connects and says nothing does not hold a task.
-        tokio::time::timeout(REQUEST_TIMEOUT, read)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request"))??;
+        // A client that connects and says nothing does not hold a task,
+        // nor the daemon's stop.
+        tokio::select! {
+            r = tokio::time::timeout(REQUEST_TIMEOUT, read) => {
+                r.map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no request"))??;
+            }
+            _ = polling.token.cancelled() => return Ok(()),
+        }
     }
     let stream = reader.into_inner().into_std()?;
     stream.set_nonblocking(false)?;
