@@ -73,7 +73,7 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
         })
         .unwrap();
     let url = cfg.feeds[0].url.to_string();
-    let socket = rafid::daemon::control::socket_path(&cfg.storage.path);
+    let socket = rafid::cli::remote::socket_path(&cfg.storage.path);
     let daemon = start_daemon(cfg).await;
     while !socket.exists() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -119,7 +119,7 @@ async fn status_says_when_there_is_no_network() {
         "",
     );
     let cfg = rafid::config::load(&path).unwrap();
-    let socket = rafid::daemon::control::socket_path(&cfg.storage.path);
+    let socket = rafid::cli::remote::socket_path(&cfg.storage.path);
     let daemon = start_daemon(cfg).await;
     while !socket.exists() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -7,7 +7,7 @@ mod common;
 
 use common::rss::{Feed, Item};
 use common::{FeedServer, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;

@@ -202,7 +202,7 @@ async fn the_daemon_polls_politely() {
     assert_eq!(limited_state.retry_afters, 1);
     let mut list = Vec::new();
     let cfg = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
-    rafid::cli::commands::feeds_list(&cfg, &store, &mut list).unwrap();
+    rafid::cli::ops::feeds_list(&cfg, &store, &mut list).unwrap();
     let list = String::from_utf8(list).unwrap();
     let etag_block = list
         .split("\nhttp")
@@ -291,7 +291,7 @@ async fn no_network_at_start_is_not_counted_as_each_feeds_failure() {
         "",
     );
     let cfg = rafid::config::load(&path).unwrap();
-    let summary = rafid::cli::commands::poll_once(cfg.clone()).await.unwrap();
+    let summary = rafid::cli::poll::poll_once(cfg.clone()).await.unwrap();
     assert_eq!(summary.failed.len(), 2);
     let store = rafid::store::Store::open(&cfg.storage.path, "test").unwrap();
     let now = chrono::Utc::now();

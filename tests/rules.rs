@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use common::{FeedServer, fixture_path, fixture_text, rafid};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_from_store, render_page_from_store};
 use rafid::store::Store;

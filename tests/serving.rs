@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::rss::{Feed, Item};
 use common::{Daemon, FeedServer, start_daemon, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_page_from_store};
 use rafid::store::Store;
@@ -258,9 +258,9 @@ async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
     // `rafid render --format html` prints the bytes `/` served.
     let store = rafid::cli::commands::open_store(&cfg, "test").unwrap();
     let offline =
-        rafid::cli::commands::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
+        rafid::cli::ops::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
     assert_eq!(offline, page.to_vec());
-    let err = rafid::cli::commands::render(&cfg, &store, Format::Atom, None, None, None, Some("x"))
+    let err = rafid::cli::ops::render(&cfg, &store, Format::Atom, None, None, None, Some("x"))
         .unwrap_err();
     assert_eq!(err.code, 1);
 }

@@ -6,7 +6,7 @@ mod common;
 use chrono::{Duration, Utc};
 use common::rss::{Feed, Item};
 use common::{FeedServer, serve_standard, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::store::Store;
 

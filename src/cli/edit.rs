@@ -13,7 +13,7 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
 use crate::cli::FeedsCommand;
-use crate::cli::commands::Failure;
+use crate::cli::failure::Failure;
 use crate::config;
 
 /// A feed to add, as given on the command line or found in OPML.
@@ -357,179 +357,6 @@ fn read_config(path: &Path) -> Result<String, Failure> {
     }
 }
 
-/// What a feed's document says of itself.
-#[derive(Debug)]
-pub struct Probe {
-    pub title: Option<String>,
-    pub items: usize,
-}
-
-fn fetcher() -> Result<(crate::ingest::fetch::Fetcher, config::Config), Failure> {
-    let cfg = config::parse(Path::new("(defaults)"), "").map_err(Failure::internal)?;
-    let f = crate::ingest::fetch::Fetcher::new(&cfg.poll).map_err(Failure::internal)?;
-    Ok((f, cfg))
-}
-
-/// Fetches `url` once: the decoded body and the URL it came from.
-async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
-    let (fetcher, _) = fetcher()?;
-    let feed_cfg = config::parse(
-        Path::new("(probe)"),
-        &format!("[[feed]]\nurl = {}\n", value(url.as_str())),
-    )
-    .map_err(Failure::user)?
-    .feeds
-    .into_iter()
-    .next()
-    .ok_or_else(|| Failure::internal("a one-feed config without its feed"))?;
-    let fetched = fetcher
-        .fetch(&feed_cfg, url, &Default::default())
-        .await
-        // The error names the (redacted) URL itself.
-        .map_err(|e| Failure::user(format!("fetching {e}")))?;
-    match fetched {
-        crate::ingest::fetch::Fetched::Body(b) => {
-            let d = crate::ingest::fetch::decode_body(&b.bytes, b.content_type.as_deref());
-            Ok((d.text, b.final_url, b.content_type))
-        }
-        _ => Err(Failure::user(format!(
-            "{}: the server answered with no body",
-            config::redact_url(url)
-        ))),
-    }
-}
-
-/// Fetches a feed and reads its title and items.
-pub async fn probe(url: &Url) -> Result<Probe, Failure> {
-    let (text, final_url, _) = get(url).await?;
-    let parsed = crate::ingest::parse::parse(&text, &final_url, usize::MAX)
-        .map_err(|e| Failure::user(format!("{}: {e}", config::redact_url(url))))?;
-    Ok(Probe {
-        title: parsed.meta.title,
-        items: parsed.entries.len(),
-    })
-}
-
-/// Feed links a web page declares (`<link rel="alternate" type=…feed…>`),
-/// resolved against `base`, in page order; http(s) links only.
-///
-/// A small tag scanner rather than an HTML parser: only `<link>` start
-/// tags and their attributes matter, and html5ever (there through ammonia)
-/// needs a DOM crate on top to be asked for them.
-pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
-    discover_feeds(html, base)
-        .into_iter()
-        .map(|(u, _)| u)
-        .collect()
-}
-
-/// `discover_links` with each link's `title` attribute, when it has one:
-/// the name the site gives the feed.
-pub fn discover_feeds(html: &str, base: &Url) -> Vec<(Url, Option<String>)> {
-    const FEED_TYPES: &[&str] = &[
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "application/json",
-        "application/rdf+xml",
-        "text/xml",
-        "application/xml",
-    ];
-    let lower = html.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(i) = lower[at..].find("<link") {
-        let start = at + i + 5;
-        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
-        let attrs = attributes(&html[start..end]);
-        at = end;
-        let get = |k: &str| {
-            attrs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.as_str())
-        };
-        let rel_alt = get("rel").is_some_and(|r| {
-            r.split_ascii_whitespace()
-                .any(|x| x.eq_ignore_ascii_case("alternate"))
-        });
-        let ty = get("type").map(|t| t.trim().to_ascii_lowercase());
-        let is_feed = ty
-            .as_deref()
-            .is_some_and(|t| FEED_TYPES.contains(&t.split(';').next().unwrap_or("").trim()));
-        if rel_alt && is_feed {
-            // Only a link rafid can poll: a `file:`, `feed:` or `javascript:`
-            // one is passed over for the next.
-            let link = get("href")
-                .and_then(|h| base.join(h.trim()).ok())
-                .filter(|u| matches!(u.scheme(), "http" | "https"));
-            if let Some(u) = link {
-                if !found.iter().any(|(f, _)| *f == u) {
-                    let title = get("title")
-                        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-                        .filter(|t| !t.is_empty());
-                    found.push((u, title));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// `name=value` pairs of a start tag's inside (quoted or not).
-fn attributes(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        let ns = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = &s[ns..i];
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut val = String::new();
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                i += 1;
-                let vs = i;
-                while i < b.len() && b[i] != q {
-                    i += 1;
-                }
-                val = s[vs..i].to_string();
-                i += 1;
-            } else {
-                let vs = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                val = s[vs..i].to_string();
-            }
-        }
-        if !name.is_empty() {
-            out.push((name.to_string(), decode_entities(&val)));
-        }
-    }
-    out
-}
-
-/// The entities that appear in URLs in attributes.
-fn decode_entities(s: &str) -> String {
-    s.replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
-
 /// Runs a `feeds` command that edits (or, for `export`, reads) the config
 /// file at `path`; `None` for `feeds list`, which reads the store.
 pub fn edit(
@@ -570,7 +397,7 @@ pub fn edit(
                 limit: None,
                 before: None,
             };
-            crate::daemon::control::run_reader(&cfg, &opml, out)
+            crate::cli::remote::run_reader(&cfg, &opml, out)
         }),
     })
 }
@@ -587,35 +414,11 @@ pub async fn add_command(
     let given = Url::parse(feed.url.trim())
         .map_err(|e| Failure::user(format!("{:?} is not a URL ({e})", feed.url)))?;
     if discover {
-        let (text, final_url, content_type) = get(&given).await?;
-        let html = content_type
-            .as_deref()
-            .is_some_and(|t| t.to_ascii_lowercase().contains("html"))
-            || text.trim_start().get(..15).is_some_and(|s| {
-                let s = s.to_ascii_lowercase();
-                s.starts_with("<!doctype html") || s.starts_with("<html")
-            });
-        if html {
-            let links = discover_feeds(&text, &final_url);
-            let Some((first, title)) = links.first() else {
-                return Err(Failure::user(format!(
-                    "{} links to no feed (no <link rel=\"alternate\"> of a feed type)",
-                    config::redact_url(&given)
-                )));
-            };
-            writeln!(out, "found the feed {}", config::redact_url(first)).map_err(io)?;
-            for (other, _) in &links[1..] {
-                writeln!(
-                    out,
-                    "  (the page also links to {})",
-                    config::redact_url(other)
-                )
-                .map_err(io)?;
-            }
-            feed.url = first.to_string();
+        if let Some((url, title)) = crate::cli::discover::find_feed(&given, out).await? {
+            feed.url = url.to_string();
             // The name the page gives the feed, unless one was given.
             if feed.title.is_none() {
-                feed.title = title.clone();
+                feed.title = title;
             }
         }
     }
@@ -623,7 +426,7 @@ pub async fn add_command(
     let (new_text, _) = add(path, &text, std::slice::from_ref(&feed), false)?;
     if probe_it {
         let url = Url::parse(&feed.url).map_err(Failure::user)?;
-        let p = probe(&url).await?;
+        let p = crate::cli::discover::probe(&url).await?;
         writeln!(
             out,
             "{}: {:?}, {} items",
@@ -969,35 +772,5 @@ title = 'single quotes'
         assert!(out.contains("imported 1 feeds"), "{out}");
         let loaded = config::load(&cfg).unwrap();
         assert_eq!(loaded.feeds[0].tags, vec!["أخبار"]);
-    }
-
-    #[test]
-    fn feed_links_are_discovered() {
-        let html = r#"<html><head>
-<link rel="stylesheet" href="/s.css">
-<link rel="alternate" type="application/rss+xml" href="file:///etc/passwd">
-<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
-<link rel="alternate" type="application/atom+xml" href="feed://site.example/atom">
-<LINK REL="alternate" TYPE="application/rss+xml" title="RSS" href="/rss.xml?a=1&amp;b=2">
-<link rel=alternate type='application/atom+xml' href='https://feeds.example/atom'>
-<link rel="alternate" hreflang="en" href="/en/">
-</head></html>"#;
-        let base = Url::parse("https://site.example/news/").unwrap();
-        let links: Vec<String> = discover_links(html, &base)
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(
-            links,
-            vec![
-                "https://site.example/rss.xml?a=1&b=2",
-                "https://feeds.example/atom"
-            ]
-        );
-        let titles: Vec<Option<String>> = discover_feeds(html, &base)
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
-        assert_eq!(titles, [Some("RSS".to_string()), None]);
     }
 }

@@ -229,6 +229,24 @@ impl FeedConfig {
     pub fn key(&self) -> &str {
         self.url.as_str()
     }
+
+    /// A feed known by its URL alone, with what a `[[feed]]` table that
+    /// gives only `url` would mean: for fetching a feed that is in no
+    /// config yet (discovery, the probe, `rules test` of a URL).
+    pub fn for_url(url: Url) -> FeedConfig {
+        FeedConfig {
+            url,
+            title: None,
+            tags: Vec::new(),
+            interval: None,
+            enabled: true,
+            dedup: true,
+            priority: 0,
+            headers: Vec::new(),
+            auth: None,
+            rules: None,
+        }
+    }
 }
 
 impl Config {
