@@ -54,8 +54,7 @@ class Env:
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, "rafid.toml")
         lines = ['[storage]', 'path = %s' % json.dumps(os.path.join(d, "data")), '',
-                 '[poll]', 'concurrency = 16', 'per_host = 16', 'timeout = "30s"', '',
-                 '[dedup]', 'near_duplicates = false', '']
+                 '[poll]', 'concurrency = 16', 'per_host = 16', 'timeout = "30s"', '']
         for url in farm.feed_urls(self.farm, self.base):
             lines += ['[[feed]]', 'url = %s' % json.dumps(url), '']
         with open(path, "w", encoding="utf-8") as fh:
