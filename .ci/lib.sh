@@ -82,7 +82,7 @@ ci_stop() {
         sleep 0.1
     done
     for p in "${live[@]}"; do
-        kill -0 "$p" 2> /dev/null && kill -9 "$p" 2> /dev/null
+        kill -0 "$p" 2> /dev/null && kill -9 "$p" 2> /dev/null || true
         wait "$p" 2> /dev/null || true
     done
     return 0
