@@ -12,7 +12,7 @@ use crate::config::{self, Config, ConfigError};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::poll::{Outcome, Poller, Report};
 use crate::publish::{Cursor, Format, Scope, render_page_from_store};
-use crate::store::{ImportError, IngestStats, Retention, Store, StoreError};
+use crate::store::{ImportError, IngestStats, Retention, Store, StoreError, open_store};
 
 /// A command that failed, with its exit code: 1 for the user's mistakes
 /// (bad config, bad input), 2 for internal and I/O failures.
@@ -52,11 +52,6 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Failure {
         Failure::internal(e)
     }
-}
-
-/// Opens the store the config names, with its cache size.
-pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
-    Store::open_with(&config.storage.path, command, config.storage.cache)
 }
 
 /// Finds and loads the config for `purpose`.

@@ -165,7 +165,7 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
             return answer;
         }
         let own = match config.storage.path.join("store").exists() {
-            true => commands::open_store(config, "rafid feeds export")
+            true => crate::store::open_store(config, "rafid feeds export")
                 .map(|s| crate::publish::own_titles(&s))
                 .unwrap_or_default(),
             false => Default::default(),
@@ -178,7 +178,7 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
     if let Some(answer) = forward(&config.storage.path, command, out) {
         return answer;
     }
-    let store = commands::open_store(config, &format!("rafid {}", name(command)))?;
+    let store = crate::store::open_store(config, &format!("rafid {}", name(command)))?;
     execute(command, config, &store, out)
 }
 
