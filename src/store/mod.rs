@@ -52,6 +52,7 @@ use crate::model::{FeedState, ItemId};
 mod backup;
 mod check;
 mod dropped;
+pub mod explain;
 mod ingest;
 mod near;
 mod open;

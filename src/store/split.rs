@@ -536,7 +536,7 @@ mod tests {
             .unwrap();
         assert_eq!(joined.by, "near");
         assert!(joined.score.is_some());
-        let explained = crate::dedup::explain::explain(
+        let explained = crate::store::explain::explain(
             &story,
             Vec::new(),
             &crate::config::DedupConfig::default(),
