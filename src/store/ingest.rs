@@ -3,14 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use sled::Transactional;
-use sled::transaction::{
-    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
-};
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
     NearDup, Priorities, Seen, Store, StoreError, UNCOUNTED, as_id, feed_digest, feed_time_key,
     near, seen_feed_key, shown, time_key,
 };
+use crate::dedup::decide::{self, StoryView};
 use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
 use crate::model::{Entry, FeedState, Item, ItemId, Joined, OutletCopy, Source, hex, unhex};
 
@@ -221,28 +220,12 @@ impl Tx<'_> {
         now: DateTime<Utc>,
         stats: &mut IngestStats,
     ) -> TxResult<()> {
-        let keys_t = self.keys;
-        let lookup = |key: &Key| -> Result<Option<ItemId>, UnabortableTransactionError> {
-            Ok(keys_t.get(key.0)?.and_then(|v| as_id(&v)))
-        };
         let source = Source {
             item_link: entry.link.clone(),
             guid: entry.guid.clone(),
             ..feed.clone()
         };
-        let mut decision = dedup::decide(k, lookup)?;
-        if let Decision::Known(id) | Decision::SameStory(id, _) = decision {
-            if self.items.get(id.0)?.is_none() {
-                return self.listed_again(id, &source.feed_url, k, stats);
-            }
-        }
-        // A member split off a story stays out of it, whatever key it
-        // brings next.
-        if let Decision::SameStory(id, _) = decision {
-            if self.is_split(id, &source.feed_url)? {
-                decision = Decision::New;
-            }
-        }
+        let decision = decide::decide_in(self, k, &source.feed_url)?;
         match decision {
             Decision::Known(id) => {
                 let mut item = load(self.items, id)?;
@@ -301,6 +284,7 @@ impl Tx<'_> {
                 save(self.items, &item)?;
                 stats.merged += 1;
             }
+            Decision::Pruned(id) => self.listed_again(id, &source.feed_url, k, stats)?,
             Decision::New => {
                 let probe = self
                     .near
@@ -342,14 +326,11 @@ impl Tx<'_> {
         Ok(())
     }
 
-    /// Points the item's cross-feed keys at it, where no other item has
-    /// them (a key already taken belongs to another story).
+    /// Points the item's cross-feed keys at it where `decide` says so, and
+    /// lists them on the item.
     pub(super) fn claim_shared_keys(&self, item: &mut Item, k: &ItemKeys) -> TxResult<()> {
-        for key in k.shared() {
-            if self.keys.get(key.0)?.is_none() {
-                self.keys.insert(&key.0, &item.id.0)?;
-                push_key(item, key);
-            }
+        for key in decide::claim_shared(self, k, item.id)? {
+            push_key(item, &key);
         }
         Ok(())
     }
@@ -408,6 +389,35 @@ impl Tx<'_> {
         }
         self.seen.remove(&id.0)?;
         Ok(())
+    }
+}
+
+/// The decision's view of the store, inside the ingest transaction.
+impl StoryView for Tx<'_> {
+    type Error = ConflictableTransactionError<String>;
+
+    fn owner(&self, key: &Key) -> TxResult<Option<ItemId>> {
+        Ok(self.keys.get(key.0)?.and_then(|v| as_id(&v)))
+    }
+
+    fn claim(&self, key: &Key, id: ItemId) -> TxResult<()> {
+        self.keys.insert(&key.0, &id.0)?;
+        Ok(())
+    }
+
+    fn is_stored(&self, id: ItemId) -> TxResult<bool> {
+        Ok(self.items.get(id.0)?.is_some())
+    }
+
+    fn is_split(&self, id: ItemId, feed_url: &str) -> TxResult<bool> {
+        Tx::is_split(self, id, feed_url)
+    }
+
+    fn item(&self, id: ItemId) -> TxResult<Option<Item>> {
+        Ok(self
+            .items
+            .get(id.0)?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
     }
 }
 
