@@ -6,11 +6,12 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
-    NearDup, Priorities, Seen, Store, StoreError, UNCOUNTED, as_id, feed_digest, feed_time_key,
-    near, seen_feed_key, shown, time_key,
+    Priorities, Seen, Store, StoreError, UNCOUNTED, as_id, feed_digest, feed_time_key,
+    seen_feed_key, shown, time_key,
 };
 use crate::dedup::decide::{self, StoryView};
 use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
+use crate::dedup::near::{NearDup, NearState, Probe};
 use crate::model::{Entry, FeedState, Item, ItemId, Joined, OutletCopy, Source, hex, unhex};
 
 /// What one document did to the store.
@@ -188,7 +189,7 @@ pub(super) struct Tx<'a> {
     pub(super) seen: &'a TransactionalTree,
     pub(super) seen_by_feed: &'a TransactionalTree,
     pub(super) splits: &'a TransactionalTree,
-    pub(super) near_state: &'a std::sync::Mutex<near::NearState>,
+    pub(super) near_state: &'a std::sync::Mutex<NearState>,
     pub(super) near: Option<&'a NearDup>,
     /// Hex local keys of every entry of the document being stored.
     pub(super) listed: &'a std::collections::HashSet<String>,
@@ -286,9 +287,7 @@ impl Tx<'_> {
             }
             Decision::Pruned(id) => self.listed_again(id, &source.feed_url, k, stats)?,
             Decision::New => {
-                let probe = self
-                    .near
-                    .map(|n| near::Probe::new(n, &feed.feed_url, entry, now));
+                let probe = self.near.map(|n| Probe::new(n, &feed.feed_url, entry, now));
                 if let Some(p) = &probe {
                     if let Some((id, score)) = self.near_match(p)? {
                         self.merge_near(id, source, entry, k, score, now)?;

@@ -64,7 +64,6 @@ mod split;
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
 pub use ingest::IngestStats;
-pub use near::NearDup;
 pub use open::open_store;
 pub use retention::Retention;
 pub use shown::{Priorities, Why, choose as choose_shown, links_home, same_site};
@@ -160,7 +159,7 @@ pub struct Store {
     dir: PathBuf,
     store_id: [u8; 16],
     /// The near-duplicate index, built on first use.
-    near: std::sync::Arc<std::sync::Mutex<near::NearState>>,
+    near: std::sync::Arc<std::sync::Mutex<crate::dedup::near::NearState>>,
     /// How many items there are, `UNCOUNTED` until counted: sled's `len`
     /// scans the whole tree, too slow for every publish and every scrape
     /// of a large store. Ingest adds its new items; pruning and import make

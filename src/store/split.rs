@@ -372,8 +372,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::dedup::keys::keys_for;
+    use crate::dedup::near::NearDup;
     use crate::model::{Entry, FeedState};
-    use crate::store::NearDup;
     use crate::store::shown::tests::{feed, only_item, put, story};
 
     const X: &str = "https://x.example/feed";

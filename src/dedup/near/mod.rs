@@ -88,6 +88,9 @@ use crate::model::ItemId;
 
 mod facts;
 mod lexicon;
+mod search;
+
+pub use search::{Found, Misfit, NearDup, NearState, Probe};
 
 use facts::{Fact, Kind};
 use lexicon::{LEXICON, Lexicon, stem};
