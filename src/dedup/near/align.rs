@@ -1,9 +1,9 @@
 //! The alignment of two texts: the stretches where they differ, found by
 //! a longest common subsequence around the words both use once.
 
+use super::MAX_ALIGN_TOKENS;
+use super::doc::{Prehashed, hash_of};
 use std::collections::HashMap;
-
-use super::*;
 
 /// One aligned stretch where the two sequences differ.
 pub(super) struct Change {

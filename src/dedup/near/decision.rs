@@ -2,8 +2,15 @@
 //! shingles, or headline words for items without a body), then the vetoes
 //! (see `vetoes`), and whether a second copy from one outlet is a re-post.
 
+use super::align::changes;
+use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles};
 use super::lexicon::LEXICON;
-use super::*;
+use super::vetoes::{conflict, different_figures, different_places};
+use super::words::{number, related_words, same_word};
+use super::{
+    HEADLINE_THRESHOLD, MIN_HEADLINE_WORDS, SHORT_BODY_TITLE_AGREEMENT, SHORT_BODY_TOKENS,
+    TITLE_END, facts,
+};
 
 /// The decision on one pair, with what it rests on.
 #[derive(Debug, Clone, PartialEq)]

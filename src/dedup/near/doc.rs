@@ -6,7 +6,11 @@ use std::collections::HashSet;
 use std::hash::Hasher;
 
 use super::lexicon::LEXICON;
-use super::*;
+
+use super::{
+    ANCHOR_EVERY, DEFAULT_BOILERPLATE, LEAD_TOKENS, MAX_BOILERPLATE_WORDS, MAX_REST_ANCHORS,
+    MIN_BODY_TOKENS, MIN_HEADLINE_WORDS, SHINGLE, SHORT_BODY_TOKENS, facts,
+};
 use crate::ingest::normalize::{html_to_text, normalize_text};
 
 /// The text of one item as the decision reads it.

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::*;
+use super::decision::Corpus;
+use super::doc::{Doc, HashSet64, Prehashed, hash_of};
+use super::words::light_stem;
+use super::{MAX_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
 
 /// One indexed item.

@@ -90,16 +90,12 @@ mod tests;
 mod vetoes;
 mod words;
 
-use align::*;
 pub use decision::{
     Corpus, NoCorpus, Verdict, contradiction, may_be_repost, same_story, same_story_in,
 };
-use doc::*;
 pub use doc::{Doc, Reader};
 pub use index::Index;
 pub use search::{Found, Misfit, NearDup, NearState, Probe};
-use vetoes::*;
-use words::*;
 
 /// The resemblance (shingle containment) above which two items may be the
 /// same story, unless `dedup.threshold` says otherwise.

@@ -1,6 +1,8 @@
 use chrono::{DateTime, Utc};
 
+use super::align::changes;
 use super::decision::headlines_agree;
+use super::words::{light_stem, same_word};
 use super::*;
 use crate::ingest::normalize::normalize_text;
 use crate::model::ItemId;

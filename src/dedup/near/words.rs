@@ -2,7 +2,7 @@
 //! typos, and numbers written in words.
 
 use super::lexicon::{LEXICON, stem};
-use super::*;
+use super::{MAX_WORD_CHARS, facts};
 
 /// Whether two headline words are forms of one word: the same word as
 /// `same_word` reads it, one name under two spellings, or one stem with
