@@ -41,8 +41,6 @@ impl std::ops::AddAssign for IngestStats {
     }
 }
 
-/// An open store. Cloning is cheap (sled handles are reference counted).
-
 impl Store {
     /// Stores one fetched document's entries and the feed's new state in
     /// one transaction. `source` describes the feed (its `item_link` and

@@ -135,8 +135,7 @@ fn io_hint(e: &sled::Error) -> &'static str {
     }
 }
 
-/// Who holds the store: written to `rafid.pid` once the lock is ours.
-
+/// An open store. Cloning is cheap (sled handles are reference counted).
 #[derive(Clone)]
 pub struct Store {
     db: sled::Db,
@@ -185,8 +184,6 @@ impl std::fmt::Debug for Store {
         f.debug_struct("Store").field("dir", &self.dir).finish()
     }
 }
-
-/// Takes group and other permissions off `path` and everything under it.
 
 impl Store {
     pub fn dir(&self) -> &Path {

@@ -16,6 +16,7 @@ pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
     Store::open_with(&config.storage.path, command, config.storage.cache)
 }
 
+/// Who holds the store: written to `rafid.pid` once the lock is ours.
 #[derive(Debug, Serialize, Deserialize)]
 struct Holder {
     pid: u32,
@@ -23,6 +24,7 @@ struct Holder {
     started: DateTime<Utc>,
 }
 
+/// Takes group and other permissions off `path` and everything under it.
 /// Best effort: a file rafid cannot chmod is one it does not own, and its
 /// owner chose its mode.
 fn owner_only(path: &Path) {

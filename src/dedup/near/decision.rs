@@ -6,7 +6,7 @@ use super::align::changes;
 use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles};
 use super::lexicon::LEXICON;
 use super::vetoes::{conflict, different_figures, different_places};
-use super::words::{number, related_words, same_word};
+use super::words::{Corpus, NoCorpus, number, related_words, same_word};
 use super::{
     HEADLINE_THRESHOLD, MIN_HEADLINE_WORDS, SHORT_BODY_TITLE_AGREEMENT, SHORT_BODY_TOKENS,
     TITLE_END, facts,
@@ -29,32 +29,6 @@ pub(super) fn containment(a: &HashSet64, b: &HashSet64) -> f64 {
         return 0.0;
     }
     small.iter().filter(|h| large.contains(h)).count() as f64 / small.len() as f64
-}
-
-/// What the decision knows of the text around it: which words are rare.
-/// A word the stored items seldom use, and the other text lacks, is a name
-/// (a person, a place, a ship) even when no list knows it; a common word
-/// exchanged for another is an editor's choice.
-pub trait Corpus {
-    /// Whether a word (a light stem) is rare enough to be a name.
-    fn rare(&self, word: &str) -> bool;
-
-    /// Whether it is at least uncommon: in a headline, where every word is
-    /// chosen, an uncommon word swapped for another is news of its own.
-    fn uncommon(&self, word: &str) -> bool {
-        self.rare(word)
-    }
-}
-
-/// No statistics: every word might be a name. The strict reading, for
-/// when nothing is stored yet.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NoCorpus;
-
-impl Corpus for NoCorpus {
-    fn rare(&self, _word: &str) -> bool {
-        true
-    }
 }
 
 /// Whether `a` and `b` are the same story. `threshold` is the resemblance

@@ -5,9 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::decision::Corpus;
 use super::doc::{Doc, HashSet64, Prehashed, hash_of};
-use super::words::light_stem;
+use super::words::{Corpus, light_stem};
 use super::{MAX_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
 

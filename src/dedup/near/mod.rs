@@ -90,12 +90,11 @@ mod tests;
 mod vetoes;
 mod words;
 
-pub use decision::{
-    Corpus, NoCorpus, Verdict, contradiction, may_be_repost, same_story, same_story_in,
-};
+pub use decision::{Verdict, contradiction, may_be_repost, same_story, same_story_in};
 pub use doc::{Doc, Reader};
 pub use index::Index;
 pub use search::{Found, Misfit, NearDup, NearState, Probe};
+pub use words::{Corpus, NoCorpus};
 
 /// The resemblance (shingle containment) above which two items may be the
 /// same story, unless `dedup.threshold` says otherwise.

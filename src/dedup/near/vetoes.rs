@@ -4,11 +4,10 @@
 use std::collections::HashSet;
 
 use super::align::changes;
-use super::decision::Corpus;
 use super::doc::is_content_word;
 use super::facts::{Fact, Kind};
 use super::lexicon::{self, LEXICON, Lexicon, stem};
-use super::words::{light_stem, same_word};
+use super::words::{Corpus, light_stem, same_word};
 use super::{MAX_SWAP_TOKENS, NEAR_IDENTICAL, TITLE_END, facts};
 
 /// Why two resembling sequences are different stories, if they are.

@@ -1,5 +1,6 @@
 //! Words compared through the word lists (`lexicon`): stems, clitics,
-//! typos, and numbers written in words.
+//! typos, and numbers written in words; and what the stored items say of
+//! how common a word is (`Corpus`).
 
 use super::lexicon::{LEXICON, stem};
 use super::{MAX_WORD_CHARS, facts};
@@ -113,4 +114,30 @@ pub(super) fn same_word(x: &str, y: &str) -> bool {
     }
     let limit = if a.len().max(b.len()) < 5 { 1 } else { 2 };
     osa(&a, &b, limit) <= limit
+}
+
+/// What the decision knows of the text around it: which words are rare.
+/// A word the stored items seldom use, and the other text lacks, is a name
+/// (a person, a place, a ship) even when no list knows it; a common word
+/// exchanged for another is an editor's choice.
+pub trait Corpus {
+    /// Whether a word (a light stem) is rare enough to be a name.
+    fn rare(&self, word: &str) -> bool;
+
+    /// Whether it is at least uncommon: in a headline, where every word is
+    /// chosen, an uncommon word swapped for another is news of its own.
+    fn uncommon(&self, word: &str) -> bool {
+        self.rare(word)
+    }
+}
+
+/// No statistics: every word might be a name. The strict reading, for
+/// when nothing is stored yet.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoCorpus;
+
+impl Corpus for NoCorpus {
+    fn rare(&self, _word: &str) -> bool {
+        true
+    }
 }
