@@ -16,51 +16,15 @@
 # usage: .ci/check-arabic-corpus.sh   (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory for inspection.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-TOOLS="$SHARED/tools"
+source "$(dirname "$0")/lib.sh"
+ci_init check-arabic-corpus
 CORPUS="$SHARED/corpus/arabic"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
-
-# Everything here talks to 127.0.0.1 only: keep any proxy out of the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-arabic-corpus: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -d "$CORPUS" ] || { echo "check-arabic-corpus: no corpus at $CORPUS" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-arabic.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-
-serve() { # DIR LOGNAME -> prints the base URL; the server's pid goes into PIDS
-    "$TOOLS/serve-corpus" "$1" --port 0 > "$WORK/$2.out" 2> "$WORK/$2.log" &
-    PIDS+=($!)
-    local url=""
-    for _ in $(seq 100); do
-        url="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/$2.out" 2>/dev/null || true)"
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    [ -n "$url" ] || { cat "$WORK/$2.log" >&2; echo "check-arabic-corpus: serve-corpus did not start" >&2; return 1; }
-    SERVED_URL="$url"
-}
+ci_need_rafid
+[ -d "$CORPUS" ] || die 2 "no corpus at $CORPUS"
+ci_workdir
 
 echo "== serving $CORPUS"
-serve "$CORPUS" corpus
+serve_corpus "$CORPUS" corpus
 CORPUS_URL="$SERVED_URL"
 echo "corpus at $CORPUS_URL"
 
@@ -71,7 +35,7 @@ for f in "$CORPUS"/*.xml "$CORPUS"/*.atom; do
     [ -f "$f" ] && FEEDS+=("$(basename "$f")")
 done
 N_FEEDS=${#FEEDS[@]}
-[ "$N_FEEDS" -gt 0 ] || { echo "check-arabic-corpus: no feed files in $CORPUS" >&2; exit 2; }
+[ "$N_FEEDS" -gt 0 ] || die 2 "no feed files in $CORPUS"
 CFG="$WORK/rafid.toml"
 {
     printf '[storage]\npath = "%s/data"\n\n' "$WORK"
@@ -138,16 +102,11 @@ mkdir -p "$WORK/out"
 rc=0; "$RAFID" -c "$CFG" render --format atom --limit 100000 > "$WORK/out/river.atom" || rc=$?
 [ "$rc" = 0 ] || echo "render --format atom: exit status $rc"
 for f in "${FEEDS[@]}"; do cat "$CORPUS/${f%.*}.titles"; done > "$WORK/all.titles"
-serve "$WORK/out" rendered
+serve_corpus "$WORK/out" rendered
 if [ "$rc" = 0 ] && "$TOOLS/check-feed-clients" --require-all --timeout 30 --expect-titles "$WORK/all.titles" "${SERVED_URL}river.atom"; then
     pass "clients read the rendered Atom"
 else
     fail "clients read the rendered Atom"
 fi
 
-echo
-echo "check-arabic-corpus: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

@@ -16,43 +16,11 @@
 # usage: .ci/check-clients.sh        (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory for inspection.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-TOOLS="$SHARED/tools"
+source "$(dirname "$0")/lib.sh"
+ci_init check-clients
 FIXTURES="$ROOT/.ci/fixtures/clients"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
-
-# Everything here talks to 127.0.0.1 only: keep any proxy out of the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-clients: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -x "$TOOLS/serve-corpus" ] || { echo "check-clients: $TOOLS/serve-corpus missing" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-clients.XXXXXX)"
-SERVER_PID=""
-RAFID_PID=""
-cleanup() {
-    local p
-    for p in "$RAFID_PID" "$SERVER_PID"; do
-        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-            kill "$p" 2>/dev/null || true
-            wait "$p" 2>/dev/null || true
-        fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+ci_need_rafid
+ci_workdir
 
 # The fixture feeds and their tags. A feed's expected titles are in NAME.titles
 # (UTF-8, one per line); distinct stories have distinct titles, so the expected
@@ -96,15 +64,8 @@ N_TAG=$(wc -l < "$WORK/tag.titles")
 echo "expected: $N_ALL items in the merged feed, $N_TAG in tag '$TAG'"
 
 echo "== serving the fixtures"
-"$TOOLS/serve-corpus" "$WWW" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
-SERVER_PID=$!
-FEED_BASE=""
-for _ in $(seq 100); do
-    FEED_BASE="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve.out" 2>/dev/null || true)"
-    [ -n "$FEED_BASE" ] && break
-    sleep 0.1
-done
-[ -n "$FEED_BASE" ] || { cat "$WORK/serve.log"; echo "check-clients: serve-corpus did not start" >&2; exit 1; }
+serve_corpus "$WWW"
+FEED_BASE="$SERVED_URL"
 echo "fixtures at $FEED_BASE"
 
 # The fixtures themselves, read by feedparser through the same server: a
@@ -145,8 +106,8 @@ CFG="$WORK/rafid.toml"
     done
 } > "$CFG"
 "$RAFID" -c "$CFG" check
-"$RAFID" -c "$CFG" run > "$WORK/rafid.out" 2> "$WORK/rafid.log" &
-RAFID_PID=$!
+start_daemon "$CFG" "$WORK/rafid.log"
+RAFID_PID="$DAEMON_PID"
 
 # Ready = every feed has a last_success in /status and /feed.json holds the
 # expected number of items (the outputs are re-rendered shortly after a poll).
@@ -265,9 +226,4 @@ sys.exit(0 if len(entries) == int(sys.argv[3]) and not missing else 1)
 EOF
 then pass "rafid render after stop: $N_ALL items"; else fail "rafid render after stop: $N_ALL items"; cat "$WORK/render.err"; fi
 
-echo
-echo "check-clients: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

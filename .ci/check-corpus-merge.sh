@@ -15,12 +15,9 @@
 # usage: .ci/check-corpus-merge.sh   (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory for inspection.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-TOOLS="$SHARED/tools"
+source "$(dirname "$0")/lib.sh"
+ci_init check-corpus-merge
 CORPUS="$SHARED/corpus/arabic"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
 HELPER="$ROOT/.ci/corpus_merge_check.py"
 # The dev pairs label some corpus items (found among the articles by
 # headline) different: those must never share an item either.
@@ -28,42 +25,20 @@ PAIRS_ARGS=()
 if [ -r "$SHARED/dedup-data/dev-pairs.jsonl" ] && [ -r "$SHARED/dedup-data/snn-articles.jsonl" ]; then
     PAIRS_ARGS=(--pairs "$SHARED/dedup-data/dev-pairs.jsonl" "$SHARED/dedup-data/snn-articles.jsonl")
 fi
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-corpus-merge: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -d "$CORPUS" ] || { echo "check-corpus-merge: no corpus at $CORPUS" >&2; exit 2; }
-[ -x "$TOOLS/serve-corpus" ] || { echo "check-corpus-merge: $TOOLS/serve-corpus missing" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-corpus-merge.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+ci_need_rafid
+[ -d "$CORPUS" ] || die 2 "no corpus at $CORPUS"
+ci_workdir
 
 # serve-corpus sends each feed's headers (the charset only HTTP names).
-"$TOOLS/serve-corpus" "$CORPUS" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
-PIDS+=($!)
-BASE=""
-for _ in $(seq 100); do
-    BASE="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve.out" 2>/dev/null || true)"
-    [ -n "$BASE" ] && break
-    sleep 0.1
-done
-[ -n "$BASE" ] || { cat "$WORK/serve.log" >&2; echo "check-corpus-merge: serve-corpus did not start" >&2; exit 2; }
+serve_corpus "$CORPUS"
+BASE="$SERVED_URL"
 
 FEEDS=()
 for f in "$CORPUS"/*.xml "$CORPUS"/*.atom; do
     [ -f "$f" ] && FEEDS+=("$(basename "$f")")
 done
 N_FEEDS=${#FEEDS[@]}
-[ "$N_FEEDS" -gt 0 ] || { echo "check-corpus-merge: no feed files in $CORPUS" >&2; exit 2; }
+[ "$N_FEEDS" -gt 0 ] || die 2 "no feed files in $CORPUS"
 # config NAME ENABLED FEED... : NAME/rafid.toml with the feeds in this order;
 # ENABLED is "all" or the one feed to poll (the others keep their items).
 config() {

@@ -15,7 +15,7 @@
 #     least 20 must be, within 150 s): changes
 #     a random 30-60% of the feeds (new items, new shared stories, edited titles)
 #     so polls keep writing, starts poll-once ([poll] concurrency = 16, per_host
-#     = 16, [dedup] near_duplicates = false) and SIGKILLs it after a random delay
+#     = 16, near-duplicates on as by default) and SIGKILLs it after a random delay
 #     in [0, D]; after each kill `rafid store check` must exit 0 and `rafid
 #     render --format json` must succeed, with unique ids, no link twice and no
 #     link the farm never had;
@@ -32,51 +32,21 @@
 #        KEEP=1              keep the work directory (farm, stores, logs)
 # Exit status: 0 pass, 1 a check failed, 2 the check could not run.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-SERVE="$SHARED/tools/serve-corpus"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-crash
 KILLS="${KILLS:-30}"
 SEED="${CRASH_SEED:-$(( $(date +%s) % 1000000 ))}"
-
-# Everything here talks to 127.0.0.1 only: keep any proxy out of the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-crash: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -x "$SERVE" ] || { echo "check-crash: no $SERVE (the shared folder beside the repository)" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-crash.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+ci_need_rafid
+ci_workdir
 
 echo "== farm"
 python3 "$ROOT/.ci/crash/farm.py" init "$WORK/farm" --feeds 200 --seed "$SEED"
 
 echo "== server"
-python3 "$SERVE" "$WORK/farm" --port 0 > "$WORK/server.out" 2> "$WORK/server.log" &
-SERVER_PID=$!
-BASE=""
-for _ in $(seq 100); do
-    BASE="$(sed -n 's#^serving .* at \(http://127\.0\.0\.1:[0-9]*/\)$#\1#p' "$WORK/server.out" 2>/dev/null || true)"
-    [ -n "$BASE" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$BASE" ] || { cat "$WORK/server.log" >&2; echo "check-crash: serve-corpus did not start" >&2; exit 2; }
-echo "farm at $BASE (serve-corpus pid $SERVER_PID)"
+serve_corpus "$WORK/farm" server
+BASE="$SERVED_URL"
+echo "farm at $BASE"
 
 args=(--rafid "$RAFID" --farm "$WORK/farm" --base "$BASE" --work "$WORK" --kills "$KILLS" --min-kills "$(( KILLS < 20 ? KILLS : 20 ))" --seed "$SEED")
 [ "${SKIP_STORE_CHECK:-0}" = 1 ] && args+=(--skip-store-check)
-rc=0
-python3 "$ROOT/.ci/crash/crash.py" "${args[@]}" || rc=$?
-exit "$rc"
+python3 "$ROOT/.ci/crash/crash.py" "${args[@]}"

@@ -14,25 +14,16 @@
 # few minutes the first time). Run from the repository root after
 # `cargo build --release`.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
+ci_init check-deb
 cd "$ROOT"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x target/release/rafid ] || { echo "check-deb: no target/release/rafid: run cargo build --release first" >&2; exit 2; }
+[ -x target/release/rafid ] || die 2 "no target/release/rafid: run cargo build --release first"
 
 if ! cargo deb --version > /dev/null 2>&1; then
     echo "installing cargo-deb"
     cargo install cargo-deb --locked --quiet
 fi
 cargo deb --version
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
 
 echo "== building the package"
 size=$(stat -c %s target/release/rafid)
@@ -44,26 +35,14 @@ fi
 bash debian/assets.sh
 # cargo deb prints the package's path on stdout, its progress on stderr.
 deb=$(cargo deb --no-build --no-strip | tail -1)
-[ -f "$deb" ] || { echo "check-deb: cargo deb made no package ($deb)" >&2; exit 1; }
+[ -f "$deb" ] || die 1 "cargo deb made no package ($deb)"
 echo "package: $deb ($(stat -c %s "$deb") bytes)"
 dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
 
-WORK="$(mktemp -d /tmp/rafid-check-deb.XXXXXX)"
+ci_workdir
 chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then
-        echo "kept: the installed package and $WORK"
-    else
-        dpkg --purge rafid > /dev/null 2>&1 || true
-        rm -rf "$WORK"
-    fi
-}
-trap cleanup EXIT
+# The package goes again on exit, unless KEEP=1 keeps it with the work directory.
+ci_on_exit '[ "${KEEP:-0}" = 1 ] || dpkg --purge rafid > /dev/null 2>&1'
 
 echo "== installing it"
 if dpkg -i "$deb"; then pass "dpkg -i $deb"; else fail "dpkg -i $deb"; fi
@@ -112,11 +91,9 @@ fi
 echo "== the installed binary, as user rafid, on a fixture feed"
 mkdir -p "$WORK/www"
 cp .ci/fixtures/river/en.atom "$WORK/www/feed.atom"
-port_of() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'; }
-FPORT=$(port_of)
-python3 -m http.server "$FPORT" --bind 127.0.0.1 --directory "$WORK/www" > "$WORK/http.log" 2>&1 &
-PIDS+=($!)
-RPORT=$(port_of)
+serve_http "$WORK/www"
+FEED="${SERVED_URL}feed.atom"
+RPORT=$(free_port)
 mkdir -p "$WORK/state"
 chown rafid: "$WORK/state" 2>/dev/null || true
 cat > "$WORK/rafid.toml" <<EOF
@@ -128,12 +105,11 @@ path = "$WORK/state"
 [output]
 title = "deb check"
 [[feed]]
-url = "http://127.0.0.1:$FPORT/feed.atom"
+url = "$FEED"
 interval = "2s"      # pinned: the first poll comes within 2 s, not within the start's minute
 EOF
 chmod 644 "$WORK/rafid.toml"
-runuser -u rafid -- /usr/bin/rafid -c "$WORK/rafid.toml" run > "$WORK/rafid.out" 2> "$WORK/rafid.log" &
-PIDS+=($!)
+RAFID=/usr/bin/rafid start_daemon "$WORK/rafid.toml" "$WORK/rafid.log" runuser -u rafid --
 want=$(python3 -c 'import sys, xml.etree.ElementTree as ET; A="{http://www.w3.org/2005/Atom}"; print(ET.parse(sys.argv[1]).getroot().find(A+"entry").findtext(A+"title"))' "$WORK/www/feed.atom")
 served=0
 for _ in $(seq 150); do
@@ -153,9 +129,4 @@ else
     fail "its store belongs to user rafid"
 fi
 
-echo
-echo "check-deb: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

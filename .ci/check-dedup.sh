@@ -6,42 +6,32 @@
 #    reason for every pair kept apart. Bars: pairs with a body
 #    (every kind but real_title_*) precision >= 0.99 and recall >= 0.95;
 #    real_republish_cross recall >= 0.92; no real_template_* or syn_neg_*
-#    pair merged; headline-only pairs (real_title_*) precision >= 0.90 and
-#    recall >= 0.60. The per-kind table is printed.
+#    pair merged; headline-only pairs (real_title_*, at least 40 of them)
+#    precision >= 0.95 and recall >= 0.78. The per-kind table is printed.
 # 2. Variants of ../shared/seed-item.txt, generated here (never committed),
 #    published by three local outlets next to stories of their own, a copy of
-#    the story with other numbers and one set in another city: after
+#    the story with other numbers and one set in another city (a city the
+#    seed names is swapped; a seed naming none fails the check): after
 #    `rafid poll-once`, the merged feed shows the story once, listing all
 #    three outlets with their own links, and keeps the number and place
 #    variants apart.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-dedup
 PAIRS="$SHARED/dedup-data/dev-pairs.jsonl"
 SEED="$SHARED/seed-item.txt"
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-[ -x "$RAFID" ] || { echo "check-dedup: no binary at $RAFID (cargo build --release)"; exit 2; }
-[ -r "$PAIRS" ] || { echo "check-dedup: cannot read $PAIRS"; exit 2; }
-[ -r "$SEED" ] || { echo "check-dedup: cannot read $SEED"; exit 2; }
-
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-    for p in "${PIDS[@]}"; do kill "$p" 2> /dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail=0
+ci_need_rafid
+[ -r "$PAIRS" ] || die 2 "cannot read $PAIRS"
+[ -r "$SEED" ] || die 2 "cannot read $SEED"
+ci_workdir
 
 # --- 1. evaluation on the labelled pairs -----------------------------------
 # A config without feeds or dedup keys: the defaults the daemon uses unless told.
 printf '[output]\ntitle = "dedup eval"\n' > "$WORK/eval.toml"
 (cd "$WORK" && "$RAFID" -c "$WORK/eval.toml" dedup eval "$PAIRS" > "$WORK/pred.jsonl" 2> "$WORK/eval.txt") \
-    || { cat "$WORK/eval.txt"; echo "FAIL: rafid dedup eval exited non-zero"; exit 1; }
+    || { cat "$WORK/eval.txt"; fail "rafid dedup eval exited non-zero"; ci_summary; }
 cat "$WORK/eval.txt"
-python3 - "$PAIRS" "$WORK/pred.jsonl" "$WORK/eval.txt" <<'PY' || fail=1
+ci_check "dedup eval meets its bars" python3 - "$PAIRS" "$WORK/pred.jsonl" "$WORK/eval.txt" <<'PY'
 import json, re, sys
 pairs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 preds = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
@@ -79,11 +69,15 @@ _, cross, n = counts(lambda k: k == "real_republish_cross")
 if n == 0:
     print("FAIL: no real_republish_cross pairs to measure"); ok = False
 bar("real_republish_cross: recall", cross, 0.92)
-hp, hr, n = counts(lambda k: k.startswith("real_title_"))
-if n == 0:
-    print("FAIL: no headline-only pairs to measure"); ok = False
-bar("headline-only pairs: precision", hp, 0.90)
-bar("headline-only pairs: recall", hr, 0.60)
+# Headline-only pairs: 50 in the dev set today, precision 0.952 (20 of 21)
+# and recall 0.800 (20 of 25). One more wrong merge, or one fewer found,
+# falls below these bars.
+hp, hr, _ = counts(lambda k: k.startswith("real_title_"))
+n = sum(1 for pair in pairs if pair["kind"].startswith("real_title_"))
+if n < 40:
+    print(f"FAIL: {n} headline-only pairs to measure (50 expected)"); ok = False
+bar("headline-only pairs: precision", hp, 0.95)
+bar("headline-only pairs: recall", hr, 0.78)
 merged = [(i, pair["kind"]) for i, (pair, pred) in enumerate(zip(pairs, preds))
           if pred["duplicate"] and (pair["kind"].startswith("real_template_") or pair["kind"].startswith("syn_neg_"))]
 for i, kind in merged:
@@ -95,24 +89,20 @@ for i in unexplained:
     print(f"FAIL: line {i + 1} was kept apart with no conflict saying why")
 if unexplained:
     ok = False
-if ok:
-    print("PASS: dedup eval meets its bars")
 sys.exit(0 if ok else 1)
 PY
 
 # --- 2. variants of the seed item from three outlets -----------------------
-for o in one two three; do mkdir -p "$WORK/$o"; done
-ports=()
+bases=()
 for o in one two three; do
-    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    ports+=("$port")
-    python3 -m http.server "$port" --bind 127.0.0.1 --directory "$WORK/$o" > /dev/null 2>&1 &
-    PIDS+=($!)
+    mkdir -p "$WORK/$o"
+    serve_http "$WORK/$o"
+    bases+=("$SERVED_URL")
 done
-python3 - "$SEED" "$WORK" "${ports[@]}" <<'PY'
+python3 - "$SEED" "$WORK" <<'PY' || die 2 "cannot make the seed variants"
 import html, random, re, sys
 seed = open(sys.argv[1], encoding="utf-8").read().strip()
-work, ports = sys.argv[2], sys.argv[3:]
+work = sys.argv[2]
 paras = [p.strip() for p in seed.split("\n") if p.strip()]
 rng = random.Random(7)
 
@@ -147,7 +137,13 @@ if not numbers:
     sys.exit("seed item has no number to vary")
 n = numbers[0]
 swapped = str(int(n) + 150)
-first_place = "الموصل" if "الموصل" in seed else None
+# The place swapped for the "set in another city" copy: the first of these
+# cities the seed names. A seed naming none of them is an error, never a
+# reason to skip the case.
+place = next((p for p in ("الموصل", "الرقة", "بغداد", "دمشق", "حلب") if p in seed), None)
+if place is None:
+    sys.exit("the seed item names none of the cities the place swap uses")
+other_place = "حمص" if place == "حلب" else "حلب"
 
 variants = {
     "one": [("s1", "التحالف طرف في صفقة سمحت بخروج مسلحي داعش", body(paras), "Mon, 04 Mar 2024 08:00:00 GMT")],
@@ -161,9 +157,8 @@ variants = {
 # The same text with another number: another story.
 variants["two"].append(("n1", "التحالف طرف في صفقة سمحت بخروج مسلحي داعش",
                         body([re.sub(rf"\b{n}\b", swapped, p) for p in paras]), "Mon, 04 Mar 2024 09:00:00 GMT"))
-if first_place:
-    variants["three"].append(("p1", "التحالف طرف في صفقة سمحت بخروج مسلحي داعش من حلب",
-                              body([p.replace("الموصل", "حلب") for p in paras]), "Mon, 04 Mar 2024 09:10:00 GMT"))
+variants["three"].append(("p1", f"التحالف طرف في صفقة سمحت بخروج مسلحي داعش من {other_place}",
+                          body([p.replace(place, other_place) for p in paras]), "Mon, 04 Mar 2024 09:10:00 GMT"))
 # Stories of each outlet's own (written here).
 own = {
     "one": ("o1", "افتتاح معرض الكتاب الدولي بمشاركة ثلاثمئة دار نشر",
@@ -173,7 +168,7 @@ own = {
     "three": ("o3", "منتخب الشباب يتأهل إلى نهائي البطولة الإقليمية",
               "تأهل منتخب الشباب لكرة القدم إلى نهائي البطولة الإقليمية بعد فوزه بركلات الترجيح في مباراة نصف النهائي التي امتدت إلى الأشواط الإضافية أمام جمهور كبير."),
 }
-for o, port in zip(["one", "two", "three"], ports):
+for o in ["one", "two", "three"]:
     items = variants[o] + [(own[o][0], own[o][1], f"<p>{own[o][2]}</p>", "Mon, 04 Mar 2024 10:00:00 GMT")]
     out = [f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel><title>outlet-{o}</title><link>https://{o}.example/</link><description>x</description>']
     for guid, title, b, date in items:
@@ -181,22 +176,18 @@ for o, port in zip(["one", "two", "three"], ports):
                    f'<link>https://{o}.example/news/{guid}</link><description>{html.escape(b)}</description><pubDate>{date}</pubDate></item>')
     out.append("</channel></rss>")
     open(f"{work}/{o}/feed.xml", "w", encoding="utf-8").write("\n".join(out))
-open(f"{work}/expect.txt", "w").write(f"{1 if first_place else 0}\n")
 PY
-for p in "${ports[@]}"; do
-    for _ in $(seq 50); do curl -sf "http://127.0.0.1:$p/feed.xml" > /dev/null && break; sleep 0.1; done
-done
 {
     echo "[storage]"
     echo "path = \"$WORK/state\""
-    for p in "${ports[@]}"; do printf '[[feed]]\nurl = "http://127.0.0.1:%s/feed.xml"\n' "$p"; done
+    for b in "${bases[@]}"; do printf '[[feed]]\nurl = "%sfeed.xml"\n' "$b"; done
 } > "$WORK/rafid.toml"
-"$RAFID" -c "$WORK/rafid.toml" poll-once > "$WORK/poll.txt" 2>&1 || { cat "$WORK/poll.txt"; echo "FAIL: poll-once"; exit 1; }
+"$RAFID" -c "$WORK/rafid.toml" poll-once > "$WORK/poll.txt" 2>&1 || { cat "$WORK/poll.txt"; fail "poll-once"; ci_summary; }
 "$RAFID" -c "$WORK/rafid.toml" render --format json > "$WORK/river.json"
-python3 - "$WORK/river.json" "$(cat "$WORK/expect.txt")" <<'PY' || fail=1
+ci_check "the seed story from three outlets is shown once with all of them, the number and place variants apart" \
+    python3 - "$WORK/river.json" <<'PY'
 import json, sys
 river = json.load(open(sys.argv[1], encoding="utf-8"))
-has_place = sys.argv[2] == "1"
 items = river["items"]
 ok = True
 def links(i):
@@ -214,15 +205,13 @@ else:
 apart = [i for i in items if any(l.endswith("/news/n1") for l in links(i))]
 if len(apart) != 1 or apart[0] in story:
     print("FAIL: the copy with another number was merged"); ok = False
-if has_place:
-    placed = [i for i in items if any(l.endswith("/news/p1") for l in links(i))]
-    if len(placed) != 1 or placed[0] in story:
-        print("FAIL: the copy set in another city was merged"); ok = False
-want_items = 3 + 2 + (1 if has_place else 0)
+placed = [i for i in items if any(l.endswith("/news/p1") for l in links(i))]
+if len(placed) != 1 or placed[0] in story:
+    print("FAIL: the copy set in another city was merged"); ok = False
+want_items = 3 + 2 + 1
 if len(items) != want_items:
     print(f"FAIL: {len(items)} items in the river, want {want_items}"); ok = False
-if ok:
-    print(f"PASS: the seed story from three outlets is shown once with all of them; {len(items)} items in all")
+print(f"{len(items)} items in the river")
 sys.exit(0 if ok else 1)
 PY
-exit "$fail"
+ci_summary

@@ -25,9 +25,8 @@
 # env:   KEEP=1 keeps the work directory for inspection.
 # Exit status: 0 pass, 1 a check failed, 2 the check could not run.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-entities
 GNU_TIME=/usr/bin/time
 
 CPU_LIMIT_MS=1000        # per document
@@ -35,34 +34,11 @@ RUN_S=10                 # how long the daemon polls before it is judged
 STOP_LIMIT_MS=5000       # SIGTERM to exit
 KILL_AFTER_S=120         # a poll-once still running then is killed
 
-# Everything here talks to 127.0.0.1 only: keep any proxy out of the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
+ci_need_rafid
+[ -x "$GNU_TIME" ] && "$GNU_TIME" -v true 2>/dev/null || die 2 "GNU time missing at $GNU_TIME (Debian package 'time')"
+command -v curl > /dev/null || die 2 "curl missing"
+ci_workdir
 
-[ -x "$RAFID" ] || { echo "check-entities: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -x "$GNU_TIME" ] && "$GNU_TIME" -v true 2>/dev/null \
-    || { echo "check-entities: GNU time missing at $GNU_TIME (Debian package 'time')" >&2; exit 2; }
-command -v curl > /dev/null || { echo "check-entities: curl missing" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-entities.XXXXXX)"
-SERVER_PID=""
-DAEMON_PID=""
-cleanup() {
-    for pid in "$DAEMON_PID" "$SERVER_PID"; do
-        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-            kill -9 "$pid" 2>/dev/null || true
-            wait "$pid" 2>/dev/null || true
-        fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
 now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 secs() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
 
@@ -125,16 +101,9 @@ server = http.server.ThreadingHTTPServer(
 print("PORT %d" % server.server_address[1], flush=True)
 server.serve_forever()
 EOF
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 100); do
-    PORT="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORK/server.out" 2>/dev/null || true)"
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log" >&2; echo "check-entities: server did not start" >&2; exit 2; }
-BASE="http://127.0.0.1:$PORT"
+ci_track $!
+wait_line "$WORK/server.out" 's/^PORT \([0-9]*\)$/\1/p' $! || { cat "$WORK/server.log" >&2; die 2 "server did not start"; }
+BASE="http://127.0.0.1:$LINE"
 echo "serving at $BASE"
 DOCS=(/quadratic.xml /quadratic-16m.xml)
 
@@ -177,16 +146,7 @@ done
 
 echo "== daemon: both documents and a healthy feed, every second, for ${RUN_S} s"
 config "$WORK/daemon.toml" "$WORK/data-daemon" /healthy.xml "${DOCS[@]}"
-"$RAFID" -c "$WORK/daemon.toml" run > "$WORK/daemon.out" 2> "$WORK/daemon.err" &
-DAEMON_PID=$!
-LISTEN=""
-for _ in $(seq 100); do
-    LISTEN="$(sed -n 's/.*serving.*listen=\([0-9.:]*\).*/\1/p' "$WORK/daemon.err" | head -1)"
-    [ -n "$LISTEN" ] && break
-    kill -0 "$DAEMON_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$LISTEN" ] || { tail -20 "$WORK/daemon.err" >&2; echo "check-entities: daemon did not start" >&2; exit 2; }
+start_daemon "$WORK/daemon.toml" "$WORK/daemon.err"
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_of() { awk -v t="$CLK_TCK" '{ print int(($14 + $15) * 1000 / t) }' "/proc/$1/stat"; }
 sent_before="$(grep -c '^SENT /quadratic' "$WORK/server.log" || true)"
@@ -196,8 +156,7 @@ curl -sf "http://$LISTEN/status" > "$WORK/status.json" || echo '{"feeds": []}' >
 curl -sf "http://$LISTEN/feed.json" > "$WORK/feed.json" || echo '{"items": []}' > "$WORK/feed.json"
 FETCHES=$(( $(grep -c '^SENT /quadratic' "$WORK/server.log" || true) - sent_before ))
 echo "daemon CPU $(secs "$DAEMON_CPU_MS") s; the documents were fetched $FETCHES times"
-vrc=0
-python3 - "$WORK" "$BASE" > "$WORK/verdicts.txt" <<'EOF' || vrc=$?
+python3 - "$WORK" "$BASE" > "$WORK/verdicts.txt" <<'EOF' || echo "RESULT FAIL the verdict script exited $?" >> "$WORK/verdicts.txt"
 import datetime, json, sys
 work, base = sys.argv[1], sys.argv[2]
 feeds = {f["url"]: f for f in json.load(open(work + "/status.json"))["feeds"]}
@@ -224,16 +183,7 @@ for d in ("/quadratic.xml", "/quadratic-16m.xml"):
     result(f.get("items", 0) > 0 or "entit" in err,
            "%s: stored, or its error in /status names the entities" % d)
 EOF
-cat "$WORK/verdicts.txt" | grep -v '^RESULT ' || true
-n_results=0
-while IFS= read -r line; do
-    n_results=$((n_results + 1))
-    case "$line" in
-        "RESULT PASS "*) pass "${line#RESULT PASS }" ;;
-        "RESULT FAIL "*) fail "${line#RESULT FAIL }" ;;
-    esac
-done < <(grep '^RESULT ' "$WORK/verdicts.txt" || true)
-[ "$vrc" = 0 ] && [ "$n_results" -gt 0 ] || fail "the verdict script failed (exit status $vrc, $n_results results)"
+ci_results "$WORK/verdicts.txt"
 CPU_BUDGET_MS=$(( FETCHES * CPU_LIMIT_MS + 1000 ))
 if [ "$FETCHES" -ge 2 ] && [ "$DAEMON_CPU_MS" -lt "$CPU_BUDGET_MS" ]; then
     pass "daemon CPU $(secs "$DAEMON_CPU_MS") s for $FETCHES document fetches (< 1 s each + 1 s)"
@@ -268,9 +218,4 @@ else
     echo "--- daemon log (tail)"; tail -10 "$WORK/daemon.err"
 fi
 
-echo
-echo "check-entities: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

@@ -25,9 +25,8 @@
 # usage: .ci/check-faults.sh   (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory for inspection.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-faults
 SERVER="$ROOT/.ci/hostile_server.py"
 GNU_TIME=/usr/bin/time
 
@@ -36,42 +35,16 @@ DEADLINE_S=$((3 * TIMEOUT_S + 5))      # wall time allowed to the whole poll-onc
 KILL_AFTER_S=90                        # a poll-once still running then is killed
 RSS_LIMIT_KB=$((200 * 1024))           # peak RSS allowed, KiB (GNU time's unit)
 
-# Everything here talks to 127.0.0.1 only: keep any proxy out of the way.
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-faults: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -x "$GNU_TIME" ] && "$GNU_TIME" -v true 2>/dev/null \
-    || { echo "check-faults: GNU time missing at $GNU_TIME (Debian package 'time')" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-faults.XXXXXX)"
-SERVER_PID=""
-cleanup() {
-    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
+ci_need_rafid
+[ -x "$GNU_TIME" ] && "$GNU_TIME" -v true 2>/dev/null || die 2 "GNU time missing at $GNU_TIME (Debian package 'time')"
+ci_workdir
 
 echo "== hostile server"
 python3 "$SERVER" --manifest "$WORK/manifest.json" > "$WORK/server.out" 2> "$WORK/server.log" &
-SERVER_PID=$!
-PORT=""
-for _ in $(seq 300); do   # building the gzip bomb takes a second or two
-    PORT="$(sed -n 's/^PORT \([0-9]*\)$/\1/p' "$WORK/server.out" 2>/dev/null || true)"
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-done
-[ -n "$PORT" ] || { cat "$WORK/server.log" >&2; echo "check-faults: hostile server did not start" >&2; exit 2; }
-BASE="http://127.0.0.1:$PORT"
+ci_track $!
+# Building the gzip bomb takes a second or two.
+wait_line "$WORK/server.out" 's/^PORT \([0-9]*\)$/\1/p' $! || { cat "$WORK/server.log" >&2; die 2 "hostile server did not start"; }
+BASE="http://127.0.0.1:$LINE"
 echo "hostile server at $BASE"
 
 # Feeds that must be stored, faults that must fail, feeds read best-effort.
@@ -133,8 +106,8 @@ rc=0
 [ "$rc" = 0 ] || { echo "render exit status $rc:"; tail -5 "$WORK/render.err"; echo '{"items": []}' > "$WORK/river.json"; }
 
 # The verdicts and the table. Writes one line `RESULT PASS|FAIL what` per check.
-vrc=0
-python3 - "$WORK" "$BASE" "${#HEALTHY[@]}" "${#FATAL[@]}" "${ALL[@]}" > "$WORK/verdicts.txt" <<'EOF' || vrc=$?
+python3 - "$WORK" "$BASE" "${#HEALTHY[@]}" "${#FATAL[@]}" "${ALL[@]}" > "$WORK/verdicts.txt" <<'EOF' \
+    || echo "RESULT FAIL the verdict script exited $?" >> "$WORK/verdicts.txt"
 import collections, json, re, sys
 
 work, base, n_healthy, n_fatal = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -290,21 +263,6 @@ for p, exp, outcome, saw, ok in rows:
 for status, what in results:
     print("RESULT %s %s" % (status, what))
 EOF
-grep -v '^RESULT ' "$WORK/verdicts.txt" || true
 echo "== verdicts"
-n_results=0
-while IFS= read -r line; do
-    n_results=$((n_results + 1))
-    case "$line" in
-        "RESULT PASS "*) pass "${line#RESULT PASS }" ;;
-        "RESULT FAIL "*) fail "${line#RESULT FAIL }" ;;
-    esac
-done < <(grep '^RESULT ' "$WORK/verdicts.txt" || true)
-[ "$vrc" = 0 ] && [ "$n_results" -gt 0 ] || fail "the verdict script failed (exit status $vrc, $n_results results)"
-
-echo
-echo "check-faults: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_results "$WORK/verdicts.txt"
+ci_summary

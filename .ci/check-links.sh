@@ -14,50 +14,18 @@
 # usage: .ci/check-links.sh      (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-links: $RAFID missing (cargo build --release)" >&2; exit 2; }
-command -v curl > /dev/null || { echo "check-links: curl missing" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-links.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
-wait_http() {
-    local _
-    for _ in $(seq 100); do
-        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "check-links: $1 never answered" >&2
-    return 1
-}
+source "$(dirname "$0")/lib.sh"
+ci_init check-links
+ci_need_rafid
+command -v curl > /dev/null || die 2 "curl missing"
+ci_workdir
 
 echo "== serving the fixtures"
 mkdir -p "$WORK/www"
 cp "$ROOT/tests/fixtures/rss2_arabic.xml" "$WORK/www/ar.xml"
 cp "$ROOT/tests/fixtures/atom_en.xml" "$WORK/www/en.atom"
-FEED_PORT="$(free_port)"
-python3 -m http.server "$FEED_PORT" --bind 127.0.0.1 --directory "$WORK/www" \
-    > "$WORK/feeds.log" 2>&1 &
-PIDS+=($!)
-FEEDS="http://127.0.0.1:$FEED_PORT"
-wait_http "$FEEDS/ar.xml"
+serve_http "$WORK/www"
+FEEDS="${SERVED_URL%/}"
 
 PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT/"
@@ -93,12 +61,11 @@ EOF
 echo "== rafid check, poll-once, run"
 "$RAFID" -c "$WORK/rafid.toml" check
 "$RAFID" -c "$WORK/rafid.toml" poll-once > "$WORK/poll.out"
-"$RAFID" -c "$WORK/rafid.toml" run 2> "$WORK/daemon.log" &
-PIDS+=($!)
-wait_http "${BASE}healthz"
+start_daemon "$WORK/rafid.toml" "$WORK/daemon.log"
+wait_url "${BASE}healthz"
 
 echo "== walking every link"
-python3 - "$BASE" "$FEEDS/" "$WORK" <<'PY'
+ci_check "every link resolves, every tag and river reached" python3 - "$BASE" "$FEEDS/" "$WORK" <<'PY'
 import collections, html, json, re, subprocess, sys, urllib.parse
 
 base, feeds, work = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -149,7 +116,6 @@ for b in broken:
     print(f"FAIL: {b}")
 for u in unreached:
     print(f"FAIL: never linked: {u}")
-if broken or unreached:
-    sys.exit(1)
-print("PASS: every link resolves, every tag and river reached")
+sys.exit(1 if broken or unreached else 0)
 PY
+ci_summary

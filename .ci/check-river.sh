@@ -22,63 +22,20 @@
 # usage: .ci/check-river.sh      (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-TOOLS="$SHARED/tools"
+source "$(dirname "$0")/lib.sh"
+ci_init check-river
 FIXTURES="$ROOT/.ci/fixtures/river"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
 SHOTS="${SHOTS:-/tmp/rafid-river-shots}"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-river: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -x "$TOOLS/serve-corpus" ] || { echo "check-river: $TOOLS/serve-corpus missing" >&2; exit 2; }
-
-# Chromium and nginx from Debian, installed when missing.
-installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
-missing=()
-for p in chromium nginx curl; do installed "$p" || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" > /dev/null
-fi
+ci_need_rafid
+ci_need_debs chromium nginx curl
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-
-WORK="$(mktemp -d /tmp/rafid-check-river.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+ci_workdir
 
 echo "== serving the fixtures"
 mkdir -p "$WORK/www"
 cp "$FIXTURES/ar.xml" "$FIXTURES/en.atom" "$WORK/www/"
-"$TOOLS/serve-corpus" "$WORK/www" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
-PIDS+=($!)
-FEED_BASE=""
-for _ in $(seq 100); do
-    FEED_BASE="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve.out" 2>/dev/null || true)"
-    [ -n "$FEED_BASE" ] && break
-    sleep 0.1
-done
-[ -n "$FEED_BASE" ] || { echo "check-river: serve-corpus did not start" >&2; exit 1; }
+serve_corpus "$WORK/www"
+FEED_BASE="$SERVED_URL"
 
 echo "== rafid behind nginx at /river/"
 RPORT="$(free_port)"
@@ -128,11 +85,9 @@ http {
 }
 EOF
 "$RAFID" -c "$WORK/rafid.toml" check
-"$RAFID" -c "$WORK/rafid.toml" run > "$WORK/rafid.out" 2> "$WORK/rafid.log" &
-RAFID_PID=$!
-PIDS+=("$RAFID_PID")
+start_daemon "$WORK/rafid.toml" "$WORK/rafid.log"
 "$NGINX" -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' 2> "$WORK/nginx/stderr" &
-PIDS+=($!)
+ci_track $!
 
 ready=0
 for _ in $(seq 60); do
@@ -150,7 +105,8 @@ echo "== paging: every story once, every link under the prefix"
 # titles to WORK/pages/SCOPE.N.titles, and checks the titles against the
 # fixtures byte for byte.
 mkdir -p "$WORK/pages"
-if python3 - "$PUBLIC" "$WORK/pages" "$FIXTURES" "$FEED_BASE" <<'EOF'
+ci_check "paging walks every story once under $PUBLIC" \
+    python3 - "$PUBLIC" "$WORK/pages" "$FIXTURES" "$FEED_BASE" <<'EOF'
 import json, re, sys, urllib.request, xml.etree.ElementTree as ET
 public, out, fixtures, sources = sys.argv[1:5]
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -189,7 +145,6 @@ for path in ("feed.atom", "feed.rss", ""):
             print("  %s: link %s outside the prefix" % (path or "/", u)); bad += 1
 sys.exit(1 if bad else 0)
 EOF
-then pass "paging walks every story once under $PUBLIC"; else fail "paging walks every story once under $PUBLIC"; fi
 
 echo "== feed readers on every page"
 # Atom and RSS pages of the main feed and of one tag, found by rel="next".
@@ -282,40 +237,47 @@ sys.exit(1 if bad else 0)
 EOF
 then pass "Chromium: every item, Arabic right to left, no feed script ran (control ran)"; else fail "Chromium DOM check"; head -5 "$WORK/chrome.log"; fi
 # The merged story sits on page 3 of the main river at max_items = 3; its
-# "also reported by" line is checked on the page that holds it.
-if python3 - "$PUBLIC" <<'EOF'
+# "also reported by" line, on the page that holds it, must name the outlet
+# not shown (whichever of the two is) and link to that outlet's copy.
+ci_check "the merged story names the other outlet and links to its copy" \
+    python3 - "$PUBLIC" <<'EOF'
 import re, sys, urllib.request
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-url, found = sys.argv[1], False
+AR = ("جريدة الضفتين", "مؤتمر «Smart Cities» يناقش النقل العام")
+EN = ("Two Banks Herald", "Conference on public transport opens")
+LINK = "https://shared.example/2024/transport-conference"
+url = sys.argv[1]
 for _ in range(10):
     body = opener.open(url).read().decode()
-    if 'class="also"' in body:
-        line = body.split('class="also">', 1)[1].split("</p>", 1)[0]
+    also = [a for a in re.findall(r"<article\b.*?</article>", body, re.S) if 'class="also"' in a]
+    if also:
+        article = also[0]
+        line = article.split('class="also">', 1)[1].split("</p>", 1)[0]
         print("  also reported by line: %s" % re.sub("<[^>]+>", "", line))
-        found = True; break
+        shown, other = (AR, EN) if AR[1] in article else (EN, AR)
+        if shown[1] not in article:
+            sys.exit("  the merged article shows neither fixture headline")
+        got = re.findall(r'<a class="source" href="([^"]+)"><bdi>([^<]*)</bdi></a>', line)
+        want = [(LINK, other[0])]
+        if got != want:
+            sys.exit("  the line names %r, want %r" % (got, want))
+        sys.exit(0)
     m = re.search(r'<link rel="next" href="([^"]+)"', body)
     if not m: break
     url = m.group(1).replace("&amp;", "&")
-sys.exit(0 if found else 1)
+sys.exit("  no page holds an \"also reported by\" line")
 EOF
-then pass "the merged story names the other outlet"; else fail "the merged story names the other outlet"; fi
 mkdir -p "$SHOTS"
 timeout 90 "${CHROME[@]}" --window-size=412,1400 --screenshot="$SHOTS/river-phone.png" "$PUBLIC" > /dev/null 2>&1 || true
 timeout 90 "${CHROME[@]}" --window-size=1280,1000 --screenshot="$SHOTS/river-desktop.png" "$PUBLIC" > /dev/null 2>&1 || true
 if [ -s "$SHOTS/river-phone.png" ]; then pass "screenshots in $SHOTS"; else fail "screenshot of the river page"; fi
 
 echo "== render --format html after stop"
-kill -TERM "$RAFID_PID"
-wait "$RAFID_PID" || true
+ci_stop "$DAEMON_PID"
 if "$RAFID" -c "$WORK/rafid.toml" render --format html > "$WORK/render.html" && cmp -s "$WORK/render.html" "$WORK/river.html"; then
     pass "rafid render --format html prints the bytes / served"
 else
     fail "rafid render --format html prints the bytes / served"
 fi
 
-echo
-echo "check-river: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

@@ -18,71 +18,34 @@
 # usage: .ci/check-screens.sh      (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+source "$(dirname "$0")/lib.sh"
+ci_init check-screens
 FIXTURES="$ROOT/.ci/fixtures/screens"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
 SCREENS="${SCREENS:-$ROOT/target/screens}"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-screens: $RAFID missing (cargo build --release)" >&2; exit 2; }
-
-installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
-missing=()
-for p in chromium curl; do installed "$p" || missing+=("$p"); done
-if [ "${#missing[@]}" -gt 0 ]; then
-    echo "installing: ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends "${missing[@]}" > /dev/null
-fi
-
-WORK="$(mktemp -d /tmp/rafid-check-screens.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
-
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+ci_need_rafid
+ci_need_debs chromium curl
+ci_workdir
 
 echo "== serving the fixtures"
-FPORT="$(free_port)"
-python3 -m http.server "$FPORT" --bind 127.0.0.1 --directory "$FIXTURES" > "$WORK/http.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do curl -fsS -o /dev/null "http://127.0.0.1:$FPORT/ar-agency.xml" 2>/dev/null && break; sleep 0.1; done
-FEEDS="http://127.0.0.1:$FPORT"
+serve_http "$FIXTURES"
+FEEDS="${SERVED_URL%/}"
 
 # start NAME CONFIG-BODY: runs `rafid run` on its own port (left in PORT)
 # and store.
 start() {
-    local name="$1" body="$2" port
-    port="$(free_port)"
-    PORT="$port"
+    local name="$1" body="$2"
+    PORT="$(free_port)"
     mkdir -p "$WORK/$name"
     cat > "$WORK/$name/rafid.toml" <<EOF
 [server]
-listen = "127.0.0.1:$port"
-base_url = "http://127.0.0.1:$port/"
+listen = "127.0.0.1:$PORT"
+base_url = "http://127.0.0.1:$PORT/"
 [storage]
 path = "$WORK/$name/data"
 $body
 EOF
     "$RAFID" -c "$WORK/$name/rafid.toml" check > /dev/null
-    "$RAFID" -c "$WORK/$name/rafid.toml" run > "$WORK/$name/out" 2> "$WORK/$name/log" &
-    PIDS+=($!)
+    start_daemon "$WORK/$name/rafid.toml" "$WORK/$name/log"
 }
 
 echo "== two rivers: Arabic (Asia/Riyadh) and English (Europe/London)"
@@ -200,8 +163,4 @@ then pass "lang/dir, words, day headings in the time zone, folded navigation, no
 
 echo
 echo "screenshots: $SCREENS"
-echo "check-screens: $PASSED checks passed, ${#FAILED[@]} failed"
-if [ "${#FAILED[@]}" -gt 0 ]; then
-    printf '  failed: %s\n' "${FAILED[@]}"
-    exit 1
-fi
+ci_summary

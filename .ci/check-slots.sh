@@ -12,49 +12,22 @@
 # usage: .ci/check-slots.sh        (needs target/release/rafid; RAFID=path overrides)
 # env:   DURATION=seconds of attack (default 25), KEEP=1 keeps the work directory.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-slots
 DURATION="${DURATION:-25}"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-slots: $RAFID missing (cargo build --release)" >&2; exit 2; }
+ci_need_rafid
 
 # 1300 sockets on each side, plus what the daemon and python hold anyway.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
-    echo "check-slots: cannot raise the open files limit to 4096 (got $(ulimit -n))" >&2
-    exit 2
+    die 2 "cannot raise the open files limit to 4096 (got $(ulimit -n))"
 fi
 
-WORK="$(mktemp -d /tmp/rafid-check-slots.XXXXXX)"
-RAFID_PID=""
-ATTACK_PID=""
-cleanup() {
-    local p
-    for p in "$ATTACK_PID" "$RAFID_PID"; do
-        if [ -n "$p" ] && kill -0 "$p" 2>/dev/null; then
-            kill "$p" 2>/dev/null || true
-            wait "$p" 2>/dev/null || true
-        fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+ci_workdir
 
-FAILED=()
-PASSED=0
-pass() { echo "PASS: $*"; PASSED=$((PASSED + 1)); }
-fail() { echo "FAIL: $*"; FAILED+=("$*"); }
-
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-BASE="http://127.0.0.1:$PORT"
 cat > "$WORK/rafid.toml" <<TOML
 [server]
-listen = "127.0.0.1:$PORT"
-base_url = "$BASE/"
+listen = "127.0.0.1:0"
 
 [storage]
 path = "$WORK/data"
@@ -63,13 +36,11 @@ path = "$WORK/data"
 title = "slots"
 TOML
 
-"$RAFID" -c "$WORK/rafid.toml" run > "$WORK/rafid.log" 2>&1 &
-RAFID_PID=$!
-for _ in $(seq 100); do
-    curl -s -o /dev/null --max-time 1 "$BASE/healthz" && break
-    sleep 0.1
-done
-curl -sf -o /dev/null --max-time 1 "$BASE/healthz" || { cat "$WORK/rafid.log"; echo "check-slots: daemon not up" >&2; exit 1; }
+start_daemon "$WORK/rafid.toml" "$WORK/rafid.log"
+RAFID_PID="$DAEMON_PID"
+PORT="${LISTEN##*:}"
+BASE="http://$LISTEN"
+wait_url "$BASE/healthz" || { cat "$WORK/rafid.log"; die 1 "daemon not up"; }
 
 cat > "$WORK/attack.py" <<'PY'
 import asyncio, os, sys
@@ -129,6 +100,7 @@ PY
 echo "== attack: 1100 idle + 200 slowloris connections for ${DURATION}s"
 python3 "$WORK/attack.py" 127.0.0.1 "$PORT" 1100 200 "$((DURATION + 3))" > "$WORK/attack.log" 2>&1 &
 ATTACK_PID=$!
+ci_track "$ATTACK_PID"
 sleep 2
 
 probes=0
@@ -167,12 +139,7 @@ if [ "$max_fds" -ge 1024 ]; then
 else
     fail "the attack never filled the slots ($max_fds descriptors): nothing was checked"
 fi
-[ "$slow_health" = 0 ] && pass "/healthz answered 200 within 1 s in all $probes probes" \
-    || fail "/healthz missed 1 s in $slow_health of $probes probes"
-[ "$slow_feed" = 0 ] && pass "/feed.atom answered 200 within 2 s in all $probes probes" \
-    || fail "/feed.atom missed 2 s in $slow_feed of $probes probes"
-kill -0 "$RAFID_PID" 2>/dev/null && pass "the daemon is still running" || fail "the daemon died"
-
-echo
-echo "check-slots: $PASSED passed, ${#FAILED[@]} failed"
-[ "${#FAILED[@]}" = 0 ]
+ci_check "/healthz answered 200 within 1 s in $((probes - slow_health)) of $probes probes" [ "$slow_health" = 0 ]
+ci_check "/feed.atom answered 200 within 2 s in $((probes - slow_feed)) of $probes probes" [ "$slow_feed" = 0 ]
+ci_check "the daemon is still running" kill -0 "$RAFID_PID"
+ci_summary

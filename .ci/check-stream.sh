@@ -16,46 +16,21 @@
 # usage: .ci/check-stream.sh     (needs target/release/rafid; RAFID=path overrides)
 # env:   KEEP=1 keeps the work directory for inspection.
 set -euo pipefail
-
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SHARED="${SHARED:-$ROOT/../shared}"
-TOOLS="$SHARED/tools"
-RAFID="${RAFID:-$ROOT/target/release/rafid}"
+source "$(dirname "$0")/lib.sh"
+ci_init check-stream
 ARTICLES="$SHARED/dedup-data/snn-articles.jsonl"
 PAIRS="$SHARED/dedup-data/dev-pairs.jsonl"
 HELPER="$ROOT/.ci/stream_check.py"
-
-unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY all_proxy ALL_PROXY
-export no_proxy="127.0.0.1,localhost" NO_PROXY="127.0.0.1,localhost"
-
-[ -x "$RAFID" ] || { echo "check-stream: $RAFID missing (cargo build --release)" >&2; exit 2; }
-[ -r "$ARTICLES" ] && [ -r "$PAIRS" ] || { echo "check-stream: cannot read $ARTICLES or $PAIRS" >&2; exit 2; }
-[ -x "$TOOLS/serve-corpus" ] || { echo "check-stream: $TOOLS/serve-corpus missing" >&2; exit 2; }
-
-WORK="$(mktemp -d /tmp/rafid-check-stream.XXXXXX)"
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        if kill -0 "$p" 2>/dev/null; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
-    done
-    if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $WORK"; else rm -rf "$WORK"; fi
-}
-trap cleanup EXIT
+ci_need_rafid
+[ -r "$ARTICLES" ] && [ -r "$PAIRS" ] || die 2 "cannot read $ARTICLES or $PAIRS"
+ci_workdir
 START=$SECONDS
 
 # The server starts first, on an empty folder, so the items' links can carry
 # its port; it reads each file when asked.
 mkdir -p "$WORK/www"
-"$TOOLS/serve-corpus" "$WORK/www" --port 0 > "$WORK/serve.out" 2> "$WORK/serve.log" &
-PIDS+=($!)
-BASE=""
-for _ in $(seq 100); do
-    BASE="$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$WORK/serve.out" 2>/dev/null || true)"
-    [ -n "$BASE" ] && break
-    sleep 0.1
-done
-[ -n "$BASE" ] || { cat "$WORK/serve.log" >&2; echo "check-stream: serve-corpus did not start" >&2; exit 2; }
+serve_corpus "$WORK/www"
+BASE="$SERVED_URL"
 
 read -r N_ARTICLES N_FEEDS WINDOW < <(python3 "$HELPER" feeds "$ARTICLES" "$WORK/www" "$BASE")
 echo "serving $N_ARTICLES articles as $N_FEEDS feeds at $BASE; dedup.window = $WINDOW"

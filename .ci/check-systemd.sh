@@ -8,19 +8,15 @@
 # Installs systemd's tools when missing (Debian). Run from the repository
 # root after `cargo build --release`.
 set -euo pipefail
-
+source "$(dirname "$0")/lib.sh"
+ci_init check-systemd
 UNIT=${UNIT:-systemd/rafid.service}   # another unit can be judged the same way
 MAX_EXPOSURE=1.5
 
-if ! command -v systemd-analyze > /dev/null; then
-    echo "installing systemd (for systemd-analyze)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq -o DPkg::Lock::Timeout=600 --no-install-recommends systemd > /dev/null
-fi
+command -v systemd-analyze > /dev/null || ci_need_debs systemd
 systemd-analyze --version | head -1
 
-[ -x target/release/rafid ] || { echo "no target/release/rafid: build it first"; exit 2; }
+[ -x target/release/rafid ] || die 2 "no target/release/rafid: build it first"
 exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$UNIT")
 [ -n "$exec_start" ] || { echo "$UNIT: no ExecStart"; exit 1; }
 install -D -m 0755 target/release/rafid "$exec_start"

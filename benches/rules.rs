@@ -33,9 +33,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rafid::ingest::normalize::{html_to_text, normalize_text};
+use rafid::ingest::normalize::normalize_text;
 use rafid::model::{Category, Entry, Person};
 use rafid::rules::{Doc, Field, Kind, Rule, Rules};
+use rafid::text::html_to_text;
 
 const AR_WORDS: [&str; 45] = [
     "إعلان",

@@ -1,11 +1,14 @@
 //! Store benchmarks: `cargo bench --bench store`.
 //!
 //! In one run:
-//! - **ingest**: items stored per second through `Store::ingest` (every index,
-//!   one transaction per document of 20 entries, as one feed document), beside
-//!   raw sled: the same items' serialized bytes (`serde_json::to_vec(&item)`)
-//!   put into one plain sled tree, 20 at a time with `apply_batch`, on a sled
-//!   configured as the store configures it. Both store into a growing database.
+//! - **ingest**: items stored per second through `Store::ingest_near` with
+//!   near-duplicate detection on, as the default config runs it (every index,
+//!   one transaction per document of 20 entries, as one feed document); the
+//!   same with detection off (`store_ingest_20_exact_only`) as a reference;
+//!   beside raw sled: the same items' serialized bytes
+//!   (`serde_json::to_vec(&item)`) put into one plain sled tree, 20 at a time
+//!   with `apply_batch`, on a sled configured as the store configures it. All
+//!   store into a growing database.
 //!   `dedup::keys_for` (computed outside the timed part of ingest) is timed on its own;
 //! - **bytes on disk per item** after a flush (the store directory's files,
 //!   apparent size and blocks allocated), for the stores built here;
@@ -38,6 +41,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput};
 use rafid::dedup::keys::{ItemKeys, keys_for};
+use rafid::dedup::near::NearDup;
 use rafid::model::{Category, Entry, FeedState, Item, Person, Source};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;
@@ -405,21 +409,23 @@ fn temp_dir(prefix: &str) -> tempfile::TempDir {
 // ---------------------------------------------------------------------------
 // Benchmarks
 
-fn bench_ingest(c: &mut Criterion) {
+/// One ingest benchmark into a store of its own, growing as it runs; `near`
+/// is the near-duplicate detection given to `Store::ingest_near` (`None`:
+/// off).
+fn ingest_variant(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    disk_label: &str,
+    near: Option<&NearDup>,
+) {
     let now = epoch();
     let state = FeedState::default();
-    let mut group = c.benchmark_group("ingest");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(2))
-        .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(DOC as u64));
-
-    // Through the store: every index, one transaction per document.
     let dir = temp_dir("rafid-bench-ingest");
     let store = Store::open(dir.path(), "bench").expect("store");
     let mut next = 0u64;
-    group.bench_function("store_ingest_20", |b| {
+    let (mut merged, mut stored) = (0usize, 0usize);
+    let timing = format!("ingest/{name}");
+    group.bench_function(name, |b| {
         b.iter_custom(|iters| {
             let mut took = Duration::ZERO;
             for _ in 0..iters {
@@ -427,22 +433,66 @@ fn bench_ingest(c: &mut Criterion) {
                 next += DOC as u64;
                 let t = Instant::now();
                 let stats = store
-                    .ingest(&d.source, &d.entries, &d.keys, &state, now)
+                    .ingest_near(&d.source, &d.entries, &d.keys, &state, now, near)
                     .expect("ingest");
                 took += t.elapsed();
-                assert_eq!(stats.new, DOC, "every entry is a new item");
+                // With detection on, an entry may join a stored story
+                // instead of making an item: either way it is stored.
+                assert_eq!(stats.new + stats.merged, DOC, "every entry is stored");
+                merged += stats.merged;
+                stored += DOC;
             }
-            record("ingest/store_ingest_20", took, iters);
+            record(&timing, took, iters);
             took
         })
     });
+    note(format!(
+        "{name}: {merged} of {stored} entries merged into a stored story"
+    ));
     store.flush().expect("flush");
-    disk_note(
+    disk_note(disk_label, dir.path(), store.item_count());
+}
+
+fn bench_ingest(c: &mut Criterion) {
+    let now = epoch();
+    let mut group = c.benchmark_group("ingest");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(15))
+        .throughput(Throughput::Elements(DOC as u64));
+
+    // Through the store as the daemon runs it by default: every index, one
+    // transaction per document, and near-duplicate detection on (the
+    // default config's `NearDup`), so each new item is also looked up in
+    // the in-memory index of the window's items.
+    let config = rafid::config::parse(Path::new("b.toml"), "").expect("the default config");
+    let d = &config.dedup;
+    assert!(d.near_duplicates, "near-duplicates are on by default");
+    let near = Some(NearDup::new(
+        d.boilerplate.iter().map(String::as_str),
+        d.threshold,
+        d.window,
+        config
+            .feeds
+            .iter()
+            .filter(|f| !f.dedup)
+            .map(|f| f.key().to_string()),
+    ));
+    ingest_variant(
+        &mut group,
+        "store_ingest_20",
         "store after the ingest benchmark (documents of 20)",
-        dir.path(),
-        store.item_count(),
+        near.as_ref(),
     );
-    drop(store);
+    // The same with near-duplicates off (`[dedup] near_duplicates = false`):
+    // the reference that shows what the detection costs.
+    ingest_variant(
+        &mut group,
+        "store_ingest_20_exact_only",
+        "store after the exact-only ingest benchmark (documents of 20)",
+        None,
+    );
 
     // Raw sled: the same serialized items into one tree, 20 per batch.
     let raw_dir = temp_dir("rafid-bench-raw");
@@ -712,13 +762,21 @@ fn summary() {
     }
     let per_item = |name: &str| mean(name).map(|d| d.as_secs_f64() / DOC as f64);
     let store = per_item("ingest/store_ingest_20");
+    let exact_only = per_item("ingest/store_ingest_20_exact_only");
     let raw = per_item("ingest/raw_sled_batch_20");
     let keys = per_item("ingest/keys_for_20");
     if let Some(s) = store {
         eprintln!(
-            "Store::ingest, documents of {DOC}: {:.0} items/s ({:.1} µs per item)",
+            "Store::ingest, documents of {DOC}, near-duplicates on (the default): {:.0} items/s ({:.1} µs per item)",
             1.0 / s,
             s * 1e6
+        );
+    }
+    if let Some(e) = exact_only {
+        eprintln!(
+            "Store::ingest, documents of {DOC}, near-duplicates off: {:.0} items/s ({:.1} µs per item)",
+            1.0 / e,
+            e * 1e6
         );
     }
     if let Some(r) = raw {

@@ -21,6 +21,8 @@
 //!   store.
 //! - [`cli`]: the command line: arguments, the commands, config edits for
 //!   `rafid feeds`.
+//! - [`text`]: HTML read as text and text escaped for HTML, the same for
+//!   every stage that reads or writes item text.
 
 pub mod cli;
 pub mod config;
@@ -32,3 +34,4 @@ pub mod publish;
 pub mod rules;
 pub mod server;
 pub mod store;
+pub mod text;

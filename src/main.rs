@@ -7,9 +7,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use rafid::cli::commands::{self, Failure};
-use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand};
-use rafid::daemon::control;
+use rafid::cli::commands;
+use rafid::cli::failure::Failure;
+use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand, remote};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -63,14 +63,16 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
     };
     let config = commands::load_config(config_path, purpose)?;
     if let Command::Feeds(FeedsCommand::Poll { .. }) = &command {
-        return commands::feeds_poll(&config, &command, &mut std::io::stdout().lock());
+        return remote::feeds_poll(&config, &command, &mut std::io::stdout().lock());
     }
-    if control::reads_store(&command) {
-        return control::run_reader(&config, &command, &mut std::io::stdout().lock());
+    if rafid::cli::ops::reads_store(&command) {
+        return remote::run_reader(&config, &command, &mut std::io::stdout().lock());
     }
     match command {
         Command::Run => {
             let rt = runtime()?;
+            // A stop whose final flush failed, or whose tasks outlived the
+            // grace period, may have lost writes: exit 2, with the cause.
             let done =
                 rt.block_on(async { rafid::daemon::run(config).await.map_err(Failure::internal) });
             // A parse still running on a blocking thread stops at its next
@@ -80,8 +82,8 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             done
         }
         Command::PollOnce => {
-            control::refuse_beside_daemon(&config, "poll-once")?;
-            let summary = runtime()?.block_on(commands::poll_once(config))?;
+            remote::refuse_beside_daemon(&config, "poll-once")?;
+            let summary = runtime()?.block_on(rafid::cli::poll::poll_once(config))?;
             summary
                 .print(&mut std::io::stdout().lock())
                 .map_err(Failure::internal)
@@ -95,7 +97,7 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
                 .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
         }
         Command::Import { file } => {
-            control::refuse_beside_daemon(&config, "import")?;
+            remote::refuse_beside_daemon(&config, "import")?;
             let n = commands::import(&config, &file)?;
             eprintln!("restored {n} items into {}", config.storage.path.display());
             Ok(())

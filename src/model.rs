@@ -414,7 +414,7 @@ pub struct FeedState {
     #[serde(default)]
     pub hints: PollHints,
     /// The interval this feed is polled at, as of its last poll, and why
-    /// (see `scheduler::effective_interval`).
+    /// (see `schedule::effective_interval`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_secs: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

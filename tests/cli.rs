@@ -3,14 +3,8 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn rafid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rafid"));
-    c.env_remove("RAFID_CONFIG").env_remove("STATE_DIRECTORY");
-    c
-}
+use common::rss::{Feed, Item};
+use common::{Running, rafid, run_ok};
 
 #[test]
 fn check_reports_every_error_with_position_and_exits_1() {
@@ -73,67 +67,6 @@ fn shipped_config_checks_clean() {
     );
 }
 
-/// Starts `rafid run` on `cfg` and waits until its control socket answers.
-fn start_daemon(cfg: &std::path::Path, dir: &std::path::Path) -> std::process::Child {
-    let daemon = rafid()
-        .arg("-c")
-        .arg(cfg)
-        .arg("run")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let socket = dir.join("data/control.sock");
-    let start = Instant::now();
-    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "the daemon opened no control socket"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    daemon
-}
-
-/// SIGTERM; the daemon flushes and exits 0 within a few seconds. Returns
-/// what it logged.
-fn stop_daemon(mut daemon: std::process::Child) -> String {
-    let pid = daemon.id() as libc::pid_t;
-    // SAFETY: sending a signal to our own child process.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = daemon.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "daemon did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let mut log = String::new();
-    use std::io::Read;
-    daemon
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
-    assert!(status.success(), "{status:?}\n{log}");
-    log
-}
-
-fn run_ok(cfg: &std::path::Path, args: &[&str]) -> Vec<u8> {
-    let out = rafid().arg("-c").arg(cfg).args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "rafid {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
 #[test]
 fn commands_beside_a_daemon_go_through_its_control_socket() {
     let server = common::FeedServer::start_in_thread();
@@ -142,8 +75,8 @@ fn commands_beside_a_daemon_go_through_its_control_socket() {
     let feeds: Vec<(&str, &[&str])> = vec![(urls[0].as_str(), &["ar"]), (urls[1].as_str(), &[])];
     let cfg = common::write_config(dir.path(), &feeds, "");
     run_ok(&cfg, &["poll-once"]);
-    let daemon = start_daemon(&cfg, dir.path());
-    let pid = daemon.id();
+    let daemon = Running::start(&cfg);
+    let pid = daemon.pid();
 
     // Owner-only socket.
     use std::os::unix::fs::PermissionsExt;
@@ -199,7 +132,7 @@ fn commands_beside_a_daemon_go_through_its_control_socket() {
     assert!(err.contains("in use by `rafid run`"), "{err}");
     assert!(err.contains(&format!("pid {pid}")), "{err}");
 
-    stop_daemon(daemon);
+    daemon.stop();
     // Stopped: the socket the daemon made is gone (only the moved one stays)
     // and the same commands, run on the store directly, print the same bytes.
     assert!(!dir.path().join("data/control.sock").exists());
@@ -301,17 +234,15 @@ fn feeds_list_shows_each_feeds_health() {
 }
 
 fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
-    let when = chrono::Utc::now().to_rfc2822();
-    let mut s = format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title><link>https://{title}.example/</link>"
-    );
-    for (guid, link, t, body) in items {
-        s.push_str(&format!(
-            "<item><guid>{guid}</guid><title>{t}</title><link>{link}</link><pubDate>{when}</pubDate><description>{body}</description></item>"
-        ));
-    }
-    s.push_str("</channel></rss>");
-    s
+    let when = chrono::Utc::now();
+    Feed::new(title)
+        .link(&format!("https://{title}.example/"))
+        .items(
+            items
+                .iter()
+                .map(|(guid, link, t, body)| Item::new(guid, t, link).body(body).date(when)),
+        )
+        .rss()
 }
 
 #[test]
@@ -341,7 +272,7 @@ fn a_wrong_merge_is_explained_and_split_beside_a_daemon_for_good() {
     let cfg = common::write_config(dir.path(), &[(legit.as_str(), &[]), (x.as_str(), &[])], "");
     run_ok(&cfg, &["poll-once"]);
 
-    let daemon = start_daemon(&cfg, dir.path());
+    let daemon = Running::start(&cfg);
     let text = String::from_utf8(run_ok(&cfg, &["dedup", "explain", story])).unwrap();
     assert!(text.contains(&legit) && text.contains(&x), "{text}");
     assert!(text.contains("joined: by link"), "{text}");
@@ -357,7 +288,7 @@ fn a_wrong_merge_is_explained_and_split_beside_a_daemon_for_good() {
     assert!(!after.contains(&format!(". {x}")), "{after}");
     assert!(after.contains("split off for good:"), "{after}");
     run_ok(&cfg, &["store", "check"]);
-    stop_daemon(daemon);
+    daemon.stop();
 
     // Polled again after a restart, the feed changed: still apart.
     let newer = ("x2", "https://x.example/n/2", "خبر آخر", "نص آخر");

@@ -145,6 +145,7 @@ async fn an_adopted_move_to_another_origin_drops_the_credentials() {
         store: store.clone(),
         outputs: Arc::new(rafid::publish::Outputs::default()),
         schedule: Arc::default(),
+        counters: Arc::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

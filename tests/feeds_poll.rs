@@ -3,24 +3,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{FeedServer, start_daemon, write_config};
-
-fn rafid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rafid"));
-    c.env_remove("RAFID_CONFIG").env_remove("STATE_DIRECTORY");
-    c
-}
-
-fn run(cfg: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = rafid().arg("-c").arg(cfg).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{FeedServer, run, start_daemon, write_config};
 
 #[test]
 fn feeds_poll_without_a_daemon_polls_the_feeds_named() {
@@ -85,12 +68,12 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
             (path, cfg)
         })
         .find(|(_, cfg)| {
-            let due = rafid::ingest::scheduler::next_due(cfg, &cfg.feeds[0], None, now);
+            let due = rafid::ingest::schedule::next_due(cfg, &cfg.feeds[0], None, now);
             due - now > chrono::Duration::seconds(40)
         })
         .unwrap();
     let url = cfg.feeds[0].url.to_string();
-    let socket = rafid::daemon::control::socket_path(&cfg.storage.path);
+    let socket = rafid::cli::remote::socket_path(&cfg.storage.path);
     let daemon = start_daemon(cfg).await;
     while !socket.exists() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -114,8 +97,7 @@ async fn feeds_poll_beside_a_daemon_goes_through_it() {
         .unwrap();
     assert_eq!(code, Some(0));
     assert!(atom.contains("<entry"), "{atom}");
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }
 
 /// Issue 16: when every host fails to connect, `/status` says the network
@@ -137,7 +119,7 @@ async fn status_says_when_there_is_no_network() {
         "",
     );
     let cfg = rafid::config::load(&path).unwrap();
-    let socket = rafid::daemon::control::socket_path(&cfg.storage.path);
+    let socket = rafid::cli::remote::socket_path(&cfg.storage.path);
     let daemon = start_daemon(cfg).await;
     while !socket.exists() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -171,6 +153,5 @@ async fn status_says_when_there_is_no_network() {
             "{status}"
         );
     }
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }

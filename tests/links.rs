@@ -7,7 +7,7 @@ mod common;
 use std::collections::{BTreeSet, VecDeque};
 
 use common::{FeedServer, start_daemon, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config;
 
 const BASE: &str = "http://rafid.test/river/";
@@ -122,6 +122,5 @@ async fn every_published_link_resolves_for_tags_with_awkward_names() {
         )),
         "{body}"
     );
-    daemon.token.cancel();
-    let _ = daemon.handle.await;
+    daemon.stop().await;
 }

@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::rss::{Feed, Item};
 use common::{FeedServer, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Format, Scope, render_from_store};
 use rafid::store::Store;
@@ -35,16 +36,16 @@ const MARKET: &str = "أغلق مؤشر السوق الرئيسية تعاملا
     المدرجة وسط تفاؤل المستثمرين بنتائج الربع الثالث.";
 
 fn rss(title: &str, items: &[(&str, &str, &str, &str)]) -> String {
-    let mut s = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<rss version=\"2.0\"><channel><title>{title}</title><link>https://{title}.example/</link><description>x</description>\n"
-    );
-    for (guid, t, body, date) in items {
-        s.push_str(&format!(
-            "<item><guid isPermaLink=\"false\">{guid}</guid><title>{t}</title><link>https://{title}.example/n/{guid}</link><description><![CDATA[{body}]]></description><pubDate>{date}</pubDate></item>\n"
-        ));
-    }
-    s.push_str("</channel></rss>\n");
-    s
+    Feed::new(title)
+        .link(&format!("https://{title}.example/"))
+        .items(items.iter().map(|(guid, t, body, date)| {
+            let date = chrono::DateTime::parse_from_rfc2822(date).unwrap();
+            Item::new(guid, t, &format!("https://{title}.example/n/{guid}"))
+                .guid_is_name()
+                .body(body)
+                .date(date.to_utc())
+        }))
+        .rss()
 }
 
 fn render_json(cfg: &Config) -> serde_json::Value {

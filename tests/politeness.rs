@@ -4,19 +4,23 @@
 //! backoff, 410 ending the polling, permanent moves adopted, no cookies or
 //! Referer, and never more than `per_host` requests in flight.
 //!
-//! Intervals are one second so the whole schedule plays out in seconds.
+//! Intervals are one second, and tokio's clock is paused: the gaps measured
+//! are the daemon's own waits, whatever else the machine is doing.
 
 mod common;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use common::rss::{Feed, Item};
 
 const ETAG: &str = "W/\"v1,with;odd\"";
 const LAST_MODIFIED: &str = "Tue, 05 Mar 2024 10:00:00 GMT";
@@ -40,11 +44,13 @@ struct Recorder {
 
 fn feed(title: &str) -> String {
     // No dates: the adaptive interval stays out of the way of the schedule.
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>{title}</title>\
-         <item><guid>{title}-1</guid><title>{title}: خبر</title><link>https://p.example/{title}/1</link></item>\
-         </channel></rss>"
-    )
+    Feed::new(title)
+        .item(Item::new(
+            &format!("{title}-1"),
+            &format!("{title}: خبر"),
+            &format!("https://p.example/{title}/1"),
+        ))
+        .rss()
 }
 
 async fn handle(State(rec): State<Arc<Recorder>>, uri: Uri, headers: HeaderMap) -> Response {
@@ -106,7 +112,9 @@ async fn handle(State(rec): State<Arc<Recorder>>, uri: Uri, headers: HeaderMap) 
     resp
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// On tokio's paused clock: the waits are the daemon's own arithmetic, not
+/// what a busy machine makes of them.
+#[tokio::test(start_paused = true)]
 async fn the_daemon_polls_politely() {
     let rec = Arc::new(Recorder::default());
     let app = Router::new().fallback(handle).with_state(rec.clone());
@@ -194,7 +202,7 @@ async fn the_daemon_polls_politely() {
     assert_eq!(limited_state.retry_afters, 1);
     let mut list = Vec::new();
     let cfg = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
-    rafid::cli::commands::feeds_list(&cfg, &store, &mut list).unwrap();
+    rafid::cli::ops::feeds_list(&cfg, &store, &mut list).unwrap();
     let list = String::from_utf8(list).unwrap();
     let etag_block = list
         .split("\nhttp")
@@ -283,7 +291,7 @@ async fn no_network_at_start_is_not_counted_as_each_feeds_failure() {
         "",
     );
     let cfg = rafid::config::load(&path).unwrap();
-    let summary = rafid::cli::commands::poll_once(cfg.clone()).await.unwrap();
+    let summary = rafid::cli::poll::poll_once(cfg.clone()).await.unwrap();
     assert_eq!(summary.failed.len(), 2);
     let store = rafid::store::Store::open(&cfg.storage.path, "test").unwrap();
     let now = chrono::Utc::now();
@@ -292,7 +300,92 @@ async fn no_network_at_start_is_not_counted_as_each_feeds_failure() {
         assert_eq!(st.consecutive_failures, 0, "{:?}", st.last_error);
         assert!(st.last_error.as_deref().unwrap().contains("no network"));
         // After a restart it is polled soon, not after a backoff.
-        let due = rafid::ingest::scheduler::next_due(&cfg, feed, Some(&st), now);
+        let due = rafid::ingest::schedule::next_due(&cfg, feed, Some(&st), now);
         assert!(due <= now + chrono::Duration::seconds(60), "{due}");
     }
+}
+
+/// A host that answers only when the test lets it: requests pile up at the
+/// daemon's per-host allowance, and a released one makes room for one more.
+struct Gate {
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+    answered: AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+async fn held(State(gate): State<Arc<Gate>>, uri: Uri) -> Response {
+    let n = gate.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    gate.max_in_flight.fetch_max(n, Ordering::SeqCst);
+    if let Ok(permit) = gate.release.acquire().await {
+        permit.forget();
+    }
+    gate.in_flight.fetch_sub(1, Ordering::SeqCst);
+    gate.answered.fetch_add(1, Ordering::SeqCst);
+    let title = uri.path().trim_start_matches('/').replace(".xml", "");
+    (StatusCode::OK, feed(&title)).into_response()
+}
+
+#[tokio::test(start_paused = true)]
+async fn never_more_than_per_host_requests_in_flight_to_one_host() {
+    const PER_HOST: usize = 3;
+    let gate = Arc::new(Gate {
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        answered: AtomicUsize::new(0),
+        release: tokio::sync::Semaphore::new(0),
+    });
+    let app = Router::new().fallback(held).with_state(gate.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = format!(
+        "[storage]\npath = {:?}\n[poll]\ninterval = \"1s\"\nmin_interval = \"1s\"\nper_host = {PER_HOST}\n",
+        dir.path().join("data").display().to_string()
+    );
+    for i in 0..8 {
+        cfg.push_str(&format!("[[feed]]\nurl = \"http://{addr}/f{i}.xml\"\n"));
+    }
+    let config = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
+    let store = rafid::store::Store::open(&config.storage.path, "test").unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let token = tokio_util::sync::CancellationToken::new();
+    let daemon = tokio::spawn(rafid::daemon::serve(
+        Arc::new(config),
+        store,
+        http,
+        token.clone(),
+        std::future::pending(),
+    ));
+
+    // Every feed is due within a second, so the queue is never short of
+    // requests: each time, the host holds exactly the allowance, no more.
+    for round in 0..20 {
+        let start = Instant::now();
+        while gate.in_flight.load(Ordering::SeqCst) < PER_HOST {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "round {round}: only {} in flight",
+                gate.in_flight.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Time for any request beyond the allowance to arrive.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = gate.in_flight.load(Ordering::SeqCst);
+        assert_eq!(now, PER_HOST, "round {round}: {now} requests in flight");
+        gate.release.add_permits(1);
+        let before = gate.answered.load(Ordering::SeqCst);
+        while gate.answered.load(Ordering::SeqCst) == before {
+            assert!(start.elapsed() < Duration::from_secs(60), "round {round}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    let max = gate.max_in_flight.load(Ordering::SeqCst);
+    assert_eq!(max, PER_HOST, "{max} requests in flight to one host");
+    gate.release.add_permits(1000);
+    token.cancel();
+    daemon.await.unwrap().unwrap();
 }

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{FeedServer, start_daemon};
+use common::{FeedServer, rewrite, start_daemon};
 
 fn config_text(dir: &Path, feed: &str, river_token: &str, output_token: Option<&str>) -> String {
     let output_token = output_token
@@ -21,19 +21,6 @@ fn config_text(dir: &Path, feed: &str, river_token: &str, output_token: Option<&
          [[river]]\nname = \"insiders\"\ntitle = \"Insiders only\"\ntoken = {river_token:?}\n",
         dir.join("data").display().to_string()
     )
-}
-
-/// Writes the config so the file's modification time surely moves.
-fn rewrite(path: &Path, text: &str) {
-    let before = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    loop {
-        std::fs::write(path, text).unwrap();
-        let after = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if after != before {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,6 +158,5 @@ async fn private_rivers_need_their_token_are_listed_nowhere_public_and_rotate_on
         open.1
     );
 
-    daemon.token.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), daemon.handle).await;
+    daemon.stop().await;
 }

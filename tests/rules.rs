@@ -6,11 +6,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+
 use std::sync::Arc;
 
-use common::{FeedServer, fixture_path, fixture_text};
-use rafid::cli::commands::poll_once;
+use common::{FeedServer, fixture_path, fixture_text, rafid};
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::publish::{Cursor, Format, Scope, render_from_store, render_page_from_store};
 use rafid::store::Store;
@@ -253,12 +253,6 @@ async fn feed_rules_decide_what_is_stored_and_river_rules_what_rivers_show() {
     }
     token.cancel();
     handle.await.unwrap().unwrap();
-}
-
-fn rafid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rafid"));
-    c.env_remove("RAFID_CONFIG").env_remove("STATE_DIRECTORY");
-    c
 }
 
 #[test]

@@ -4,8 +4,10 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use common::logs::Captured;
+use common::rss::{Feed, Item};
 
 use rafid::publish::{Format, Scope};
 use tokio_util::sync::CancellationToken;
@@ -14,40 +16,20 @@ use tokio_util::sync::CancellationToken;
 const NAMES: [&str; 7] = ["client_secret", "pwd", "jwt", "code", "hash", "k", "x-auth"];
 const TOKEN: &str = "an-admin-token-of-some-length";
 
-/// Everything the daemon logs, kept for the test to read.
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Logs {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn rss(i: usize) -> String {
-    format!(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>Feed {i}</title>\
-         <item><guid>item-{i}</guid><title>خبر رقم {i}</title>\
-         <link>https://news{i}.example/story</link></item></channel></rss>"
-    )
+    Feed::new(&format!("Feed {i}"))
+        .item(Item::new(
+            &format!("item-{i}"),
+            &format!("خبر رقم {i}"),
+            &format!("https://news{i}.example/story"),
+        ))
+        .rss()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_in_feed_urls_are_never_shown() {
-    let logs = Logs::default();
-    let writer = logs.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::DEBUG)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    // The only test in this file: its subscriber may be the global one.
+    let logs = Captured::install_global();
 
     let server = common::FeedServer::start().await;
     let mut urls = Vec::new();
@@ -101,6 +83,7 @@ async fn secrets_in_feed_urls_are_never_shown() {
         store: store.clone(),
         outputs: Arc::new(rafid::publish::Outputs::default()),
         schedule: Arc::default(),
+        counters: poller.counters.clone(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -127,7 +110,7 @@ async fn secrets_in_feed_urls_are_never_shown() {
     }
     token.cancel();
 
-    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let logged = logs.text();
     assert!(logged.contains("/dead?jwt=redacted"), "{logged}");
     shown.push(("logs".into(), logged));
     for (what, text) in &shown {

@@ -6,23 +6,12 @@ mod common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::FeedServer;
-
-fn rafid() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rafid"));
-    c.env_remove("RAFID_CONFIG")
-        .env_remove("STATE_DIRECTORY")
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("WATCHDOG_USEC")
-        .env_remove("WATCHDOG_PID")
-        .env_remove("JOURNAL_STREAM");
-    c
-}
+use common::{FeedServer, Running, rafid, rewrite, run};
 
 /// A config polling each of `feeds` (url, tags) every second.
 fn config_text(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> String {
@@ -38,19 +27,6 @@ fn config_text(dir: &Path, feeds: &[(&str, &[&str])], extra: &str) -> String {
         ));
     }
     s
-}
-
-/// Writes the config so the file's modification time surely moves.
-fn rewrite(path: &Path, text: &str) {
-    let before = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    loop {
-        std::fs::write(path, text).unwrap();
-        let after = std::fs::metadata(path).and_then(|m| m.modified()).ok();
-        if after != before {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 async fn wait_for<F, Fut>(what: &str, mut f: F)
@@ -81,14 +57,12 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
         config_text(dir.path(), &[(urls[0].as_str(), a)], extra),
     )
     .unwrap();
-    let config = rafid::config::load(&path).unwrap();
-    let common::Daemon {
-        addr,
-        token,
-        handle: daemon,
-        client,
-    } = common::start_daemon(config).await;
-    let base = format!("http://{addr}");
+    let p = path.clone();
+    let daemon = tokio::task::spawn_blocking(move || Running::start(&p))
+        .await
+        .unwrap();
+    let client = common::daemon::http_client();
+    let base = format!("http://{}", daemon.addr);
     let get = |p: &str| {
         let (client, url) = (client.clone(), format!("{base}{p}"));
         async move {
@@ -174,11 +148,20 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
     assert_eq!(get("/tags/old.atom").await.0, 404);
 
     // An invalid file: logged, and the running config stays.
+    let skip = daemon.log_text().len();
     rewrite(
         &path,
         "[[feed]]\nurl = \"https://x.example/\"\ncolour = 1\n",
     );
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let line = daemon
+        .wait_for_log_async(skip, "the new config is not valid; keeping the running one")
+        .await;
+    assert!(line.contains(&path.display().to_string()), "{line}");
+    let log = daemon.log_text();
+    assert!(
+        log[skip..].contains("rafid.toml:3:1: unknown key `colour`"),
+        "{log}"
+    );
     assert_eq!(feeds_in_status(&get("/status").await.1).len(), 2);
 
     // The added feed removed again: no more requests for it.
@@ -190,16 +173,20 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
         feeds_in_status(&get("/status").await.1).len() == 1
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The kept feed, polled once a second, is the clock: one of its polls
+    // for a request to the removed feed still under way to end, three more
+    // in which none may start.
+    let kept_polls = |more: usize| {
+        let (server, from) = (server.clone(), server.seen_for("/rss.xml").len());
+        wait_for("the kept feed's next polls", move || {
+            let server = server.clone();
+            async move { server.seen_for("/rss.xml").len() >= from + more }
+        })
+    };
+    kept_polls(1).await;
     let polls_of_b = server.seen_for("/atom.xml").len();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    kept_polls(3).await;
     assert_eq!(server.seen_for("/atom.xml").len(), polls_of_b);
-    // The first feed goes on being polled.
-    let polls_of_a = server.seen_for("/rss.xml").len();
-    wait_for("the kept feed's next poll", || async {
-        server.seen_for("/rss.xml").len() > polls_of_a
-    })
-    .await;
 
     stop.store(true, Ordering::Relaxed);
     for h in hammers {
@@ -234,8 +221,9 @@ async fn reload_adds_removes_and_retags_feeds_while_serving() {
             .any(|s| s.0 == "rafid_store_size_bytes" && s.2 > 0.0)
     );
 
-    token.cancel();
-    daemon.await.unwrap().unwrap();
+    tokio::task::spawn_blocking(move || daemon.stop())
+        .await
+        .unwrap();
 }
 
 /// Parses the Prometheus text format strictly enough to catch mistakes:
@@ -451,15 +439,6 @@ fn tells_systemd_ready_reloading_watchdog_and_stopping() {
     assert!(warning.starts_with("20"), "{warning}");
 }
 
-fn run(cfg: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = rafid().arg("-c").arg(cfg).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn feeds_commands_edit_the_config_and_keep_the_rest() {
     let server = FeedServer::start_in_thread();
@@ -492,7 +471,7 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
         &cfg,
         &["feeds", "add", &urls[2], "--tag", "json", "--probe"],
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("items"), "{out}");
     // --discover finds the feed a page links to.
     let page = server.url("/page.html");
@@ -500,7 +479,7 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
         &cfg,
         &["feeds", "add", &page, "--discover", "--title", "Atom"],
     );
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         out.contains(&format!("found the feed {}", urls[1])),
         "{out}"
@@ -517,48 +496,48 @@ fn feeds_commands_edit_the_config_and_keep_the_rest() {
     // Without --title, the title the page gives the link (issue 16).
     let page2 = server.url("/page2.html");
     let (code, _, err) = run(&cfg, &["feeds", "add", &page2, "--discover"]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, Some(0), "{err}");
     let text = std::fs::read_to_string(&cfg).unwrap();
     assert!(
         text.contains(&format!("url = \"{}\"\ntitle = \"مدونة & أخبار\"", urls[3])),
         "{text}"
     );
-    assert_eq!(run(&cfg, &["feeds", "remove", &urls[3]]).0, 0);
-    assert_eq!(run(&cfg, &["check"]).0, 0);
+    assert_eq!(run(&cfg, &["feeds", "remove", &urls[3]]).0, Some(0));
+    assert_eq!(run(&cfg, &["check"]).0, Some(0));
 
     // A feed already there is refused, canonically.
     let (code, _, err) = run(
         &cfg,
         &["feeds", "add", &urls[0].replace("http://", "HTTP://")],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, Some(1));
     assert!(err.contains("already in"), "{err}");
     // What check would reject is refused.
     let (code, _, err) = run(
         &cfg,
         &["feeds", "add", "https://n.example/f", "--interval", "often"],
     );
-    assert_eq!(code, 1);
+    assert_eq!(code, Some(1));
     assert!(err.contains("not a duration"), "{err}");
 
     // Export, remove everything added, then import: the same OPML again.
     let (code, exported, _) = run(&cfg, &["feeds", "export"]);
-    assert_eq!(code, 0);
+    assert_eq!(code, Some(0));
     assert!(exported.contains("<opml version=\"2.0\">"), "{exported}");
     for u in [&urls[2], &urls[1]] {
         let (code, out, err) = run(&cfg, &["feeds", "remove", u]);
-        assert_eq!(code, 0, "{err}");
+        assert_eq!(code, Some(0), "{err}");
         assert!(out.contains("removed"), "{out}");
     }
     assert_eq!(std::fs::read_to_string(&cfg).unwrap(), original);
     let (code, _, err) = run(&cfg, &["feeds", "remove", &urls[3]]);
-    assert_eq!(code, 1);
+    assert_eq!(code, Some(1));
     assert!(err.contains("no feed"), "{err}");
 
     let opml = dir.path().join("subs.opml");
     std::fs::write(&opml, &exported).unwrap();
     let (code, out, err) = run(&cfg, &["feeds", "import", opml.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
+    assert_eq!(code, Some(0), "{err}");
     assert!(
         out.contains("imported 2 feeds") && out.contains("1 already there"),
         "{out}"

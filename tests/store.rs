@@ -4,8 +4,9 @@
 mod common;
 
 use chrono::{Duration, Utc};
+use common::rss::{Feed, Item};
 use common::{FeedServer, serve_standard, write_config};
-use rafid::cli::commands::poll_once;
+use rafid::cli::poll::poll_once;
 use rafid::config::{self, Config};
 use rafid::store::Store;
 
@@ -15,18 +16,18 @@ fn load(path: &std::path::Path) -> Config {
 
 fn feed_doc(items: &[u32]) -> String {
     let now = Utc::now();
-    let mut s = String::from(
-        "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>أرشيف</title><link>https://arch.example/</link>",
-    );
-    for i in items {
-        let when = (now - Duration::days(i64::from(100 - i))).to_rfc2822();
-        s.push_str(&format!(
-            "<item><guid>g{i}</guid><title>الخبر رقم {i}</title><link>https://arch.example/n/{i}</link>\
-             <pubDate>{when}</pubDate><description>نص الخبر رقم {i} كما نشره الموقع</description></item>"
-        ));
-    }
-    s.push_str("</channel></rss>");
-    s
+    Feed::new("أرشيف")
+        .link("https://arch.example/")
+        .items(items.iter().map(|i| {
+            Item::new(
+                &format!("g{i}"),
+                &format!("الخبر رقم {i}"),
+                &format!("https://arch.example/n/{i}"),
+            )
+            .body(&format!("نص الخبر رقم {i} كما نشره الموقع"))
+            .date(now - Duration::days(i64::from(100 - i)))
+        }))
+        .rss()
 }
 
 fn stored_guids(cfg: &Config) -> Vec<String> {

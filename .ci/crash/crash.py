@@ -7,18 +7,20 @@ random moments and checks the store after each kill.
 
 The farm (farm.py) must already be served at URL. Steps:
   1. a throwaway store: one uninterrupted poll-once, timed (D), whose render must
-     hold every farm link exactly once (so a later mismatch is the crash's doing,
-     not the deduplicator's); `store check` is probed on it;
+     hold every farm link exactly once, one item per story (so a later mismatch
+     is the crash's doing, not the deduplicator's; near-duplicates are on, as
+     by default, and the farm's stories are written to differ); `store check`
+     is probed on it;
   2. the store under test: until --kills polls have been SIGKILLed while still
      running (at most 3 x --kills attempts, and --budget seconds; fewer than
      --min-kills such kills fails the check): change a random subset of the feeds
      (new items, shared new stories, edited titles) so polls keep writing, start
      poll-once, SIGKILL it after a random delay in [0, D]; then `store check` must
-     exit 0, and `render --format json` must succeed with unique ids, no link twice,
-     and no link the farm never had;
+     exit 0, and `render --format json` must succeed with unique ids, no link in
+     two items, and no link the farm never had;
   3. one uninterrupted poll-once (exit 0, no failed feed), then every link now in
-     the farm files must be in the render exactly once, nothing else, ids unique,
-     every source feed listed on its story; and `store check` must pass.
+     the farm files must be in exactly one rendered item, nothing else, ids
+     unique, listed by every feed that carries it; and `store check` must pass.
 Prints a line per attempt and a summary; exit 0 when everything passed, 1 on a
 failed check, 2 when the check itself could not run (no `store check`, the farm
 not served, ...). Stdlib only.
@@ -54,8 +56,7 @@ class Env:
         os.makedirs(d, exist_ok=True)
         path = os.path.join(d, "rafid.toml")
         lines = ['[storage]', 'path = %s' % json.dumps(os.path.join(d, "data")), '',
-                 '[poll]', 'concurrency = 16', 'per_host = 16', 'timeout = "30s"', '',
-                 '[dedup]', 'near_duplicates = false', '']
+                 '[poll]', 'concurrency = 16', 'per_host = 16', 'timeout = "30s"', '']
         for url in farm.feed_urls(self.farm, self.base):
             lines += ['[[feed]]', 'url = %s' % json.dumps(url), '']
         with open(path, "w", encoding="utf-8") as fh:
@@ -107,48 +108,62 @@ def unsupported(text):
     return "unrecognized subcommand" in text or "unexpected argument" in text
 
 
+def members(items):
+    """Every outlet copy in a render, by its link: link -> ids of the items
+    listing it, and link -> feeds listing it. Counted on the copies, not on
+    the items' own `url`: a story wrongly merged into another (near-duplicate
+    detection is on, as by default) keeps its link on its own copy."""
+    items_of, feeds_of = collections.defaultdict(set), collections.defaultdict(list)
+    for i in items:
+        for s in i.get("_rafid", {}).get("sources", []):
+            link = s.get("url") or i.get("url")
+            items_of[link].add(i.get("id"))
+            feeds_of[link].append(s.get("feed_url", ""))
+    return items_of, feeds_of
+
+
 def audit(items, known_links):
-    """Problems in a render: duplicate ids, a link twice, links the farm never had."""
+    """Problems in a render: duplicate ids, a link in two items, links the farm never had."""
     problems = []
     ids = collections.Counter(i.get("id") for i in items)
     dup_ids = [k for k, n in ids.items() if n > 1]
     if dup_ids:
         problems.append("%d ids appear more than once (e.g. %s)" % (len(dup_ids), dup_ids[0]))
-    links = collections.Counter(i.get("url") for i in items)
-    dup_links = {k: n for k, n in links.items() if n > 1}
+    items_of, _ = members(items)
+    dup_links = {k: v for k, v in items_of.items() if len(v) > 1}
     if dup_links:
         k = next(iter(dup_links))
-        problems.append("%d links stored more than once (%d surplus items; e.g. %s x%d)"
-                        % (len(dup_links), sum(n - 1 for n in dup_links.values()), k, dup_links[k]))
-    unknown = [l for l in links if l not in known_links]
+        problems.append("%d links stored in more than one item (e.g. %s in %d items)"
+                        % (len(dup_links), k, len(dup_links[k])))
+    unknown = [l for l in items_of if l not in known_links]
     if unknown:
         problems.append("%d links the farm never had (e.g. %r)" % (len(unknown), unknown[0]))
     return problems
 
 
 def final_audit(items, farm_links, base):
-    """The end state: every farm link exactly once, with every feed that carries it."""
+    """The end state: every farm link in exactly one item, listed by every feed that carries it."""
     problems = audit(items, farm_links)
-    by_link = {i.get("url"): i for i in items}
-    missing = [l for l in farm_links if l not in by_link]
+    items_of, feeds_of = members(items)
+    missing = [l for l in farm_links if l not in items_of]
     if missing:
         problems.append("%d farm links missing from the store (e.g. %s in %s)"
                         % (len(missing), missing[0], ", ".join(farm_links[missing[0]])))
     if len(items) != len(farm_links):
+        # The farm's stories are all different: one item each, none merged.
         problems.append("%d items rendered, %d unique links in the farm" % (len(items), len(farm_links)))
     wrong_sources = 0
     example = ""
     for link, feeds in farm_links.items():
-        it = by_link.get(link)
-        if it is None:
+        if link not in feeds_of:
             continue
         want = sorted(base + "feeds/" + f for f in feeds)
-        got = sorted(s.get("feed_url", "") for s in it.get("_rafid", {}).get("sources", []))
+        got = sorted(feeds_of[link])
         if want != got:
             wrong_sources += 1
-            example = example or "%s: sources %s, carried by %s" % (link, got, want)
+            example = example or "%s: listed by %s, carried by %s" % (link, got, want)
     if wrong_sources:
-        problems.append("%d items do not list exactly the feeds that carry them (e.g. %s)"
+        problems.append("%d links not listed by exactly the feeds that carry them (e.g. %s)"
                         % (wrong_sources, example))
     return problems
 

@@ -4,8 +4,9 @@
 The farm lives in a directory: `feeds/NNN.xml` (RSS 2.0) and `feeds/NNN.atom`
 (Atom 1.0), served by serve-corpus, and `state.json`, the model they are
 written from (kept out of `feeds/` so it is not served). Every story has a
-unique link and a unique serial in its title, so two different stories never
-share a link nor a normalized text; about a fifth of the stories are carried by
+unique link, a unique serial in its title and a paragraph of its own (made-up
+words and figures), so two different stories never share a link nor a text
+near-duplicate detection would take for the same story; about a fifth of the stories are carried by
 several feeds under the same link (each feed with its own GUID/id), so the
 store must merge them into one item.
 
@@ -54,6 +55,17 @@ def now_utc():
     return datetime.now(timezone.utc).replace(microsecond=0)
 
 
+AR_LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
+EN_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def own_paragraph(rng, letters, n):
+    """Words and figures no other story has: what keeps two stories made from
+    the same templates apart for near-duplicate detection."""
+    words = ["".join(rng.choice(letters) for _ in range(rng.randint(3, 7))) for _ in range(24)]
+    return "%s %d %s %d." % (" ".join(words[:12]), 1000 + n * 7, " ".join(words[12:]), 50 + n % 900)
+
+
 def new_story(st, rng, published):
     """Creates a story (unique link, unique serial in its title) and returns its id."""
     n = st["next_story"]
@@ -61,11 +73,13 @@ def new_story(st, rng, published):
     arabic = rng.random() < 0.6
     if arabic:
         title = "%s %s %s (%d)" % (rng.choice(AR_SUBJECTS), rng.choice(AR_VERBS), rng.choice(AR_OBJECTS), n)
-        body = "<p>%s</p><p>%s</p>" % (title, " ".join(rng.sample(AR_FILLER, 3)))
+        body = "<p>%s</p><p>%s</p><p>%s</p>" % (title, own_paragraph(rng, AR_LETTERS, n),
+                                                 " ".join(rng.sample(AR_FILLER, 3)))
         lang = "ar"
     else:
         title = "%s %s %s (%d)" % (rng.choice(EN_SUBJECTS), rng.choice(EN_VERBS), rng.choice(EN_OBJECTS), n)
-        body = "<p>%s.</p><p>%s</p>" % (title, " ".join(rng.sample(EN_FILLER, 3)))
+        body = "<p>%s.</p><p>%s</p><p>%s</p>" % (title, own_paragraph(rng, EN_LETTERS, n),
+                                                  " ".join(rng.sample(EN_FILLER, 3)))
         lang = "en"
     host = "news%d.example" % (n % 37)
     link = "https://%s/%s/%d-story" % (host, rng.choice(SECTIONS), n)

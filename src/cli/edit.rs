@@ -13,7 +13,7 @@ use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 use url::Url;
 
 use crate::cli::FeedsCommand;
-use crate::cli::commands::Failure;
+use crate::cli::failure::Failure;
 use crate::config;
 
 /// A feed to add, as given on the command line or found in OPML.
@@ -287,120 +287,18 @@ fn next_table_mut(root: &mut Table, after: Option<isize>) -> Option<&mut Table> 
     best.map(|(_, t)| t)
 }
 
-/// The feeds of an OPML document: every `<outline>` with an `xmlUrl`; the
-/// `text` (or `title`) of the outlines around it become its tags, then the
-/// tags of its `category` attribute.
+/// The feeds of an OPML document (see `publish::read_opml`) as feeds to add.
 pub fn parse_opml(xml: &str) -> Result<Vec<NewFeed>, String> {
-    use quick_xml::events::Event;
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut folders: Vec<Option<String>> = Vec::new();
-    let mut feeds = Vec::new();
-    let mut saw_opml = false;
-    // Open elements and where they start: a document that ends with any
-    // still open is cut short, and importing part of it would be silent loss.
-    let mut open: Vec<(String, u64)> = Vec::new();
-    loop {
-        let at = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| {
-            let (line, col) = line_col(xml, reader.error_position());
-            format!("not OPML: {e} (line {line}, column {col})")
-        })?;
-        let (start, empty) = match &event {
-            Event::Start(e) => {
-                open.push((String::from_utf8_lossy(e.name().as_ref()).into_owned(), at));
-                (e, false)
-            }
-            Event::Empty(e) => (e, true),
-            Event::End(e) => {
-                open.pop();
-                if e.name().as_ref() == b"outline" {
-                    folders.pop();
-                }
-                continue;
-            }
-            Event::Eof => {
-                if let Some((name, at)) = open.last() {
-                    let (line, col) = line_col(xml, *at);
-                    return Err(format!(
-                        "not OPML: the document ends with <{name}> (line {line}, column {col}) still open; is the file cut short?"
-                    ));
-                }
-                break;
-            }
-            _ => continue,
-        };
-        match start.name().as_ref() {
-            b"opml" => saw_opml = true,
-            b"outline" => {
-                let mut attr = std::collections::HashMap::new();
-                for a in start.attributes().flatten() {
-                    let k = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-                    let v = a
-                        .decode_and_unescape_value(reader.decoder())
-                        .map_err(|e| {
-                            let (line, col) = line_col(xml, at);
-                            format!(
-                                "not OPML: the <outline> at line {line}, column {col}: attribute {k}: {e}"
-                            )
-                        })?
-                        .into_owned();
-                    attr.insert(k, v);
-                }
-                let name = attr
-                    .get("text")
-                    .or_else(|| attr.get("title"))
-                    .filter(|s| !s.trim().is_empty())
-                    .cloned();
-                if let Some(url) = attr.get("xmlUrl").filter(|u| !u.trim().is_empty()) {
-                    let mut tags: Vec<String> = folders.iter().flatten().cloned().collect();
-                    for c in attr.get("category").into_iter().flat_map(|c| c.split(',')) {
-                        // OPML categories may be paths ("/news/world"): each part a tag.
-                        for part in c.split('/').map(str::trim).filter(|p| !p.is_empty()) {
-                            if !tags.iter().any(|t| t == part) {
-                                tags.push(part.to_string());
-                            }
-                        }
-                    }
-                    // rafid's own export names an untitled feed by its URL.
-                    let title = attr
-                        .get("title")
-                        .or(name.as_ref())
-                        .filter(|t| *t != url)
-                        .cloned();
-                    feeds.push(NewFeed {
-                        url: url.trim().to_string(),
-                        title,
-                        tags,
-                        interval: None,
-                    });
-                    if !empty {
-                        folders.push(None);
-                    }
-                } else if !empty {
-                    folders.push(name);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !saw_opml {
-        return Err("not OPML: no <opml> element".into());
-    }
-    Ok(feeds)
-}
-
-/// The line and column (both from 1, columns in characters) of byte `at`.
-fn line_col(text: &str, at: u64) -> (usize, usize) {
-    let mut at = usize::try_from(at).unwrap_or(usize::MAX).min(text.len());
-    while !text.is_char_boundary(at) {
-        at -= 1;
-    }
-    let before = &text[..at];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    (
-        before.matches('\n').count() + 1,
-        before[line_start..].chars().count() + 1,
-    )
+    let feeds = crate::publish::read_opml(xml)?;
+    Ok(feeds
+        .into_iter()
+        .map(|f| NewFeed {
+            url: f.url,
+            title: f.title,
+            tags: f.tags,
+            interval: None,
+        })
+        .collect())
 }
 
 /// Writes `text` to `path` through a file beside it and a rename, so a
@@ -459,179 +357,6 @@ fn read_config(path: &Path) -> Result<String, Failure> {
     }
 }
 
-/// What a feed's document says of itself.
-#[derive(Debug)]
-pub struct Probe {
-    pub title: Option<String>,
-    pub items: usize,
-}
-
-fn fetcher() -> Result<(crate::ingest::fetch::Fetcher, config::Config), Failure> {
-    let cfg = config::parse(Path::new("(defaults)"), "").map_err(Failure::internal)?;
-    let f = crate::ingest::fetch::Fetcher::new(&cfg.poll).map_err(Failure::internal)?;
-    Ok((f, cfg))
-}
-
-/// Fetches `url` once: the decoded body and the URL it came from.
-async fn get(url: &Url) -> Result<(String, Url, Option<String>), Failure> {
-    let (fetcher, _) = fetcher()?;
-    let feed_cfg = config::parse(
-        Path::new("(probe)"),
-        &format!("[[feed]]\nurl = {}\n", value(url.as_str())),
-    )
-    .map_err(Failure::user)?
-    .feeds
-    .into_iter()
-    .next()
-    .ok_or_else(|| Failure::internal("a one-feed config without its feed"))?;
-    let fetched = fetcher
-        .fetch(&feed_cfg, url, &Default::default())
-        .await
-        // The error names the (redacted) URL itself.
-        .map_err(|e| Failure::user(format!("fetching {e}")))?;
-    match fetched {
-        crate::ingest::fetch::Fetched::Body(b) => {
-            let d = crate::ingest::fetch::decode_body(&b.bytes, b.content_type.as_deref());
-            Ok((d.text, b.final_url, b.content_type))
-        }
-        _ => Err(Failure::user(format!(
-            "{}: the server answered with no body",
-            config::redact_url(url)
-        ))),
-    }
-}
-
-/// Fetches a feed and reads its title and items.
-pub async fn probe(url: &Url) -> Result<Probe, Failure> {
-    let (text, final_url, _) = get(url).await?;
-    let parsed = crate::ingest::parse::parse(&text, &final_url, usize::MAX)
-        .map_err(|e| Failure::user(format!("{}: {e}", config::redact_url(url))))?;
-    Ok(Probe {
-        title: parsed.meta.title,
-        items: parsed.entries.len(),
-    })
-}
-
-/// Feed links a web page declares (`<link rel="alternate" type=…feed…>`),
-/// resolved against `base`, in page order; http(s) links only.
-///
-/// A small tag scanner rather than an HTML parser: only `<link>` start
-/// tags and their attributes matter, and html5ever (there through ammonia)
-/// needs a DOM crate on top to be asked for them.
-pub fn discover_links(html: &str, base: &Url) -> Vec<Url> {
-    discover_feeds(html, base)
-        .into_iter()
-        .map(|(u, _)| u)
-        .collect()
-}
-
-/// `discover_links` with each link's `title` attribute, when it has one:
-/// the name the site gives the feed.
-pub fn discover_feeds(html: &str, base: &Url) -> Vec<(Url, Option<String>)> {
-    const FEED_TYPES: &[&str] = &[
-        "application/rss+xml",
-        "application/atom+xml",
-        "application/feed+json",
-        "application/json",
-        "application/rdf+xml",
-        "text/xml",
-        "application/xml",
-    ];
-    let lower = html.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut at = 0;
-    while let Some(i) = lower[at..].find("<link") {
-        let start = at + i + 5;
-        let end = lower[start..].find('>').map_or(lower.len(), |e| start + e);
-        let attrs = attributes(&html[start..end]);
-        at = end;
-        let get = |k: &str| {
-            attrs
-                .iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.as_str())
-        };
-        let rel_alt = get("rel").is_some_and(|r| {
-            r.split_ascii_whitespace()
-                .any(|x| x.eq_ignore_ascii_case("alternate"))
-        });
-        let ty = get("type").map(|t| t.trim().to_ascii_lowercase());
-        let is_feed = ty
-            .as_deref()
-            .is_some_and(|t| FEED_TYPES.contains(&t.split(';').next().unwrap_or("").trim()));
-        if rel_alt && is_feed {
-            // Only a link rafid can poll: a `file:`, `feed:` or `javascript:`
-            // one is passed over for the next.
-            let link = get("href")
-                .and_then(|h| base.join(h.trim()).ok())
-                .filter(|u| matches!(u.scheme(), "http" | "https"));
-            if let Some(u) = link {
-                if !found.iter().any(|(f, _)| *f == u) {
-                    let title = get("title")
-                        .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
-                        .filter(|t| !t.is_empty());
-                    found.push((u, title));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// `name=value` pairs of a start tag's inside (quoted or not).
-fn attributes(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        let ns = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = &s[ns..i];
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        let mut val = String::new();
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                i += 1;
-                let vs = i;
-                while i < b.len() && b[i] != q {
-                    i += 1;
-                }
-                val = s[vs..i].to_string();
-                i += 1;
-            } else {
-                let vs = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                val = s[vs..i].to_string();
-            }
-        }
-        if !name.is_empty() {
-            out.push((name.to_string(), decode_entities(&val)));
-        }
-    }
-    out
-}
-
-/// The entities that appear in URLs in attributes.
-fn decode_entities(s: &str) -> String {
-    s.replace("&amp;", "&")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-}
-
 /// Runs a `feeds` command that edits (or, for `export`, reads) the config
 /// file at `path`; `None` for `feeds list`, which reads the store.
 pub fn edit(
@@ -672,7 +397,7 @@ pub fn edit(
                 limit: None,
                 before: None,
             };
-            crate::daemon::control::run_reader(&cfg, &opml, out)
+            crate::cli::remote::run_reader(&cfg, &opml, out)
         }),
     })
 }
@@ -689,35 +414,11 @@ pub async fn add_command(
     let given = Url::parse(feed.url.trim())
         .map_err(|e| Failure::user(format!("{:?} is not a URL ({e})", feed.url)))?;
     if discover {
-        let (text, final_url, content_type) = get(&given).await?;
-        let html = content_type
-            .as_deref()
-            .is_some_and(|t| t.to_ascii_lowercase().contains("html"))
-            || text.trim_start().get(..15).is_some_and(|s| {
-                let s = s.to_ascii_lowercase();
-                s.starts_with("<!doctype html") || s.starts_with("<html")
-            });
-        if html {
-            let links = discover_feeds(&text, &final_url);
-            let Some((first, title)) = links.first() else {
-                return Err(Failure::user(format!(
-                    "{} links to no feed (no <link rel=\"alternate\"> of a feed type)",
-                    config::redact_url(&given)
-                )));
-            };
-            writeln!(out, "found the feed {}", config::redact_url(first)).map_err(io)?;
-            for (other, _) in &links[1..] {
-                writeln!(
-                    out,
-                    "  (the page also links to {})",
-                    config::redact_url(other)
-                )
-                .map_err(io)?;
-            }
-            feed.url = first.to_string();
+        if let Some((url, title)) = crate::cli::discover::find_feed(&given, out).await? {
+            feed.url = url.to_string();
             // The name the page gives the feed, unless one was given.
             if feed.title.is_none() {
-                feed.title = title.clone();
+                feed.title = title;
             }
         }
     }
@@ -725,7 +426,7 @@ pub async fn add_command(
     let (new_text, _) = add(path, &text, std::slice::from_ref(&feed), false)?;
     if probe_it {
         let url = Url::parse(&feed.url).map_err(Failure::user)?;
-        let p = probe(&url).await?;
+        let p = crate::cli::discover::probe(&url).await?;
         writeln!(
             out,
             "{}: {:?}, {} items",
@@ -1021,70 +722,6 @@ title = 'single quotes'
         assert_eq!(mode & 0o777, 0o640);
     }
 
-    /// Issue 16: a malformed OPML file was imported ("imported 1 feeds").
-    #[test]
-    fn malformed_opml_is_refused_with_the_error_and_where() {
-        let feed = r#"<outline text="a" xmlUrl="https://a.example/f"/>"#;
-        let cases = [
-            (
-                format!("<opml version=\"2.0\">\n<body>\n{feed}\n"),
-                "<body> (line 2, column 1) still open",
-            ),
-            (
-                format!("<opml version=\"2.0\"><body>\n<outline text=\"x\">{feed}</body></opml>"),
-                "(line 2,",
-            ),
-            (
-                format!(
-                    "<opml version=\"2.0\"><body>{feed}\n  <outline text=\"b\" xmlUrl=\"https://b.example/?a=1&b=2\"/></body></opml>"
-                ),
-                "the <outline> at line 2, column 3: attribute xmlUrl",
-            ),
-        ];
-        for (doc, expect) in cases {
-            let e = parse_opml(&doc).unwrap_err();
-            assert!(e.starts_with("not OPML: "), "{e}");
-            assert!(e.contains(expect), "{expect:?} not in {e:?}");
-        }
-    }
-
-    #[test]
-    fn opml_folders_become_tags() {
-        let xml = r#"<?xml version="1.0"?>
-<opml version="2.0"><head><title>x</title></head><body>
-  <outline text="أخبار">
-    <outline text="Daily" title="Daily" type="rss" xmlUrl="https://a.example/f?x=1&amp;y=2"/>
-    <outline text="World"><outline text="https://b.example/f" xmlUrl="https://b.example/f" category="extra,أخبار"/></outline>
-  </outline>
-  <outline text="Loose" xmlUrl="https://c.example/f"/>
-</body></opml>"#;
-        let feeds = parse_opml(xml).unwrap();
-        assert_eq!(
-            feeds,
-            vec![
-                NewFeed {
-                    url: "https://a.example/f?x=1&y=2".into(),
-                    title: Some("Daily".into()),
-                    tags: vec!["أخبار".into()],
-                    interval: None
-                },
-                NewFeed {
-                    url: "https://b.example/f".into(),
-                    title: None,
-                    tags: vec!["أخبار".into(), "World".into(), "extra".into()],
-                    interval: None
-                },
-                NewFeed {
-                    url: "https://c.example/f".into(),
-                    title: Some("Loose".into()),
-                    tags: vec![],
-                    interval: None
-                },
-            ]
-        );
-        assert!(parse_opml("<html></html>").is_err());
-    }
-
     #[test]
     fn opml_export_import_export_is_identical() {
         let text = "[output]\ntitle = \"نهر\"\n[[feed]]\nurl = \"https://a.example/f\"\ntitle = \"A & B\"\ntags = [\"news\", \"ar\"]\n\
@@ -1135,35 +772,5 @@ title = 'single quotes'
         assert!(out.contains("imported 1 feeds"), "{out}");
         let loaded = config::load(&cfg).unwrap();
         assert_eq!(loaded.feeds[0].tags, vec!["أخبار"]);
-    }
-
-    #[test]
-    fn feed_links_are_discovered() {
-        let html = r#"<html><head>
-<link rel="stylesheet" href="/s.css">
-<link rel="alternate" type="application/rss+xml" href="file:///etc/passwd">
-<link rel="alternate" type="application/rss+xml" href="javascript:alert(1)">
-<link rel="alternate" type="application/atom+xml" href="feed://site.example/atom">
-<LINK REL="alternate" TYPE="application/rss+xml" title="RSS" href="/rss.xml?a=1&amp;b=2">
-<link rel=alternate type='application/atom+xml' href='https://feeds.example/atom'>
-<link rel="alternate" hreflang="en" href="/en/">
-</head></html>"#;
-        let base = Url::parse("https://site.example/news/").unwrap();
-        let links: Vec<String> = discover_links(html, &base)
-            .into_iter()
-            .map(String::from)
-            .collect();
-        assert_eq!(
-            links,
-            vec![
-                "https://site.example/rss.xml?a=1&b=2",
-                "https://feeds.example/atom"
-            ]
-        );
-        let titles: Vec<Option<String>> = discover_feeds(html, &base)
-            .into_iter()
-            .map(|(_, t)| t)
-            .collect();
-        assert_eq!(titles, [Some("RSS".to_string()), None]);
     }
 }

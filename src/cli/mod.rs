@@ -1,7 +1,12 @@
 //! The command line (clap derive): the contract of DESIGN.md part 1.
 
 pub mod commands;
+pub mod discover;
 pub mod edit;
+pub mod failure;
+pub mod ops;
+pub mod poll;
+pub mod remote;
 
 use std::path::PathBuf;
 

@@ -14,8 +14,11 @@
 //! its next look at the token; a document already being stored is stored
 //! in one transaction, all or nothing, even if the process exits first);
 //! the server stops accepting and finishes its requests; the publisher
-//! exits; then the store is flushed. Tasks get `GRACE` to finish before
-//! the flush happens anyway.
+//! exits (a WebSub ping in flight gets a short while of its own to end);
+//! then the store is flushed. Tasks get `GRACE` to finish before the flush
+//! happens anyway. A stop is clean, and [`serve`] returns `Ok`, only when
+//! every task ended in time and the flush succeeded: otherwise what the last
+//! polls stored may not be on disk, and the exit code must say so.
 
 pub mod control;
 pub mod reload;
@@ -57,6 +60,25 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Client(#[from] crate::ingest::fetch::ClientError),
+    #[error("cannot flush the store in {dir} at stop; the last changes may be lost: {source}")]
+    Flush {
+        dir: std::path::PathBuf,
+        source: crate::store::StoreError,
+    },
+    #[error(
+        "{count} task(s) still running {grace:?} after the stop signal; the store was flushed without waiting for them"
+    )]
+    Stuck { count: usize, grace: Duration },
+}
+
+/// What a test changes about the daemon it drives.
+#[derive(Default)]
+struct Seams {
+    /// The rendered outputs, so a test can hold up the first render.
+    outputs: Arc<Outputs>,
+    /// Makes the final flush fail as an I/O error (a full disk) would.
+    #[cfg(test)]
+    flush_fails: bool,
 }
 
 /// Runs the daemon until a stop signal.
@@ -95,18 +117,18 @@ pub async fn serve(
     token: CancellationToken,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    let outputs = Arc::new(Outputs::default());
-    serve_outputs(config, store, listener, token, stop, outputs).await
+    serve_with(config, store, listener, token, stop, Seams::default()).await
 }
 
-async fn serve_outputs(
+async fn serve_with(
     config: Arc<Config>,
     store: Store,
     listener: TcpListener,
     token: CancellationToken,
     stop: impl std::future::Future<Output = ()>,
-    outputs: Arc<Outputs>,
+    seams: Seams,
 ) -> Result<(), DaemonError> {
+    let outputs = seams.outputs.clone();
     let fetcher = Arc::new(Fetcher::new(&config.poll)?);
     let changed = Arc::new(Notify::new());
     let tasks = TaskTracker::new();
@@ -115,7 +137,10 @@ async fn serve_outputs(
         .map(|a| a.to_string())
         .unwrap_or_else(|_| config.server.listen.to_string());
     let (reloads, live) = watch::channel(config.clone());
-    let poller = Poller::new(config.clone(), store.clone(), fetcher);
+    // One set of poll counters, written by the poller, shown by /metrics.
+    let counters = Arc::new(crate::ingest::counters::Counters::default());
+    let poller =
+        Poller::new(config.clone(), store.clone(), fetcher).counting_into(counters.clone());
     let schedule = poller.schedule.clone();
     let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
@@ -130,6 +155,7 @@ async fn serve_outputs(
         outputs.clone(),
         changed.clone(),
         token.clone(),
+        tasks.clone(),
     ));
     tasks.spawn(forget_outputs_on_reload(
         live.clone(),
@@ -141,6 +167,7 @@ async fn serve_outputs(
         store: store.clone(),
         outputs,
         schedule,
+        counters,
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(
@@ -185,14 +212,46 @@ async fn serve_outputs(
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     token.cancel();
-    if tokio::time::timeout(GRACE, tasks.wait()).await.is_err() {
-        warn!("tasks still running after {GRACE:?}; flushing anyway");
+    let stuck = match tokio::time::timeout(GRACE, tasks.wait()).await {
+        Ok(()) => 0,
+        Err(_) => {
+            let count = tasks.len();
+            error!(
+                tasks = count,
+                "tasks still running after {GRACE:?}; flushing anyway"
+            );
+            count
+        }
+    };
+    if let Err(source) = final_flush(&store, &seams).await {
+        error!(error = %source, "final flush failed");
+        return Err(DaemonError::Flush {
+            dir: store.dir().to_path_buf(),
+            source,
+        });
     }
-    match store.flush_async().await {
-        Ok(()) => info!("store flushed; stopped"),
-        Err(e) => error!(error = %e, "final flush failed"),
+    if stuck > 0 {
+        return Err(DaemonError::Stuck {
+            count: stuck,
+            grace: GRACE,
+        });
     }
+    info!("store flushed; stopped");
     Ok(())
+}
+
+/// The flush at stop, which a test can make fail.
+async fn final_flush(store: &Store, seams: &Seams) -> Result<(), crate::store::StoreError> {
+    #[cfg(test)]
+    if seams.flush_fails {
+        return Err(crate::store::StoreError::Sled {
+            path: store.dir().join("store"),
+            source: sled::Error::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+        });
+    }
+    #[cfg(not(test))]
+    let _ = seams;
+    store.flush_async().await
 }
 
 /// Re-renders the outputs after changes, at most once per debounce period.
@@ -202,6 +261,7 @@ async fn publisher(
     outputs: Arc<Outputs>,
     changed: Arc<Notify>,
     token: CancellationToken,
+    tasks: TaskTracker,
 ) {
     // The hub is read once: changing it takes a restart.
     let websub = match websub::Pinger::from_config(&config.borrow()) {
@@ -254,15 +314,7 @@ async fn publisher(
                 let was = std::mem::replace(&mut published, now.clone());
                 if let Some(p) = &websub {
                     if now != was {
-                        let (p, topics, token) = (p.clone(), websub::topics(&cfg), token.clone());
-                        tokio::spawn(async move {
-                            tokio::select! {
-                                _ = token.cancelled() => {}
-                                r = p.ping(&topics) => if let Err(e) = r {
-                                    warn!(error = %e, "WebSub hub not notified");
-                                }
-                            }
-                        });
+                        p.spawn_ping(&tasks, websub::topics(&cfg), token.clone());
                     }
                 }
             }
@@ -396,13 +448,17 @@ mod tests {
         // The first render cannot finish while this is held.
         let held = outputs.hold_for_test();
         let token = CancellationToken::new();
-        let daemon = tokio::spawn(serve_outputs(
+        let seams = Seams {
+            outputs: outputs.clone(),
+            ..Seams::default()
+        };
+        let daemon = tokio::spawn(serve_with(
             Arc::new(config),
             store,
             listener,
             token.clone(),
             std::future::pending(),
-            outputs.clone(),
+            seams,
         ));
         let ask = async {
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -421,5 +477,39 @@ mod tests {
         drop(held);
         token.cancel();
         daemon.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_final_flush_fails_the_daemon() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!("[storage]\npath = {:?}\n", dir.path().join("data"));
+        let config = crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap();
+        let store = Store::open(&config.storage.path, "test").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let token = CancellationToken::new();
+        let seams = Seams {
+            flush_fails: true,
+            ..Seams::default()
+        };
+        token.cancel();
+        let done = tokio::time::timeout(
+            GRACE * 2,
+            serve_with(
+                Arc::new(config),
+                store,
+                listener,
+                token,
+                std::future::pending(),
+                seams,
+            ),
+        )
+        .await
+        .expect("the daemon stops");
+        let e = done.expect_err("a stop whose flush failed is no clean stop");
+        assert!(matches!(e, DaemonError::Flush { .. }), "{e:?}");
+        let shown = e.to_string();
+        let data = dir.path().join("data");
+        assert!(shown.contains(&data.display().to_string()), "{shown}");
+        assert!(shown.contains("No space left on device"), "{shown}");
     }
 }

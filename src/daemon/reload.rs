@@ -3,9 +3,10 @@
 //! again; a valid config replaces the one in force as a whole, an invalid
 //! one is logged with every error and the running config is kept.
 //!
-//! Settings bound to resources opened at start (the listening socket, the
-//! store, the HTTP client and its limits) keep their running values; a
-//! change to them is reported as needing a restart.
+//! Settings bound to resources opened at start (the listening socket and
+//! its limits, the store, the HTTP client, the WebSub hub) keep their
+//! running values; a change to them is logged, by key, as needing a
+//! restart. `RESTART_ONLY` lists them, once for both.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -35,44 +36,83 @@ pub struct Outcome {
     pub need_restart: Vec<&'static str>,
 }
 
+/// A setting bound to something opened at start, which a reload leaves as
+/// it runs.
+pub struct RestartOnly {
+    /// The TOML key, `table.key`.
+    pub key: &'static str,
+    /// Whether the setting differs between the old config and the new.
+    differs: fn(&Config, &Config) -> bool,
+    /// Puts the old config's value into the new one.
+    keep: fn(&Config, &mut Config),
+}
+
+/// A `RestartOnly` entry for the `Config` field named like its TOML key,
+/// so the key and the field cannot disagree.
+macro_rules! restart_only {
+    ($table:ident . $field:ident, $keep:expr) => {
+        RestartOnly {
+            key: concat!(stringify!($table), ".", stringify!($field)),
+            differs: |old, new| old.$table.$field != new.$table.$field,
+            keep: $keep,
+        }
+    };
+    ($table:ident . $field:ident) => {
+        RestartOnly {
+            key: concat!(stringify!($table), ".", stringify!($field)),
+            differs: |old, new| old.$table.$field != new.$table.$field,
+            keep: |old, new| new.$table.$field = Clone::clone(&old.$table.$field),
+        }
+    };
+}
+
+/// Every setting only a restart applies: this one table drives both what
+/// a reload keeps and what it warns about. The listening socket and its
+/// limits, the store and its cache, the HTTP client and the WebSub pinger
+/// are all made once, at start.
+pub const RESTART_ONLY: &[RestartOnly] = &[
+    restart_only!(server.listen, keep_listen),
+    restart_only!(server.read_timeout),
+    restart_only!(server.idle_timeout),
+    restart_only!(server.max_connections),
+    restart_only!(storage.path),
+    restart_only!(storage.cache),
+    restart_only!(poll.concurrency),
+    restart_only!(poll.per_host),
+    restart_only!(poll.connect_timeout),
+    restart_only!(poll.timeout),
+    restart_only!(poll.user_agent),
+    restart_only!(poll.max_body),
+    // The pinger tells the hub it was started with: feeds that advertised
+    // another would send their readers to a hub that never hears of a change.
+    restart_only!(websub.hub),
+];
+
+/// Keeps the running address. A `server.base_url` left unset is derived
+/// from the address, so it follows the one rafid really listens on.
+fn keep_listen(old: &Config, new: &mut Config) {
+    if new.server.base_url == config::default_base_url(new.server.listen) {
+        new.server.base_url = config::default_base_url(old.server.listen);
+    }
+    new.server.listen = old.server.listen;
+}
+
 /// The settings that only a restart applies, by TOML key, that differ
 /// between `old` and `new`.
 pub fn restart_only(old: &Config, new: &Config) -> Vec<&'static str> {
-    let (o, n) = (&old.poll, &new.poll);
-    let checks: [(&'static str, bool); 9] = [
-        ("server.listen", old.server.listen != new.server.listen),
-        ("storage.path", old.storage.path != new.storage.path),
-        ("storage.cache", old.storage.cache != new.storage.cache),
-        ("poll.concurrency", o.concurrency != n.concurrency),
-        ("poll.per_host", o.per_host != n.per_host),
-        (
-            "poll.connect_timeout",
-            o.connect_timeout != n.connect_timeout,
-        ),
-        ("poll.timeout", o.timeout != n.timeout),
-        ("poll.user_agent", o.user_agent != n.user_agent),
-        ("poll.max_body", o.max_body != n.max_body),
-    ];
-    checks
-        .into_iter()
-        .filter(|(_, differ)| *differ)
-        .map(|(k, _)| k)
+    RESTART_ONLY
+        .iter()
+        .filter(|s| (s.differs)(old, new))
+        .map(|s| s.key)
         .collect()
 }
 
 /// `new` with the restart-only settings of `old`, so that what the daemon
-/// reports is what it runs with.
+/// reports and serves is what it runs with.
 fn keep_running_values(old: &Config, mut new: Config) -> Config {
-    new.server.listen = old.server.listen;
-    new.storage.path = old.storage.path.clone();
-    new.storage.cache = old.storage.cache;
-    let (o, n) = (&old.poll, &mut new.poll);
-    n.concurrency = o.concurrency;
-    n.per_host = o.per_host;
-    n.connect_timeout = o.connect_timeout;
-    n.timeout = o.timeout;
-    n.user_agent = o.user_agent.clone();
-    n.max_body = o.max_body;
+    for s in RESTART_ONLY {
+        (s.keep)(old, &mut new);
+    }
     new
 }
 
@@ -282,6 +322,103 @@ mod tests {
         assert_eq!(kept.poll.concurrency, a.poll.concurrency);
         // A setting that applies at once takes its new value.
         assert_eq!(kept.poll.interval, Duration::from_secs(7200));
+    }
+
+    /// Each restart-only setting, with two configs that differ in it alone.
+    /// Written out here, apart from `RESTART_ONLY`, so that an entry dropped
+    /// from the table is caught.
+    const CHANGES: &[(&str, &str, &str)] = &[
+        (
+            "server.listen",
+            "[server]\nlisten = \"127.0.0.1:8080\"\n",
+            "[server]\nlisten = \"127.0.0.1:9090\"\n",
+        ),
+        (
+            "server.read_timeout",
+            "",
+            "[server]\nread_timeout = \"3s\"\n",
+        ),
+        (
+            "server.idle_timeout",
+            "",
+            "[server]\nidle_timeout = \"5m\"\n",
+        ),
+        (
+            "server.max_connections",
+            "",
+            "[server]\nmax_connections = 8\n",
+        ),
+        (
+            "storage.path",
+            "[storage]\npath = \"a\"\n",
+            "[storage]\npath = \"b\"\n",
+        ),
+        ("storage.cache", "", "[storage]\ncache = \"128MiB\"\n"),
+        ("poll.concurrency", "", "[poll]\nconcurrency = 4\n"),
+        ("poll.per_host", "", "[poll]\nper_host = 1\n"),
+        (
+            "poll.connect_timeout",
+            "",
+            "[poll]\nconnect_timeout = \"2s\"\n",
+        ),
+        ("poll.timeout", "", "[poll]\ntimeout = \"5s\"\n"),
+        ("poll.user_agent", "", "[poll]\nuser_agent = \"other/1\"\n"),
+        ("poll.max_body", "", "[poll]\nmax_body = \"1MiB\"\n"),
+        (
+            "websub.hub",
+            "[websub]\nhub = \"https://hub.example/\"\n",
+            "[websub]\nhub = \"https://other.example/\"\n",
+        ),
+    ];
+
+    #[test]
+    fn a_reload_keeps_and_names_every_restart_only_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rafid.toml");
+        let feed = "[[feed]]\nurl = \"https://a.example/f\"\n";
+        for (key, before, after) in CHANGES {
+            std::fs::write(&path, format!("{before}{feed}")).unwrap();
+            let old = config::load(&path).unwrap();
+            let running = format!("{old:?}");
+            let (tx, rx) = watch::channel(Arc::new(old));
+            std::fs::write(&path, format!("{after}{feed}")).unwrap();
+            let o = reload(&tx).unwrap();
+            assert_eq!(
+                o.need_restart,
+                vec![*key],
+                "the warning after a change to {key}"
+            );
+            assert_eq!(
+                format!("{:?}", **rx.borrow()),
+                running,
+                "{key} after a reload"
+            );
+        }
+    }
+
+    #[test]
+    fn the_shipped_config_marks_exactly_the_restart_only_keys() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/rafid.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut table = "";
+        let mut marked = Vec::new();
+        for line in text.lines() {
+            let bare = line.trim_start_matches(['#', ' ']);
+            if let Some(t) = bare.strip_prefix('[').and_then(|t| t.split(']').next()) {
+                table = t;
+            } else if let Some((key, _)) = bare.split_once(" = ") {
+                if line.contains("(restart)") {
+                    marked.push(format!("{table}.{}", key.trim()));
+                }
+            }
+        }
+        let mut table: Vec<String> = RESTART_ONLY.iter().map(|s| s.key.to_string()).collect();
+        let mut listed: Vec<String> = CHANGES.iter().map(|c| c.0.to_string()).collect();
+        marked.sort();
+        table.sort();
+        listed.sort();
+        assert_eq!(marked, table, "keys marked (restart) in config/rafid.toml");
+        assert_eq!(listed, table, "restart-only keys the reload test changes");
     }
 
     #[test]

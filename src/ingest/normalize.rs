@@ -8,6 +8,8 @@ use sha2::{Digest, Sha256};
 use unicode_normalization::UnicodeNormalization;
 use url::Url;
 
+use crate::text::html_to_text;
+
 /// Query parameters that only track where a reader came from. Two links that
 /// differ only in these point at the same page.
 const TRACKING_PARAMS: &[&str] = &[
@@ -86,115 +88,6 @@ pub fn is_front_page(canonical: &str) -> bool {
             path.is_empty() && u.query().is_none()
         }
         Err(_) => true,
-    }
-}
-
-/// Text of an HTML fragment with tags dropped and common entities decoded,
-/// for fingerprints and matching.
-///
-/// Written by hand rather than with a full HTML parser because it runs on
-/// every item body of every poll and needs to be fast; it is never used for
-/// anything that is published, where ammonia does the real work.
-pub fn html_to_text(html: &str) -> String {
-    let mut out = String::with_capacity(html.len());
-    let mut rest = html;
-    while let Some(pos) = rest.find(['<', '&']) {
-        out.push_str(&rest[..pos]);
-        let tail = &rest[pos..];
-        let Some(t) = tail.strip_prefix('<') else {
-            let (decoded, used) = decode_entity(tail);
-            out.push_str(&decoded);
-            rest = &tail[used..];
-            continue;
-        };
-        if let Some(comment) = t.strip_prefix("!--") {
-            out.push(' ');
-            rest = comment.find("-->").map_or("", |i| &comment[i + 3..]);
-            continue;
-        }
-        if !t.starts_with(|c: char| c.is_ascii_alphabetic() || matches!(c, '/' | '!' | '?')) {
-            // A '<' that opens no tag is text.
-            out.push('<');
-            rest = t;
-            continue;
-        }
-        let Some(end) = t.find('>') else {
-            // An unterminated tag: the rest is inside it.
-            rest = "";
-            continue;
-        };
-        out.push(' ');
-        rest = &t[end + 1..];
-        // The contents of script and style blocks are not text.
-        for name in ["script", "style"] {
-            if t.get(..name.len())
-                .is_some_and(|n| n.eq_ignore_ascii_case(name))
-            {
-                rest = after_closing_tag(rest, name);
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// What follows `</name ...>` in `s` (ASCII case-insensitive), or "" if
-/// the block never closes.
-fn after_closing_tag<'a>(s: &'a str, name: &str) -> &'a str {
-    for (i, _) in s.match_indices("</") {
-        let after = &s[i + 2..];
-        if after
-            .get(..name.len())
-            .is_some_and(|n| n.eq_ignore_ascii_case(name))
-        {
-            return after.find('>').map_or("", |e| &after[e + 1..]);
-        }
-    }
-    ""
-}
-
-/// Decodes one entity at the start of `s` (which begins with '&'); returns
-/// the text and how many bytes it used. Unknown entities stay as they are.
-fn decode_entity(s: &str) -> (String, usize) {
-    let end = match s[1..].find(';') {
-        Some(e) if e <= 32 => e + 1,
-        _ => return ("&".into(), 1),
-    };
-    let name = &s[1..end];
-    let ch = if let Some(num) = name.strip_prefix('#') {
-        let code = if let Some(h) = num.strip_prefix(['x', 'X']) {
-            u32::from_str_radix(h, 16).ok()
-        } else {
-            num.parse::<u32>().ok()
-        };
-        code.and_then(char::from_u32)
-    } else {
-        match name {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            "nbsp" => Some('\u{a0}'),
-            "laquo" => Some('«'),
-            "raquo" => Some('»'),
-            "hellip" => Some('…'),
-            "mdash" => Some('—'),
-            "ndash" => Some('–'),
-            "rsquo" => Some('’'),
-            "lsquo" => Some('‘'),
-            "rdquo" => Some('”'),
-            "ldquo" => Some('“'),
-            "zwnj" => Some('\u{200c}'),
-            "zwj" => Some('\u{200d}'),
-            "rlm" => Some('\u{200f}'),
-            "lrm" => Some('\u{200e}'),
-            _ => None,
-        }
-    };
-    match ch {
-        Some(c) => (c.to_string(), end + 1),
-        None => ("&".into(), 1),
     }
 }
 
@@ -386,17 +279,6 @@ mod tests {
     }
 
     #[test]
-    fn html_to_text_strips_tags_scripts_and_entities() {
-        let html =
-            "<p>سلام&nbsp;<b>عليكم</b></p><script>alert(1)</script>&amp; &#1575; &unknown; a < b";
-        let text = html_to_text(html);
-        assert!(text.contains("سلام\u{a0}"));
-        assert!(text.contains("عليكم"));
-        assert!(!text.contains("alert"));
-        assert!(text.contains("& ا &unknown; a < b"));
-    }
-
-    #[test]
     fn normalize_text_unifies_arabic_variants() {
         let cases = [
             ("الرَّئِيس", "الرييس"),
@@ -496,9 +378,39 @@ mod tests {
         );
     }
 
+    fn hex(d: [u8; 16]) -> String {
+        d.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     #[test]
     fn digest_separates_parts() {
+        // Moving a byte across a boundary must change the key: without the
+        // length prefixes both would hash "abc".
         assert_ne!(digest(&[b"ab", b"c"]), digest(&[b"a", b"bc"]));
-        assert_eq!(digest(&[b"x"]), digest(&[b"x"]));
+        assert_ne!(digest(&[b"abc"]), digest(&[b"ab", b"c"]));
+        assert_ne!(digest(&[b"", b"x"]), digest(&[b"x"]));
+    }
+
+    #[test]
+    fn digest_changes_with_any_byte() {
+        let base = b"https://a.example/f\0guid-1".to_vec();
+        let d = digest(&[&base]);
+        for i in 0..base.len() {
+            let mut changed = base.clone();
+            changed[i] ^= 1;
+            assert_ne!(digest(&[&changed]), d, "byte {i}");
+        }
+    }
+
+    /// Stored keys were made by earlier runs and builds: the digest of a
+    /// given input must never change, or every item would be new again.
+    #[test]
+    fn digest_is_stable_across_runs() {
+        assert_eq!(hex(digest(&[b"x"])), "f91b14e7bbea4c5bfa0e1a7040177166");
+        assert_eq!(
+            hex(digest(&[b"https://a.example/f", b"guid-1"])),
+            "998da5bcaa57fe0f6896e2cc41f6f5e3"
+        );
+        assert_eq!(hex(digest(&[])), "e3b0c44298fc1c149afbf4c8996fb924");
     }
 }

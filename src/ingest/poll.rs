@@ -12,53 +12,12 @@ use tracing::{Instrument, error_span, info, warn};
 
 use crate::config::{Config, FeedConfig, redact_url};
 use crate::dedup::keys as dedup;
+use crate::ingest::counters::Counters;
 use crate::ingest::fetch::{Fetched, Fetcher, Validators, decode_body};
 use crate::ingest::parse;
+pub use crate::ingest::report::{IngestStatsView, Outcome, Report};
 use crate::model::{FeedState, Source, hex};
 use crate::store::{IngestStats, Store, StoreError};
-
-/// How one poll ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// 304 Not Modified: nothing parsed.
-    NotModified,
-    /// 200 with the same bytes as last time: nothing parsed.
-    Unchanged,
-    /// A document was parsed and stored.
-    Stored(IngestStatsView),
-    /// Not polled, and why: the server asked rafid to wait (Retry-After),
-    /// or said the feed is gone (410).
-    Deferred(String),
-    Failed(String),
-    /// The poll was stopped by shutdown before it finished.
-    Cancelled,
-}
-
-/// `IngestStats` plus the number of items in the document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct IngestStatsView {
-    pub items: usize,
-    pub stats: IngestStats,
-    /// Items the feed's rules kept out of the store.
-    pub dropped: usize,
-    /// Older items of the feed pruned after this ingest to keep it within
-    /// `storage.max_items_per_feed`.
-    pub pruned: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// The feed's URL as shown to others (secrets redacted).
-    pub feed: String,
-    pub status: Option<u16>,
-    pub outcome: Outcome,
-}
-
-impl Report {
-    pub fn changed_store(&self) -> bool {
-        matches!(&self.outcome, Outcome::Stored(v) if v.stats.new + v.stats.updated + v.stats.merged > 0)
-    }
-}
 
 /// What every poll needs; cheap to clone.
 #[derive(Clone)]
@@ -72,7 +31,9 @@ pub struct Poller {
     /// Parsing and storing is CPU work: one document per core at a time.
     cpu: Arc<Semaphore>,
     /// When each feed is next polled, as the scheduler planned it.
-    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
+    pub schedule: Arc<crate::ingest::schedule::Schedule>,
+    /// Where this poller counts its polls; shared with whoever shows them.
+    pub counters: Arc<Counters>,
 }
 
 impl Poller {
@@ -82,10 +43,18 @@ impl Poller {
             slots: Arc::new(Semaphore::new(config.poll.concurrency)),
             cpu: Arc::new(Semaphore::new(cores)),
             schedule: Arc::default(),
+            counters: Arc::default(),
             config,
             store,
             fetcher,
         }
+    }
+
+    /// The same poller counting its polls into `counters`, which the
+    /// daemon also hands to the server for `/metrics`. Without this a
+    /// poller counts into a set of its own.
+    pub fn counting_into(self, counters: Arc<Counters>) -> Poller {
+        Poller { counters, ..self }
     }
 
     /// The same poller under another config (after a reload): the slots,
@@ -111,7 +80,7 @@ impl Poller {
         let _slot = self.slots.acquire().await.ok();
         let started = std::time::Instant::now();
         let report = self.poll_inner(feed, shown, cancel).instrument(span).await;
-        crate::server::metrics::global().record(&report, started.elapsed());
+        self.counters.record(&report, started.elapsed());
         report
     }
 
@@ -162,8 +131,8 @@ impl Poller {
                     self.schedule
                         .unreachable(&key, host, &e.to_string(), self.hosts(), Utc::now());
                 match verdict {
-                    crate::ingest::scheduler::Unreachable::Feed => false,
-                    crate::ingest::scheduler::Unreachable::Network { uncount } => {
+                    crate::ingest::schedule::Unreachable::Feed => false,
+                    crate::ingest::schedule::Unreachable::Network { uncount } => {
                         for other in uncount.iter().filter(|k| **k != key) {
                             self.uncount_failure(other);
                         }
@@ -338,7 +307,7 @@ impl Poller {
 fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
     if let Some(feed) = config.feed(key) {
         let (interval, why) =
-            crate::ingest::scheduler::effective_interval(config, feed, Some(state));
+            crate::ingest::schedule::effective_interval(config, feed, Some(state));
         state.interval_secs = Some(interval.as_secs());
         state.interval_reason = Some(why);
     }
@@ -727,7 +696,7 @@ mod tests {
         assert_eq!(st.consecutive_failures, 1);
         assert_eq!(st.last_error.as_deref(), Some(msg.as_str()));
         assert!(
-            crate::ingest::scheduler::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
+            crate::ingest::schedule::next_poll_reason(&cfg, feed, Some(&st), Utc::now())
                 .contains("backing off"),
         );
         assert_eq!(store.item_count(), 0);
@@ -765,5 +734,37 @@ mod tests {
         );
         assert!(matches!(out, Outcome::Stored(_)), "{out:?}");
         assert_eq!(store.item_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn each_poller_counts_only_its_own_polls() {
+        // A port nothing listens on: every poll fails fast, and is counted.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = closed.local_addr().unwrap();
+        drop(closed);
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "[storage]\npath = {:?}\n[[feed]]\nurl = \"http://{addr}/f\"\n",
+            dir.path().join("data").display().to_string()
+        );
+        let cfg = Arc::new(crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap());
+        let store = Store::open(&cfg.storage.path, "test").unwrap();
+        let fetcher = Arc::new(Fetcher::new(&cfg.poll).unwrap());
+        let mine = Arc::new(Counters::default());
+        let a =
+            Poller::new(cfg.clone(), store.clone(), fetcher.clone()).counting_into(mine.clone());
+        let b = Poller::new(cfg.clone(), store.clone(), fetcher.clone());
+        let idle = Poller::new(cfg.clone(), store, fetcher);
+        let token = CancellationToken::new();
+        for _ in 0..2 {
+            let r = a.poll(&cfg.feeds[0], &token).await;
+            assert!(matches!(r.outcome, Outcome::Failed(_)), "{r:?}");
+        }
+        b.poll(&cfg.feeds[0], &token).await;
+        let polls = |c: &Counters| c.tally().statuses.values().sum::<u64>();
+        assert_eq!(polls(&mine), 2);
+        assert_eq!(polls(&a.counters), 2);
+        assert_eq!(polls(&b.counters), 1);
+        assert_eq!(polls(&idle.counters), 0);
     }
 }

@@ -24,22 +24,28 @@
 //!
 //! Within a rule set, a match on any field counts; `drop` wins over `keep`,
 //! and a set with `keep` rules lets through only what one of them matches.
+//!
+//! Compiled rules are plain data, shared by config clones; what they said
+//! of stored items is remembered apart, in a `Verdicts` owned by whoever
+//! renders.
 
 mod lang;
 pub mod report;
 pub mod screen;
+mod verdicts;
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
-use crate::ingest::normalize::{html_to_text, normalize_text};
-use crate::model::{Category, Entry, Item, ItemId, Person};
+use crate::ingest::normalize::normalize_text;
+use crate::model::{Category, Entry, Item, Person};
+use crate::text::html_to_text;
 
 pub use lang::detect_language;
+pub use verdicts::Verdicts;
 
 /// The part of an item a rule looks at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -330,11 +336,8 @@ struct WordRef {
     lam_form: bool,
 }
 
-/// Verdicts remembered per item (id and revision) at most; past this the
-/// memory starts afresh, so it never outgrows what rivers show.
-const VERDICT_CACHE_MAX: usize = 100_000;
-
 /// The rules of one `[[feed]]` or `[[river]]`, compiled.
+#[derive(Clone)]
 pub struct Rules {
     /// Drop rules first, then keep rules; `keep_from` is where keep starts.
     rules: Vec<Rule>,
@@ -349,28 +352,6 @@ pub struct Rules {
     regex_rules: Vec<usize>,
     regex_fields: u8,
     fingerprint: String,
-    /// Whether the rules keep a stored item, by id and revision: a river is
-    /// rendered again after every change to the store, and most of the
-    /// items it looks at were judged the render before. A new config
-    /// compiles new rules, so the memory never outlives the rules.
-    verdicts: Mutex<HashMap<(ItemId, String), bool>>,
-}
-
-impl Clone for Rules {
-    fn clone(&self) -> Rules {
-        Rules {
-            rules: self.rules.clone(),
-            keep_from: self.keep_from,
-            lang: self.lang.clone(),
-            words: self.words.clone(),
-            word_refs: self.word_refs.clone(),
-            word_fields: self.word_fields,
-            regex_rules: self.regex_rules.clone(),
-            regex_fields: self.regex_fields,
-            fingerprint: self.fingerprint.clone(),
-            verdicts: Mutex::new(HashMap::new()),
-        }
-    }
 }
 
 impl fmt::Debug for Rules {
@@ -455,7 +436,6 @@ impl Rules {
             regex_rules,
             regex_fields,
             fingerprint,
-            verdicts: Mutex::new(HashMap::new()),
         })
     }
 
@@ -471,7 +451,6 @@ impl Rules {
             regex_rules: Vec::new(),
             regex_fields: 0,
             fingerprint: String::new(),
-            verdicts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -543,27 +522,10 @@ impl Rules {
         }
     }
 
-    /// Whether the rules keep a stored item; remembers the answer for the
-    /// item's current revision.
+    /// Whether the rules keep a stored item. A renderer that judges the
+    /// same items again and again asks a `Verdicts` instead.
     pub fn keeps_item(&self, item: &Item) -> bool {
-        let key = (item.id, item.revision.clone());
-        // A poisoned lock only means a panic elsewhere mid-insert; the map
-        // is still a valid cache.
-        if let Some(v) = self
-            .verdicts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-        {
-            return *v;
-        }
-        let kept = self.judge(&Doc::of_item(item)).kept();
-        let mut cache = self.verdicts.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() >= VERDICT_CACHE_MAX {
-            cache.clear();
-        }
-        cache.insert(key, kept);
-        kept
+        self.judge(&Doc::of_item(item)).kept()
     }
 
     /// Which rules match the item, one flag per rule of `rules()`.
@@ -671,221 +633,4 @@ fn lang_matches(want: &str, have: &str) -> bool {
 pub type SharedRules = Arc<Rules>;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn rules(keep: &[(&str, &str)], drop: &[(&str, &str)], lang: &[&str]) -> Rules {
-        let mk = |kind, list: &[(&str, &str)]| {
-            list.iter()
-                .map(|(f, p)| Rule::new(kind, Field::from_name(f).unwrap(), p).unwrap())
-                .collect::<Vec<_>>()
-        };
-        Rules::new(
-            mk(Kind::Keep, keep),
-            mk(Kind::Drop, drop),
-            lang.iter().map(|s| s.to_string()).collect(),
-        )
-        .unwrap()
-    }
-
-    fn entry(title: &str) -> Entry {
-        Entry {
-            title: Some(title.into()),
-            ..Entry::default()
-        }
-    }
-
-    fn drops_title(pattern: &str, title: &str) -> bool {
-        let r = rules(&[], &[("title", pattern)], &[]);
-        !r.judge(&Doc::of_entry(&entry(title))).kept()
-    }
-
-    #[test]
-    fn words_match_through_arabic_normalization() {
-        let cases = [
-            ("الرئيس", "وصل الرَّئِيس إلى المدينة", true),
-            ("الرئيس", "وصل الرئيـــس إلى المدينة", true),
-            ("الرَّئيس", "وصل الرئيس", true),
-            ("أحمد", "قال احمد", true),
-            ("مدرسة", "افتتاح مدرسه جديدة", true),
-            ("2024", "ميزانية ٢٠٢٤", true),
-            ("Sponsored", "SPONSORED: buy now", true),
-            ("sponsored", "unsponsored content", false),
-        ];
-        for (pattern, title, want) in cases {
-            assert_eq!(drops_title(pattern, title), want, "{pattern} in {title}");
-        }
-    }
-
-    #[test]
-    fn arabic_words_match_with_attached_proclitics_only() {
-        let cases = [
-            ("النفط", "أسعار النفط ترتفع", true),
-            ("النفط", "ارتفاع والنفط", true),
-            ("النفط", "مدفوع بالنفط", true),
-            ("النفط", "صندوق للنفط", true),
-            ("النفط", "وللنفط أثر", true),
-            ("النفط", "فالنفط أولا", true),
-            ("النفط", "الشركات النفطية", false),
-            ("النفط", "منالنفط", false),
-            ("نفط", "أسعار النفط", true),
-            ("نفط", "وبالنفط", true),
-            ("نفط", "سعر نفطي", false),
-            ("نفط*", "سعر نفطي", true),
-            ("نفط*", "الشركات النفطية", true),
-            ("oil", "the oil price", true),
-            ("oil", "boil water", false),
-            ("oil", "oils", false),
-            ("oil*", "oils", true),
-        ];
-        for (pattern, title, want) in cases {
-            assert_eq!(drops_title(pattern, title), want, "{pattern} in {title}");
-        }
-    }
-
-    #[test]
-    fn phrases_match_in_order() {
-        assert!(drops_title("وزير الخارجية", "قال وزير الخارجية اليوم"));
-        assert!(drops_title("وزير الخارجية", "قال ووزير الخارجية"));
-        assert!(!drops_title("وزير الخارجية", "الخارجية وزير"));
-        assert!(drops_title("breaking news", "Breaking   News: x"));
-    }
-
-    #[test]
-    fn regex_runs_on_normalized_text_except_links() {
-        assert!(drops_title(r"regex:(?i)\boil\b", "Oil rises"));
-        assert!(drops_title(r"regex:^عاجل", "عاجِل: خبر"));
-        assert!(!drops_title(r"regex:^عاجل", "خبر عاجل"));
-        let r = rules(&[], &[("link", r"regex:^https://a\.example/ads/")], &[]);
-        let mut e = entry("x");
-        e.link = Some("https://a.example/ads/1".into());
-        assert_eq!(r.judge(&Doc::of_entry(&e)), Verdict::Dropped(0));
-        e.link = Some("https://a.example/news/1".into());
-        assert!(r.judge(&Doc::of_entry(&e)).kept());
-    }
-
-    #[test]
-    fn each_field_looks_at_its_own_text() {
-        let mut e = entry("عنوان");
-        e.content = Some("<p>نص عن <b>الاقتصاد</b></p>".into());
-        e.summary = Some("ملخص".into());
-        e.authors = vec![Person {
-            name: "Jane Doe".into(),
-            email: None,
-            uri: None,
-        }];
-        e.categories = vec![Category {
-            term: "sport".into(),
-            scheme: None,
-            label: Some("رياضة".into()),
-        }];
-        e.link = Some("https://news.example/economy/1".into());
-        let doc = Doc::of_entry(&e);
-        let cases = [
-            ("title", "عنوان", true),
-            ("title", "الاقتصاد", false),
-            ("content", "الاقتصاد", true),
-            ("content", "ملخص", true),
-            ("content", "b", false),
-            ("author", "doe", true),
-            ("author", "عنوان", false),
-            ("category", "sport", true),
-            ("category", "رياضة", true),
-            ("category", "sport رياضة", false),
-            ("link", "economy", true),
-            ("link", "sport", false),
-            ("any", "economy", true),
-            ("any", "رياضة", true),
-            ("any", "غائب", false),
-        ];
-        for (field, pattern, want) in cases {
-            let r = rules(&[], &[(field, pattern)], &[]);
-            assert_eq!(!r.judge(&doc).kept(), want, "{field} {pattern}");
-        }
-    }
-
-    #[test]
-    fn drop_wins_over_keep_and_keep_lets_only_matches_through() {
-        let r = rules(
-            &[("any", "اقتصاد"), ("any", "النفط")],
-            &[("title", "إعلان")],
-            &[],
-        );
-        let j = |t: &str| r.judge(&Doc::of_entry(&entry(t)));
-        assert_eq!(j("إعلان عن النفط"), Verdict::Dropped(0));
-        assert_eq!(j("أسعار النفط"), Verdict::Keep(Some(2)));
-        assert_eq!(j("كرة القدم"), Verdict::NoKeepMatched);
-        assert_eq!(r.rules()[0].label(), "drop.title \"إعلان\"");
-    }
-
-    #[test]
-    fn language_is_declared_else_detected() {
-        let r = rules(&[], &[], &["ar"]);
-        let mut e = entry("أسعار النفط ترتفع");
-        assert!(r.judge(&Doc::of_entry(&e)).kept());
-        e.language = Some("ar-EG".into());
-        assert!(r.judge(&Doc::of_entry(&e)).kept());
-        e.language = Some("en".into());
-        assert_eq!(
-            r.judge(&Doc::of_entry(&e)),
-            Verdict::Language(Some("en".into()))
-        );
-        let e = entry("Oil prices rise");
-        assert_eq!(
-            r.judge(&Doc::of_entry(&e)),
-            Verdict::Language(Some("en".into()))
-        );
-    }
-
-    #[test]
-    fn bad_patterns_are_refused_with_a_reason() {
-        let e = Pattern::parse("regex:(unclosed").unwrap_err();
-        assert!(e.contains("not a valid regex"), "{e}");
-        let e = Pattern::parse("regex:").unwrap_err();
-        assert!(e.contains("needs a pattern"), "{e}");
-        let e = Pattern::parse("«»").unwrap_err();
-        assert!(e.contains("no letters or digits"), "{e}");
-    }
-
-    #[test]
-    fn stored_items_are_judged_once_per_revision() {
-        let r = rules(&[], &[("title", "إعلان")], &[]);
-        let mut item = Item {
-            id: ItemId([7; 16]),
-            title: Some("إعلان مدفوع".into()),
-            link: None,
-            content: None,
-            summary: None,
-            published: None,
-            updated: None,
-            first_seen: chrono::Utc::now(),
-            authors: vec![],
-            categories: vec![],
-            enclosures: vec![],
-            language: None,
-            base: None,
-            sources: vec![],
-            revision: "r1".into(),
-            keys: vec![],
-        };
-        assert!(!r.keeps_item(&item));
-        assert!(!r.keeps_item(&item));
-        item.title = Some("خبر".into());
-        item.revision = "r2".into();
-        assert!(r.keeps_item(&item));
-        assert_eq!(r.verdicts.lock().unwrap().len(), 2);
-        assert!(r.clone().verdicts.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn fingerprints_follow_the_rules() {
-        let a = rules(&[("any", "x")], &[("title", "y")], &[]);
-        let b = rules(&[("any", "x")], &[("title", "y")], &[]);
-        let c = rules(&[("any", "x")], &[("title", "z")], &[]);
-        assert_eq!(a.fingerprint(), b.fingerprint());
-        assert_ne!(a.fingerprint(), c.fingerprint());
-        assert_eq!(a.keep_fingerprint(), c.keep_fingerprint());
-        assert!(a.has_drop_rule("drop.title \"y\""));
-        assert!(!c.has_drop_rule("drop.title \"y\""));
-    }
-}
+mod tests;

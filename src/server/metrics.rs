@@ -1,98 +1,18 @@
 //! `/metrics`: what rafid does, in the Prometheus text format (0.0.4).
 //!
-//! Counters of the polls made by this process (fetch durations, responses
-//! by status, items ingested, duplicates merged) live here; per-feed figures
-//! (last success, failures, politeness) come from the feed states in the
-//! store, so they survive restarts.
+//! Only the rendering: the counts of the daemon's polls (fetch durations,
+//! responses by status, items ingested, duplicates merged) come from its
+//! poll counters; per-feed figures (last success, failures, politeness)
+//! from the feed states in the store, so they survive restarts.
 //!
 //! The format is written by hand: it is a few lines of text per series, and
 //! a metrics crate would add a registry and its dependencies for that.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-
-use crate::config::{Config, redact_url};
-use crate::ingest::poll::{Outcome, Report};
+use crate::ingest::counters::{BUCKETS, Tally};
+use crate::ingest::health::FeedHealth;
 use crate::model::FeedState;
-use crate::server::AppState;
-
-/// Upper bounds (seconds) of the fetch duration histogram buckets.
-const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
-
-/// The counters of this process's polls.
-#[derive(Default)]
-pub struct Counters {
-    /// Per bucket of `BUCKETS`, then +Inf; not cumulative (summed on output).
-    buckets: [AtomicU64; BUCKETS.len() + 1],
-    duration_micros: AtomicU64,
-    /// Responses by HTTP status; status 0 counts polls that got none.
-    statuses: Mutex<BTreeMap<u16, u64>>,
-    items_new: AtomicU64,
-    items_updated: AtomicU64,
-    /// Items seen again unchanged (the same item from the same feed).
-    dup_seen_again: AtomicU64,
-    /// Items merged into a story already stored by a shared key (canonical
-    /// link or exact text): another feed's, or this feed's under another
-    /// identity.
-    dup_same_story: AtomicU64,
-    /// Items merged into a story already stored as a re-edited copy of it.
-    dup_near: AtomicU64,
-    /// Items that feed rules kept out of the store.
-    items_dropped: AtomicU64,
-}
-
-/// The process's counters. One set per process, as the process is what
-/// Prometheus scrapes; tests that run several daemons see their sum.
-pub fn global() -> &'static Counters {
-    static COUNTERS: std::sync::OnceLock<Counters> = std::sync::OnceLock::new();
-    COUNTERS.get_or_init(Counters::default)
-}
-
-impl Counters {
-    /// Counts one finished poll. Polls stopped by shutdown or skipped are
-    /// not requests and are not counted.
-    pub fn record(&self, report: &Report, took: Duration) {
-        if matches!(report.outcome, Outcome::Cancelled | Outcome::Deferred(_)) {
-            return;
-        }
-        let secs = took.as_secs_f64();
-        let i = BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(BUCKETS.len());
-        self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        self.duration_micros
-            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-        {
-            let mut s = self.statuses.lock().unwrap_or_else(|p| p.into_inner());
-            *s.entry(report.status.unwrap_or(0)).or_default() += 1;
-        }
-        if let Outcome::Stored(v) = &report.outcome {
-            let st = &v.stats;
-            self.items_new.fetch_add(st.new as u64, Ordering::Relaxed);
-            self.items_updated
-                .fetch_add(st.updated as u64, Ordering::Relaxed);
-            self.dup_seen_again
-                .fetch_add(st.unchanged as u64, Ordering::Relaxed);
-            // `merged` counts both kinds of merge; near-duplicates are
-            // reported apart.
-            let exact = st.merged.saturating_sub(st.near_duplicates);
-            self.dup_same_story
-                .fetch_add(exact as u64, Ordering::Relaxed);
-            self.dup_near
-                .fetch_add(st.near_duplicates as u64, Ordering::Relaxed);
-            self.items_dropped
-                .fetch_add(v.dropped as u64, Ordering::Relaxed);
-        }
-    }
-}
 
 /// A label value with `\`, `"` and newlines escaped as the format says.
 fn label(v: &str) -> String {
@@ -106,16 +26,14 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
-/// The whole exposition: process counters, per-feed figures, the store.
+/// The whole exposition: poll counters, per-feed figures, the store.
 pub fn render(
-    counters: &Counters,
-    config: &Config,
-    states: &[(String, FeedState)],
+    counters: &Tally,
+    feeds: &[FeedHealth],
     store_items: usize,
     store_bytes: u64,
 ) -> String {
     let mut o = String::new();
-    let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
 
     header(
         &mut o,
@@ -125,13 +43,13 @@ pub fn render(
     );
     let mut cumulative = 0;
     for (i, b) in BUCKETS.iter().enumerate() {
-        cumulative += load(&counters.buckets[i]);
+        cumulative += counters.buckets[i];
         let _ = writeln!(
             o,
             "rafid_fetch_duration_seconds_bucket{{le=\"{b}\"}} {cumulative}"
         );
     }
-    cumulative += load(&counters.buckets[BUCKETS.len()]);
+    cumulative += counters.buckets[BUCKETS.len()];
     let _ = writeln!(
         o,
         "rafid_fetch_duration_seconds_bucket{{le=\"+Inf\"}} {cumulative}"
@@ -139,7 +57,7 @@ pub fn render(
     let _ = writeln!(
         o,
         "rafid_fetch_duration_seconds_sum {}",
-        load(&counters.duration_micros) as f64 / 1e6
+        counters.duration_micros as f64 / 1e6
     );
     let _ = writeln!(o, "rafid_fetch_duration_seconds_count {cumulative}");
 
@@ -149,11 +67,8 @@ pub fn render(
         "counter",
         "Polls by the HTTP status of the answer (0: no answer).",
     );
-    {
-        let s = counters.statuses.lock().unwrap_or_else(|p| p.into_inner());
-        for (status, n) in s.iter() {
-            let _ = writeln!(o, "rafid_responses_total{{status=\"{status}\"}} {n}");
-        }
+    for (status, n) in &counters.statuses {
+        let _ = writeln!(o, "rafid_responses_total{{status=\"{status}\"}} {n}");
     }
 
     header(
@@ -165,12 +80,12 @@ pub fn render(
     let _ = writeln!(
         o,
         "rafid_items_ingested_total{{kind=\"new\"}} {}",
-        load(&counters.items_new)
+        counters.items_new
     );
     let _ = writeln!(
         o,
         "rafid_items_ingested_total{{kind=\"updated\"}} {}",
-        load(&counters.items_updated)
+        counters.items_updated
     );
     header(
         &mut o,
@@ -181,17 +96,17 @@ pub fn render(
     let _ = writeln!(
         o,
         "rafid_duplicates_merged_total{{kind=\"seen_again\"}} {}",
-        load(&counters.dup_seen_again)
+        counters.dup_seen_again
     );
     let _ = writeln!(
         o,
         "rafid_duplicates_merged_total{{kind=\"same_story\"}} {}",
-        load(&counters.dup_same_story)
+        counters.dup_same_story
     );
     let _ = writeln!(
         o,
         "rafid_duplicates_merged_total{{kind=\"near_duplicate\"}} {}",
-        load(&counters.dup_near)
+        counters.dup_near
     );
     header(
         &mut o,
@@ -199,27 +114,14 @@ pub fn render(
         "counter",
         "New items that a feed's keep/drop rules kept out of the store.",
     );
-    let _ = writeln!(
-        o,
-        "rafid_items_dropped_total {}",
-        load(&counters.items_dropped)
-    );
+    let _ = writeln!(o, "rafid_items_dropped_total {}", counters.items_dropped);
 
-    let per_feed: Vec<(String, FeedState)> = config
-        .feeds
+    let mut per_feed: Vec<(String, &FeedState)> = feeds
         .iter()
-        .map(|f| {
-            let st = states
-                .iter()
-                .find(|(k, _)| k == f.key())
-                .map(|(_, s)| s.clone())
-                .unwrap_or_default();
-            (label(&redact_url(&f.url)), st)
-        })
+        .map(|h| (label(&h.shown_url()), &h.state))
         .collect();
     // Feeds whose URLs differ only in their query values look the same
     // redacted; the second and later get a number, as series must differ.
-    let mut per_feed = per_feed;
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (l, _) in per_feed.iter_mut() {
         let n = seen.entry(l.clone()).or_insert(0);
@@ -294,47 +196,14 @@ pub fn render(
     o
 }
 
-/// `GET /metrics`, guarded by the admin token like `/status`.
-pub async fn handler(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !crate::server::authorized(&s, &headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "this endpoint needs the admin token\n",
-        )
-            .into_response();
-    }
-    let config = s.config.borrow().clone();
-    let store = s.store.clone();
-    let gathered = tokio::task::spawn_blocking(move || {
-        let states = store.feed_states()?;
-        let bytes = store.size_on_disk()?;
-        Ok::<_, crate::store::StoreError>((states, store.item_count(), bytes))
-    })
-    .await;
-    match gathered {
-        Ok(Ok((states, items, bytes))) => (
-            [(
-                header::CONTENT_TYPE,
-                "text/plain; version=0.0.4; charset=utf-8",
-            )],
-            render(global(), &config, &states, items, bytes),
-        )
-            .into_response(),
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, "cannot read the store for /metrics");
-            (StatusCode::INTERNAL_SERVER_ERROR, "cannot read the store\n").into_response()
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::poll::IngestStatsView;
+    use crate::ingest::counters::Counters;
+    use crate::ingest::report::{IngestStatsView, Outcome, Report};
     use crate::store::IngestStats;
     use std::path::Path;
+    use std::time::Duration;
 
     #[test]
     fn exposition_counts_polls_and_feeds() {
@@ -382,7 +251,8 @@ mod tests {
             consecutive_failures: 1,
             ..FeedState::default()
         };
-        let text = render(&c, &cfg, &[(cfg.feeds[0].key().into(), st)], 7, 4096);
+        let feeds = FeedHealth::join(&cfg, vec![(cfg.feeds[0].key().into(), st)]);
+        let text = render(&c.tally(), &feeds, 7, 4096);
         for line in [
             "rafid_fetch_duration_seconds_bucket{le=\"0.05\"} 0",
             "rafid_fetch_duration_seconds_bucket{le=\"0.1\"} 1",
@@ -427,7 +297,7 @@ mod tests {
             .iter()
             .map(|f| (f.key().to_string(), FeedState::default()))
             .collect();
-        let out = render(&Counters::default(), &cfg, &states, 0, 0);
+        let out = render(&Tally::default(), &FeedHealth::join(&cfg, states), 0, 0);
         assert!(!out.contains("s3cr3t") && !out.contains(":pw@"), "{out}");
         for n in names {
             assert!(out.contains(&format!("f?{n}=redacted")), "{n}: {out}");

@@ -1,12 +1,15 @@
 //! The HTTP server: hands out the rendered feeds and the river page as
 //! cached bytes, answers conditional requests (and HEAD), compresses for
 //! clients that ask (brotli or gzip, made once per change), serves older
-//! pages by cursor, and reports health and per-feed status.
+//! pages by cursor. The router and the serving live here; `/status` and
+//! `/metrics` in [`admin`], the handlers' shared state in [`state`].
 
+pub mod admin;
 pub mod guard;
 pub mod metrics;
+pub mod state;
 
-use std::sync::Arc;
+pub use state::AppState;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -14,25 +17,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use crate::config::{Live, redact_url};
-use crate::publish::{Cursor, Format, Outputs, Rendered, Scope, render_page_from_store};
-use crate::store::Store;
-
-/// What the handlers share.
-#[derive(Clone)]
-pub struct AppState {
-    /// The config in force; a reload swaps it between two requests.
-    pub config: Live,
-    pub store: Store,
-    pub outputs: Arc<Outputs>,
-    /// The polls the scheduler has planned, shown by `/status`.
-    pub schedule: Arc<crate::ingest::scheduler::Schedule>,
-}
+use crate::publish::{Cursor, Format, Rendered, Scope};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -45,8 +34,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rivers/{file}", get(river_feed))
         .route("/opml", get(opml))
         .route("/healthz", get(|| async { "ok\n" }))
-        .route("/status", get(status))
-        .route("/metrics", get(crate::server::metrics::handler))
+        .merge(crate::server::admin::routes(state.clone()))
         .with_state(state)
 }
 
@@ -200,9 +188,10 @@ async fn serve(
         let store = s.store.clone();
         let config = s.config.borrow().clone();
         let sc = scope.clone();
+        let outputs = s.outputs.clone();
         let r = tokio::task::spawn_blocking(move || {
             let limit = config.output.max_items;
-            render_page_from_store(&store, &config, &sc, format, limit, before)
+            outputs.render_page_from_store(&store, &config, &sc, format, limit, before)
         })
         .await;
         match r {
@@ -367,7 +356,8 @@ async fn opml(
     if !opens(config.output.token.as_ref(), q.token.as_deref(), &headers) {
         return unauthorized("the subscription list");
     }
-    let configured = config.server.admin_token.is_some() && authorized(&s, &headers);
+    let configured =
+        config.server.admin_token.is_some() && crate::server::admin::authorized(&s, &headers);
     let store = s.store.clone();
     let own = tokio::task::spawn_blocking(move || crate::publish::own_titles(&store))
         .await
@@ -387,105 +377,6 @@ async fn opml(
         body,
     )
         .into_response()
-}
-
-/// With `server.admin_token` set, the request must carry it as a bearer
-/// token. Compared in constant time so the token cannot be guessed byte by
-/// byte from response times.
-pub fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
-    let config = s.config.borrow().clone();
-    let Some(token) = &config.server.admin_token else {
-        return true;
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    let (a, b) = (given.as_bytes(), token.0.as_bytes());
-    let mut diff = a.len() ^ b.len();
-    for (i, x) in b.iter().enumerate() {
-        diff |= (*x ^ a.get(i).copied().unwrap_or(0)) as usize;
-    }
-    diff == 0 && !b.is_empty()
-}
-
-async fn status(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    if !authorized(&s, &headers) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "this endpoint needs the admin token\n",
-        )
-            .into_response();
-    }
-    let store = s.store.clone();
-    let config = s.config.borrow().clone();
-    let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
-    let states = match states {
-        Ok(Ok(v)) => v,
-        _ => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    };
-    let now = Utc::now();
-    let feeds: Vec<_> = config
-        .feeds
-        .iter()
-        .map(|f| {
-            let st = states
-                .iter()
-                .find(|(u, _)| u == f.key())
-                .map(|(_, s)| s.clone());
-            let polled = f.enabled && !st.as_ref().is_some_and(|s| s.gone);
-            let next = polled.then(|| {
-                s.schedule.plan(f.key(), || {
-                    crate::ingest::scheduler::next_due(&config, f, st.as_ref(), now)
-                })
-            });
-            let next_reason = match s.schedule.outage_retry(f.key()) {
-                Some(at) => format!(
-                    "no network: retried with every other feed at {}",
-                    at.format("%Y-%m-%d %H:%M:%S UTC")
-                ),
-                None => crate::ingest::scheduler::next_poll_reason(&config, f, st.as_ref(), now),
-            };
-            let (interval, why) =
-                crate::ingest::scheduler::effective_interval(&config, f, st.as_ref());
-            let st = st.unwrap_or_default();
-            let share_304 = (st.polls > 0).then(|| st.not_modified as f64 / st.polls as f64);
-            json!({
-                "url": redact_url(&f.url),
-                "title": f.title.clone().or(st.title.clone()),
-                "enabled": f.enabled,
-                "tags": f.tags,
-                "last_poll": st.last_poll,
-                "last_success": st.last_success,
-                "last_status": st.last_status,
-                "last_error": st.last_error,
-                "consecutive_failures": st.consecutive_failures,
-                "retry_after": st.retry_after,
-                "next_poll": next,
-                "interval_secs": interval.as_secs(),
-                "interval_reason": why,
-                "next_poll_reason": polled.then_some(next_reason),
-                "gone": st.gone,
-                "moved_to": st.moved_to.as_deref().map(crate::config::redact_str),
-                "credentials_withheld": st
-                    .moved_to
-                    .as_deref()
-                    .and_then(|m| url::Url::parse(m).ok())
-                    .and_then(|m| crate::ingest::poll::credentials_withheld(f, &m)),
-                "items": st.items,
-                "polls": st.polls,
-                "not_modified_share": share_304,
-                "server_sends_validators": st.etag.is_some() || st.last_modified.is_some(),
-                "retry_after_honoured": st.retry_afters,
-            })
-        })
-        .collect();
-    // `network` is set while every feed fails to connect (an outage, not
-    // the feeds' fault): since when, the error, and the next retry.
-    let network = s.schedule.outage();
-    axum::Json(json!({ "network": network, "feeds": feeds })).into_response()
 }
 
 #[cfg(test)]

@@ -76,7 +76,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
-pub const DEFAULT_CACHE_BYTES: u64 = 64 << 20;
+pub use crate::config::DEFAULT_CACHE_BYTES;
 
 /// What remains of a pruned item: the keys that identify it and the feeds
 /// that still list it.

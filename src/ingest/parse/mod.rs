@@ -273,21 +273,22 @@ fn absolute(href: &str, base: &Url) -> Option<String> {
     }
 }
 
-/// A title as plain text: markup from an HTML title removed (feed readers
-/// render titles as text, and many render RSS titles as HTML) and the ends
-/// trimmed. Every other character is left exactly as it came, runs of
-/// spaces included.
+/// A title as plain text: an HTML title read as text the way every stage
+/// reads markup (`crate::text`), on one line (feed readers render titles as
+/// text, and many render RSS titles as HTML); a plain title left exactly as
+/// it came, runs of spaces included, but for entities it carries. The ends
+/// are trimmed.
 fn text_to_plain(t: &fr::Text) -> String {
     let raw = t.content.as_str();
     let looks_html = !is_plain(t.content_type.essence().to_string().as_str()) || raw.contains('<');
     let text = if looks_html && (raw.contains('<') || raw.contains('&')) {
-        html_fragment_to_text(raw)
+        crate::text::html_to_text(raw).replace('\n', " ")
     } else if has_named_reference(raw) {
         // An HTML entity the XML parser did not know (`&eacute;`, `&nbsp;`)
         // stays literal in a text title, and so does a reference escaped
         // twice (`&amp;#8211;`, as WordPress writes titles); readers must
         // see the character.
-        html_fragment_to_text(&raw.replace('<', "&lt;").replace('>', "&gt;"))
+        crate::text::decode_entities(raw)
     } else {
         raw.to_string()
     };
@@ -311,33 +312,9 @@ fn has_named_reference(s: &str) -> bool {
     })
 }
 
-/// Removes every tag with a real HTML parser (ammonia, allowing no tags) and
-/// turns the escapes its serializer writes back into characters.
-pub fn html_fragment_to_text(html: &str) -> String {
-    let cleaned = ammonia::Builder::empty().clean(html).to_string();
-    cleaned
-        .replace("&nbsp;", "\u{a0}")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&amp;", "&")
-}
-
 /// Plain text as HTML: escaped, line breaks kept.
 pub fn plain_to_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\n' => out.push_str("<br>\n"),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::escape(text).replace('\n', "<br>\n")
 }
 
 #[cfg(test)]

@@ -1,0 +1,197 @@
+//! The rendered outputs kept for the server: each as bytes with its gzip
+//! and brotli copies and a strong ETag, made once per change; older pages
+//! rendered on request, once however many ask.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::sync::{Arc, Mutex, RwLock};
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::model::hex;
+use crate::publish::scope::{Format, Scope};
+use crate::publish::view::Cursor;
+use crate::rules::Verdicts;
+
+/// One rendered output, ready to serve.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Bytes,
+    pub gzip: Bytes,
+    /// Brotli, for clients that accept it (smaller than gzip, and made once).
+    pub br: Bytes,
+    /// Strong validator: a hash of the body, quoted.
+    pub etag: String,
+    /// The newest change among the items shown (stable across restarts).
+    pub last_modified: DateTime<Utc>,
+    pub content_type: &'static str,
+}
+
+impl Rendered {
+    pub(crate) fn new(body: Vec<u8>, last_modified: DateTime<Utc>, format: Format) -> Rendered {
+        let etag = format!("\"{}\"", hex(&Sha256::digest(&body)[..16]));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        // Writing to a Vec cannot fail.
+        let gzip = gz
+            .write_all(&body)
+            .and_then(|_| gz.finish())
+            .unwrap_or_default();
+        let mut br = Vec::with_capacity(body.len() / 4);
+        let params = brotli::enc::BrotliEncoderParams {
+            quality: 9,
+            lgwin: 22,
+            ..Default::default()
+        };
+        // Reading from a slice and writing to a Vec cannot fail; on the
+        // impossible error the output is served without brotli.
+        if brotli::BrotliCompress(&mut &body[..], &mut br, &params).is_err() {
+            br.clear();
+        }
+        Rendered {
+            body: Bytes::from(body),
+            gzip: Bytes::from(gzip),
+            br: Bytes::from(br),
+            etag,
+            last_modified,
+            content_type: format.content_type(),
+        }
+    }
+}
+
+/// The rendered outputs the server hands out, replaced as a whole after
+/// every change. Readers clone an `Arc` and never wait on a render.
+#[derive(Default)]
+pub struct Outputs {
+    cache: RwLock<HashMap<(Scope, Format), Arc<Rendered>>>,
+    /// Older pages, rendered on first request. Bounded, because anyone can
+    /// ask for any cursor.
+    pages: RwLock<HashMap<(Scope, Format, Cursor), Arc<Rendered>>>,
+    /// Renders under way on request, so concurrent requests for one page
+    /// wait for one render instead of each doing it.
+    inflight: Mutex<HashMap<PageKey, Arc<RenderCell>>>,
+    /// What the rivers' rules said of each item, for the next render.
+    pub(super) verdicts: Verdicts,
+}
+
+/// One page of one scope in one format: `None` is the first page.
+type PageKey = (Scope, Format, Option<Cursor>);
+
+/// The outcome of one render shared by every request that waited on it;
+/// the error is a message for the log.
+type RenderCell = tokio::sync::OnceCell<Result<Arc<Rendered>, String>>;
+
+/// Older pages kept at most; past it the page cache starts again empty.
+const PAGES_CACHED: usize = 256;
+
+impl Outputs {
+    pub fn get(&self, scope: &Scope, format: Format) -> Option<Arc<Rendered>> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        cache.get(&(scope.clone(), format)).cloned()
+    }
+
+    pub fn put(&self, scope: Scope, format: Format, r: Rendered) -> Arc<Rendered> {
+        let r = Arc::new(r);
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        cache.insert((scope, format), r.clone());
+        r
+    }
+
+    pub fn get_page(&self, scope: &Scope, format: Format, c: Cursor) -> Option<Arc<Rendered>> {
+        let pages = self.pages.read().unwrap_or_else(|p| p.into_inner());
+        pages.get(&(scope.clone(), format, c)).cloned()
+    }
+
+    pub fn put_page(&self, scope: Scope, format: Format, c: Cursor, r: Rendered) -> Arc<Rendered> {
+        let r = Arc::new(r);
+        let mut pages = self.pages.write().unwrap_or_else(|p| p.into_inner());
+        if pages.len() >= PAGES_CACHED {
+            pages.clear();
+        }
+        pages.insert((scope, format, c), r.clone());
+        r
+    }
+
+    /// Forgets every rendered output (they are rendered again on request).
+    pub fn clear(&self) {
+        self.cache
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.pages
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// The cached page, else the one `render` makes, rendered once however
+    /// many requests ask at the same time: the first runs `render`, the
+    /// others wait for its result (if the first gives up, the next one
+    /// renders). The result is cached.
+    pub async fn get_or_render<F, Fut>(
+        &self,
+        scope: &Scope,
+        format: Format,
+        before: Option<Cursor>,
+        render: F,
+    ) -> Result<Arc<Rendered>, String>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<Rendered, String>>,
+    {
+        let cached = |o: &Outputs| match before {
+            None => o.get(scope, format),
+            Some(c) => o.get_page(scope, format, c),
+        };
+        if let Some(r) = cached(self) {
+            return Ok(r);
+        }
+        let key = (scope.clone(), format, before);
+        let cell = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+            inflight.entry(key.clone()).or_default().clone()
+        };
+        let result = cell
+            .get_or_init(|| async {
+                // A render that ended just before this one began is reused.
+                if let Some(r) = cached(self) {
+                    return Ok(r);
+                }
+                let r = render().await?;
+                Ok(match before {
+                    None => self.put(scope.clone(), format, r),
+                    Some(c) => self.put_page(scope.clone(), format, c, r),
+                })
+            })
+            .await
+            .clone();
+        let mut inflight = self.inflight.lock().unwrap_or_else(|p| p.into_inner());
+        if inflight.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(&key);
+        }
+        result
+    }
+
+    /// Puts `fresh` in place of every output at once and forgets the older
+    /// pages, which were read from the store before the change.
+    pub(crate) fn replace_all(&self, fresh: HashMap<(Scope, Format), Rendered>) {
+        let fresh = fresh.into_iter().map(|(k, r)| (k, Arc::new(r))).collect();
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        *cache = fresh;
+        drop(cache);
+        self.pages
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    /// Holds the cache so that no refresh can finish: for tests of what
+    /// happens while a render runs.
+    #[cfg(test)]
+    pub(crate) fn hold_for_test(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<(Scope, Format), Arc<Rendered>>> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+}
