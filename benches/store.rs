@@ -41,9 +41,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, Throughput};
 use rafid::dedup::keys::{ItemKeys, keys_for};
+use rafid::dedup::near::NearDup;
 use rafid::model::{Category, Entry, FeedState, Item, Person, Source};
 use rafid::publish::{Format, Scope, render_from_store};
-use rafid::store::{NearDup, Store};
+use rafid::store::Store;
 
 /// Entries per `ingest` call in the ingest benchmark: one feed document.
 const DOC: usize = 20;
@@ -466,8 +467,18 @@ fn bench_ingest(c: &mut Criterion) {
     // default config's `NearDup`), so each new item is also looked up in
     // the in-memory index of the window's items.
     let config = rafid::config::parse(Path::new("b.toml"), "").expect("the default config");
-    let near = NearDup::from_config(&config);
-    assert!(near.is_some(), "near-duplicates are on by default");
+    let d = &config.dedup;
+    assert!(d.near_duplicates, "near-duplicates are on by default");
+    let near = Some(NearDup::new(
+        d.boilerplate.iter().map(String::as_str),
+        d.threshold,
+        d.window,
+        config
+            .feeds
+            .iter()
+            .filter(|f| !f.dedup)
+            .map(|f| f.key().to_string()),
+    ));
     ingest_variant(
         &mut group,
         "store_ingest_20",

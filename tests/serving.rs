@@ -256,7 +256,7 @@ async fn river_page_and_feeds_are_served_compressed_conditional_and_for_head() {
     d.stop().await;
 
     // `rafid render --format html` prints the bytes `/` served.
-    let store = rafid::cli::commands::open_store(&cfg, "test").unwrap();
+    let store = rafid::store::open_store(&cfg, "test").unwrap();
     let offline =
         rafid::cli::ops::render(&cfg, &store, Format::Html, None, None, None, None).unwrap();
     assert_eq!(offline, page.to_vec());

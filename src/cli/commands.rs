@@ -1,19 +1,14 @@
 //! The commands that need neither the daemon nor its store: `check`,
 //! `init`, `rules test`, `dedup eval`, and `import`, which fills an empty
 //! store (and refuses to run beside a daemon). Also how every command finds
-//! its config and opens the store.
+//! its config (the store is opened by `store::open_store`).
 
 use std::io::Write;
 
 use crate::cli::failure::Failure;
 use crate::config::{self, Config, ConfigError};
 use crate::ingest::fetch::Fetcher;
-use crate::store::{ImportError, Store, StoreError};
-
-/// Opens the store the config names, with its cache size.
-pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
-    Store::open_with(&config.storage.path, command, config.storage.cache)
-}
+use crate::store::{ImportError, open_store};
 
 /// Finds and loads the config for `purpose`.
 pub fn load_config(

@@ -257,7 +257,7 @@ pub fn dedup_explain(
     let Some(stored) = store.item(id)? else {
         return Err(Failure::user(format!("{item}: the item is gone")));
     };
-    let explanation = crate::dedup::explain::explain(
+    let explanation = crate::store::explain::explain(
         &stored,
         store.splits_of(id)?,
         &config.dedup,

@@ -9,11 +9,11 @@ use chrono::Utc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::commands::open_store;
 use crate::cli::failure::Failure;
 use crate::config::{self, Config};
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::poll::{Outcome, Poller, Report};
+use crate::store::open_store;
 use crate::store::{IngestStats, Retention, Store, StoreError};
 
 /// What `poll-once` prints at the end.

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::commands::open_store;
 use crate::cli::failure::Failure;
 use crate::cli::ops::execute;
 use crate::cli::poll::{feeds_to_poll, poll_now, write_poll_lines};
@@ -34,6 +33,7 @@ use crate::cli::{Command, DedupCommand, RenderFormat};
 use crate::config::Config;
 use crate::ingest::fetch::Fetcher;
 use crate::ingest::poll::Poller;
+use crate::store::open_store;
 
 /// The socket's file name in the state directory.
 pub const SOCKET_NAME: &str = "control.sock";

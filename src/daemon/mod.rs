@@ -87,7 +87,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     // must stop the daemon cleanly, not kill it.
     let signals = Signals::install();
     let config = Arc::new(config);
-    let store = crate::cli::commands::open_store(&config, "rafid run")?;
+    let store = crate::store::open_store(&config, "rafid run")?;
     let listener = TcpListener::bind(config.server.listen)
         .await
         .map_err(|source| DaemonError::Bind {

@@ -11,8 +11,9 @@
 //! - **text**: a hash of its normalized title and body, when there is enough
 //!   text for two unrelated items never to share it.
 //!
-//! The store looks the keys up inside the transaction that writes the item,
-//! so two feeds bringing the same story at once still store it once.
+//! The store looks the keys up inside the transaction that writes the item
+//! (see `decide`), so two feeds bringing the same story at once still store
+//! it once.
 
 use std::collections::HashMap;
 
@@ -178,6 +179,10 @@ pub enum Decision {
     /// Another item (from another feed, or this feed under another GUID) is
     /// the same story: merge into it.
     SameStory(ItemId, KeyKind),
+    /// A key led to a story retention pruned, which the feed still lists:
+    /// remembered as seen, not stored again. Only `decide::decide_in`, which
+    /// can ask the store, says this.
+    Pruned(ItemId),
     New,
 }
 

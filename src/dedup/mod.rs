@@ -1,9 +1,10 @@
-//! Deduplication: whether an item is one already stored ([`keys`]), and
+//! Deduplication: whether an item is one already stored ([`keys`], decided
+//! inside the store's transaction by [`decide`]), and
 //! whether it is the same story as one another outlet published ([`near`]).
-//! [`eval`] measures the decision on labelled pairs; [`explain`] shows how a
-//! stored story was put together.
+//! [`eval`] measures the decision on labelled pairs. (How a stored story
+//! was put together is read from the store: `store::explain`.)
 
+pub mod decide;
 pub mod eval;
-pub mod explain;
 pub mod keys;
 pub mod near;

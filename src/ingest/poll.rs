@@ -492,7 +492,18 @@ pub fn ingest_within(
     // retry below. Storing both in one transaction keeps them consistent.
     // A feed that opts out neither merges into other feeds' stories nor
     // takes their items in.
-    let near = crate::store::NearDup::from_config(config).filter(|_| feed.dedup);
+    let near = (config.dedup.near_duplicates && feed.dedup).then(|| {
+        crate::dedup::near::NearDup::new(
+            config.dedup.boilerplate.iter().map(String::as_str),
+            config.dedup.threshold,
+            config.dedup.window,
+            config
+                .feeds
+                .iter()
+                .filter(|f| !f.dedup)
+                .map(|f| f.key().to_string()),
+        )
+    });
     // Which copy a merged story shows depends on the feeds' priorities in
     // force; usually none is set and this costs nothing.
     store.set_priorities(
@@ -587,7 +598,7 @@ fn store_document(
     keys: &[dedup::ItemKeys],
     state: &mut FeedState,
     now: chrono::DateTime<Utc>,
-    near: Option<&crate::store::NearDup>,
+    near: Option<&crate::dedup::near::NearDup>,
 ) -> Result<IngestStats, StoreError> {
     let stats = store.ingest_near(source, entries, keys, state, now, near)?;
     let contributed = (stats.new + stats.merged) as u64;

@@ -372,8 +372,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::dedup::keys::keys_for;
+    use crate::dedup::near::NearDup;
     use crate::model::{Entry, FeedState};
-    use crate::store::NearDup;
     use crate::store::shown::tests::{feed, only_item, put, story};
 
     const X: &str = "https://x.example/feed";
@@ -536,7 +536,7 @@ mod tests {
             .unwrap();
         assert_eq!(joined.by, "near");
         assert!(joined.score.is_some());
-        let explained = crate::dedup::explain::explain(
+        let explained = crate::store::explain::explain(
             &story,
             Vec::new(),
             &crate::config::DedupConfig::default(),

@@ -10,10 +10,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::{Priorities, Split, Why, choose_shown, links_home};
 use crate::config::DedupConfig;
 use crate::dedup::near::{Doc, Reader, same_story};
 use crate::model::{Item, OutletCopy, Source};
-use crate::store::{Priorities, Split, Why, choose_shown, links_home};
 
 /// The longest text shared shown in full; longer runs are cut.
 const MAX_SHARED_WORDS: usize = 60;

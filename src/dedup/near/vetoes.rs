@@ -1,0 +1,372 @@
+//! The vetoes: why two resembling texts are different stories (another
+//! figure, place, name or predicate in the same place).
+
+use std::collections::HashSet;
+
+use super::align::changes;
+use super::doc::is_content_word;
+use super::facts::{Fact, Kind};
+use super::lexicon::{self, LEXICON, Lexicon, stem};
+use super::words::{Corpus, light_stem, same_word};
+use super::{MAX_SWAP_TOKENS, NEAR_IDENTICAL, TITLE_END, facts};
+
+/// Why two resembling sequences are different stories, if they are.
+pub(super) fn conflict<'a>(
+    a: &[&'a str],
+    b: &[&'a str],
+    score: f64,
+    headline: bool,
+    corpus: &dyn Corpus,
+) -> Option<String> {
+    let lex = &*LEXICON;
+    let vocab =
+        |s: &[&'a str]| -> HashSet<&'a str> { s.iter().flat_map(|w| [*w, stem(w)]).collect() };
+    // Built on first need: most pairs have no replaced content word.
+    let (va, vb) = (std::cell::OnceCell::new(), std::cell::OnceCell::new());
+    let absent = |w: &str, v: &std::cell::OnceCell<HashSet<&'a str>>, s: &[&'a str]| {
+        let v = v.get_or_init(|| vocab(s));
+        !v.contains(w) && !v.contains(stem(w))
+    };
+    let (ea, eb) = (facts::entries(a), facts::entries(b));
+    let (fa, fb) = (facts::facts_with(a, &ea), facts::facts_with(b, &eb));
+    if let Some(why) = different_figures(&fa, &fb) {
+        return Some(why);
+    }
+    if headline {
+        if let Some(why) = opposed_predicates(a, b) {
+            return Some(why);
+        }
+        if let Some(why) = toll_on_one_side(&fa, &fb, a, b) {
+            return Some(why);
+        }
+    }
+    // A word can contradict the other text only if it names something: a
+    // listed place or body, a word after a title ("الأمير", "مدينة"), or a
+    // word the corpus rarely uses. Synonyms and honorifics are not names.
+    let names = |s: &[&str], i: usize| -> bool {
+        let w = s[i];
+        is_content_word(w)
+            && !lex.interchangeable(w)
+            && (lex.is_listed_name(w)
+                || (i > 0 && lex.introduces_name(s[i - 1]))
+                || corpus.rare(light_stem(w))
+                || (headline && corpus.uncommon(light_stem(w))))
+    };
+    if !headline {
+        if let Some(why) = different_places(a, b, &ea, &eb) {
+            return Some(why);
+        }
+    }
+    let mut swaps: Vec<(String, String)> = Vec::new();
+    let mut echoes: HashSet<(String, String)> = HashSet::new();
+    let mut list_edits: Vec<String> = Vec::new();
+    for c in changes(a, b) {
+        let x = &a[c.a.clone()];
+        let y = &b[c.b.clone()];
+        if x.is_empty() || y.is_empty() {
+            // A place or a direction added to or dropped from a list of
+            // them in a sentence the two otherwise share: where it rains,
+            // whom a storm hit. A trimmed copy drops sentences, not one
+            // name from the middle of a list.
+            let (added, text) = if x.is_empty() { (y, b) } else { (x, a) };
+            let start = if x.is_empty() { c.b.start } else { c.a.start };
+            let inside =
+                start > 0 && c.a.end < a.len() && c.b.end < b.len() && !added.contains(&TITLE_END);
+            let place = |w: &str| lex.is_listed_name(w) || lex.closed_class(w).is_some();
+            let listed = added.len() <= 2
+                && added.iter().all(|w| place(w))
+                && (text.get(start.wrapping_sub(1)).is_some_and(|w| place(w))
+                    || text.get(start + added.len()).is_some_and(|w| place(w)));
+            if inside && listed {
+                list_edits.push(join(added));
+            }
+            continue;
+        }
+        // Figures in the same place that disagree (a swapped number, or
+        // "the sixth" where the other says "the fourth").
+        let at = |f: &[Fact], r: &std::ops::Range<usize>| -> Vec<f64> {
+            f.iter()
+                .filter(|f| f.kind != Kind::Date && f.span.start < r.end && r.start < f.span.end)
+                .flat_map(|f| f.values.iter().copied())
+                .collect()
+        };
+        if x.len() > MAX_SWAP_TOKENS || y.len() > MAX_SWAP_TOKENS {
+            continue; // rewriting, not a swap
+        }
+        // A list of places where the other names other places or a
+        // region: "جازان وعسير والباحة" / "جنوب المملكة".
+        let places = |s: &[&str]| s.iter().filter(|w| lex.is_listed_name(w)).count();
+        let region = |s: &[&str]| {
+            s.iter()
+                .any(|w| lex.is_listed_name(w) || lex.closed_class(w).is_some())
+        };
+        let shared = |p: &[&str], q: &[&str]| {
+            p.iter()
+                .any(|w| lex.is_listed_name(w) && q.iter().any(|v| same_word(w, v)))
+        };
+        if ((places(x) >= 2 && region(y)) || (places(y) >= 2 && region(x))) && !shared(x, y) {
+            list_edits.push(format!("{} / {}", join(x), join(y)));
+        }
+        let (nx, ny) = (at(&fa, &c.a), at(&fb, &c.b));
+        if !nx.is_empty() && !ny.is_empty() && !facts::agree(&nx, &ny) {
+            return Some(format!("different numbers: {} / {}", join(x), join(y)));
+        }
+        // A wind from the north is not one from the south, nor a daily
+        // figure a monthly one.
+        let closed = |s: &[&str]| -> HashSet<(&'static str, char)> {
+            s.iter().filter_map(|w| lex.closed_class(w)).collect()
+        };
+        let (dx, dy) = (closed(x), closed(y));
+        if dx
+            .iter()
+            .any(|(k, m)| dy.iter().any(|(l, n)| k == l && m != n) && !dy.contains(&(k, *m)))
+        {
+            return Some(format!(
+                "different words of one kind: {} / {}",
+                join(x),
+                join(y)
+            ));
+        }
+        if x.concat() == y.concat() {
+            continue; // "عبد العزيز" / "عبدالعزيز"
+        }
+        let nx: Vec<(usize, &&str)> = x
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !y.iter().any(|v| same_word(w, v)))
+            .map(|(i, w)| (c.a.start + i, w))
+            .collect();
+        let ny: Vec<(usize, &&str)> = y
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !x.iter().any(|v| same_word(w, v)))
+            .map(|(i, w)| (c.b.start + i, w))
+            .collect();
+        let one_name = |p: &str, q: &str| matches!((lex.same_name_group(p), lex.same_name_group(q)), (Some(g), Some(h)) if g == h);
+        let ex = nx
+            .iter()
+            .find(|(i, w)| names(a, *i) && absent(w, &vb, b))
+            .map(|(_, w)| **w);
+        let ey = ny
+            .iter()
+            .find(|(i, w)| names(b, *i) && absent(w, &va, a))
+            .map(|(_, w)| **w);
+        // Headlines are rewritten freely: a swap counts in the body (or
+        // between two headlines, when that is all there is).
+        let in_body = headline || a[..c.a.start].contains(&TITLE_END);
+        if !in_body {
+            continue;
+        }
+        match (ex, ey) {
+            (Some(ex), Some(ey)) if !one_name(ex, ey) => {
+                swaps.push((ex.to_string(), ey.to_string()))
+            }
+            (Some(_), Some(_)) => {}
+            (None, Some(new)) | (Some(new), None) => {
+                // One side's word is new, the other's still appears
+                // elsewhere: a swap if made the same way more than once, or
+                // in text otherwise near-identical.
+                let side = if ey.is_some() { &nx } else { &ny };
+                let text = if ey.is_some() { a } else { b };
+                if let Some((_, old)) = side.iter().find(|(i, _)| names(text, *i)) {
+                    if one_name(old, new) {
+                        continue;
+                    }
+                    let pair = (stem(old).to_string(), stem(new).to_string());
+                    if !echoes.insert(pair) || score >= NEAR_IDENTICAL {
+                        swaps.push((old.to_string(), new.to_string()));
+                    }
+                }
+            }
+            (None, None) => {}
+        }
+    }
+    if list_edits.len() >= 2 {
+        return Some(format!(
+            "places listed differently: {}",
+            list_edits.join(", ")
+        ));
+    }
+    if swaps.len() >= 2 || (!swaps.is_empty() && (score >= NEAR_IDENTICAL || headline)) {
+        let shown: Vec<String> = swaps
+            .iter()
+            .take(3)
+            .map(|(x, y)| format!("{x} / {y}"))
+            .collect();
+        return Some(format!("different names or places: {}", shown.join(", ")));
+    }
+    // Figures one side gives and the other does not give at all, in text
+    // otherwise alike. Dates are left out: a dateline is no fact.
+    let stated = |f: &[Fact]| -> Vec<Vec<f64>> {
+        f.iter()
+            .filter(|f| f.kind == Kind::Figure)
+            .map(|f| f.values.clone())
+            .collect()
+    };
+    let (sa, sb) = (stated(&fa), stated(&fb));
+    let missing = |p: &[Vec<f64>], q: &[Vec<f64>]| -> Vec<f64> {
+        p.iter()
+            .filter(|v| !q.iter().any(|w| facts::agree(v, w)))
+            .map(|v| v[0])
+            .collect()
+    };
+    let (only_a, only_b) = (missing(&sa, &sb), missing(&sb, &sa));
+    if !only_a.is_empty() && !only_b.is_empty() && score >= 0.85 {
+        return Some(format!(
+            "numbers only one side gives: {:?} / {:?}",
+            only_a, only_b
+        ));
+    }
+    let (la, lb) = (a.len(), b.len());
+    let close_lengths = la.abs_diff(lb) as f64 <= (la.max(lb) as f64 * 0.1).max(20.0);
+    if (!only_a.is_empty() || !only_b.is_empty()) && score >= NEAR_IDENTICAL && close_lengths {
+        return Some(format!(
+            "a fact added with new numbers: {:?}",
+            only_a.iter().chain(&only_b).collect::<Vec<_>>()
+        ));
+    }
+    None
+}
+
+/// Two texts whose headlines name different places: each headline names
+/// a listed place the other text never mentions, in its headline or its
+/// body (a telegram to Jamaica's governor and one to Tunisia's president,
+/// on one template). Headlines are rewritten freely, but the place a story
+/// happened in survives in the other copy somewhere.
+pub(super) fn different_places(
+    a: &[&str],
+    b: &[&str],
+    ea: &[lexicon::Entry],
+    eb: &[lexicon::Entry],
+) -> Option<String> {
+    let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
+    let named = |s: &[&str], e: &[lexicon::Entry]| -> Vec<(usize, u32)> {
+        (0..title(s))
+            .filter_map(|i| e[i].place.map(|k| (i, k)))
+            .collect()
+    };
+    let (na, nb) = (named(a, ea), named(b, eb));
+    if na.is_empty() || nb.is_empty() {
+        return None;
+    }
+    // Every place each text mentions, by key: a name and its adjectives,
+    // and the names of one thing, meet.
+    let keys =
+        |e: &[lexicon::Entry]| -> HashSet<u32> { e.iter().filter_map(|e| e.place).collect() };
+    let (ka, kb) = (keys(ea), keys(eb));
+    let own = |n: &[(usize, u32)], s: &[&str], other: &HashSet<u32>| {
+        n.iter()
+            .find(|(_, k)| !other.contains(k))
+            .map(|(i, _)| s[*i].to_string())
+    };
+    match (own(&na, a, &kb), own(&nb, b, &ka)) {
+        (Some(x), Some(y)) => Some(format!("headlines name different places: {x} / {y}")),
+        _ => None,
+    }
+}
+
+/// Figures of one unit a text may give and still be compared unit by unit.
+pub(super) const MAX_FIGURES_PER_UNIT: usize = 2;
+
+/// Two texts that count the same thing differently: "10 tonnes" and "11
+/// tonnes", "the fourth" and "the sixth". Each side must state a value the
+/// other does not, so a trimmed copy that drops a figure still agrees.
+/// Figures whose unit is unknown are left to the alignment.
+pub(super) fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
+    // What a story is about is counted in tonnes, casualties, money or
+    // ordinals; spans of time ("in five years", "since seven years") and
+    // nouns of any kind recur in background sentences a copy may keep or
+    // drop, so they are left to the alignment.
+    let compared = |unit: &str| {
+        unit.starts_with("ordinal:")
+            || matches!(
+                unit,
+                "ton"
+                    | "kg"
+                    | "km"
+                    | "km2"
+                    | "m"
+                    | "bbl"
+                    | "killed"
+                    | "injured"
+                    | "people"
+                    | "sar"
+                    | "usd"
+                    | "eur"
+                    | "degree"
+            )
+    };
+    let units: HashSet<&str> = fa
+        .iter()
+        .filter(|f| f.kind != Kind::Date && compared(&f.unit))
+        .map(|f| f.unit.as_str())
+        .collect();
+    for unit in units {
+        let of = |f: &[Fact]| -> Vec<Vec<f64>> {
+            f.iter()
+                .filter(|f| f.kind != Kind::Date && f.unit == unit)
+                .map(|f| f.values.clone())
+                .collect()
+        };
+        let (ua, ub) = (of(fa), of(fb));
+        // A text that gives many figures of one kind (the rates of an
+        // economic report) is compared by the alignment only: a trimmed
+        // copy keeps some of them, and not the same ones.
+        if ub.is_empty() || ua.len() > MAX_FIGURES_PER_UNIT || ub.len() > MAX_FIGURES_PER_UNIT {
+            continue;
+        }
+        let lone = |p: &[Vec<f64>], q: &[Vec<f64>]| {
+            p.iter()
+                .find(|v| !q.iter().any(|w| facts::agree(v, w)))
+                .map(|v| v[0])
+        };
+        if let (Some(x), Some(y)) = (lone(&ua, &ub), lone(&ub, &ua)) {
+            return Some(match unit.strip_prefix("ordinal:") {
+                Some(head) => format!("different ordinals of {head}: {x} / {y}"),
+                None => format!("different figures for {unit}: {x} / {y}"),
+            });
+        }
+    }
+    None
+}
+
+/// Two headlines that say opposite things: prices rose / fell, a leader
+/// backs / condemns. A predicate one headline asserts counts when the other
+/// asserts its opposite and not it.
+pub(super) fn opposed_predicates(a: &[&str], b: &[&str]) -> Option<String> {
+    let lex = &*LEXICON;
+    let classes = |s: &[&str]| -> Vec<(&'static str, String)> {
+        s.iter()
+            .filter_map(|w| lex.polarity(w).map(|c| (c, w.to_string())))
+            .collect()
+    };
+    let (ca, cb) = (classes(a), classes(b));
+    let has = |c: &[(&str, String)], class: &str| c.iter().any(|(k, _)| *k == class);
+    for (x, wx) in &ca {
+        for (y, wy) in &cb {
+            if Lexicon::opposed(x, y) && (!has(&cb, x) || !has(&ca, y)) {
+                return Some(format!("opposite predicates: {wx} / {wy}"));
+            }
+        }
+    }
+    None
+}
+
+/// A death or injury toll in one headline and none in the other: a story
+/// and its aftermath, or two events.
+pub(super) fn toll_on_one_side(fa: &[Fact], fb: &[Fact], a: &[&str], b: &[&str]) -> Option<String> {
+    let toll = |f: &[Fact]| {
+        f.iter()
+            .find(|f| f.kind == Kind::Figure && matches!(f.unit.as_str(), "killed" | "injured"))
+            .map(|f| f.values[0])
+    };
+    match (toll(fa), toll(fb)) {
+        (Some(x), None) => Some(format!("a toll only one headline gives: {x} ({})", join(a))),
+        (None, Some(y)) => Some(format!("a toll only one headline gives: {y} ({})", join(b))),
+        _ => None,
+    }
+}
+
+pub(super) fn join(ws: &[&str]) -> String {
+    ws.join(" ")
+}

@@ -1,0 +1,670 @@
+//! The ingest transaction: one fetched document's items, their index
+//! entries and the feed's new state, written together or not at all.
+
+use chrono::{DateTime, Utc};
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::{
+    Priorities, Seen, Store, StoreError, UNCOUNTED, as_id, feed_digest, feed_time_key,
+    seen_feed_key, shown, time_key,
+};
+use crate::dedup::decide::{self, StoryView};
+use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
+use crate::dedup::near::{NearDup, NearState, Probe};
+use crate::model::{Entry, FeedState, Item, ItemId, Joined, OutletCopy, Source, hex, unhex};
+
+/// What one document did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestStats {
+    pub new: usize,
+    pub updated: usize,
+    /// Items found to be a story already stored (from another feed, or from
+    /// this feed under another identity), merged into it.
+    pub merged: usize,
+    pub unchanged: usize,
+    /// Items listed again after retention pruned them: not brought back.
+    pub pruned_seen: usize,
+    /// Of the merged items, those found by near-duplicate detection (the
+    /// same story re-edited) rather than by a shared link or exact text.
+    pub near_duplicates: usize,
+}
+
+impl std::ops::AddAssign for IngestStats {
+    fn add_assign(&mut self, o: IngestStats) {
+        self.new += o.new;
+        self.updated += o.updated;
+        self.merged += o.merged;
+        self.unchanged += o.unchanged;
+        self.pruned_seen += o.pruned_seen;
+        self.near_duplicates += o.near_duplicates;
+    }
+}
+
+impl Store {
+    /// Stores one fetched document's entries and the feed's new state in
+    /// one transaction. `source` describes the feed (its `item_link` and
+    /// `guid` are filled in per entry). Pruned items the feed no longer
+    /// lists are forgotten for this feed in the same transaction.
+    pub fn ingest(
+        &self,
+        source: &Source,
+        entries: &[Entry],
+        keys: &[ItemKeys],
+        state: &FeedState,
+        now: DateTime<Utc>,
+    ) -> Result<IngestStats, StoreError> {
+        self.ingest_near(source, entries, keys, state, now, None)
+    }
+
+    /// `ingest`, merging a new item into a stored story it repeats when
+    /// `near` is given (see `neardup`).
+    pub fn ingest_near(
+        &self,
+        source: &Source,
+        entries: &[Entry],
+        keys: &[ItemKeys],
+        state: &FeedState,
+        now: DateTime<Utc>,
+        near: Option<&NearDup>,
+    ) -> Result<IngestStats, StoreError> {
+        if let Some(n) = near {
+            self.ensure_near_index(n, now)?;
+        }
+        let state_json =
+            serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
+        let forget = self.seen_not_listed(&source.feed_url, keys)?;
+        // The document's own identities: a stored item that this document
+        // also lists is, by the feed's own word, another item.
+        let listed: std::collections::HashSet<String> =
+            keys.iter().map(|k| hex(&k.local.0)).collect();
+        let priorities = self.priorities();
+        let trees = (
+            &self.items,
+            &self.keys,
+            &self.by_time,
+            &self.by_feed,
+            &self.feeds,
+            &self.seen,
+            &self.seen_by_feed,
+            &self.splits,
+        );
+        let result = trees.transaction(
+            |(items, keys_t, by_time, by_feed, feeds, seen, seen_by_feed, splits)| {
+                let tx = Tx {
+                    items,
+                    keys: keys_t,
+                    by_time,
+                    by_feed,
+                    seen,
+                    seen_by_feed,
+                    splits,
+                    near_state: &self.near,
+                    near,
+                    listed: &listed,
+                    priorities: &priorities,
+                };
+                let mut stats = IngestStats::default();
+                for (entry, k) in entries.iter().zip(keys) {
+                    tx.ingest_one(source, entry, k, now, &mut stats)?;
+                }
+                for id in &forget {
+                    tx.forget_for_feed(*id, &source.feed_url)?;
+                }
+                feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
+                Ok(stats)
+            },
+        );
+        match result {
+            Ok(stats) => {
+                let new = stats.new as u64;
+                let _ = self.items_counted.fetch_update(
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                    |n| (n != UNCOUNTED).then(|| n + new),
+                );
+                Ok(stats)
+            }
+            Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
+            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+
+    /// Pruned items recorded as listed by `feed_url` whose keys are not in
+    /// this document: the feed has stopped listing them.
+    fn seen_not_listed(
+        &self,
+        feed_url: &str,
+        keys: &[ItemKeys],
+    ) -> Result<Vec<ItemId>, StoreError> {
+        let prefix = feed_digest(feed_url);
+        let listed: std::collections::HashSet<String> =
+            keys.iter().map(|k| hex(&k.local.0)).collect();
+        let mut out = Vec::new();
+        for kv in self.seen_by_feed.scan_prefix(prefix) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(16..32).and_then(as_id) else {
+                continue;
+            };
+            let Some(v) = self.seen.get(id.0).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            let seen: Seen = serde_json::from_slice(&v)
+                .map_err(|e| self.corrupt("seen", format!("{id}: {e}")))?;
+            if !seen.keys.iter().any(|k| listed.contains(k)) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+}
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+pub(super) fn load(items: &TransactionalTree, id: ItemId) -> TxResult<Item> {
+    let Some(v) = items.get(id.0)? else {
+        return Err(ConflictableTransactionError::Abort(format!(
+            "key index points at missing item {id}"
+        )));
+    };
+    serde_json::from_slice(&v)
+        .map_err(|e| ConflictableTransactionError::Abort(format!("item {id}: {e}")))
+}
+
+pub(super) fn save(items: &TransactionalTree, item: &Item) -> TxResult<()> {
+    let v = serde_json::to_vec(item)
+        .map_err(|e| ConflictableTransactionError::Abort(format!("item {}: {e}", item.id)))?;
+    items.insert(&item.id.0, v)?;
+    Ok(())
+}
+
+/// The trees one ingest transaction writes.
+pub(super) struct Tx<'a> {
+    pub(super) items: &'a TransactionalTree,
+    pub(super) keys: &'a TransactionalTree,
+    pub(super) by_time: &'a TransactionalTree,
+    pub(super) by_feed: &'a TransactionalTree,
+    pub(super) seen: &'a TransactionalTree,
+    pub(super) seen_by_feed: &'a TransactionalTree,
+    pub(super) splits: &'a TransactionalTree,
+    pub(super) near_state: &'a std::sync::Mutex<NearState>,
+    pub(super) near: Option<&'a NearDup>,
+    /// Hex local keys of every entry of the document being stored.
+    pub(super) listed: &'a std::collections::HashSet<String>,
+    pub(super) priorities: &'a Priorities,
+}
+
+impl Tx<'_> {
+    fn load_seen(&self, id: ItemId) -> TxResult<Option<Seen>> {
+        match self.seen.get(id.0)? {
+            None => Ok(None),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| ConflictableTransactionError::Abort(format!("seen {id}: {e}"))),
+        }
+    }
+
+    fn save_seen(&self, seen: &Seen) -> TxResult<()> {
+        let v = serde_json::to_vec(seen)
+            .map_err(|e| ConflictableTransactionError::Abort(format!("seen {}: {e}", seen.id)))?;
+        self.seen.insert(&seen.id.0, v)?;
+        Ok(())
+    }
+
+    fn ingest_one(
+        &self,
+        feed: &Source,
+        entry: &Entry,
+        k: &ItemKeys,
+        now: DateTime<Utc>,
+        stats: &mut IngestStats,
+    ) -> TxResult<()> {
+        let source = Source {
+            item_link: entry.link.clone(),
+            guid: entry.guid.clone(),
+            ..feed.clone()
+        };
+        let decision = decide::decide_in(self, k, &source.feed_url)?;
+        match decision {
+            Decision::Known(id) => {
+                let mut item = load(self.items, id)?;
+                // Each outlet's edit changes its own copy; the story shows
+                // whichever copy `shown` chooses.
+                let Some(m) = item
+                    .sources
+                    .iter()
+                    .position(|s| s.feed_url == source.feed_url)
+                else {
+                    stats.unchanged += 1;
+                    return Ok(());
+                };
+                // The outlet's copy follows the identity it came under (see
+                // `join`): a second identity of the same item changes
+                // nothing, or two listed side by side would swap the copy
+                // on every poll.
+                let local = hex(&k.local.0);
+                if item.sources[m].copy.as_ref().is_some_and(|c| {
+                    c.revision == k.revision || c.local_key.as_ref().is_some_and(|l| *l != local)
+                }) {
+                    stats.unchanged += 1;
+                    return Ok(());
+                }
+                let old = item.sources[m].copy.take();
+                let old_time = item.sort_time();
+                let had_copy = old.is_some();
+                item.sources[m].copy = Some(edited_copy(old, entry, k, now));
+                if entry.link.is_some() {
+                    item.sources[m].item_link = entry.link.clone();
+                }
+                self.reshow(&mut item, old_time, Some(now))?;
+                self.claim_shared_keys(&mut item, k)?;
+                save(self.items, &item)?;
+                // A member merged before copies were kept gets its copy
+                // now: its text did not change.
+                if had_copy {
+                    stats.updated += 1;
+                } else {
+                    stats.unchanged += 1;
+                }
+            }
+            Decision::SameStory(id, kind) => {
+                let mut item = load(self.items, id)?;
+                let old_time = item.sort_time();
+                let by = match kind {
+                    dedup::KeyKind::Text => "text",
+                    _ => "link",
+                };
+                let copy = joining_copy(entry, k, by, None, now);
+                join(&mut item, source, copy);
+                self.keys.insert(&k.local.0, &id.0)?;
+                push_key(&mut item, &k.local);
+                self.reshow(&mut item, old_time, Some(now))?;
+                self.claim_shared_keys(&mut item, k)?;
+                save(self.items, &item)?;
+                stats.merged += 1;
+            }
+            Decision::Pruned(id) => self.listed_again(id, &source.feed_url, k, stats)?,
+            Decision::New => {
+                let probe = self.near.map(|n| Probe::new(n, &feed.feed_url, entry, now));
+                if let Some(p) = &probe {
+                    if let Some((id, score)) = self.near_match(p)? {
+                        self.merge_near(id, source, entry, k, score, now)?;
+                        stats.merged += 1;
+                        stats.near_duplicates += 1;
+                        return Ok(());
+                    }
+                }
+                let id = k.new_id();
+                let copy = OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)));
+                let mut item = Item::of_copy(
+                    id,
+                    now,
+                    Source {
+                        copy: Some(copy),
+                        ..source
+                    },
+                );
+                self.keys.insert(&k.local.0, &id.0)?;
+                push_key(&mut item, &k.local);
+                self.claim_shared_keys(&mut item, k)?;
+                self.by_time
+                    .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
+                self.by_feed.insert(
+                    &feed_time_key(&feed.feed_url, item.sort_time(), id)[..],
+                    &[][..],
+                )?;
+                save(self.items, &item)?;
+                if let Some(p) = probe {
+                    self.near_insert(p, id);
+                }
+                stats.new += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Points the item's cross-feed keys at it where `decide` says so, and
+    /// lists them on the item.
+    pub(super) fn claim_shared_keys(&self, item: &mut Item, k: &ItemKeys) -> TxResult<()> {
+        for key in decide::claim_shared(self, k, item.id)? {
+            push_key(item, &key);
+        }
+        Ok(())
+    }
+
+    /// A key led to an item retention pruned: the feed still lists it, so
+    /// it is remembered as seen for this feed and not stored again.
+    fn listed_again(
+        &self,
+        id: ItemId,
+        feed_url: &str,
+        k: &ItemKeys,
+        stats: &mut IngestStats,
+    ) -> TxResult<()> {
+        let Some(mut seen) = self.load_seen(id)? else {
+            return Err(ConflictableTransactionError::Abort(format!(
+                "key index points at missing item {id}"
+            )));
+        };
+        let mut changed = false;
+        if !seen.feeds.iter().any(|f| f == feed_url) {
+            seen.feeds.push(feed_url.to_string());
+            self.seen_by_feed
+                .insert(&seen_feed_key(feed_url, id)[..], &[][..])?;
+            changed = true;
+        }
+        let local = hex(&k.local.0);
+        if !seen.keys.contains(&local) {
+            self.keys.insert(&k.local.0, &id.0)?;
+            seen.keys.push(local);
+            changed = true;
+        }
+        if changed {
+            self.save_seen(&seen)?;
+        }
+        stats.pruned_seen += 1;
+        Ok(())
+    }
+
+    /// `feed_url` no longer lists the pruned item `id`; when no feed does,
+    /// its record and keys go.
+    fn forget_for_feed(&self, id: ItemId, feed_url: &str) -> TxResult<()> {
+        self.seen_by_feed.remove(&seen_feed_key(feed_url, id)[..])?;
+        let Some(mut seen) = self.load_seen(id)? else {
+            return Ok(());
+        };
+        seen.feeds.retain(|f| f != feed_url);
+        if !seen.feeds.is_empty() {
+            return self.save_seen(&seen);
+        }
+        for key in &seen.keys {
+            if let Some(bytes) = unhex(key) {
+                if self.keys.get(&bytes)?.as_deref() == Some(&id.0[..]) {
+                    self.keys.remove(bytes)?;
+                }
+            }
+        }
+        self.seen.remove(&id.0)?;
+        Ok(())
+    }
+}
+
+/// The decision's view of the store, inside the ingest transaction.
+impl StoryView for Tx<'_> {
+    type Error = ConflictableTransactionError<String>;
+
+    fn owner(&self, key: &Key) -> TxResult<Option<ItemId>> {
+        Ok(self.keys.get(key.0)?.and_then(|v| as_id(&v)))
+    }
+
+    fn claim(&self, key: &Key, id: ItemId) -> TxResult<()> {
+        self.keys.insert(&key.0, &id.0)?;
+        Ok(())
+    }
+
+    fn is_stored(&self, id: ItemId) -> TxResult<bool> {
+        Ok(self.items.get(id.0)?.is_some())
+    }
+
+    fn is_split(&self, id: ItemId, feed_url: &str) -> TxResult<bool> {
+        Tx::is_split(self, id, feed_url)
+    }
+
+    fn item(&self, id: ItemId) -> TxResult<Option<Item>> {
+        Ok(self
+            .items
+            .get(id.0)?
+            .and_then(|v| serde_json::from_slice(&v).ok()))
+    }
+}
+
+impl Tx<'_> {
+    /// Shows the copy `shown` chooses, moving the item in the time indexes
+    /// if its date changed (from `old_time`).
+    pub(super) fn reshow(
+        &self,
+        item: &mut Item,
+        old_time: DateTime<Utc>,
+        now: Option<DateTime<Utc>>,
+    ) -> TxResult<()> {
+        shown::show(item, self.priorities, now);
+        let (id, new_time) = (item.id, item.sort_time());
+        if new_time != old_time {
+            self.by_time.remove(&time_key(old_time, id)[..])?;
+            self.by_time.insert(&time_key(new_time, id)[..], &[][..])?;
+        }
+        // Every member is in its feed's index at the item's time, a member
+        // that just joined included.
+        for s in &item.sources {
+            if new_time != old_time {
+                self.by_feed
+                    .remove(&feed_time_key(&s.feed_url, old_time, id)[..])?;
+            }
+            self.by_feed
+                .insert(&feed_time_key(&s.feed_url, new_time, id)[..], &[][..])?;
+        }
+        Ok(())
+    }
+}
+
+impl Item {
+    /// A new item of one member, showing its copy.
+    pub(crate) fn of_copy(id: ItemId, first_seen: DateTime<Utc>, member: Source) -> Item {
+        let mut item = Item {
+            id,
+            title: None,
+            link: None,
+            content: None,
+            summary: None,
+            published: None,
+            updated: None,
+            first_seen,
+            authors: Vec::new(),
+            categories: Vec::new(),
+            enclosures: Vec::new(),
+            language: None,
+            base: None,
+            sources: vec![member],
+            revision: String::new(),
+            keys: Vec::new(),
+        };
+        shown::show(&mut item, &Priorities::new(), None);
+        item
+    }
+}
+
+/// The copy of a member joining a story.
+pub(super) fn joining_copy(
+    entry: &Entry,
+    k: &ItemKeys,
+    by: &str,
+    score: Option<f64>,
+    now: DateTime<Utc>,
+) -> OutletCopy {
+    OutletCopy {
+        joined: Some(Joined {
+            by: by.to_string(),
+            score,
+            at: now,
+        }),
+        ..OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)))
+    }
+}
+
+/// Adds a member to the story. The same outlet again under a new identity
+/// (a re-post, "Update: …") stays one member, with the copy and link it
+/// first gave (a member merged before copies were kept takes this copy).
+pub(super) fn join(item: &mut Item, source: Source, copy: OutletCopy) {
+    match item
+        .sources
+        .iter_mut()
+        .find(|s| s.feed_url == source.feed_url)
+    {
+        Some(s) => {
+            if s.item_link.is_none() {
+                s.item_link = source.item_link;
+            }
+            if s.copy.is_none() {
+                s.copy = Some(copy);
+            }
+        }
+        None => item.sources.push(Source {
+            copy: Some(copy),
+            ..source
+        }),
+    }
+}
+
+/// The outlet edited its copy: take what it says now. The updated date
+/// moves to the source's own, or to now when the source gave none newer.
+fn edited_copy(
+    old: Option<OutletCopy>,
+    entry: &Entry,
+    k: &ItemKeys,
+    now: DateTime<Utc>,
+) -> OutletCopy {
+    let Some(old) = old else {
+        return OutletCopy {
+            joined: Some(Joined {
+                by: "unknown".into(),
+                score: None,
+                at: now,
+            }),
+            ..OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)))
+        };
+    };
+    let mut c = OutletCopy::of_entry(entry, &k.revision, old.local_key.clone());
+    c.joined = old.joined;
+    if c.link.is_none() {
+        c.link = old.link;
+    }
+    if c.published.is_none() {
+        c.published = old.published;
+    }
+    if c.language.is_none() {
+        c.language = old.language;
+    }
+    c.updated = match entry.updated {
+        Some(u) if old.updated.is_none_or(|o| u > o) && u <= now => Some(u),
+        _ => Some(now),
+    };
+    c
+}
+
+pub(super) fn push_key(item: &mut Item, key: &Key) {
+    let h = hex(&key.0);
+    if !item.keys.contains(&h) {
+        item.keys.push(h);
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::dedup::keys::keys_for;
+    use crate::store::Retention;
+
+    fn source(url: &str) -> Source {
+        Source {
+            feed_url: url.into(),
+            feed_title: Some("F".into()),
+            feed_id: None,
+            site_url: None,
+            item_link: None,
+            guid: None,
+            copy: None,
+        }
+    }
+
+    pub(in crate::store) fn entry(guid: &str, link: &str, title: &str, body: &str) -> Entry {
+        Entry {
+            guid: Some(guid.into()),
+            link: Some(link.into()),
+            title: Some(title.into()),
+            content: Some(body.into()),
+            published: Some(Utc::now() - chrono::Duration::hours(1)),
+            ..Entry::default()
+        }
+    }
+
+    pub(in crate::store) fn ingest(store: &Store, feed: &str, entries: &[Entry]) -> IngestStats {
+        let keys = keys_for(feed, None, entries);
+        store
+            .ingest(
+                &source(feed),
+                entries,
+                &keys,
+                &FeedState::default(),
+                Utc::now(),
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn the_item_count_follows_ingest_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let feed = "https://a.example/f";
+        let e = |i: u32| {
+            entry(
+                &i.to_string(),
+                &format!("https://a.example/{i}"),
+                &format!("خبر {i}"),
+                "<p>نص</p>",
+            )
+        };
+        assert_eq!(store.item_count(), 0);
+        ingest(&store, feed, &[e(1), e(2)]);
+        assert_eq!(store.item_count(), 2);
+        ingest(&store, feed, &[e(1), e(2), e(3)]);
+        assert_eq!(store.item_count(), 3);
+        let policy = Retention {
+            max_age: None,
+            max_items_per_feed: None,
+            max_items: Some(1),
+        };
+        assert_eq!(store.prune(&policy, Utc::now()).unwrap(), 2);
+        assert_eq!(store.item_count(), 1);
+        assert_eq!(store.item_count(), store.items.len());
+    }
+
+    #[test]
+    fn same_item_twice_is_stored_once_and_edits_update_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let e = entry("1", "https://a.example/1", "عنوان", "<p>نص</p>");
+        assert_eq!(
+            ingest(&store, "https://a.example/f", std::slice::from_ref(&e)).new,
+            1
+        );
+        assert_eq!(
+            ingest(&store, "https://a.example/f", std::slice::from_ref(&e)).unchanged,
+            1
+        );
+        let mut edited = e.clone();
+        edited.title = Some("عنوان معدل".into());
+        assert_eq!(ingest(&store, "https://a.example/f", &[edited]).updated, 1);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].title.as_deref(), Some("عنوان معدل"));
+        assert!(items[0].updated.is_some());
+    }
+
+    #[test]
+    fn same_link_from_two_feeds_is_merged_with_both_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let a = entry("1", "https://s.example/n/9?utm_source=a", "خبر", "نص أ");
+        let b = entry("xyz", "https://s.example/n/9", "خبر", "نص ب");
+        assert_eq!(ingest(&store, "https://a.example/f", &[a]).new, 1);
+        assert_eq!(ingest(&store, "https://b.example/f", &[b]).merged, 1);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1);
+        let feeds: Vec<_> = items[0]
+            .sources
+            .iter()
+            .map(|s| s.feed_url.as_str())
+            .collect();
+        assert_eq!(feeds, vec!["https://a.example/f", "https://b.example/f"]);
+    }
+}

@@ -1,0 +1,318 @@
+//! Opening the store: the state directory and its mode, sled's lock and
+//! the holder file that names who has it, the page cache's size, and the
+//! upgrade of a store an older rafid wrote.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, split};
+use crate::config::Config;
+use crate::model::{Item, OutletCopy, hex};
+
+/// Opens the store the config names, with its cache size.
+pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
+    Store::open_with(&config.storage.path, command, config.storage.cache)
+}
+
+/// Who holds the store: written to `rafid.pid` once the lock is ours.
+#[derive(Debug, Serialize, Deserialize)]
+struct Holder {
+    pid: u32,
+    command: String,
+    started: DateTime<Utc>,
+}
+
+/// Takes group and other permissions off `path` and everything under it.
+/// Best effort: a file rafid cannot chmod is one it does not own, and its
+/// owner chose its mode.
+fn owner_only(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if meta.file_type().is_symlink() {
+        return;
+    }
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700));
+    }
+    if meta.is_dir() {
+        if let Ok(entries) = std::fs::read_dir(path) {
+            for e in entries.flatten() {
+                owner_only(&e.path());
+            }
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in the state directory `dir`.
+    /// `command` names this process in the holder file (e.g. "rafid run").
+    pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        Store::open_with(dir, command, DEFAULT_CACHE_BYTES)
+    }
+
+    /// `open` with sled's page cache bounded to `cache_bytes`.
+    pub fn open_with(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+        // sled releases its file lock from a background thread shortly after
+        // the last handle is dropped, so this very process may still hold it
+        // for a moment after closing the store. Only then is it worth waiting.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            match Store::open_once(dir, command, cache_bytes) {
+                Err(StoreError::Locked { .. })
+                    if held_by_us(dir) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+        // The store holds feed URLs with their secrets: only its owner may
+        // look in. (systemd makes StateDirectory= so already.)
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        let db_path = dir.join("store");
+        let db = sled::Config::new()
+            .path(&db_path)
+            .cache_capacity(cache_bytes)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|e| {
+                if is_lock_error(&e) {
+                    StoreError::Locked {
+                        path: db_path.clone(),
+                        holder: describe_holder(dir),
+                    }
+                } else {
+                    StoreError::Sled {
+                        path: db_path.clone(),
+                        source: e,
+                    }
+                }
+            })?;
+        // sled creates its files with the process umask (0644 with the
+        // usual 022); the files it makes later (snapshots, blobs) sit in
+        // these directories, which only the owner can enter.
+        owner_only(&db_path);
+        let sled_err = |source| StoreError::Sled {
+            path: db_path.clone(),
+            source,
+        };
+        let meta = db.open_tree("meta").map_err(sled_err)?;
+        match meta.get("schema_version").map_err(sled_err)? {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(sled_err)?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) if v.as_ref() == b"1" => {
+                let items = db.open_tree("items").map_err(sled_err)?;
+                upgrade_v1(&items).map_err(|detail| StoreError::Corrupt {
+                    path: db_path.clone(),
+                    tree: "items",
+                    detail,
+                })?;
+                // The version goes last: a crash before it runs the
+                // upgrade again, which skips the items already done.
+                db.flush().map_err(sled_err)?;
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(sled_err)?;
+                db.flush().map_err(sled_err)?;
+                tracing::info!(path = %db_path.display(), "store upgraded from schema version 1 to 2");
+            }
+            Some(v) => {
+                let found = String::from_utf8_lossy(&v).into_owned();
+                let newer = found.parse::<u32>().is_ok_and(|n| n > SCHEMA_VERSION);
+                return Err(StoreError::Schema {
+                    path: db_path,
+                    found,
+                    expected: SCHEMA_VERSION,
+                    hint: if newer {
+                        "it was written by a newer rafid: run that version, or export with it and import here"
+                    } else {
+                        "export it with the rafid that wrote it (rafid export) and import it here (rafid import)"
+                    },
+                });
+            }
+        }
+        let store_id = match meta.get("store_id").map_err(sled_err)? {
+            Some(v) if v.len() == 16 => {
+                let mut id = [0u8; 16];
+                id.copy_from_slice(&v);
+                id
+            }
+            _ => {
+                let seed = format!(
+                    "{}:{}:{}",
+                    std::process::id(),
+                    Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+                    dir.display()
+                );
+                let id = crate::ingest::normalize::digest(&[seed.as_bytes()]);
+                meta.insert("store_id", &id[..]).map_err(sled_err)?;
+                id
+            }
+        };
+        if meta.get("created").map_err(sled_err)?.is_none() {
+            let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            meta.insert("created", now.as_bytes()).map_err(sled_err)?;
+        }
+        let tree = |name: &str| db.open_tree(name).map_err(sled_err);
+        let store = Store {
+            items: tree("items")?,
+            keys: tree("keys")?,
+            by_time: tree("by_time")?,
+            by_feed: tree("by_feed")?,
+            feeds: tree("feeds")?,
+            seen: tree("seen")?,
+            seen_by_feed: tree("seen_by_feed")?,
+            dropped: tree("dropped")?,
+            splits: tree("splits")?,
+            priorities: Default::default(),
+            meta,
+            db: db.clone(),
+            dir: dir.to_path_buf(),
+            store_id,
+            near: Default::default(),
+            items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
+        };
+        let holder = Holder {
+            pid: std::process::id(),
+            command: command.to_string(),
+            started: Utc::now(),
+        };
+        // Best effort: the file only improves a message for others.
+        if let Ok(json) = serde_json::to_vec(&holder) {
+            let _ = std::fs::write(dir.join("rafid.pid"), json);
+        }
+        Ok(store)
+    }
+}
+
+/// Upgrades the items of a schema-1 store: each keeps its first source's
+/// copy, which is what it shows (the other members' text was not kept).
+/// Items already upgraded are left alone, so a pass cut short is simply
+/// run again.
+fn upgrade_v1(items: &sled::Tree) -> Result<(), String> {
+    for kv in items.iter() {
+        let (k, v) = kv.map_err(|e| e.to_string())?;
+        let mut item: Item = serde_json::from_slice(&v).map_err(|e| format!("{}: {e}", hex(&k)))?;
+        if upgrade_item(&mut item) {
+            let v = serde_json::to_vec(&item).map_err(|e| format!("{}: {e}", item.id))?;
+            items.insert(k, v).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives a schema-1 item its first source's copy; false when it has one.
+pub(crate) fn upgrade_item(item: &mut Item) -> bool {
+    if item.sources.first().is_none_or(|s| s.copy.is_some()) {
+        return false;
+    }
+    let local_key = split::member_local_key(item, 0);
+    let mut copy = OutletCopy::of_shown(item);
+    copy.local_key = local_key;
+    item.sources[0].copy = Some(copy);
+    true
+}
+
+fn is_lock_error(e: &sled::Error) -> bool {
+    match e {
+        sled::Error::Io(io) => {
+            io.kind() == std::io::ErrorKind::WouldBlock
+                || io.to_string().contains("could not acquire lock")
+        }
+        _ => false,
+    }
+}
+
+fn read_holder(dir: &Path) -> Option<Holder> {
+    let bytes = std::fs::read(dir.join("rafid.pid")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn held_by_us(dir: &Path) -> bool {
+    read_holder(dir).is_some_and(|h| h.pid == std::process::id())
+}
+
+fn describe_holder(dir: &Path) -> String {
+    let Ok(bytes) = std::fs::read(dir.join("rafid.pid")) else {
+        return "another process".into();
+    };
+    match serde_json::from_slice::<Holder>(&bytes) {
+        Ok(h) => format!(
+            "`{}` (pid {}, started {})",
+            h.command,
+            h.pid,
+            h.started.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        Err(_) => "another process".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_owner_can_read_a_new_store() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        let store = Store::open(&dir, "test").unwrap();
+        store.flush().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        let mut seen = 0;
+        let mut stack = vec![dir.join("store")];
+        while let Some(p) = stack.pop() {
+            seen += 1;
+            assert_eq!(mode(&p) & 0o077, 0, "{} is {:o}", p.display(), mode(&p));
+            if p.is_dir() {
+                stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+            }
+        }
+        assert!(seen > 2, "sled made no files?");
+    }
+
+    #[test]
+    fn second_open_names_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let _store = Store::open(dir.path(), "rafid run").unwrap();
+        // The message a second process gets is checked by an integration
+        // test with two processes. Here: the holder file names us.
+        let text = describe_holder(dir.path());
+        assert!(text.contains("rafid run"), "{text}");
+        assert!(text.contains(&std::process::id().to_string()));
+    }
+
+    #[test]
+    fn other_schema_versions_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path(), "test").unwrap();
+            store.stamp_schema_version("7").unwrap();
+            store.flush().unwrap();
+        }
+        let err = Store::open(dir.path(), "test").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("schema version 7"), "{msg}");
+        assert!(msg.contains("newer rafid"), "{msg}");
+    }
+}
