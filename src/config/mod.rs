@@ -250,6 +250,20 @@ impl FeedConfig {
 }
 
 impl Config {
+    /// The same-story search as `[dedup]` sets it, with the feeds that opt
+    /// out (`dedup = false`) kept out of other feeds' stories.
+    pub fn near_dup(&self) -> crate::dedup::near::NearDup {
+        crate::dedup::near::NearDup::new(
+            self.dedup.boilerplate.iter().map(String::as_str),
+            self.dedup.threshold,
+            self.dedup.window,
+            self.feeds
+                .iter()
+                .filter(|f| !f.dedup)
+                .map(|f| f.key().to_string()),
+        )
+    }
+
     pub fn feed(&self, url: &str) -> Option<&FeedConfig> {
         self.feeds.iter().find(|f| f.url.as_str() == url)
     }

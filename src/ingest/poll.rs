@@ -492,18 +492,7 @@ pub fn ingest_within(
     // retry below. Storing both in one transaction keeps them consistent.
     // A feed that opts out neither merges into other feeds' stories nor
     // takes their items in.
-    let near = (config.dedup.near_duplicates && feed.dedup).then(|| {
-        crate::dedup::near::NearDup::new(
-            config.dedup.boilerplate.iter().map(String::as_str),
-            config.dedup.threshold,
-            config.dedup.window,
-            config
-                .feeds
-                .iter()
-                .filter(|f| !f.dedup)
-                .map(|f| f.key().to_string()),
-        )
-    });
+    let near = (config.dedup.near_duplicates && feed.dedup).then(|| config.near_dup());
     // Which copy a merged story shows depends on the feeds' priorities in
     // force; usually none is set and this costs nothing.
     store.set_priorities(
