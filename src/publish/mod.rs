@@ -1,5 +1,5 @@
 //! Publishing: the merged feed as Atom 1.0, RSS 2.0, JSON Feed 1.1 and the
-//! HTML river page (`river`), rendered once per change and kept as bytes
+//! HTML river page (`html`), rendered once per change and kept as bytes
 //! (with gzip and brotli copies and a strong ETag) for the server to hand
 //! out.
 //!
