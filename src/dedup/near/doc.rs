@@ -50,7 +50,7 @@ impl Reader {
     pub fn doc(&self, title: Option<&str>, body: Option<&str>) -> Doc {
         let title = normalize_text(&facts::mark_figures(&html_to_text(title.unwrap_or(""))));
         let mut words = Vec::new();
-        for line in html_lines(body.unwrap_or("")).lines() {
+        for line in html_to_text(body.unwrap_or("")).lines() {
             let line = normalize_text(&facts::mark_figures(line));
             if self.is_boilerplate(&line) {
                 continue;
@@ -77,44 +77,6 @@ impl Reader {
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
         })
     }
-}
-
-/// The text of an HTML fragment with a line break for every block-level
-/// tag, so that boilerplate can be recognised line by line.
-pub(super) fn html_lines(html: &str) -> String {
-    const BLOCKS: &[&str] = &[
-        "p",
-        "/p",
-        "br",
-        "div",
-        "/div",
-        "li",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "tr",
-        "blockquote",
-    ];
-    let mut marked = String::with_capacity(html.len() + 16);
-    let mut rest = html;
-    while let Some(pos) = rest.find('<') {
-        marked.push_str(&rest[..pos]);
-        let tag = &rest[pos + 1..];
-        let name_end = tag
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '/'))
-            .unwrap_or(tag.len());
-        let name = &tag[..name_end];
-        if BLOCKS.iter().any(|b| b.eq_ignore_ascii_case(name)) {
-            marked.push('\n');
-        }
-        marked.push('<');
-        rest = tag;
-    }
-    marked.push_str(rest);
-    html_to_text(&marked)
 }
 
 /// 64-bit FNV-1a of a token. Hand-written (five lines) because tokens are
