@@ -33,10 +33,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rafid::ingest::normalize::normalize_text;
 use rafid::model::{Category, Entry, Person};
 use rafid::rules::{Doc, Field, Kind, Rule, Rules};
 use rafid::text::html_to_text;
+use rafid::text::normalize::normalize_text;
 
 const AR_WORDS: [&str; 45] = [
     "إعلان",

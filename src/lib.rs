@@ -10,8 +10,8 @@
 //! - [`ingest`]: getting items in. `schedule` decides when each feed is due
 //!   and `scheduler` runs the loops; `poll` is one poll of one feed: the
 //!   request with its byte limits and charset decoding (`fetch/`), feed-rs
-//!   to rafid's own [`model`] types (`parse/`), text made comparable
-//!   (`normalize`); `counters` and `health` are what the status views show.
+//!   to rafid's own [`model`] types (`parse/`); `counters` and `health` are
+//!   what the status views show.
 //! - [`rules`]: keep/drop rules: what a feed stores, what a named river
 //!   shows; `verdicts` remembers their answers for the renderer.
 //! - [`dedup`]: whether an item is one already stored (`keys`, `decide`) and
@@ -35,7 +35,8 @@
 //!
 //! Foundations every stage uses: [`model`] (items, entries, feed state) and
 //! [`text`] (HTML read as text and text escaped for HTML, one way for every
-//! stage, so rules and dedup read what the page shows).
+//! stage, so rules and dedup read what the page shows; and `normalize`, the
+//! canonical links and folded text that matching compares).
 
 pub mod cli;
 pub mod config;

@@ -99,9 +99,9 @@ pub async fn rules_test(
 ) -> Result<String, Failure> {
     let configured = |url: &str| {
         config.feed(url).or_else(|| {
-            let canon = crate::ingest::normalize::canonical_link(url)?;
+            let canon = crate::text::normalize::canonical_link(url)?;
             config.feeds.iter().find(|f| {
-                crate::ingest::normalize::canonical_link(f.key()).as_deref() == Some(&canon)
+                crate::text::normalize::canonical_link(f.key()).as_deref() == Some(&canon)
             })
         })
     };

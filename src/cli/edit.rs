@@ -28,7 +28,7 @@ pub struct NewFeed {
 /// The key two URLs are the same feed under, as `check` compares them.
 fn canonical(url: &str) -> String {
     let url = url.trim();
-    crate::ingest::normalize::canonical_link(url).unwrap_or_else(|| url.to_string())
+    crate::text::normalize::canonical_link(url).unwrap_or_else(|| url.to_string())
 }
 
 fn parse_doc(path: &Path, text: &str) -> Result<DocumentMut, Failure> {

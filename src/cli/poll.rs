@@ -215,8 +215,7 @@ pub fn feeds_to_poll(
             .cloned()
             .collect());
     }
-    let canon =
-        |u: &str| crate::ingest::normalize::canonical_link(u.trim()).unwrap_or(u.to_string());
+    let canon = |u: &str| crate::text::normalize::canonical_link(u.trim()).unwrap_or(u.to_string());
     urls.iter()
         .map(|u| {
             config

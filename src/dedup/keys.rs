@@ -17,10 +17,10 @@
 
 use std::collections::HashMap;
 
-use crate::ingest::normalize::{
+use crate::model::{Entry, ItemId, hex};
+use crate::text::normalize::{
     MIN_CONTENT_KEY_CHARS, canonical_link, digest, is_front_page, matching_text,
 };
-use crate::model::{Entry, ItemId, hex};
 
 /// What a key identifies, as its first byte in the store's key index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,8 +9,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, FeedConfig};
-use crate::ingest::normalize::digest;
 use crate::model::FeedState;
+use crate::text::normalize::digest;
 
 /// The longest the first polls after start are spread over.
 const FIRST_POLL_SPREAD: Duration = Duration::from_secs(60);

@@ -124,7 +124,7 @@ impl View<'_> {
             Scope::Tag(t) => format!("tag:{t}"),
             Scope::River(r) => format!("river:{r}"),
         };
-        let d = crate::ingest::normalize::digest(&[&self.store_id, scope.as_bytes()]);
+        let d = crate::text::normalize::digest(&[&self.store_id, scope.as_bytes()]);
         crate::model::ItemId(d).urn()
     }
 

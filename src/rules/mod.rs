@@ -40,9 +40,9 @@ use std::sync::Arc;
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::Regex;
 
-use crate::ingest::normalize::normalize_text;
 use crate::model::{Category, Entry, Item, Person};
 use crate::text::html_to_text;
+use crate::text::normalize::normalize_text;
 
 pub use lang::detect_language;
 pub use verdicts::Verdicts;
@@ -425,7 +425,7 @@ impl Rules {
             fp.push('\n');
         }
         fp.push_str(&lang.join(","));
-        let fingerprint = crate::model::hex(&crate::ingest::normalize::digest(&[fp.as_bytes()]));
+        let fingerprint = crate::model::hex(&crate::text::normalize::digest(&[fp.as_bytes()]));
         Ok(Rules {
             rules,
             keep_from,
@@ -488,7 +488,7 @@ impl Rules {
             fp.push('\n');
         }
         fp.push_str(&self.lang.join(","));
-        crate::model::hex(&crate::ingest::normalize::digest(&[fp.as_bytes()]))
+        crate::model::hex(&crate::text::normalize::digest(&[fp.as_bytes()]))
     }
 
     /// Whether a drop rule with this label is in the set.

@@ -352,7 +352,7 @@ fn as_id(v: &[u8]) -> Option<ItemId> {
 }
 
 pub(crate) fn feed_digest(feed_url: &str) -> [u8; 16] {
-    crate::ingest::normalize::digest(&[feed_url.as_bytes()])
+    crate::text::normalize::digest(&[feed_url.as_bytes()])
 }
 
 fn feed_time_key(feed_url: &str, t: DateTime<Utc>, id: ItemId) -> [u8; 40] {

@@ -163,7 +163,7 @@ impl Store {
                     Utc::now().timestamp_nanos_opt().unwrap_or_default(),
                     dir.display()
                 );
-                let id = crate::ingest::normalize::digest(&[seed.as_bytes()]);
+                let id = crate::text::normalize::digest(&[seed.as_bytes()]);
                 meta.insert("store_id", &id[..]).map_err(sled_err)?;
                 id
             }

@@ -92,7 +92,7 @@ pub(crate) fn member_local_key(item: &Item, m: usize) -> Option<String> {
 /// given, then as a parsed URL), or its own link.
 fn find_member(item: &Item, spec: &str) -> Option<usize> {
     let parsed = url::Url::parse(spec).ok().map(|u| u.to_string());
-    let canon = crate::ingest::normalize::canonical_link(spec);
+    let canon = crate::text::normalize::canonical_link(spec);
     let by_feed = item
         .sources
         .iter()
@@ -105,7 +105,7 @@ fn find_member(item: &Item, spec: &str) -> Option<usize> {
             ];
             own.iter().flatten().any(|l| {
                 *l == spec
-                    || (canon.is_some() && crate::ingest::normalize::canonical_link(l) == canon)
+                    || (canon.is_some() && crate::text::normalize::canonical_link(l) == canon)
             })
         })
     })
@@ -188,7 +188,7 @@ impl Store {
             // Its own id: derived from the story and the member, never the
             // story's own (which came from the first member's local key).
             let seed = local.clone().unwrap_or_else(|| feed_url.clone());
-            let id = ItemId(crate::ingest::normalize::digest(&[
+            let id = ItemId(crate::text::normalize::digest(&[
                 b"split",
                 &story.0,
                 seed.as_bytes(),
@@ -346,7 +346,7 @@ impl Store {
                 }
             }
         }
-        let canon = crate::ingest::normalize::canonical_link(spec);
+        let canon = crate::text::normalize::canonical_link(spec);
         for kv in self.items.iter() {
             let (_, v) = kv.map_err(|e| self.err(e))?;
             let Ok(item) = serde_json::from_slice::<Item>(&v) else {
@@ -359,7 +359,7 @@ impl Store {
                 && item
                     .link
                     .as_deref()
-                    .is_some_and(|l| crate::ingest::normalize::canonical_link(l) == canon)
+                    .is_some_and(|l| crate::text::normalize::canonical_link(l) == canon)
             {
                 return Ok(Some(item.id));
             }

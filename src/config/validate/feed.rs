@@ -35,7 +35,7 @@ impl Validator<'_> {
             // so that one run reports every error.
             let url = self.feed_url(&key, f.url.as_ref(), table.clone());
             let url = url.and_then(|url| {
-                let canonical = crate::ingest::normalize::canonical_link(url.as_str())
+                let canonical = crate::text::normalize::canonical_link(url.as_str())
                     .unwrap_or_else(|| url.to_string());
                 if let Some(first) = seen.get(&canonical) {
                     self.error(

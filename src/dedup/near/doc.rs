@@ -11,8 +11,8 @@ use super::{
     ANCHOR_EVERY, DEFAULT_BOILERPLATE, LEAD_TOKENS, MAX_BOILERPLATE_WORDS, MAX_REST_ANCHORS,
     MIN_BODY_TOKENS, MIN_HEADLINE_WORDS, SHINGLE, SHORT_BODY_TOKENS, facts,
 };
-use crate::ingest::normalize::normalize_text;
 use crate::text::html_to_text;
+use crate::text::normalize::normalize_text;
 
 /// The text of one item as the decision reads it.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -388,7 +388,7 @@ fn unit_at(t: &[&str], k: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::normalize::normalize_text;
+    use crate::text::normalize::normalize_text;
 
     fn read(text: &str) -> Vec<Fact> {
         let norm = normalize_text(&mark_figures(text));

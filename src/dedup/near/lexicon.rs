@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use crate::ingest::normalize::normalize_text;
+use crate::text::normalize::normalize_text;
 
 /// Words outlets swap for one another without changing the story: time
 /// references, reporting verbs, honorifics, function words.

@@ -4,8 +4,8 @@ use super::align::changes;
 use super::decision::headlines_agree;
 use super::words::{light_stem, same_word};
 use super::*;
-use crate::ingest::normalize::normalize_text;
 use crate::model::ItemId;
+use crate::text::normalize::normalize_text;
 
 fn doc(title: &str, body: &str) -> Doc {
     Reader::default().doc(Some(title), Some(body))

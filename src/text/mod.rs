@@ -15,6 +15,13 @@
 //! styles dropped, and runs of spaces collapsed. Directional marks (RLM,
 //! LRM, ALM) and joiners (ZWNJ, ZWJ) are kept: Arabic and Persian text
 //! needs them, and `&nbsp;` stays a no-break space.
+//!
+//! [`normalize`] goes one step further, for matching only: canonical links
+//! and text folded (Arabic-aware) so that two copies of a story compare
+//! equal. Every stage that matches items uses it: parsing, the rules, the
+//! same-story decision, the store's keys and the config's URLs.
+
+pub mod normalize;
 
 /// `s` escaped for HTML element content and double-quoted attribute values
 /// (every attribute rafid writes is double-quoted).
