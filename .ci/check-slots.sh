@@ -2,7 +2,7 @@
 # check-slots.sh — idle and slowloris connections cannot lock clients out.
 #
 # Runs `rafid run` (default limits: 1024 connection slots) on 127.0.0.1 and a
-# python3 asyncio attacker that keeps 1100 connections open without sending a
+# python3 asyncio attacker that keeps 1600 connections open without sending a
 # byte and 200 slowloris connections that send a request head one byte a
 # second, reopening each one the server closes. Throughout, a fresh client
 # must get /healthz 200 within 1 s and /feed.atom 200 within 2 s
@@ -17,7 +17,7 @@ ci_init check-slots
 DURATION="${DURATION:-25}"
 ci_need_rafid
 
-# 1300 sockets on each side, plus what the daemon and python hold anyway.
+# 1800 sockets on each side, plus what the daemon and python hold anyway.
 ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     die 2 "cannot raise the open files limit to 4096 (got $(ulimit -n))"
@@ -91,14 +91,17 @@ async def main():
     tasks += [asyncio.create_task(slowloris()) for _ in range(slow)]
     await asyncio.sleep(duration)
     print(f"attacker: {opened} connections opened, {closed} closed by the server", flush=True)
-    # Cancelling 1300 tasks blocked on sockets is slow and pointless here.
+    # Cancelling 1800 tasks blocked on sockets is slow and pointless here.
     os._exit(0)
 
 asyncio.run(main())
 PY
 
-echo "== attack: 1100 idle + 200 slowloris connections for ${DURATION}s"
-python3 "$WORK/attack.py" 127.0.0.1 "$PORT" 1100 200 "$((DURATION + 3))" > "$WORK/attack.log" 2>&1 &
+# Far more connections than slots: the server closes a silent one after
+# 5 s and, on a busy machine, a few hundred are always on their way back
+# (closed, not yet reopened or accepted); 1300 was seen to fall short.
+echo "== attack: 1600 idle + 200 slowloris connections for ${DURATION}s"
+python3 "$WORK/attack.py" 127.0.0.1 "$PORT" 1600 200 "$((DURATION + 3))" > "$WORK/attack.log" 2>&1 &
 ATTACK_PID=$!
 ci_track "$ATTACK_PID"
 sleep 2
