@@ -23,9 +23,15 @@ pub(super) struct Change {
 pub(super) fn changes(a: &[&str], b: &[&str]) -> Vec<Change> {
     let a: Vec<u64> = a.iter().map(|t| hash_of(t)).collect();
     let b: Vec<u64> = b.iter().map(|t| hash_of(t)).collect();
+    changes_hashed(&a, &b)
+}
+
+/// `changes` of two sequences given as their tokens' `hash_of`, for a
+/// caller that has hashed them already (for shingles).
+pub(super) fn changes_hashed(a: &[u64], b: &[u64]) -> Vec<Change> {
     let mut out = Vec::new();
     let (mut ia, mut ib) = (0, 0);
-    for (pa, pb) in unique_anchors(&a, &b) {
+    for (pa, pb) in unique_anchors(a, b) {
         lcs_changes(&a[ia..pa], &b[ib..pb], ia, ib, &mut out);
         (ia, ib) = (pa + 1, pb + 1);
     }
@@ -38,7 +44,7 @@ pub(super) fn changes(a: &[&str], b: &[&str]) -> Vec<Change> {
 pub(super) fn unique_anchors(a: &[u64], b: &[u64]) -> Vec<(usize, usize)> {
     // token -> (count in a, position in a, count in b, position in b)
     let mut seen: HashMap<u64, (u32, usize, u32, usize), std::hash::BuildHasherDefault<Prehashed>> =
-        HashMap::default();
+        HashMap::with_capacity_and_hasher(a.len(), Default::default());
     for (i, t) in a.iter().enumerate() {
         let e = seen.entry(*t).or_insert((0, i, 0, 0));
         e.0 += 1;

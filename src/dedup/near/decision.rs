@@ -3,7 +3,7 @@
 //! (see `vetoes`), and whether a second copy from one outlet is a re-post.
 
 use super::align::changes;
-use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles};
+use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles, shingles_hashed};
 use super::lexicon::LEXICON;
 use super::vetoes::{conflict, different_figures, different_places};
 use super::words::{Corpus, NoCorpus, number, related_words, same_word};
@@ -48,10 +48,30 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
             .map(|w| mix(hash_of(w.as_str())))
             .collect()
     };
+    let seq = |d: &'d Doc| -> Vec<&'d str> {
+        let title = d.title.iter().map(String::as_str);
+        if headline {
+            title.collect()
+        } else {
+            let body = d.body.iter().map(String::as_str);
+            title.chain([TITLE_END]).chain(body).collect()
+        }
+    };
+    let sa = seq(a);
+    let sb = seq(b);
+    // Each token is hashed once, for the shingles and for the alignment.
+    let hashes = |s: &[&str]| -> Vec<u64> { s.iter().map(|t| hash_of(t)).collect() };
+    let (ha, hb) = (hashes(&sa), hashes(&sb));
+    fn body_of<'h>(h: &'h [u64], d: &Doc) -> &'h [u64] {
+        &h[h.len() - d.body.len()..]
+    }
     let score = if headline {
         headline_resemblance(&a.title, &b.title)
     } else {
-        let body = containment(&shingles(&a.body), &shingles(&b.body));
+        let body = containment(
+            &shingles_hashed(body_of(&ha, a)),
+            &shingles_hashed(body_of(&hb, b)),
+        );
         if a.body.len().min(b.body.len()) <= SHORT_BODY_TOKENS {
             // A short body may be a formula a feed puts under every item
             // ("details on our site"): it counts only with the headlines.
@@ -83,18 +103,7 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
         ));
         return verdict;
     }
-    let seq = |d: &'d Doc| -> Vec<&'d str> {
-        let title = d.title.iter().map(String::as_str);
-        if headline {
-            title.collect()
-        } else {
-            let body = d.body.iter().map(String::as_str);
-            title.chain([TITLE_END]).chain(body).collect()
-        }
-    };
-    let sa = seq(a);
-    let sb = seq(b);
-    verdict.conflict = conflict(&sa, &sb, score, headline, corpus);
+    verdict.conflict = conflict((&sa, &ha), (&sb, &hb), score, headline, corpus);
     verdict.duplicate = verdict.conflict.is_none();
     verdict
 }

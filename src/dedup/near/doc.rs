@@ -103,8 +103,13 @@ pub(super) fn mix(mut z: u64) -> u64 {
 
 pub(super) fn shingles(tokens: &[String]) -> HashSet64 {
     let ids: Vec<u64> = tokens.iter().map(|t| hash_of(t.as_str())).collect();
+    shingles_hashed(&ids)
+}
+
+/// `shingles` of tokens given as their `hash_of`.
+pub(super) fn shingles_hashed(ids: &[u64]) -> HashSet64 {
     if ids.len() < SHINGLE {
-        return ids.into_iter().map(mix).collect();
+        return ids.iter().copied().map(mix).collect();
     }
     ids.windows(SHINGLE)
         .map(|w| mix(w[0].rotate_left(42) ^ w[1].rotate_left(21) ^ w[2]))

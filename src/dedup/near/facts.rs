@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use super::lexicon::{Entry, LEXICON, stem};
+use super::lexicon::{Entry, FIGURE, LEXICON, Lexicon, stem};
 
 /// Rewrites the figures of raw text so that normalization keeps each one a
 /// single token with its value: thousands separators go ("1,250,000" →
@@ -117,7 +117,10 @@ pub(super) fn value(token: &str) -> Option<Vec<f64>> {
     let bytes = token.as_bytes();
     if bytes.is_empty() || !bytes[0].is_ascii_digit() {
         // "ب43", "الـ26": a clitic before the figure.
-        let start = token.find(|c: char| c.is_ascii_digit())?;
+        // Bytes, not chars: an ASCII digit is never inside a longer
+        // character. The lead is at most three two-byte letters, so a
+        // figure starts within the first seven bytes or not at all.
+        let start = bytes.iter().take(7).position(u8::is_ascii_digit)?;
         let lead = &token[..start];
         if lead.chars().count() > 3 || !lead.chars().all(|c| "وبلفكال".contains(c)) {
             return None;
@@ -194,8 +197,9 @@ pub(super) fn agree(a: &[f64], b: &[f64]) -> bool {
 fn number_at(t: &[&str], i: usize, e: &Entry) -> Option<(Vec<f64>, usize)> {
     let lex = &*LEXICON;
     let w = t[i];
-    let mut values = if let Some(v) = value(w) {
-        v
+    // A token without digits has no `value`: `entries` looked once.
+    let mut values = if e.figure {
+        value(w)?
     } else if let Some(v) = e.number_word {
         vec![v]
     } else if let Some(s) = e.scale {
@@ -229,7 +233,7 @@ fn number_at(t: &[&str], i: usize, e: &Entry) -> Option<(Vec<f64>, usize)> {
     }
     let mut last_scale = 1.0;
     while let Some(s) = t.get(j).and_then(|n| lex.scale(n)) {
-        if s < 1e3 && value(t[i]).is_some() {
+        if s < 1e3 && e.figure {
             break; // "50 مئة" is not a number
         }
         values = values.iter().map(|x| x * s).collect();
@@ -262,27 +266,27 @@ pub(super) fn facts(t: &[&str]) -> Vec<Fact> {
 
 /// What the lists say of each token, looked up once for all the readings
 /// of a text (figures here, places in the decision).
-pub(super) fn entries(t: &[&str]) -> Vec<Entry> {
-    let lex = &*LEXICON;
+pub(super) fn entries(t: &[&str]) -> Vec<&'static Entry> {
+    let lex: &'static Lexicon = &LEXICON;
     t.iter()
         .map(|w| {
             if w.bytes().any(|b| b.is_ascii_digit()) {
-                Entry::default()
+                &FIGURE
             } else {
-                lex.entry(w)
+                lex.entry_ref(w)
             }
         })
         .collect()
 }
 
 /// `facts`, with each token's `entries` already looked up.
-pub(super) fn facts_with(t: &[&str], entries: &[Entry]) -> Vec<Fact> {
+pub(super) fn facts_with(t: &[&str], entries: &[&Entry]) -> Vec<Fact> {
     let lex = &*LEXICON;
     let mut out = Vec::new();
     let mut i = 0;
     while i < t.len() {
         let e = entries[i];
-        let Some((values, end)) = number_at(t, i, &e) else {
+        let Some((values, end)) = number_at(t, i, e) else {
             if let Some(v) = e.ordinal {
                 let after_month = i > 0 && lex.is_month(t[i - 1]);
                 out.push(Fact {
@@ -302,7 +306,7 @@ pub(super) fn facts_with(t: &[&str], entries: &[Entry]) -> Vec<Fact> {
         // A range or a list of figures ("15 - 35 كم"): the unit follows the
         // last of them.
         let mut k = end;
-        while k < t.len() && k < end + 3 && value(t[k]).is_some() {
+        while k < t.len() && k < end + 3 && entries[k].figure && value(t[k]).is_some() {
             k += 1;
         }
         let unit = unit_at(t, k);

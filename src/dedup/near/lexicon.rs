@@ -1354,32 +1354,12 @@ const OPPOSED: &[(&str, &str)] = &[
     ("deal", "nodeal"),
 ];
 
-/// 64-bit FNV-1a: the tables are looked up for every token of both texts
-/// of a comparison, and SipHash, the standard default, is several times
-/// slower on keys this short. The tables are built from the lists above,
-/// never from input, so a weak hash is no risk.
-#[derive(Default, Clone, Copy)]
-struct Fnv(u64);
-
-impl std::hash::Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for b in bytes {
-            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = h;
-    }
-}
-
-type FnvMap<V> = HashMap<String, V, std::hash::BuildHasherDefault<Fnv>>;
+/// The tables are looked up for every token of both texts of a
+/// comparison. SipHash, the standard default, costs more than the lookup
+/// itself on keys this short; FxHash reads eight bytes a step. The tables
+/// are built from the lists above, never from input, so a weak hash is no
+/// risk.
+type WordMap<V> = HashMap<String, V, fxhash::FxBuildHasher>;
 
 /// Everything the lists say about one written form of a word.
 #[derive(Debug, Clone, Copy, Default)]
@@ -1399,6 +1379,9 @@ pub(super) struct Entry {
     pub date_mark: bool,
     pub time_before: bool,
     pub closed: Option<(&'static str, char)>,
+    /// The token has digits: no list knows it, and only `facts::value`
+    /// can say what it states. Set for tokens, never for a listed form.
+    pub figure: bool,
 }
 
 impl Entry {
@@ -1421,11 +1404,41 @@ impl Entry {
     }
 }
 
-/// The tables, normalized once, in one map from written form to `Entry`.
+/// What the lists say of a word none of them lists.
+pub(super) static UNLISTED: Entry = Entry {
+    interchangeable: false,
+    introducer: false,
+    place: None,
+    group: None,
+    number_word: None,
+    scale: None,
+    fraction: None,
+    ordinal: None,
+    unit: None,
+    month: false,
+    date_mark: false,
+    time_before: false,
+    closed: None,
+    figure: false,
+};
+
+/// What the lists say of a token with digits.
+pub(super) static FIGURE: Entry = Entry {
+    figure: true,
+    ..UNLISTED
+};
+
+/// The tables, normalized once, in maps from written form to `Entry`.
 pub(super) struct Lexicon {
-    words: FnvMap<Entry>,
+    /// A listed form, with what its own stem adds: `entry` for a word
+    /// found as written, ready, since every token of both texts of a
+    /// comparison is looked up.
+    words: WordMap<Entry>,
+    /// A listed form as the stem of a word not listed itself: without the
+    /// date mark, which belongs to the written form alone.
+    stems: WordMap<Entry>,
     /// Two-word units ("كيلومتر مربع").
-    units2: FnvMap<&'static str>,
+    units2: WordMap<&'static str>,
     polarity: Vec<(&'static str, Vec<String>)>,
 }
 
@@ -1434,7 +1447,7 @@ pub(super) struct Lexicon {
 const NISBA: &[&str] = &["ي", "يه", "يون", "يين"];
 
 pub(super) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
-    let mut words: FnvMap<Entry> = FnvMap::default();
+    let mut words: WordMap<Entry> = WordMap::default();
     let mut put = |w: &str, f: &dyn Fn(&mut Entry)| {
         let n = normalize_text(w);
         if !n.is_empty() {
@@ -1502,7 +1515,7 @@ pub(super) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
     for (w, v) in ORDINALS {
         put(w, &|e| e.ordinal = Some(*v));
     }
-    let mut units2 = FnvMap::default();
+    let mut units2 = WordMap::default();
     for (w, u) in UNITS {
         let n = normalize_text(w);
         if n.contains(' ') {
@@ -1539,8 +1552,28 @@ pub(super) static LEXICON: LazyLock<Lexicon> = LazyLock::new(|| {
         let slot = words.entry(b).or_default();
         *slot = slot.or(&e);
     }
+    // What `entry` finds for each listed form, worked out once.
+    let mut stems = words.clone();
+    for e in stems.values_mut() {
+        e.date_mark = false;
+    }
+    let words = words
+        .iter()
+        .map(|(w, e)| {
+            let bare = stem(w);
+            let e = match stems.get(bare).filter(|_| bare != w) {
+                Some(s) => Entry {
+                    date_mark: e.date_mark,
+                    ..e.or(s)
+                },
+                None => *e,
+            };
+            (w.clone(), e)
+        })
+        .collect();
     Lexicon {
         words,
+        stems,
         units2,
         polarity: POLARITY
             .iter()
@@ -1567,31 +1600,23 @@ pub(super) fn stem(w: &str) -> &str {
     w
 }
 
-/// The forms a word may be listed under: itself, without a conjunction or
-/// preposition, without the article.
-fn forms(w: &str) -> impl Iterator<Item = &str> {
-    let bare = stem(w);
-    [Some(w), (bare != w).then_some(bare)].into_iter().flatten()
-}
-
 impl Lexicon {
     /// What the lists say of a word as written, with a conjunction or
     /// preposition taken off, and with its clitic taken off.
     pub(super) fn entry(&self, w: &str) -> Entry {
-        let mut found: Option<Entry> = None;
-        for f in forms(w) {
-            if let Some(e) = self.words.get(f) {
-                found = Some(match found {
-                    Some(prev) => prev.or(e),
-                    None => *e,
-                });
-            }
+        *self.entry_ref(w)
+    }
+
+    /// `entry`, without copying it.
+    pub(super) fn entry_ref(&self, w: &str) -> &Entry {
+        if let Some(e) = self.words.get(w) {
+            return e;
         }
-        // A date mark is a form of its own ("هـ", "م"): never of a stem.
-        if let Some(e) = found.as_mut() {
-            e.date_mark = self.words.get(w).is_some_and(|e| e.date_mark);
+        let bare = stem(w);
+        if bare.len() == w.len() {
+            return &UNLISTED;
         }
-        found.unwrap_or_default()
+        self.stems.get(bare).unwrap_or(&UNLISTED)
     }
 
     pub(super) fn interchangeable(&self, w: &str) -> bool {
@@ -1678,6 +1703,49 @@ impl Lexicon {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `entry` as the lists define it: the written form's entry filled in
+    /// from its stem's, the date mark the written form's own.
+    fn entry_by_definition(l: &Lexicon, w: &str) -> Option<String> {
+        let listed = |f: &str| {
+            l.stems.get(f).map(|e| Entry {
+                date_mark: l.words[f].date_mark,
+                ..*e
+            })
+        };
+        let bare = stem(w);
+        let mut found = listed(w);
+        if bare != w {
+            if let Some(s) = listed(bare) {
+                found = Some(found.map_or(s, |f| f.or(&s)));
+            }
+        }
+        found.map(|e| {
+            format!(
+                "{:?}",
+                Entry {
+                    date_mark: l.words.get(w).is_some_and(|e| e.date_mark),
+                    ..e
+                }
+            )
+        })
+    }
+
+    #[test]
+    fn the_ready_entries_answer_as_two_lookups_would() {
+        let l = &*LEXICON;
+        let mut words: Vec<String> = l.words.keys().cloned().collect();
+        for w in l.words.keys() {
+            for c in CLITICS {
+                words.push(format!("{c}{w}"));
+            }
+        }
+        words.extend(["كتاب", "والكتاب", "و", "ال"].map(String::from));
+        for w in &words {
+            let want = entry_by_definition(l, w).unwrap_or_else(|| format!("{UNLISTED:?}"));
+            assert_eq!(format!("{:?}", l.entry(w)), want, "{w}");
+        }
+    }
 
     #[test]
     fn names_match_their_adjectives_and_clitic_forms() {

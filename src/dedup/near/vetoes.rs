@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use super::align::changes;
+use super::align::changes_hashed;
 use super::doc::is_content_word;
 use super::facts::{Fact, Kind};
 use super::lexicon::{self, LEXICON, Lexicon, stem};
@@ -11,9 +11,10 @@ use super::words::{Corpus, light_stem, same_word};
 use super::{MAX_SWAP_TOKENS, NEAR_IDENTICAL, TITLE_END, facts};
 
 /// Why two resembling sequences are different stories, if they are.
+/// Each sequence comes with its tokens' `hash_of`, for the alignment.
 pub(super) fn conflict<'a>(
-    a: &[&'a str],
-    b: &[&'a str],
+    (a, ha): (&[&'a str], &[u64]),
+    (b, hb): (&[&'a str], &[u64]),
     score: f64,
     headline: bool,
     corpus: &dyn Corpus,
@@ -60,7 +61,7 @@ pub(super) fn conflict<'a>(
     let mut swaps: Vec<(String, String)> = Vec::new();
     let mut echoes: HashSet<(String, String)> = HashSet::new();
     let mut list_edits: Vec<String> = Vec::new();
-    for c in changes(a, b) {
+    for c in changes_hashed(ha, hb) {
         let x = &a[c.a.clone()];
         let y = &b[c.b.clone()];
         if x.is_empty() || y.is_empty() {
@@ -236,11 +237,11 @@ pub(super) fn conflict<'a>(
 pub(super) fn different_places(
     a: &[&str],
     b: &[&str],
-    ea: &[lexicon::Entry],
-    eb: &[lexicon::Entry],
+    ea: &[&lexicon::Entry],
+    eb: &[&lexicon::Entry],
 ) -> Option<String> {
     let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
-    let named = |s: &[&str], e: &[lexicon::Entry]| -> Vec<(usize, u32)> {
+    let named = |s: &[&str], e: &[&lexicon::Entry]| -> Vec<(usize, u32)> {
         (0..title(s))
             .filter_map(|i| e[i].place.map(|k| (i, k)))
             .collect()
@@ -252,7 +253,7 @@ pub(super) fn different_places(
     // Every place each text mentions, by key: a name and its adjectives,
     // and the names of one thing, meet.
     let keys =
-        |e: &[lexicon::Entry]| -> HashSet<u32> { e.iter().filter_map(|e| e.place).collect() };
+        |e: &[&lexicon::Entry]| -> HashSet<u32> { e.iter().filter_map(|e| e.place).collect() };
     let (ka, kb) = (keys(ea), keys(eb));
     let own = |n: &[(usize, u32)], s: &[&str], other: &HashSet<u32>| {
         n.iter()
@@ -296,11 +297,14 @@ pub(super) fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
                     | "degree"
             )
     };
-    let units: HashSet<&str> = fa
-        .iter()
-        .filter(|f| f.kind != Kind::Date && compared(&f.unit))
-        .map(|f| f.unit.as_str())
-        .collect();
+    // In the order the text gives them, so that the reason reported is
+    // the same every run.
+    let mut units: Vec<&str> = Vec::new();
+    for f in fa {
+        if f.kind != Kind::Date && compared(&f.unit) && !units.contains(&f.unit.as_str()) {
+            units.push(&f.unit);
+        }
+    }
     for unit in units {
         let of = |f: &[Fact]| -> Vec<Vec<f64>> {
             f.iter()
