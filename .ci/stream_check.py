@@ -32,13 +32,12 @@ import re
 import struct
 import sys
 
-# The duplicates that must end up together. The target is 0.90; runs in which
-# every feed is polled at once land between 0.896 and 0.927, as the order of
-# arrival picks each story's first copy, so CI holds the floor below that
-# spread and prints the target beside it (a regression to the old 0.74-0.77
-# still fails).
-RECALL_BAR = 0.85
-RECALL_TARGET = 0.90
+# The duplicates that must end up together. Every story's copies are indexed,
+# so the order in which feeds arrive no longer decides which copies meet: the
+# three stores check-stream.sh fills (all at once, one feed at a time forward
+# and reversed) each end at 89 of 96 pairs (0.927). The misses left are
+# label noise and roundups deliberately kept apart from the story they carry.
+RECALL_BAR = 0.90
 GUID_PREFIX = "urn:rafid-stream:"
 
 
@@ -222,7 +221,6 @@ def cmd_report(articles_path, pairs_path, base, export_path, export2_path=None):
         for a, b, k in apart:
             print("    %s  %s %s «%s» + %s %s «%s»" % (k, a, by_id[a]["feed"], by_id[a]["title"].strip(),
                                                  b, by_id[b]["feed"], by_id[b]["title"].strip()))
-    print("target %.2f: %s" % (RECALL_TARGET, "met" if share >= RECALL_TARGET else "NOT met"))
     if share < RECALL_BAR:
         print("FAIL: %.3f of the duplicate pairs end up in one item, below %.2f" % (share, RECALL_BAR))
         ok = False

@@ -615,6 +615,7 @@ fn log_report(r: &Report) {
             dropped = v.dropped,
             pruned = v.pruned,
             near_duplicates = v.stats.near_duplicates,
+            folded = v.stats.folded,
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),

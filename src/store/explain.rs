@@ -256,6 +256,12 @@ impl Explanation {
                     Some(s) => format!("near-duplicate, score {s:.3}"),
                     None => "near-duplicate".to_string(),
                 },
+                "fold" => format!(
+                    "with the story it began, once a later copy fitted both{}",
+                    m.joined_score
+                        .map(|s| format!(" (that copy's score {s:.3})"))
+                        .unwrap_or_default()
+                ),
                 "unknown" if m.has_copy => {
                     "merged before rafid recorded how (its copy kept since)".to_string()
                 }

@@ -25,6 +25,9 @@ pub struct IngestStats {
     pub unchanged: usize,
     /// Items listed again after retention pruned them: not brought back.
     pub pruned_seen: usize,
+    /// Stored stories found to be another stored story, once a new copy
+    /// bridged the two, and folded into it.
+    pub folded: usize,
     /// Of the merged items, those found by near-duplicate detection (the
     /// same story re-edited) rather than by a shared link or exact text.
     pub near_duplicates: usize,
@@ -37,6 +40,7 @@ impl std::ops::AddAssign for IngestStats {
         self.merged += o.merged;
         self.unchanged += o.unchanged;
         self.pruned_seen += o.pruned_seen;
+        self.folded += o.folded;
         self.near_duplicates += o.near_duplicates;
     }
 }
@@ -74,10 +78,6 @@ impl Store {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
-        // The document's own identities: a stored item that this document
-        // also lists is, by the feed's own word, another item.
-        let listed: std::collections::HashSet<String> =
-            keys.iter().map(|k| hex(&k.local.0)).collect();
         let priorities = self.priorities();
         let trees = (
             &self.items,
@@ -99,9 +99,9 @@ impl Store {
                     seen,
                     seen_by_feed,
                     splits,
+                    folds: Default::default(),
                     near_state: &self.near,
                     near,
-                    listed: &listed,
                     priorities: &priorities,
                 };
                 let mut stats = IngestStats::default();
@@ -112,17 +112,34 @@ impl Store {
                     tx.forget_for_feed(*id, &source.feed_url)?;
                 }
                 feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
-                Ok(stats)
+                Ok((stats, tx.folds.take()))
             },
         );
         match result {
-            Ok(stats) => {
+            Ok((mut stats, folds)) => {
                 let new = stats.new as u64;
                 let _ = self.items_counted.fetch_update(
                     std::sync::atomic::Ordering::Relaxed,
                     std::sync::atomic::Ordering::Relaxed,
                     |n| (n != UNCOUNTED).then(|| n + new),
                 );
+                // Each fold is a transaction of its own: one that fails
+                // leaves the two stories as they were, and the document is
+                // stored all the same.
+                if let Some(n) = near {
+                    for (from, into, score) in folds {
+                        match self.fold_stories(from, into, score, n, now) {
+                            Ok(true) => stats.folded += 1,
+                            Ok(false) => {}
+                            Err(e) => tracing::warn!(
+                                story = %into,
+                                other = %from,
+                                error = %e,
+                                "could not fold two stories found to be one"
+                            ),
+                        }
+                    }
+                }
                 Ok(stats)
             }
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
@@ -187,10 +204,11 @@ pub(super) struct Tx<'a> {
     pub(super) seen: &'a TransactionalTree,
     pub(super) seen_by_feed: &'a TransactionalTree,
     pub(super) splits: &'a TransactionalTree,
+    /// Stories a new copy showed to be one (`from`, `into`, the copy's
+    /// score), folded once the ingest is committed (`Store::fold_stories`).
+    pub(super) folds: std::cell::RefCell<Vec<(ItemId, ItemId, f64)>>,
     pub(super) near_state: &'a std::sync::Mutex<NearState>,
     pub(super) near: Option<&'a NearDup>,
-    /// Hex local keys of every entry of the document being stored.
-    pub(super) listed: &'a std::collections::HashSet<String>,
     pub(super) priorities: &'a Priorities,
 }
 
@@ -287,8 +305,14 @@ impl Tx<'_> {
             Decision::New => {
                 let probe = self.near.map(|n| Probe::new(n, &feed.feed_url, entry, now));
                 if let Some(p) = &probe {
-                    if let Some((id, score)) = self.near_match(p)? {
+                    if let Some((id, score, folds)) = self.near_match(p)? {
                         self.merge_near(id, source, entry, k, score, now)?;
+                        if let Some(p) = probe {
+                            self.near_join(p, id);
+                        }
+                        self.folds
+                            .borrow_mut()
+                            .extend(folds.into_iter().map(|other| (other, id, score)));
                         stats.merged += 1;
                         stats.near_duplicates += 1;
                         return Ok(());

@@ -12,12 +12,18 @@ use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use super::split::{Split, split_key};
 use super::{
-    Store, StoreError, TxResult, as_id, join, joining_copy, load, push_key, save, time_key,
+    Store, StoreError, TxResult, UNCOUNTED, as_id, feed_time_key, join, joining_copy, load,
+    push_key, save, time_key,
 };
+use crate::dedup::decide::StoryView;
 use crate::dedup::keys::ItemKeys;
 use crate::dedup::near::{NearDup, NearState, Probe};
-use crate::model::{Entry, Item, ItemId, Source};
+use crate::model::{Entry, Item, ItemId, Joined, Source, unhex};
 
 /// The time a `by_time` key starts with.
 fn time_of_key(k: &[u8]) -> Option<DateTime<Utc>> {
@@ -69,6 +75,70 @@ impl Store {
         state.rebuild(near, items)
     }
 
+    /// Folds story `from` into story `into`, in a transaction of its own:
+    /// a copy just stored into `into` repeats `from` too, and every member
+    /// of the one fits every member of the other (`Found::folds`), so they
+    /// are one story that began twice. Not done when a member of either was
+    /// split off the other (`rafid dedup split` is for good), when either
+    /// is gone, or when they no longer fit; says whether it was done.
+    pub(super) fn fold_stories(
+        &self,
+        from: ItemId,
+        into: ItemId,
+        score: f64,
+        near: &NearDup,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let moved_splits = self
+            .splits
+            .scan_prefix(from.0)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(e))?;
+        let priorities = self.priorities();
+        let trees = (
+            &self.items,
+            &self.keys,
+            &self.by_time,
+            &self.by_feed,
+            &self.seen,
+            &self.seen_by_feed,
+            &self.splits,
+        );
+        let result = trees.transaction(
+            |(items, keys, by_time, by_feed, seen, seen_by_feed, splits)| {
+                let tx = super::Tx {
+                    items,
+                    keys,
+                    by_time,
+                    by_feed,
+                    seen,
+                    seen_by_feed,
+                    splits,
+                    folds: Default::default(),
+                    near_state: &self.near,
+                    near: Some(near),
+                    priorities: &priorities,
+                };
+                tx.fold(from, into, score, &moved_splits, now)
+            },
+        );
+        match result {
+            Ok(done) => {
+                if done {
+                    let _ = self.items_counted.fetch_update(
+                        std::sync::atomic::Ordering::Relaxed,
+                        std::sync::atomic::Ordering::Relaxed,
+                        |n| (n != UNCOUNTED).then(|| n.saturating_sub(1)),
+                    );
+                    tracing::debug!(story = %into, folded = %from, "two stored stories found to be one");
+                }
+                Ok(done)
+            }
+            Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
+            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+
     /// Fingerprints in the index (0 before it is built).
     pub fn near_index_len(&self) -> usize {
         locked(&self.near).len()
@@ -76,12 +146,16 @@ impl Store {
 }
 
 impl super::Tx<'_> {
-    /// The stored story the entry repeats, if any, and the resemblance.
-    pub(super) fn near_match(&self, probe: &Probe<'_>) -> TxResult<Option<(ItemId, f64)>> {
+    /// The stored story the entry repeats, if any, the resemblance, and the
+    /// other stories it shows to be the same one (`Found::folds`).
+    pub(super) fn near_match(
+        &self,
+        probe: &Probe<'_>,
+    ) -> TxResult<Option<(ItemId, f64, Vec<ItemId>)>> {
         // Held through the comparisons: the index is also the corpus the
         // decision reads.
         let state = locked(self.near_state);
-        let found = state.find(probe, self, self.listed)?;
+        let found = state.find(probe, self)?;
         let feed = probe.feed();
         for m in &found.misfits {
             tracing::debug!(
@@ -100,12 +174,105 @@ impl super::Tx<'_> {
                 "the same story as a stored item"
             );
         }
-        Ok(found.story)
+        Ok(found.story.map(|(id, score)| (id, score, found.folds)))
     }
 
     /// Remembers a newly stored item in the index.
     pub(super) fn near_insert(&self, probe: Probe<'_>, id: ItemId) {
         locked(self.near_state).insert(probe, id);
+    }
+
+    /// Remembers the copy of a member that joined story `id`.
+    pub(super) fn near_join(&self, probe: Probe<'_>, id: ItemId) {
+        locked(self.near_state).join(probe, id);
+    }
+
+    /// Folds story `from` into story `into` (see `Store::fold_stories`):
+    /// `from`'s members, keys and split records move to `into`, and `from`
+    /// is no more. `moved_splits` are `from`'s records in `splits`, read
+    /// before the transaction (a transactional tree cannot be scanned).
+    fn fold(
+        &self,
+        from: ItemId,
+        into: ItemId,
+        score: f64,
+        moved_splits: &[(sled::IVec, sled::IVec)],
+        now: DateTime<Utc>,
+    ) -> TxResult<bool> {
+        if from == into {
+            return Ok(false);
+        }
+        let (Some(mut story), Some(other)) =
+            (StoryView::item(self, into)?, StoryView::item(self, from)?)
+        else {
+            return Ok(false); // pruned or folded since
+        };
+        for s in &other.sources {
+            if self.is_split(into, &s.feed_url)? {
+                return Ok(false);
+            }
+        }
+        for s in &story.sources {
+            if self.is_split(from, &s.feed_url)? {
+                return Ok(false);
+            }
+        }
+        // Checked again, under the index's lock: either story may have
+        // gained a member since the copy that bridged them was stored.
+        let Some(near) = self.near else {
+            return Ok(false);
+        };
+        let mut state = locked(self.near_state);
+        if !state.stories_fit(near, &story, &other) {
+            return Ok(false);
+        }
+        // The members split off `from` stay out of the story it became.
+        for (k, v) in moved_splits {
+            let Ok(mut split) = serde_json::from_slice::<Split>(v) else {
+                continue; // `store check` reports it
+            };
+            split.story = into;
+            let value = serde_json::to_vec(&split).map_err(|e| {
+                ConflictableTransactionError::Abort(format!("split of {from}: {e}"))
+            })?;
+            self.splits.remove(&k[..])?;
+            self.splits
+                .insert(&split_key(into, &split.feed_url)[..], value)?;
+        }
+        // Out of the time indexes under its own id...
+        let other_time = other.sort_time();
+        self.by_time.remove(&time_key(other_time, from)[..])?;
+        for s in &other.sources {
+            self.by_feed
+                .remove(&feed_time_key(&s.feed_url, other_time, from)[..])?;
+        }
+        self.items.remove(&from.0)?;
+        // ... and in under the story's, with its keys.
+        for key in &other.keys {
+            if let Some(bytes) = unhex(key) {
+                self.keys.insert(bytes, &into.0)?;
+            }
+            if !story.keys.contains(key) {
+                story.keys.push(key.clone());
+            }
+        }
+        let old_time = story.sort_time();
+        for mut s in other.sources {
+            if let Some(c) = s.copy.as_mut() {
+                // The member that began `from` joined nothing until now.
+                c.joined.get_or_insert(Joined {
+                    by: "fold".to_string(),
+                    score: Some(score),
+                    at: now,
+                });
+            }
+            story.sources.push(s);
+        }
+        self.reshow(&mut story, old_time, Some(now))?;
+        save(self.items, &story)?;
+        // A retried transaction folds again: a no-op the second time.
+        state.fold(from, into);
+        Ok(true)
     }
 
     /// Merges the entry into the stored story `id`: the outlet joins its
@@ -184,6 +351,162 @@ mod tests {
                 Some(&near()),
             )
             .unwrap();
+    }
+
+    /// What the second outlet adds to `FULL`: the hospital's departments.
+    const EXTRA: &str = "ويضم المستشفى الجديد ثلاثة طوابق تشمل عيادات خارجية لطب الأطفال وقسما \
+        لحديثي الولادة وصيدلية تعمل على مدار الساعة، كما خصصت الإدارة جناحا لتأهيل الأطفال \
+        المصابين بأمراض مزمنة وقاعات لتدريب الأطباء المقيمين والممرضين الجدد القادمين من \
+        الجامعات الحكومية والخاصة في المنطقة الوسطى.";
+
+    #[test]
+    fn a_copy_finds_the_story_through_a_member_it_repeats_not_only_the_shown_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            "https://a.example/feed",
+            "https://b.example/feed",
+            "https://c.example/feed",
+        );
+        // The first outlet is preferred: the story shows its short report.
+        let open = || {
+            let store = Store::open(dir.path(), "test").unwrap();
+            store.set_priorities([(a.to_string(), 5)]);
+            store
+        };
+        let store = open();
+        put(&store, a, "a", FULL);
+        put(&store, b, "b", &format!("{FULL} {EXTRA}"));
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1, "{items:#?}");
+        // A third outlet keeps only what the second added, and a line of
+        // the rest: it shares too little with the shown copy, and is the
+        // second outlet's story all the same.
+        let third = format!("{EXTRA} أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال.");
+        put(&store, c, "c", &third);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert_eq!(items[0].sources.len(), 3);
+        // The same after a restart, with the index rebuilt from the store.
+        drop(store);
+        let store = open();
+        put(&store, "https://d.example/feed", "d", &third);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert_eq!(items[0].sources.len(), 4);
+    }
+
+    #[test]
+    fn a_copy_that_bridges_two_stories_makes_them_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b, c) = (
+            "https://a.example/feed",
+            "https://b.example/feed",
+            "https://c.example/feed",
+        );
+        let store = Store::open(dir.path(), "test").unwrap();
+        // Two outlets each carry one half of the report: nothing shared,
+        // two stories.
+        put(&store, a, "a", FULL);
+        put(&store, b, "b", EXTRA);
+        assert_eq!(store.newest(10, |_| true).unwrap().len(), 2);
+        // A third carries all of it: the two were one story.
+        put(&store, c, "c", &format!("{FULL} {EXTRA}"));
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1, "{items:#?}");
+        let feeds: Vec<&str> = items[0]
+            .sources
+            .iter()
+            .map(|s| s.feed_url.as_str())
+            .collect();
+        assert_eq!(feeds.len(), 3, "{feeds:?}");
+        for f in [a, b, c] {
+            assert!(feeds.contains(&f), "{f}: {feeds:?}");
+        }
+        assert_eq!(store.item_count(), 1);
+        let report = store.check().unwrap();
+        assert!(report.is_empty(), "{report:?}");
+        // Another copy of the second half finds the one story, in memory
+        // and after a restart.
+        put(&store, "https://d.example/feed", "d", EXTRA);
+        assert_eq!(store.newest(10, |_| true).unwrap().len(), 1);
+        drop(store);
+        let store = Store::open(dir.path(), "test").unwrap();
+        put(&store, "https://e.example/feed", "e", EXTRA);
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 1, "{items:#?}");
+        assert_eq!(items[0].sources.len(), 5);
+    }
+
+    #[test]
+    fn a_roundup_that_carries_a_story_stays_its_own_story() {
+        let meeting = "وزير الخارجية يستقبل سفير اليابان";
+        let hospital = "مستشفى جديد للأطفال في الرياض";
+        let roundup = format!(
+            "استقبل وزير الخارجية في مكتبه بالرياض اليوم سفير اليابان لدى المملكة، وجرى \
+             خلال اللقاء بحث العلاقات الثنائية بين البلدين وسبل تعزيزها في مجالات التجارة \
+             والطاقة والتعليم وعدد من القضايا الإقليمية والدولية ذات الاهتمام المشترك. \
+             من جهة ثانية، {FULL}"
+        );
+        let entry = |url: &str, guid: &str, title: &str, body: &str| Entry {
+            guid: Some(guid.into()),
+            link: Some(format!("{url}/{guid}")),
+            title: Some(title.into()),
+            content: Some(format!("<p>{body}</p>")),
+            published: Some(Utc::now() - chrono::Duration::hours(1)),
+            ..Entry::default()
+        };
+        let ingest = |store: &Store, url: &str, entries: &[Entry]| {
+            let keys = keys_for(url, None, entries);
+            store
+                .ingest_near(
+                    &feed(url),
+                    entries,
+                    &keys,
+                    &FeedState::default(),
+                    Utc::now(),
+                    Some(&near()),
+                )
+                .unwrap();
+        };
+        let both_shown = |store: &Store| {
+            let items = store.newest(10, |_| true).unwrap();
+            assert_eq!(items.len(), 2, "{items:#?}");
+            for title in [meeting, hospital] {
+                assert!(
+                    items.iter().any(|i| i.title.as_deref() == Some(title)),
+                    "{title}: {items:#?}"
+                );
+            }
+        };
+        // One outlet runs the hospital's report, another runs it after
+        // the meeting, under the meeting's headline, in either order.
+        for order in [["a", "b"], ["b", "a"]] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), "test").unwrap();
+            for outlet in order {
+                let url = format!("https://{outlet}.example/feed");
+                let e = if outlet == "a" {
+                    entry(&url, "h", hospital, FULL)
+                } else {
+                    entry(&url, "m", meeting, &roundup)
+                };
+                ingest(&store, &url, &[e]);
+            }
+            both_shown(&store);
+        }
+        // One outlet lists both pages side by side.
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let url = "https://a.example/feed";
+        ingest(
+            &store,
+            url,
+            &[
+                entry(url, "h", hospital, FULL),
+                entry(url, "m", meeting, &roundup),
+            ],
+        );
+        both_shown(&store);
     }
 
     #[test]

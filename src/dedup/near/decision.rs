@@ -5,7 +5,7 @@
 use super::align::changes;
 use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles, shingles_hashed};
 use super::lexicon::LEXICON;
-use super::vetoes::{conflict, different_figures, different_places};
+use super::vetoes::{another_story_besides, conflict, different_figures, different_places};
 use super::words::{Corpus, NoCorpus, number, related_words, same_word};
 use super::{
     HEADLINE_THRESHOLD, MIN_HEADLINE_WORDS, SHORT_BODY_TITLE_AGREEMENT, SHORT_BODY_TOKENS,
@@ -104,6 +104,9 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
         return verdict;
     }
     verdict.conflict = conflict((&sa, &ha), (&sb, &hb), score, headline, corpus);
+    if verdict.conflict.is_none() && !headline {
+        verdict.conflict = another_story_besides(&sa, &sb, corpus);
+    }
     verdict.duplicate = verdict.conflict.is_none();
     verdict
 }
@@ -256,7 +259,7 @@ pub(super) const REWRITTEN_HEADLINE: f64 = 0.6;
 /// The resemblance of the bodies of a re-post under a new headline: more
 /// than two stories share by their template (a daily weather report from
 /// one outlet resembles yesterday's to about 0.6).
-pub(super) const REPOST_BODY: f64 = 0.7;
+pub(super) const REPOST_BODY: f64 = 0.65;
 
 /// Whether two headlines could name one story as one outlet writes it
 /// twice: every word of one has its counterpart in the other (a typo, a

@@ -191,6 +191,55 @@ pub(super) fn agree(a: &[f64], b: &[f64]) -> bool {
     })
 }
 
+/// Whether two figures are one, or one is the other rounded: a headline
+/// gives "627 مليون" where the text says "627.3 مليون". The rounded one has
+/// fewer significant digits, and lies within half a unit of its last one
+/// from the other. Two figures of equal precision must agree exactly: 627
+/// is not 628.
+pub(super) fn agree_rounded(a: &[f64], b: &[f64]) -> bool {
+    agree(a, b)
+        || a.iter()
+            .any(|x| b.iter().any(|y| rounds_to(*x, *y) || rounds_to(*y, *x)))
+}
+
+/// Whether `rounded` is `exact` written with fewer significant digits.
+fn rounds_to(rounded: f64, exact: f64) -> bool {
+    let (Some((rd, re)), Some((ed, _))) = (significant(rounded), significant(exact)) else {
+        return false;
+    };
+    rd < ed && (rounded - exact).abs() <= 0.5 * 10f64.powi(re)
+}
+
+/// The significant digits of a figure, and the power of ten of the last
+/// one ("627000000": 3 digits, 10^6; "12.4": 3 digits, 10^-1; "600": 3
+/// digits, 10^0).
+fn significant(x: f64) -> Option<(u32, i32)> {
+    if !x.is_finite() || x == 0.0 {
+        return None;
+    }
+    // Figures in news have at most a few decimals; six covers them, and
+    // what f64 adds past that is noise.
+    let text = format!("{:.6}", x.abs());
+    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = frac.trim_end_matches('0');
+    let digits: String = format!("{int}{frac}").trim_start_matches('0').to_string();
+    // Zeros at the end of a whole number are significant ("600" may be
+    // exact), except whole groups of three, which a scale word writes
+    // ("627 مليون" is 627 millions, not 627,000,000 to the unit).
+    let trailing = if frac.is_empty() {
+        (digits.len() - digits.trim_end_matches('0').len()) / 3 * 3
+    } else {
+        0
+    };
+    let sig = digits.len() - trailing;
+    let last = if frac.is_empty() {
+        trailing as i32
+    } else {
+        -(frac.len() as i32)
+    };
+    Some((u32::try_from(sig).ok()?, last))
+}
+
 /// A single number at `t[i]`: a figure or a number word, with what follows
 /// it that scales it ("3 آلاف", "مليار ونصف"). Returns its values and the
 /// end of its tokens.
@@ -289,6 +338,7 @@ pub(super) fn facts_with(t: &[&str], entries: &[&Entry]) -> Vec<Fact> {
         let Some((values, end)) = number_at(t, i, e) else {
             if let Some(v) = e.ordinal {
                 let after_month = i > 0 && lex.is_month(t[i - 1]);
+                let (v, end) = compound_ordinal(t, i, v);
                 out.push(Fact {
                     values: vec![v],
                     unit: format!("ordinal:{}", ordinal_head(t, i)),
@@ -297,8 +347,10 @@ pub(super) fn facts_with(t: &[&str], entries: &[&Entry]) -> Vec<Fact> {
                     } else {
                         Kind::Ordinal
                     },
-                    span: i..i + 1,
+                    span: i..end,
                 });
+                i = end;
+                continue;
             }
             i += 1;
             continue;
@@ -333,6 +385,30 @@ pub(super) fn facts_with(t: &[&str], entries: &[&Entry]) -> Vec<Fact> {
         i = end;
     }
     out
+}
+
+/// An ordinal past the tenth, written in words: "الخامسة عشرة" (15th),
+/// "الخامس والعشرين" (25th). Returns its value and the end of its tokens;
+/// the same ordinal in figures ("ال25") reads 25 too.
+fn compound_ordinal(t: &[&str], i: usize, unit: f64) -> (f64, usize) {
+    let lex = &*LEXICON;
+    if unit >= 10.0 {
+        return (unit, i + 1);
+    }
+    let Some(next) = t.get(i + 1) else {
+        return (unit, i + 1);
+    };
+    if lex.number_word(next) == Some(10.0) {
+        return (unit + 10.0, i + 2);
+    }
+    let tens = next
+        .strip_prefix('و')
+        .and_then(|w| lex.number_word(w.strip_prefix("ال").unwrap_or(w)))
+        .filter(|v| *v >= 20.0 && *v < 100.0);
+    match tens {
+        Some(v) => (unit + v, i + 2),
+        None => (unit, i + 1),
+    }
 }
 
 /// What an ordinal counts: the noun it follows ("الطائرة ... الخامسة",
@@ -437,12 +513,34 @@ mod tests {
     }
 
     #[test]
+    fn a_rounded_figure_is_the_figure_but_a_neighbour_is_not() {
+        let exact = one("بلغت 627.3 مليون عملية").values;
+        let headline = one("627 مليون عملية").values;
+        assert!(!agree(&headline, &exact));
+        assert!(agree_rounded(&headline, &exact));
+        assert!(agree_rounded(&exact, &headline));
+        assert!(agree_rounded(&[12.0], &[12.4]));
+        // The same precision must agree exactly, and a rounding goes to
+        // the nearest unit only.
+        assert!(!agree_rounded(&[627e6], &[628e6]));
+        assert!(!agree_rounded(&[12.0], &[12.6]));
+        assert!(!agree_rounded(&[10.0], &[11.0]));
+        assert!(!agree_rounded(&[600e6], &[627.3e6]));
+    }
+
+    #[test]
     fn ordinals_are_numbers() {
         let fourth = one("وصول الطائرة الرابعة إلى عدن");
         let sixth = one("وصول الطائرة السادسة إلى عدن");
         assert_eq!(fourth.kind, Kind::Ordinal);
         assert!(!fourth.agrees(&sixth));
         assert!(one("the fourth plane").agrees(&fourth));
+        // Past the tenth, in words or in figures.
+        let words = one("الدورة الخامسة عشرة للمجلس");
+        assert_eq!(words.values, vec![15.0]);
+        assert_eq!(one("في يومه الخامس والعشرين").values, vec![25.0]);
+        assert!(one("في يومه الخامس والعشرين").agrees(&one("في يومه ال25")));
+        assert!(!words.agrees(&one("الدورة الخامسة للمجلس")));
     }
 
     #[test]

@@ -7,20 +7,37 @@ use chrono::{DateTime, Utc};
 
 use super::doc::{Doc, HashSet64, Prehashed, hash_of};
 use super::words::{Corpus, light_stem};
-use super::{MAX_CANDIDATES, MAX_POSTINGS};
+use super::{MAX_CANDIDATES, MAX_MEMBER_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
 
-/// One indexed item.
+/// One indexed copy: a member of a story, under the story's id.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
     pub(super) id: ItemId,
+    /// Which member (`member_key` of its feed); 0 for a story indexed as a
+    /// whole.
+    pub(super) member: u64,
+    /// The slot of the story's next member, or `NO_SLOT`.
+    pub(super) next: u32,
     pub(super) date: i64,
     pub(super) anchors: Box<[u64]>,
+}
+
+/// The end of a story's list of members.
+const NO_SLOT: u32 = u32::MAX;
+
+/// The key a member is indexed under: its feed, hashed.
+pub fn member_key(feed_url: &str) -> u64 {
+    hash_of(feed_url)
 }
 
 pub(super) type PrehashedMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
 
 /// The in-memory index of recent items' anchors.
+///
+/// A story is indexed under each member's copy, so a new copy finds it
+/// through whichever outlet's wording it repeats, not only through the copy
+/// the story shows. The members of a story are a list through their slots.
 ///
 /// Most anchors belong to one item only, so postings live in two maps: one
 /// slot inline for those, a vector only for anchors several items share.
@@ -33,6 +50,7 @@ pub struct Index {
     pub(super) single: PrehashedMap<u32>,
     pub(super) multi: PrehashedMap<Vec<u32>>,
     pub(super) entries: Vec<Option<Entry>>,
+    /// The slot of each story's first member.
     pub(super) slots: HashMap<ItemId, u32>,
     pub(super) free: Vec<u32>,
     /// The corpus statistics names are read by: in how many documents each
@@ -89,6 +107,7 @@ impl Index {
         self.docs = self.docs.saturating_add(1);
     }
 
+    /// Stories indexed.
     pub fn len(&self) -> usize {
         self.slots.len()
     }
@@ -97,19 +116,60 @@ impl Index {
         self.slots.is_empty()
     }
 
-    /// Adds (or replaces) an item under its stored anchors (`Doc::anchors`).
+    /// Adds (or replaces) a story under its stored anchors
+    /// (`Doc::anchors`), as one copy.
     pub fn insert(&mut self, id: ItemId, date: DateTime<Utc>, anchors: Vec<u64>) {
         self.remove(id);
-        let slot = match self.free.pop() {
-            Some(s) => s,
+        self.insert_member(id, 0, date, anchors);
+    }
+
+    /// Adds (or replaces) one member's copy of a story: `member` is the
+    /// member's `member_key`.
+    pub fn insert_member(
+        &mut self,
+        id: ItemId,
+        member: u64,
+        date: DateTime<Utc>,
+        anchors: Vec<u64>,
+    ) {
+        let head = self.slots.get(&id).copied();
+        // The member again (a retried transaction, an edit): its slot is
+        // reused in place, keeping the list as it is.
+        let mut at = head;
+        let mut existing = None;
+        while let Some(slot) = at {
+            match self.entries.get(slot as usize).and_then(Option::as_ref) {
+                Some(e) if e.member == member => {
+                    existing = Some((slot, e.next));
+                    break;
+                }
+                Some(e) if e.next != NO_SLOT => at = Some(e.next),
+                _ => at = None,
+            }
+        }
+        let (slot, next) = match existing {
+            Some((slot, next)) => {
+                self.unpost(slot);
+                (slot, next)
+            }
             None => {
-                self.entries.push(None);
-                // More than 4 billion items in a window is beyond any store
-                // rafid keeps; saturating keeps this from panicking.
-                u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
+                let slot = match self.free.pop() {
+                    Some(s) => s,
+                    None => {
+                        self.entries.push(None);
+                        // More than 4 billion copies in a window is beyond
+                        // any store rafid keeps; saturating keeps this from
+                        // panicking.
+                        u32::try_from(self.entries.len() - 1).unwrap_or(NO_SLOT - 1)
+                    }
+                };
+                self.slots.insert(id, slot);
+                (slot, head.unwrap_or(NO_SLOT))
             }
         };
         for a in &anchors {
+            // The slot is in no posting (new, or just unposted), and
+            // `Doc::anchors` has no repeats: no posting gets it twice.
             if let Some(p) = self.multi.get_mut(a) {
                 p.push(slot);
             } else if let Some(first) = self.single.remove(a) {
@@ -122,43 +182,123 @@ impl Index {
         if let Some(e) = self.entries.get_mut(slot as usize) {
             *e = Some(Entry {
                 id,
+                member,
+                next,
                 date: date.timestamp(),
                 anchors: anchors.into_boxed_slice(),
             });
         }
-        self.slots.insert(id, slot);
     }
 
-    pub fn remove(&mut self, id: ItemId) {
-        let Some(slot) = self.slots.remove(&id) else {
+    /// Takes a slot's anchors out of the postings.
+    fn unpost(&mut self, slot: u32) {
+        let Some(e) = self.entries.get(slot as usize).and_then(Option::as_ref) else {
             return;
         };
-        if let Some(e) = self.entries.get_mut(slot as usize).and_then(Option::take) {
-            for a in e.anchors.iter() {
-                if self.single.get(a) == Some(&slot) {
-                    self.single.remove(a);
-                } else if let Some(p) = self.multi.get_mut(a) {
-                    p.retain(|s| *s != slot);
-                    match p.len() {
-                        0 => {
-                            self.multi.remove(a);
-                        }
-                        1 => {
-                            let last = p[0];
-                            self.multi.remove(a);
-                            self.single.insert(*a, last);
-                        }
-                        _ => {}
+        for a in e.anchors.iter() {
+            if self.single.get(a) == Some(&slot) {
+                self.single.remove(a);
+            } else if let Some(p) = self.multi.get_mut(a) {
+                p.retain(|s| *s != slot);
+                match p.len() {
+                    0 => {
+                        self.multi.remove(a);
                     }
+                    1 => {
+                        let last = p[0];
+                        self.multi.remove(a);
+                        self.single.insert(*a, last);
+                    }
+                    _ => {}
                 }
             }
         }
-        self.free.push(slot);
     }
 
-    /// Items dated within `window_secs` of `date` sharing anchors with
+    /// Files every member of story `from` under story `into`, which then
+    /// holds both lists of members.
+    pub fn fold(&mut self, from: ItemId, into: ItemId) {
+        if from == into {
+            return;
+        }
+        let Some(head) = self.slots.remove(&from) else {
+            return;
+        };
+        let mut at = head;
+        loop {
+            let Some(e) = self.entries.get_mut(at as usize).and_then(Option::as_mut) else {
+                break;
+            };
+            e.id = into;
+            if e.next == NO_SLOT {
+                e.next = self.slots.get(&into).copied().unwrap_or(NO_SLOT);
+                break;
+            }
+            at = e.next;
+        }
+        self.slots.insert(into, head);
+    }
+
+    /// Takes a story out, with every member.
+    pub fn remove(&mut self, id: ItemId) {
+        let mut at = self.slots.remove(&id);
+        while let Some(slot) = at {
+            self.unpost(slot);
+            at = self
+                .entries
+                .get_mut(slot as usize)
+                .and_then(Option::take)
+                .map(|e| e.next)
+                .filter(|n| *n != NO_SLOT);
+            self.free.push(slot);
+        }
+    }
+
+    /// Stories dated within `window_secs` of `date` sharing anchors with
     /// `probe` (`Doc::probe`), most shared first, at most `MAX_CANDIDATES`.
     pub fn candidates(&self, probe: &[u64], date: DateTime<Utc>, window_secs: i64) -> Vec<ItemId> {
+        let mut ids: Vec<ItemId> = Vec::new();
+        for (id, _) in self.ranked(probe, date, window_secs) {
+            if !ids.contains(&id) {
+                ids.push(id);
+                if ids.len() == MAX_CANDIDATES {
+                    break;
+                }
+            }
+        }
+        ids
+    }
+
+    /// The copies (story and member) sharing anchors with `probe`, most
+    /// shared first: at most `MAX_CANDIDATES` stories, each under the
+    /// members that share the most with the probe, at most
+    /// `MAX_MEMBER_CANDIDATES` copies in all.
+    pub fn candidate_members(
+        &self,
+        probe: &[u64],
+        date: DateTime<Utc>,
+        window_secs: i64,
+    ) -> Vec<(ItemId, u64)> {
+        let mut ids: Vec<ItemId> = Vec::new();
+        let mut found = Vec::new();
+        for (id, member) in self.ranked(probe, date, window_secs) {
+            if !ids.contains(&id) {
+                if ids.len() == MAX_CANDIDATES {
+                    continue;
+                }
+                ids.push(id);
+            }
+            found.push((id, member));
+            if found.len() == MAX_MEMBER_CANDIDATES {
+                break;
+            }
+        }
+        found
+    }
+
+    /// Every copy sharing anchors with `probe` within the window, most
+    /// shared first (ties by id, so the order is the same every run).
+    fn ranked(&self, probe: &[u64], date: DateTime<Utc>, window_secs: i64) -> Vec<(ItemId, u64)> {
         let mut hits: Vec<u32> = Vec::new();
         for a in probe {
             if let Some(s) = self.single.get(a) {
@@ -172,29 +312,29 @@ impl Index {
         hits.sort_unstable();
         let counts = hits.chunk_by(|x, y| x == y).map(|run| (run[0], run.len()));
         let t = date.timestamp();
-        let mut found: Vec<(usize, ItemId)> = counts
+        let mut found: Vec<(usize, ItemId, u64)> = counts
             .filter_map(|(s, n)| {
                 let e = self.entries.get(s as usize)?.as_ref()?;
-                ((e.date - t).abs() <= window_secs).then_some((n, e.id))
+                ((e.date - t).abs() <= window_secs).then_some((n, e.id, e.member))
             })
             .collect();
-        found.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.0.cmp(&y.1.0)));
-        found.truncate(MAX_CANDIDATES);
-        found.into_iter().map(|(_, id)| id).collect()
+        found.sort_unstable_by(|x, y| y.0.cmp(&x.0).then(x.1.0.cmp(&y.1.0)).then(x.2.cmp(&y.2)));
+        found.into_iter().map(|(_, id, m)| (id, m)).collect()
     }
 
-    /// Drops items dated more than `window_secs` before the newest one.
+    /// Drops the stories whose every copy is dated more than `window_secs`
+    /// before the newest one.
     pub fn prune_outside(&mut self, window_secs: i64) {
         let t = self.newest.saturating_sub(window_secs);
-        let old: Vec<ItemId> = self
-            .entries
-            .iter()
-            .flatten()
-            .filter(|e| e.date < t)
-            .map(|e| e.id)
-            .collect();
-        for id in old {
-            self.remove(id);
+        let mut newest: HashMap<ItemId, i64> = HashMap::new();
+        for e in self.entries.iter().flatten() {
+            let d = newest.entry(e.id).or_insert(e.date);
+            *d = (*d).max(e.date);
+        }
+        for (id, d) in newest {
+            if d < t {
+                self.remove(id);
+            }
         }
     }
 

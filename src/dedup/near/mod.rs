@@ -43,7 +43,13 @@
 //!    - lists of places differ inside sentences the two share (where it
 //!      rains, whom a storm hit): a trimmed copy drops sentences, not one
 //!      name from the middle of a list;
-//!    - a figure one side adds to text otherwise identical.
+//!    - a figure one side adds to text otherwise identical (a figure
+//!      rounded the way re-editing rounds, "627 مليون" for "627.3 مليون",
+//!      is the same figure; "628 مليون" is not);
+//!    - the longer text is a roundup: half again as long, and its headline
+//!      tells mostly of something the shorter text never mentions, naming
+//!      it. A bulletin that carries one story among others is not that
+//!      story, and merging it would hide its own headline.
 //!
 //!    Items without a body are compared on their headlines: the share of
 //!    the shorter headline's words the other has in some form (clitics,
@@ -72,8 +78,12 @@
 //! the list) are not followed. Only the few best candidates are loaded and
 //! compared.
 //!
-//! The index holds each item's anchors and date only (under a kilobyte an
-//! item; `cargo bench --bench neardup` measures it). It is not written to
+//! Every member of a story is indexed, each copy under its own anchors and
+//! date, so a new copy finds the story through whichever copy it repeats,
+//! not only through the one shown; and a new member must fit every member
+//! it is checked against, not just one (no chains). The index holds
+//! anchors and dates only (under a kilobyte a copy; `cargo bench --bench
+//! neardup` measures it). It is not written to
 //! sled: it is rebuilt from the stored items when the store first needs it,
 //! so it can never disagree with them after a crash, and covers the items of
 //! the last `dedup.window`, counted back from the newest item's own date.
@@ -92,7 +102,7 @@ mod words;
 
 pub use decision::{Verdict, contradiction, may_be_repost, same_story, same_story_in};
 pub use doc::{Doc, Reader};
-pub use index::Index;
+pub use index::{Index, member_key};
 pub use search::{Found, Misfit, NearDup, NearState, Probe};
 pub use words::{Corpus, NoCorpus};
 
@@ -152,6 +162,9 @@ const MAX_POSTINGS: usize = 64;
 
 /// Candidates verified per new item, the ones sharing most anchors first.
 pub const MAX_CANDIDATES: usize = 8;
+
+/// Copies (members of the candidate stories) verified per new item, at most.
+const MAX_MEMBER_CANDIDATES: usize = 16;
 
 /// Below this many body tokens an item is compared on its title.
 const MIN_BODY_TOKENS: usize = 8;

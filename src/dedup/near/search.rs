@@ -12,12 +12,16 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 
-use super::{Corpus, Doc, Index, Reader, contradiction, may_be_repost, same_story_in};
+use super::decision::TOO_LITTLE;
+use super::{Corpus, Doc, Index, Reader, contradiction, may_be_repost, member_key, same_story_in};
 use crate::dedup::decide::StoryView;
-use crate::model::{Entry, Item, ItemId};
+use crate::model::{Entry, Item, ItemId, OutletCopy};
 
 /// Members of a story a new copy is checked against, at most.
 const MAX_MEMBERS_CHECKED: usize = 16;
+
+/// Other stories one entry folds into the story it joins, at most.
+const MAX_FOLDS: usize = 2;
 
 /// Inserts between two prunings of the index.
 const PRUNE_EVERY: u32 = 4096;
@@ -55,13 +59,30 @@ impl NearDup {
         self.reader.doc(item.title.as_deref(), body)
     }
 
+    fn doc_of_copy(&self, copy: &OutletCopy) -> Doc {
+        let body = copy.content.as_deref().or(copy.summary.as_deref());
+        self.reader.doc(copy.title.as_deref(), body)
+    }
+
+    /// The copy of the member indexed under `member` (`member_key`), as a
+    /// document; the story's shown copy for a story indexed whole, or a
+    /// member no longer there (split off since).
+    fn doc_of_member(&self, item: &Item, member: u64) -> Doc {
+        item.sources
+            .iter()
+            .take(MAX_MEMBERS_CHECKED)
+            .find(|s| member_key(&s.feed_url) == member)
+            .and_then(|s| s.copy.as_ref())
+            .map_or_else(|| self.doc_of_item(item), |c| self.doc_of_copy(c))
+    }
+
     /// The first member of `item` whose own copy `doc` contradicts, and
     /// why. At most `MAX_MEMBERS_CHECKED` members are read: a story carried
     /// by more outlets than that has shown what it is.
     fn misfit(
         &self,
         doc: &Doc,
-        shown: &Doc,
+        judged: &Doc,
         item: &Item,
         corpus: &dyn Corpus,
     ) -> Option<(String, String)> {
@@ -70,14 +91,43 @@ impl NearDup {
             .filter_map(|s| s.copy.as_ref().map(|c| (s, c)))
             .take(MAX_MEMBERS_CHECKED)
             .find_map(|(s, c)| {
-                let body = c.content.as_deref().or(c.summary.as_deref());
-                let member = self.reader.doc(c.title.as_deref(), body);
-                // The copy the story shows was judged already.
-                if member == *shown {
+                let member = self.doc_of_copy(c);
+                // The copy the entry was found to repeat was judged already.
+                if member == *judged {
                     return None;
                 }
                 contradiction(doc, &member, corpus).map(|why| (s.feed_url.clone(), why))
             })
+    }
+
+    /// Whether two stories are one: no outlet in both (a story keeps one
+    /// copy per outlet), and no member of one contradicts a member of the
+    /// other. Resemblance is not asked of every pair: the entry that
+    /// bridges them resembles both.
+    fn stories_fit(&self, a: &Item, b: &Item, corpus: &dyn Corpus) -> bool {
+        if a.sources
+            .iter()
+            .any(|s| b.sources.iter().any(|t| t.feed_url == s.feed_url))
+        {
+            return false;
+        }
+        let docs = |item: &Item| -> Vec<Doc> {
+            let copies: Vec<Doc> = item
+                .sources
+                .iter()
+                .filter_map(|s| s.copy.as_ref())
+                .take(MAX_MEMBERS_CHECKED)
+                .map(|c| self.doc_of_copy(c))
+                .collect();
+            if copies.is_empty() {
+                vec![self.doc_of_item(item)]
+            } else {
+                copies
+            }
+        };
+        let (da, db) = (docs(a), docs(b));
+        da.iter()
+            .all(|x| db.iter().all(|y| contradiction(x, y, corpus).is_none()))
     }
 
     /// Whether the story takes part in detection: its first outlet has not
@@ -146,6 +196,11 @@ pub struct Found {
     pub story: Option<(ItemId, f64)>,
     /// Stories passed over on the way, each for a member it contradicts.
     pub misfits: Vec<Misfit>,
+    /// Other stories the entry fits as wholly as `story`, and whose every
+    /// member fits every member of `story`: one story that began twice,
+    /// because its first copies shared too little to meet, bridged by this
+    /// entry. They are folded into `story`.
+    pub folds: Vec<ItemId>,
 }
 
 /// The index, once built, and how many inserts it has had since it was
@@ -185,9 +240,26 @@ impl NearState {
                 continue;
             }
             let date = own_date(item.published, item.updated, item.first_seen);
+            // The words are counted once a story, as ingest counts them
+            // when a story is first stored.
             let doc = near.doc_of_item(&item);
             index.count_words(&doc);
-            index.insert(id, date, doc.anchors());
+            let copies: Vec<_> = item
+                .sources
+                .iter()
+                .filter_map(|s| s.copy.as_ref().map(|c| (s, c)))
+                .take(MAX_MEMBERS_CHECKED)
+                .collect();
+            if copies.is_empty() {
+                // Stored before each outlet's copy was kept.
+                let member = item.sources.first().map_or(0, |s| member_key(&s.feed_url));
+                index.insert_member(id, member, date, doc.anchors());
+            }
+            for (s, c) in copies {
+                let date = own_date(c.published, c.updated, item.first_seen);
+                let anchors = near.doc_of_copy(c).anchors();
+                index.insert_member(id, member_key(&s.feed_url), date, anchors);
+            }
         }
         tracing::info!(
             fingerprints = index.len(),
@@ -199,14 +271,7 @@ impl NearState {
     }
 
     /// The stored story the entry repeats, if any, read through `view`.
-    /// `listed` holds the hex local keys of every entry of the document
-    /// being stored.
-    pub fn find<V: StoryView>(
-        &self,
-        probe: &Probe<'_>,
-        view: &V,
-        listed: &HashSet<String>,
-    ) -> Result<Found, V::Error> {
+    pub fn find<V: StoryView>(&self, probe: &Probe<'_>, view: &V) -> Result<Found, V::Error> {
         let mut found = Found::default();
         if probe.probe.is_empty() {
             return Ok(found);
@@ -216,46 +281,95 @@ impl NearState {
         let Some(ix) = &self.index else {
             return Ok(found);
         };
-        let candidates = ix.candidates(&probe.probe, probe.date, probe.near.window.num_seconds());
-        for id in candidates {
-            let Some(item) = view.item(id)? else {
-                continue; // pruned since it was indexed
+        let candidates =
+            ix.candidate_members(&probe.probe, probe.date, probe.near.window.num_seconds());
+        // Stories already settled: joined, or kept apart for a contradiction.
+        let mut settled: Vec<ItemId> = Vec::new();
+        let mut loaded: Option<(ItemId, Item)> = None;
+        // The story joined, once found: the search goes on through the
+        // other candidates for a story it bridges to.
+        let mut joined: Option<Item> = None;
+        for (id, member) in candidates {
+            if settled.contains(&id) {
+                continue;
+            }
+            // The copies of one story come one after another most of the
+            // time: it is read once for them.
+            if loaded.as_ref().is_none_or(|(l, _)| *l != id) {
+                let Some(item) = view.item(id)? else {
+                    settled.push(id);
+                    continue; // pruned since it was indexed
+                };
+                if !probe.near.takes_part(&item) || view.is_split(id, probe.feed)? {
+                    // A member split off this story stays out of it.
+                    settled.push(id);
+                    continue;
+                }
+                loaded = Some((id, item));
+            }
+            let Some((_, item)) = loaded.as_ref() else {
+                continue;
             };
-            if !probe.near.takes_part(&item) {
-                continue;
-            }
-            // A member split off this story stays out of it.
-            if view.is_split(id, probe.feed)? {
-                continue;
-            }
-            let candidate = probe.near.doc_of_item(&item);
-            // Two entries one document lists side by side, both in this
-            // outlet's own words, are two items unless they look like a
-            // re-post (see `may_be_repost`).
-            let own_text = item
+            let candidate = probe.near.doc_of_member(item, member);
+            // The outlet is a member already: a story keeps one copy per
+            // outlet, so its new entry joins only as a re-post of that copy
+            // (see `may_be_repost`). Joined otherwise, the entry's own
+            // story would show nowhere: two entries side by side in one
+            // document, or a roundup that carries the story and another.
+            if let Some(own) = item
                 .sources
-                .first()
-                .is_some_and(|s| s.feed_url == probe.feed);
-            if own_text
-                && item.keys.iter().any(|k| listed.contains(k))
-                && !may_be_repost(&probe.doc, &candidate)
+                .iter()
+                .find(|s| s.feed_url == probe.feed)
+                .and_then(|s| s.copy.as_ref())
             {
-                continue;
+                if !may_be_repost(&probe.doc, &probe.near.doc_of_copy(own)) {
+                    settled.push(id);
+                    continue;
+                }
             }
             let verdict = same_story_in(&probe.doc, &candidate, probe.near.threshold, ix);
             if verdict.duplicate {
                 // The copy must fit the whole story, not just the member
                 // it resembles most.
-                if let Some((member, why)) = probe.near.misfit(&probe.doc, &candidate, &item, ix) {
+                if let Some((member, why)) = probe.near.misfit(&probe.doc, &candidate, item, ix) {
                     found.misfits.push(Misfit {
                         story: id,
                         member,
                         why,
                     });
+                    settled.push(id);
                     continue;
                 }
-                found.story = Some((id, verdict.score));
-                return Ok(found);
+                settled.push(id);
+                match &joined {
+                    None => {
+                        found.story = Some((id, verdict.score));
+                        joined = Some(item.clone());
+                    }
+                    Some(story) => {
+                        if found.folds.len() < MAX_FOLDS && probe.near.stories_fit(story, item, ix)
+                        {
+                            found.folds.push(id);
+                        }
+                    }
+                }
+                continue;
+            }
+            // A member it resembles but contradicts keeps it out of the
+            // story, whatever another member says; one it merely shares
+            // too little with leaves the others to be tried.
+            if let Some(why) = verdict.conflict.filter(|c| !c.starts_with(TOO_LITTLE)) {
+                let member = item
+                    .sources
+                    .iter()
+                    .find(|s| member_key(&s.feed_url) == member)
+                    .map_or_else(String::new, |s| s.feed_url.clone());
+                found.misfits.push(Misfit {
+                    story: id,
+                    member,
+                    why,
+                });
+                settled.push(id);
             }
         }
         Ok(found)
@@ -273,10 +387,35 @@ impl NearState {
         }
         if let Some(ix) = self.index.as_mut() {
             ix.count_words(&probe.doc);
-            ix.insert(id, probe.date, probe.doc.anchors());
+            ix.insert_member(id, member_key(probe.feed), probe.date, probe.doc.anchors());
             if prune {
                 ix.prune_outside(window.num_seconds());
             }
+        }
+    }
+
+    /// `NearDup::stories_fit`, with the index's word counts telling names
+    /// from common words.
+    pub fn stories_fit(&self, near: &NearDup, a: &Item, b: &Item) -> bool {
+        match &self.index {
+            Some(ix) => near.stories_fit(a, b, ix),
+            None => near.stories_fit(a, b, &super::NoCorpus),
+        }
+    }
+
+    /// Story `from` was folded into `into`: its members are found under
+    /// `into` from now on.
+    pub fn fold(&mut self, from: ItemId, into: ItemId) {
+        if let Some(ix) = self.index.as_mut() {
+            ix.fold(from, into);
+        }
+    }
+
+    /// Remembers the copy of a member that joined story `id`: later copies
+    /// that repeat its wording find the story through it.
+    pub fn join(&mut self, probe: Probe<'_>, id: ItemId) {
+        if let Some(ix) = self.index.as_mut() {
+            ix.insert_member(id, member_key(probe.feed), probe.date, probe.doc.anchors());
         }
     }
 }

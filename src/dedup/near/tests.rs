@@ -371,3 +371,114 @@ fn a_repost_may_carry_a_new_or_longer_headline_but_not_a_variant() {
     let benz = doc("طقم مصابيح خلفية لسيارة مرسيدس بنز", STORY);
     assert!(!may_be_repost(&ford, &benz));
 }
+
+/// A minister's meeting, written to go in front of `STORY` in a roundup.
+const AUDIENCE: &str = "استقبل وزير الخارجية في مكتبه بالرياض اليوم سفير اليابان لدى المملكة، \
+    وجرى خلال اللقاء بحث العلاقات الثنائية بين البلدين وسبل تعزيزها في مجالات التجارة \
+    والطاقة والتعليم، إضافة إلى مناقشة عدد من القضايا الإقليمية والدولية ذات الاهتمام \
+    المشترك. وأعرب السفير عن تقدير بلاده لما تلقاه من تعاون في مختلف المجالات.";
+
+#[test]
+fn a_roundup_carrying_a_story_and_another_is_not_that_story() {
+    let story = doc("افتتاح مستشفى جديد للأطفال في الرياض", STORY);
+    // The page runs the meeting, then the hospital, under the meeting's
+    // headline: merged with the hospital's report, the meeting would show
+    // nowhere.
+    let roundup = doc(
+        "وزير الخارجية يستقبل سفير اليابان",
+        &format!("{AUDIENCE}\nمن جهة ثانية، {STORY}"),
+    );
+    let v = same_story(&roundup, &story, DEFAULT_THRESHOLD);
+    assert!(v.score >= DEFAULT_THRESHOLD, "{v:?}");
+    assert!(!v.duplicate, "{v:?}");
+    assert!(
+        v.conflict
+            .as_deref()
+            .is_some_and(|c| c.contains("another story")),
+        "{v:?}"
+    );
+    // A copy that adds background keeps the story's headline: the same story.
+    let longer = doc(
+        "الصحة تفتتح مستشفى للأطفال في حي النرجس بالرياض",
+        &format!(
+            "{STORY}\nويأتي افتتاح المستشفى ضمن خطة الوزارة لتوسيع الخدمات الصحية للأطفال في \
+             العاصمة، بعد افتتاح مركزين للرعاية الأولية في الأحياء الشرقية خلال العام الماضي، \
+             وتعمل الوزارة على استكمال مستشفيات أخرى في الأحياء الجديدة وفق جدول معلن."
+        ),
+    );
+    let v = same_story(&longer, &story, DEFAULT_THRESHOLD);
+    assert!(v.duplicate, "{v:?}");
+}
+
+#[test]
+fn a_story_is_found_through_any_members_copy() {
+    let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+    let hospital = doc("افتتاح مستشفى", STORY);
+    let meeting = doc("لقاء", AUDIENCE);
+    let (story, other) = (ItemId([1; 16]), ItemId([2; 16]));
+    let (m1, m2) = (
+        member_key("https://a.example/f"),
+        member_key("https://b.example/f"),
+    );
+    let mut ix = Index::default();
+    ix.insert_member(story, m1, t0, hospital.anchors());
+    ix.insert_member(story, m2, t0, meeting.anchors());
+    ix.insert_member(
+        other,
+        m1,
+        t0,
+        doc(
+            "فوز",
+            "فاز الفريق الأول لكرة القدم على ضيفه بثلاثة أهداف مقابل هدف في المباراة التي أقيمت",
+        )
+        .anchors(),
+    );
+    assert_eq!(ix.len(), 2, "stories, not copies");
+    let hour = 3600;
+    // A copy of the second member's text finds the story under that member.
+    let found = ix.candidate_members(&meeting.probe(), t0, 72 * hour);
+    assert_eq!(found.first(), Some(&(story, m2)), "{found:?}");
+    assert_eq!(ix.candidates(&hospital.probe(), t0, 72 * hour), vec![story]);
+    // A member indexed again replaces its copy, and stays one member.
+    ix.insert_member(story, m2, t0, meeting.anchors());
+    assert_eq!(
+        ix.candidate_members(&meeting.probe(), t0, 72 * hour)
+            .iter()
+            .filter(|c| **c == (story, m2))
+            .count(),
+        1
+    );
+    // The story goes with every member.
+    ix.remove(story);
+    assert!(ix.candidates(&meeting.probe(), t0, 72 * hour).is_empty());
+    assert!(ix.candidates(&hospital.probe(), t0, 72 * hour).is_empty());
+    assert_eq!(ix.len(), 1);
+    // A story stays while any member's copy is in the window.
+    let late = t0 + chrono::Duration::hours(100);
+    ix.insert_member(story, m1, t0, hospital.anchors());
+    ix.insert_member(story, m2, late, meeting.anchors());
+    ix.prune_outside(72 * hour);
+    assert_eq!(ix.candidates(&hospital.probe(), t0, 72 * hour), vec![story]);
+    assert_eq!(ix.len(), 1, "the old story alone went");
+}
+
+#[test]
+fn a_name_in_latin_letters_is_the_name_in_arabic() {
+    const PAY: &str = "أطلقت وزارة التجارة خدمة الدفع المباشر في خدماتها الإلكترونية عبر نظام \
+        سداد، وتتيح الخدمة للمستفيدين سداد رسوم السجلات التجارية والعلامات فور تقديم الطلب \
+        دون مراجعة الفروع، وقال المتحدث باسم الوزارة إن الخدمة تختصر مدة الإجراءات وتشمل \
+        جميع البنوك المحلية المشاركة في النظام خلال الأسابيع المقبلة.";
+    let a = doc("التجارة تطلق الدفع المباشر", PAY);
+    let b = doc(
+        "التجارة تطلق الدفع المباشر",
+        &PAY.replace("عبر نظام سداد،", "عبر نظام SADAD،"),
+    );
+    let v = same_story(&a, &b, DEFAULT_THRESHOLD);
+    assert!(v.duplicate, "{v:?}");
+    // Another name in the same script is still another name.
+    let c = doc(
+        "التجارة تطلق الدفع المباشر",
+        &PAY.replace("عبر نظام سداد،", "عبر نظام مدى،"),
+    );
+    assert!(!same_story(&a, &c, DEFAULT_THRESHOLD).duplicate);
+}

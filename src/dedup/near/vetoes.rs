@@ -7,7 +7,7 @@ use super::align::changes_hashed;
 use super::doc::is_content_word;
 use super::facts::{Fact, Kind};
 use super::lexicon::{self, LEXICON, Lexicon, stem};
-use super::words::{Corpus, light_stem, same_word};
+use super::words::{Corpus, light_stem, related_words, same_word};
 use super::{MAX_SWAP_TOKENS, NEAR_IDENTICAL, TITLE_END, facts};
 
 /// Why two resembling sequences are different stories, if they are.
@@ -143,7 +143,12 @@ pub(super) fn conflict<'a>(
             .filter(|(_, w)| !x.iter().any(|v| same_word(w, v)))
             .map(|(i, w)| (c.b.start + i, w))
             .collect();
-        let one_name = |p: &str, q: &str| matches!((lex.same_name_group(p), lex.same_name_group(q)), (Some(g), Some(h)) if g == h);
+        // A name written in Latin letters in one copy and in Arabic in the
+        // other ("PayPal" / «باي بال») is one name spelled twice.
+        let one_name = |p: &str, q: &str| {
+            latin(p) != latin(q)
+                || matches!((lex.same_name_group(p), lex.same_name_group(q)), (Some(g), Some(h)) if g == h)
+        };
         let ex = nx
             .iter()
             .find(|(i, w)| names(a, *i) && absent(w, &vb, b))
@@ -207,7 +212,7 @@ pub(super) fn conflict<'a>(
     let (sa, sb) = (stated(&fa), stated(&fb));
     let missing = |p: &[Vec<f64>], q: &[Vec<f64>]| -> Vec<f64> {
         p.iter()
-            .filter(|v| !q.iter().any(|w| facts::agree(v, w)))
+            .filter(|v| !q.iter().any(|w| facts::agree_rounded(v, w)))
             .map(|v| v[0])
             .collect()
     };
@@ -265,6 +270,73 @@ pub(super) fn different_places(
         _ => None,
     }
 }
+
+/// A text that carries the other's story and another one besides: a
+/// roundup ("… ومن جهة ثانية …") or a page that runs two stories under the
+/// first one's headline. It contains the other text, so it resembles it,
+/// but merged with it one of the two headlines would show nowhere. It gives
+/// itself away by its length and its headline: the longer text is much
+/// longer, and its headline is about what the shorter text never says,
+/// naming someone or somewhere the shorter one never mentions. A copy with
+/// added background keeps the story's headline, and its words.
+pub(super) fn another_story_besides(a: &[&str], b: &[&str], corpus: &dyn Corpus) -> Option<String> {
+    let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
+    let body_len = |s: &[&str]| s.len() - title(s).min(s.len());
+    let (small, large) = if body_len(a) <= body_len(b) {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    if (body_len(large) as f64) < ROUNDUP_LENGTH * body_len(small) as f64 {
+        return None;
+    }
+    let lex = &*LEXICON;
+    let head = &large[..title(large)];
+    let mut words: Vec<(usize, &str)> = head
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| is_content_word(w))
+        .map(|(i, w)| (i, *w))
+        .collect();
+    words.sort_unstable_by(|x, y| x.1.cmp(y.1));
+    words.dedup_by(|x, y| x.1 == y.1);
+    if words.len() < super::MIN_HEADLINE_WORDS {
+        return None;
+    }
+    // The shorter text's words, with their stems: most of a headline's
+    // words are found there as they are, and only the rest are compared
+    // form by form.
+    let vocab: HashSet<&str> = small.iter().flat_map(|w| [*w, stem(w)]).collect();
+    let told = |w: &str| {
+        vocab.contains(w)
+            || vocab.contains(stem(w))
+            || small
+                .iter()
+                .any(|v| is_content_word(v) && related_words(w, v))
+    };
+    let untold: Vec<(usize, &str)> = words.iter().copied().filter(|(_, w)| !told(w)).collect();
+    if (untold.len() as f64) <= ROUNDUP_UNTOLD * words.len() as f64 {
+        return None;
+    }
+    let name = untold.iter().find(|(i, w)| {
+        !lex.interchangeable(w)
+            && (lex.is_listed_name(w)
+                || (*i > 0 && lex.introduces_name(head[i - 1]))
+                || corpus.rare(light_stem(w)))
+    })?;
+    Some(format!(
+        "the longer text carries another story: its headline names {} (\"{}\"), which the shorter never mentions",
+        name.1,
+        join(head)
+    ))
+}
+
+/// A text this many times the other's length may carry another story.
+pub(super) const ROUNDUP_LENGTH: f64 = 1.5;
+
+/// More than this share of the longer text's headline words absent from
+/// the shorter text: its headline is about something else.
+pub(super) const ROUNDUP_UNTOLD: f64 = 0.5;
 
 /// Figures of one unit a text may give and still be compared unit by unit.
 pub(super) const MAX_FIGURES_PER_UNIT: usize = 2;
@@ -373,4 +445,12 @@ pub(super) fn toll_on_one_side(fa: &[Fact], fb: &[Fact], a: &[&str], b: &[&str])
 
 pub(super) fn join(ws: &[&str]) -> String {
     ws.join(" ")
+}
+
+/// Whether a word is written in Latin letters (a brand, an acronym, a name
+/// an Arabic copy also gives in its own script).
+fn latin(w: &str) -> bool {
+    w.chars()
+        .find(|c| c.is_alphabetic())
+        .is_some_and(|c| c.is_ascii_alphabetic())
 }
