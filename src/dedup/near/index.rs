@@ -225,10 +225,7 @@ impl Index {
             return;
         };
         let mut at = head;
-        loop {
-            let Some(e) = self.entries.get_mut(at as usize).and_then(Option::as_mut) else {
-                break;
-            };
+        while let Some(e) = self.entries.get_mut(at as usize).and_then(Option::as_mut) {
             e.id = into;
             if e.next == NO_SLOT {
                 e.next = self.slots.get(&into).copied().unwrap_or(NO_SLOT);
