@@ -240,6 +240,24 @@ fn significant(x: f64) -> Option<(u32, i32)> {
     Some((u32::try_from(sig).ok()?, last))
 }
 
+/// The first word of eleven or twelve in words («أحد عشر», «إحدى عشرة»,
+/// «اثنا عشر», «اثني عشر»), with a clitic or not («بأحد عشر طنا»). On its
+/// own «أحد» is "one of" or Sunday, and «اثنا» nothing: a number only
+/// before «عشر».
+fn teen_unit(w: &str) -> Option<f64> {
+    // As `normalize_text` leaves them: alef without hamza, final ya.
+    const UNITS: &[(&str, f64)] = &[
+        ("احد", 1.0),
+        ("احدي", 1.0),
+        ("اثنا", 2.0),
+        ("اثني", 2.0),
+        ("اثنتا", 2.0),
+        ("اثنتي", 2.0),
+    ];
+    let find = |w: &str| UNITS.iter().find(|(u, _)| *u == w).map(|(_, v)| *v);
+    find(w).or_else(|| find(stem(w)))
+}
+
 /// A single number at `t[i]`: a figure or a number word, with what follows
 /// it that scales it ("3 آلاف", "مليار ونصف"). Returns its values and the
 /// end of its tokens.
@@ -250,6 +268,11 @@ fn number_at(t: &[&str], i: usize, e: &Entry) -> Option<(Vec<f64>, usize)> {
     let mut values = if e.figure {
         value(w)?
     } else if let Some(v) = e.number_word {
+        vec![v]
+    } else if let Some(v) = teen_unit(w).filter(|_| {
+        t.get(i + 1)
+            .is_some_and(|n| lex.number_word(n) == Some(10.0))
+    }) {
         vec![v]
     } else if let Some(s) = e.scale {
         // "مليون دولار": a scale on its own is one of it. "مئة" alone is
@@ -541,6 +564,21 @@ mod tests {
         assert_eq!(one("في يومه الخامس والعشرين").values, vec![25.0]);
         assert!(one("في يومه الخامس والعشرين").agrees(&one("في يومه ال25")));
         assert!(!words.agrees(&one("الدورة الخامسة للمجلس")));
+        assert_eq!(one("الدورة الحادية عشرة للمجلس").values, vec![11.0]);
+        assert!(!one("الدورة الحادية عشرة").agrees(&one("الدورة العاشرة")));
+    }
+
+    #[test]
+    fn eleven_and_twelve_in_words_are_not_ten() {
+        let eleven = one("محملة بأحد عشر طنا من المواد");
+        assert_eq!(eleven.values, vec![11.0]);
+        assert_eq!(eleven.unit, one("محملة 11 طنا من المواد").unit);
+        assert!(eleven.agrees(&one("محملة 11 طنا من المواد")));
+        assert!(!eleven.agrees(&one("محملة بعشرة أطنان من المواد")));
+        assert_eq!(one("تضم إحدى عشرة مدرسة").values, vec![11.0]);
+        assert_eq!(one("نقل اثني عشر مصابا").values, vec![12.0]);
+        // On its own, "one of" is no number.
+        assert!(values("قال أحد المسؤولين").is_empty());
     }
 
     #[test]

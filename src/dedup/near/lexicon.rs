@@ -860,6 +860,12 @@ const ORDINALS: &[(&str, f64)] = &[
     ("الأولى", 1.0),
     ("أول", 1.0),
     ("أولى", 1.0),
+    // Only ever the first part of a compound: «الحادي عشر» (11th), «الحادية
+    // والعشرون» (21st).
+    ("الحادي", 1.0),
+    ("الحادية", 1.0),
+    ("حادي", 1.0),
+    ("حادية", 1.0),
     ("الثاني", 2.0),
     ("الثانية", 2.0),
     ("ثاني", 2.0),
@@ -1592,7 +1598,8 @@ const CLITICS: &[&str] = &[
 pub(super) fn stem(w: &str) -> &str {
     for c in CLITICS {
         if let Some(rest) = w.strip_prefix(c) {
-            if rest.chars().count() >= 2 {
+            // At least two letters left; not counting them all.
+            if rest.chars().nth(1).is_some() {
                 return rest;
             }
         }
