@@ -6,8 +6,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
-    Priorities, Seen, Store, StoreError, UNCOUNTED, as_id, feed_digest, feed_time_key,
-    seen_feed_key, shown, time_key,
+    Priorities, Seen, Store, StoreError, as_id, feed_digest, feed_time_key, seen_feed_key, shown,
+    time_key,
 };
 use crate::dedup::decide::{self, StoryView};
 use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
@@ -78,6 +78,46 @@ impl Store {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
+        let (mut stats, folds) = self.in_ingest_tx(near, |tx| {
+            let mut stats = IngestStats::default();
+            for (entry, k) in entries.iter().zip(keys) {
+                tx.ingest_one(source, entry, k, now, &mut stats)?;
+            }
+            for id in &forget {
+                tx.forget_for_feed(*id, &source.feed_url)?;
+            }
+            tx.feeds
+                .insert(source.feed_url.as_bytes(), state_json.as_slice())?;
+            Ok((stats, tx.folds.take()))
+        })?;
+        self.count_items(stats.new as i64);
+        // Each fold is a transaction of its own: one that fails leaves the
+        // two stories as they were, and the document is stored all the same.
+        if let Some(n) = near {
+            for (from, into, score) in folds {
+                match self.fold_stories(from, into, score, n, now) {
+                    Ok(true) => stats.folded += 1,
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(
+                        story = %into,
+                        other = %from,
+                        error = %e,
+                        "could not fold two stories found to be one"
+                    ),
+                }
+            }
+        }
+        Ok(stats)
+    }
+
+    /// Runs `body` in one transaction over the trees an ingest writes
+    /// (`Tx`), which sled retries on conflict: `body` may run more than once
+    /// and must leave nothing behind outside the transaction.
+    pub(super) fn in_ingest_tx<T>(
+        &self,
+        near: Option<&NearDup>,
+        body: impl Fn(&Tx<'_>) -> TxResult<T>,
+    ) -> Result<T, StoreError> {
         let priorities = self.priorities();
         let trees = (
             &self.items,
@@ -90,12 +130,13 @@ impl Store {
             &self.splits,
         );
         let result = trees.transaction(
-            |(items, keys_t, by_time, by_feed, feeds, seen, seen_by_feed, splits)| {
-                let tx = Tx {
+            |(items, keys, by_time, by_feed, feeds, seen, seen_by_feed, splits)| {
+                body(&Tx {
                     items,
-                    keys: keys_t,
+                    keys,
                     by_time,
                     by_feed,
+                    feeds,
                     seen,
                     seen_by_feed,
                     splits,
@@ -103,45 +144,11 @@ impl Store {
                     near_state: &self.near,
                     near,
                     priorities: &priorities,
-                };
-                let mut stats = IngestStats::default();
-                for (entry, k) in entries.iter().zip(keys) {
-                    tx.ingest_one(source, entry, k, now, &mut stats)?;
-                }
-                for id in &forget {
-                    tx.forget_for_feed(*id, &source.feed_url)?;
-                }
-                feeds.insert(source.feed_url.as_bytes(), state_json.as_slice())?;
-                Ok((stats, tx.folds.take()))
+                })
             },
         );
         match result {
-            Ok((mut stats, folds)) => {
-                let new = stats.new as u64;
-                let _ = self.items_counted.fetch_update(
-                    std::sync::atomic::Ordering::Relaxed,
-                    std::sync::atomic::Ordering::Relaxed,
-                    |n| (n != UNCOUNTED).then(|| n + new),
-                );
-                // Each fold is a transaction of its own: one that fails
-                // leaves the two stories as they were, and the document is
-                // stored all the same.
-                if let Some(n) = near {
-                    for (from, into, score) in folds {
-                        match self.fold_stories(from, into, score, n, now) {
-                            Ok(true) => stats.folded += 1,
-                            Ok(false) => {}
-                            Err(e) => tracing::warn!(
-                                story = %into,
-                                other = %from,
-                                error = %e,
-                                "could not fold two stories found to be one"
-                            ),
-                        }
-                    }
-                }
-                Ok(stats)
-            }
+            Ok(v) => Ok(v),
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
             Err(TransactionError::Storage(e)) => Err(self.err(e)),
         }
@@ -201,6 +208,7 @@ pub(super) struct Tx<'a> {
     pub(super) keys: &'a TransactionalTree,
     pub(super) by_time: &'a TransactionalTree,
     pub(super) by_feed: &'a TransactionalTree,
+    pub(super) feeds: &'a TransactionalTree,
     pub(super) seen: &'a TransactionalTree,
     pub(super) seen_by_feed: &'a TransactionalTree,
     pub(super) splits: &'a TransactionalTree,

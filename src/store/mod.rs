@@ -295,6 +295,15 @@ impl Store {
         }
     }
 
+    /// Keeps the count up to date after a change that added (or, negative,
+    /// removed) `delta` items; nothing to do while uncounted.
+    fn count_items(&self, delta: i64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let _ = self.items_counted.fetch_update(Relaxed, Relaxed, |n| {
+            (n != UNCOUNTED).then(|| n.saturating_add_signed(delta))
+        });
+    }
+
     /// Bulk changes to the items call this first: the count is taken again
     /// after them.
     fn recount(&self) -> Recount<'_> {

@@ -12,13 +12,12 @@ use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::ConflictableTransactionError;
 
 use super::split::{Split, split_key};
 use super::{
-    Store, StoreError, TxResult, UNCOUNTED, as_id, feed_time_key, join, joining_copy, load,
-    push_key, save, time_key,
+    Store, StoreError, TxResult, as_id, feed_time_key, join, joining_copy, load, push_key, save,
+    time_key,
 };
 use crate::dedup::decide::StoryView;
 use crate::dedup::keys::ItemKeys;
@@ -94,49 +93,14 @@ impl Store {
             .scan_prefix(from.0)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| self.err(e))?;
-        let priorities = self.priorities();
-        let trees = (
-            &self.items,
-            &self.keys,
-            &self.by_time,
-            &self.by_feed,
-            &self.seen,
-            &self.seen_by_feed,
-            &self.splits,
-        );
-        let result = trees.transaction(
-            |(items, keys, by_time, by_feed, seen, seen_by_feed, splits)| {
-                let tx = super::Tx {
-                    items,
-                    keys,
-                    by_time,
-                    by_feed,
-                    seen,
-                    seen_by_feed,
-                    splits,
-                    folds: Default::default(),
-                    near_state: &self.near,
-                    near: Some(near),
-                    priorities: &priorities,
-                };
-                tx.fold(from, into, score, &moved_splits, now)
-            },
-        );
-        match result {
-            Ok(done) => {
-                if done {
-                    let _ = self.items_counted.fetch_update(
-                        std::sync::atomic::Ordering::Relaxed,
-                        std::sync::atomic::Ordering::Relaxed,
-                        |n| (n != UNCOUNTED).then(|| n.saturating_sub(1)),
-                    );
-                    tracing::debug!(story = %into, folded = %from, "two stored stories found to be one");
-                }
-                Ok(done)
-            }
-            Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
-            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        let done = self.in_ingest_tx(Some(near), |tx| {
+            tx.fold(from, into, score, &moved_splits, now)
+        })?;
+        if done {
+            self.count_items(-1);
+            tracing::debug!(story = %into, folded = %from, "two stored stories found to be one");
         }
+        Ok(done)
     }
 
     /// Fingerprints in the index (0 before it is built).
@@ -223,7 +187,7 @@ impl super::Tx<'_> {
             return Ok(false);
         };
         let mut state = locked(self.near_state);
-        if !state.stories_fit(near, &story, &other) {
+        if !near.stories_fit(&story, &other) {
             return Ok(false);
         }
         // The members split off `from` stay out of the story it became.
@@ -304,13 +268,8 @@ impl super::Tx<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
-    use crate::dedup::keys::keys_for;
-    use crate::dedup::near::Reader;
-    use crate::model::FeedState;
-    use crate::store::shown::tests::feed;
+    use crate::store::shown::tests::ingest_near;
 
     pub(super) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بتكلفة 120 مليون ريال \
         في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
@@ -321,15 +280,6 @@ mod tests {
     pub(super) const SUMMARY: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال \
         في حي النرجس شمال المدينة.";
 
-    fn near() -> NearDup {
-        NearDup {
-            reader: Reader::default(),
-            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
-            window: chrono::Duration::days(3),
-            opted_out: HashSet::new(),
-        }
-    }
-
     fn put(store: &Store, url: &str, guid: &str, body: &str) {
         let e = Entry {
             guid: Some(guid.into()),
@@ -339,18 +289,7 @@ mod tests {
             published: Some(Utc::now() - chrono::Duration::hours(1)),
             ..Entry::default()
         };
-        let entries = std::slice::from_ref(&e);
-        let keys = keys_for(url, None, entries);
-        store
-            .ingest_near(
-                &feed(url),
-                entries,
-                &keys,
-                &FeedState::default(),
-                Utc::now(),
-                Some(&near()),
-            )
-            .unwrap();
+        ingest_near(store, url, std::slice::from_ref(&e));
     }
 
     /// What the second outlet adds to `FULL`: the hospital's departments.
@@ -456,17 +395,7 @@ mod tests {
             ..Entry::default()
         };
         let ingest = |store: &Store, url: &str, entries: &[Entry]| {
-            let keys = keys_for(url, None, entries);
-            store
-                .ingest_near(
-                    &feed(url),
-                    entries,
-                    &keys,
-                    &FeedState::default(),
-                    Utc::now(),
-                    Some(&near()),
-                )
-                .unwrap();
+            ingest_near(store, url, entries);
         };
         let both_shown = |store: &Store| {
             let items = store.newest(10, |_| true).unwrap();

@@ -198,6 +198,32 @@ pub(super) mod tests {
         }
     }
 
+    /// Stores `entries` as `url`'s document with near-duplicate detection
+    /// on, as the daemon's defaults have it (a 72 h window).
+    pub(in crate::store) fn ingest_near(
+        store: &Store,
+        url: &str,
+        entries: &[Entry],
+    ) -> crate::store::IngestStats {
+        let near = crate::dedup::near::NearDup {
+            reader: crate::dedup::near::Reader::default(),
+            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
+            window: chrono::Duration::hours(72),
+            opted_out: Default::default(),
+        };
+        let keys = keys_for(url, None, entries);
+        store
+            .ingest_near(
+                &feed(url),
+                entries,
+                &keys,
+                &FeedState::default(),
+                Utc::now(),
+                Some(&near),
+            )
+            .unwrap()
+    }
+
     pub(in crate::store) fn story(
         guid: &str,
         link: &str,

@@ -264,11 +264,7 @@ impl Store {
             Err(TransactionError::Abort(e)) => return Err(e),
             Err(TransactionError::Storage(e)) => return Err(self.err(e).into()),
         };
-        let _ = self.items_counted.fetch_update(
-            std::sync::atomic::Ordering::Relaxed,
-            std::sync::atomic::Ordering::Relaxed,
-            |n| (n != super::UNCOUNTED).then(|| n + 1),
-        );
+        self.count_items(1);
         self.flush()?;
         Ok(id)
     }
@@ -371,10 +367,8 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dedup::keys::keys_for;
-    use crate::dedup::near::NearDup;
-    use crate::model::{Entry, FeedState};
-    use crate::store::shown::tests::{feed, only_item, put, story};
+    use crate::model::Entry;
+    use crate::store::shown::tests::{ingest_near, only_item, put, story};
 
     const X: &str = "https://x.example/feed";
     const LEGIT: &str = "https://legit.example/feed";
@@ -479,24 +473,7 @@ mod tests {
     }
 
     fn put_near(store: &Store, url: &str, e: &Entry) -> crate::store::IngestStats {
-        let near = NearDup {
-            reader: crate::dedup::near::Reader::default(),
-            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
-            window: chrono::Duration::hours(72),
-            opted_out: Default::default(),
-        };
-        let entries = std::slice::from_ref(e);
-        let keys = keys_for(url, None, entries);
-        store
-            .ingest_near(
-                &feed(url),
-                entries,
-                &keys,
-                &FeedState::default(),
-                Utc::now(),
-                Some(&near),
-            )
-            .unwrap()
+        ingest_near(store, url, std::slice::from_ref(e))
     }
 
     #[test]

@@ -5,7 +5,9 @@
 use super::align::changes;
 use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles, shingles_hashed};
 use super::lexicon::LEXICON;
-use super::vetoes::{another_story_besides, conflict, different_figures, different_places};
+use super::vetoes::{
+    Places, another_story_besides, compared_figure, conflict, different_figures, places_differ,
+};
 use super::words::{Corpus, NoCorpus, number, related_words, same_word};
 use super::{
     HEADLINE_THRESHOLD, MIN_HEADLINE_WORDS, SHORT_BODY_TITLE_AGREEMENT, SHORT_BODY_TOKENS,
@@ -118,20 +120,48 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
 /// figures with their units, ordinals, the places headlines name — since
 /// two members of one story may share little wording.
 pub fn contradiction(a: &Doc, b: &Doc, _corpus: &dyn Corpus) -> Option<String> {
-    let seq = |d: &Doc| -> Vec<String> {
-        d.title
+    Facts::of(a).contradiction(&Facts::of(b))
+}
+
+/// What `contradiction` compares of a text, read once: a copy checked
+/// against every member of a story, or two stories checked member by
+/// member, read each text once rather than once a pair.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    figures: Vec<facts::Fact>,
+    places: Places,
+}
+
+impl Facts {
+    pub fn of(d: &Doc) -> Facts {
+        let seq: Vec<&str> = d
+            .title
             .iter()
-            .cloned()
-            .chain([TITLE_END.to_string()])
-            .chain(d.body.iter().cloned())
-            .collect()
-    };
-    let (sa, sb) = (seq(a), seq(b));
-    let sa: Vec<&str> = sa.iter().map(String::as_str).collect();
-    let sb: Vec<&str> = sb.iter().map(String::as_str).collect();
-    let (ea, eb) = (facts::entries(&sa), facts::entries(&sb));
-    different_figures(&facts::facts_with(&sa, &ea), &facts::facts_with(&sb, &eb))
-        .or_else(|| different_places(&sa, &sb, &ea, &eb))
+            .map(String::as_str)
+            .chain([TITLE_END])
+            .chain(d.body.iter().map(String::as_str))
+            .collect();
+        let entries = facts::entries(&seq);
+        let mut figures = facts::facts_with(&seq, &entries);
+        figures.retain(compared_figure);
+        Facts {
+            figures,
+            places: Places::of(&seq, &entries),
+        }
+    }
+
+    /// Whether any text could contradict this one: both sides need a
+    /// compared figure, or both a place in the headline. When not, the
+    /// members of a story need not be read to know they fit.
+    pub fn can_contradict(&self) -> bool {
+        !self.figures.is_empty() || self.places.named_in_headline()
+    }
+
+    /// `contradiction` of the two texts these were read from.
+    pub fn contradiction(&self, other: &Facts) -> Option<String> {
+        different_figures(&self.figures, &other.figures)
+            .or_else(|| places_differ(&self.places, &other.places))
+    }
 }
 
 /// How a verdict that found too little in common starts.

@@ -100,7 +100,7 @@ mod tests;
 mod vetoes;
 mod words;
 
-pub use decision::{Verdict, contradiction, may_be_repost, same_story, same_story_in};
+pub use decision::{Facts, Verdict, contradiction, may_be_repost, same_story, same_story_in};
 pub use doc::{Doc, Reader};
 pub use index::{Index, member_key};
 pub use search::{Found, Misfit, NearDup, NearState, Probe};

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::decision::TOO_LITTLE;
-use super::{Corpus, Doc, Index, Reader, contradiction, may_be_repost, member_key, same_story_in};
+use super::{Doc, Facts, Index, Reader, may_be_repost, member_key, same_story_in};
 use crate::dedup::decide::StoryView;
 use crate::model::{Entry, Item, ItemId, OutletCopy};
 
@@ -79,13 +79,10 @@ impl NearDup {
     /// The first member of `item` whose own copy `doc` contradicts, and
     /// why. At most `MAX_MEMBERS_CHECKED` members are read: a story carried
     /// by more outlets than that has shown what it is.
-    fn misfit(
-        &self,
-        doc: &Doc,
-        judged: &Doc,
-        item: &Item,
-        corpus: &dyn Corpus,
-    ) -> Option<(String, String)> {
+    fn misfit(&self, facts: &Facts, judged: &Doc, item: &Item) -> Option<(String, String)> {
+        if !facts.can_contradict() {
+            return None;
+        }
         item.sources
             .iter()
             .filter_map(|s| s.copy.as_ref().map(|c| (s, c)))
@@ -96,7 +93,9 @@ impl NearDup {
                 if member == *judged {
                     return None;
                 }
-                contradiction(doc, &member, corpus).map(|why| (s.feed_url.clone(), why))
+                facts
+                    .contradiction(&Facts::of(&member))
+                    .map(|why| (s.feed_url.clone(), why))
             })
     }
 
@@ -104,30 +103,43 @@ impl NearDup {
     /// copy per outlet), and no member of one contradicts a member of the
     /// other. Resemblance is not asked of every pair: the entry that
     /// bridges them resembles both.
-    fn stories_fit(&self, a: &Item, b: &Item, corpus: &dyn Corpus) -> bool {
+    pub fn stories_fit(&self, a: &Item, b: &Item) -> bool {
+        self.story_fits(a, &self.member_facts(a), b)
+    }
+
+    /// `stories_fit`, with `a`'s members read already (`member_facts`): a
+    /// search that meets several stories to fold reads its own once.
+    fn story_fits(&self, a: &Item, a_facts: &[Facts], b: &Item) -> bool {
         if a.sources
             .iter()
             .any(|s| b.sources.iter().any(|t| t.feed_url == s.feed_url))
         {
             return false;
         }
-        let docs = |item: &Item| -> Vec<Doc> {
-            let copies: Vec<Doc> = item
-                .sources
-                .iter()
-                .filter_map(|s| s.copy.as_ref())
-                .take(MAX_MEMBERS_CHECKED)
-                .map(|c| self.doc_of_copy(c))
-                .collect();
-            if copies.is_empty() {
-                vec![self.doc_of_item(item)]
-            } else {
-                copies
-            }
-        };
-        let (da, db) = (docs(a), docs(b));
-        da.iter()
-            .all(|x| db.iter().all(|y| contradiction(x, y, corpus).is_none()))
+        if !a_facts.iter().any(Facts::can_contradict) {
+            return true;
+        }
+        let b_facts = self.member_facts(b);
+        a_facts
+            .iter()
+            .all(|x| b_facts.iter().all(|y| x.contradiction(y).is_none()))
+    }
+
+    /// The facts of a story's members' copies (up to `MAX_MEMBERS_CHECKED`),
+    /// or of the story itself when it was stored before each copy was kept.
+    fn member_facts(&self, item: &Item) -> Vec<Facts> {
+        let copies: Vec<Facts> = item
+            .sources
+            .iter()
+            .filter_map(|s| s.copy.as_ref())
+            .take(MAX_MEMBERS_CHECKED)
+            .map(|c| Facts::of(&self.doc_of_copy(c)))
+            .collect();
+        if copies.is_empty() {
+            vec![Facts::of(&self.doc_of_item(item))]
+        } else {
+            copies
+        }
     }
 
     /// Whether the story takes part in detection: its first outlet has not
@@ -287,8 +299,12 @@ impl NearState {
         let mut settled: Vec<ItemId> = Vec::new();
         let mut loaded: Option<(ItemId, Item)> = None;
         // The story joined, once found: the search goes on through the
-        // other candidates for a story it bridges to.
+        // other candidates for a story it bridges to. Its members' copies
+        // are read when the first such story turns up.
         let mut joined: Option<Item> = None;
+        let mut joined_facts: Option<Vec<Facts>> = None;
+        // The entry's facts, read when it first resembles a story.
+        let mut own_facts: Option<Facts> = None;
         for (id, member) in candidates {
             if settled.contains(&id) {
                 continue;
@@ -331,7 +347,8 @@ impl NearState {
             if verdict.duplicate {
                 // The copy must fit the whole story, not just the member
                 // it resembles most.
-                if let Some((member, why)) = probe.near.misfit(&probe.doc, &candidate, item, ix) {
+                let facts = own_facts.get_or_insert_with(|| Facts::of(&probe.doc));
+                if let Some((member, why)) = probe.near.misfit(facts, &candidate, item) {
                     found.misfits.push(Misfit {
                         story: id,
                         member,
@@ -344,14 +361,17 @@ impl NearState {
                 match &joined {
                     None => {
                         found.story = Some((id, verdict.score));
-                        joined = Some(item.clone());
+                        // Settled now, so not needed as `loaded` again.
+                        joined = loaded.take().map(|(_, item)| item);
                     }
-                    Some(story) => {
-                        if found.folds.len() < MAX_FOLDS && probe.near.stories_fit(story, item, ix)
-                        {
+                    Some(story) if found.folds.len() < MAX_FOLDS => {
+                        let facts =
+                            joined_facts.get_or_insert_with(|| probe.near.member_facts(story));
+                        if probe.near.story_fits(story, facts, item) {
                             found.folds.push(id);
                         }
                     }
+                    Some(_) => {}
                 }
                 continue;
             }
@@ -391,15 +411,6 @@ impl NearState {
             if prune {
                 ix.prune_outside(window.num_seconds());
             }
-        }
-    }
-
-    /// `NearDup::stories_fit`, with the index's word counts telling names
-    /// from common words.
-    pub fn stories_fit(&self, near: &NearDup, a: &Item, b: &Item) -> bool {
-        match &self.index {
-            Some(ix) => near.stories_fit(a, b, ix),
-            None => near.stories_fit(a, b, &super::NoCorpus),
         }
     }
 

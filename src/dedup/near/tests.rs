@@ -482,3 +482,30 @@ fn a_name_in_latin_letters_is_the_name_in_arabic() {
     );
     assert!(!same_story(&a, &c, DEFAULT_THRESHOLD).duplicate);
 }
+
+#[test]
+fn a_text_without_figures_or_headline_places_contradicts_nothing() {
+    // Nothing compared: a story's members need not be read to know this
+    // copy fits them.
+    let plain = doc(
+        "افتتاح مستشفى جديد للأطفال",
+        "أعلنت وزارة الصحة افتتاح مستشفى جديد للأطفال في حي النرجس",
+    );
+    assert!(!Facts::of(&plain).can_contradict());
+    let tonnage = doc(
+        "وصول طائرة إغاثة",
+        "وصلت الطائرة وعلى متنها 10 أطنان من المواد الغذائية",
+    );
+    assert!(Facts::of(&tonnage).can_contradict());
+    let place = doc("وصول طائرة إغاثة إلى عدن", "وصلت الطائرة اليوم");
+    assert!(Facts::of(&place).can_contradict());
+    // The facts read once say what `contradiction` says of the two texts.
+    let other = doc(
+        "وصول طائرة إغاثة",
+        "وصلت الطائرة وعلى متنها 11 طنا من المواد الغذائية",
+    );
+    let why = Facts::of(&tonnage).contradiction(&Facts::of(&other));
+    assert!(why.is_some(), "10 and 11 tonnes must differ");
+    assert_eq!(why, contradiction(&tonnage, &other, &NoCorpus));
+    assert_eq!(Facts::of(&plain).contradiction(&Facts::of(&other)), None);
+}

@@ -245,27 +245,51 @@ pub(super) fn different_places(
     ea: &[&lexicon::Entry],
     eb: &[&lexicon::Entry],
 ) -> Option<String> {
-    let title = |s: &[&str]| s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
-    let named = |s: &[&str], e: &[&lexicon::Entry]| -> Vec<(usize, u32)> {
-        (0..title(s))
-            .filter_map(|i| e[i].place.map(|k| (i, k)))
-            .collect()
-    };
-    let (na, nb) = (named(a, ea), named(b, eb));
-    if na.is_empty() || nb.is_empty() {
+    places_differ(&Places::of(a, ea), &Places::of(b, eb))
+}
+
+/// The places a text mentions, as `different_places` compares them.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Places {
+    /// The listed places its headline names, as written, with their keys.
+    headline: Vec<(String, u32)>,
+    /// Every place it mentions, by key: a name and its adjectives, and the
+    /// names of one thing, meet.
+    all: HashSet<u32>,
+}
+
+impl Places {
+    pub(super) fn of(s: &[&str], e: &[&lexicon::Entry]) -> Places {
+        let title = s.iter().position(|w| *w == TITLE_END).unwrap_or(s.len());
+        Places {
+            headline: (0..title)
+                .filter_map(|i| e[i].place.map(|k| (s[i].to_string(), k)))
+                .collect(),
+            all: e.iter().filter_map(|e| e.place).collect(),
+        }
+    }
+}
+
+impl Places {
+    /// Whether these places can contradict any: only a headline that names
+    /// a place can.
+    pub(super) fn named_in_headline(&self) -> bool {
+        !self.headline.is_empty()
+    }
+}
+
+/// `different_places` on places read already.
+pub(super) fn places_differ(a: &Places, b: &Places) -> Option<String> {
+    if a.headline.is_empty() || b.headline.is_empty() {
         return None;
     }
-    // Every place each text mentions, by key: a name and its adjectives,
-    // and the names of one thing, meet.
-    let keys =
-        |e: &[&lexicon::Entry]| -> HashSet<u32> { e.iter().filter_map(|e| e.place).collect() };
-    let (ka, kb) = (keys(ea), keys(eb));
-    let own = |n: &[(usize, u32)], s: &[&str], other: &HashSet<u32>| {
-        n.iter()
-            .find(|(_, k)| !other.contains(k))
-            .map(|(i, _)| s[*i].to_string())
-    };
-    match (own(&na, a, &kb), own(&nb, b, &ka)) {
+    fn own<'p>(p: &'p Places, other: &Places) -> Option<&'p str> {
+        p.headline
+            .iter()
+            .find(|(_, k)| !other.all.contains(k))
+            .map(|(w, _)| w.as_str())
+    }
+    match (own(a, b), own(b, a)) {
         (Some(x), Some(y)) => Some(format!("headlines name different places: {x} / {y}")),
         _ => None,
     }
@@ -341,19 +365,16 @@ pub(super) const ROUNDUP_UNTOLD: f64 = 0.5;
 /// Figures of one unit a text may give and still be compared unit by unit.
 pub(super) const MAX_FIGURES_PER_UNIT: usize = 2;
 
-/// Two texts that count the same thing differently: "10 tonnes" and "11
-/// tonnes", "the fourth" and "the sixth". Each side must state a value the
-/// other does not, so a trimmed copy that drops a figure still agrees.
-/// Figures whose unit is unknown are left to the alignment.
-pub(super) fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
-    // What a story is about is counted in tonnes, casualties, money or
-    // ordinals; spans of time ("in five years", "since seven years") and
-    // nouns of any kind recur in background sentences a copy may keep or
-    // drop, so they are left to the alignment.
-    let compared = |unit: &str| {
-        unit.starts_with("ordinal:")
+/// Whether `different_figures` compares a figure. What a story is about is
+/// counted in tonnes, casualties, money or ordinals; dates, spans of time
+/// ("in five years", "since seven years") and nouns of any kind recur in
+/// background sentences a copy may keep or drop, so they are left to the
+/// alignment.
+pub(super) fn compared_figure(f: &Fact) -> bool {
+    f.kind != Kind::Date
+        && (f.unit.starts_with("ordinal:")
             || matches!(
-                unit,
+                f.unit.as_str(),
                 "ton"
                     | "kg"
                     | "km"
@@ -367,13 +388,19 @@ pub(super) fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
                     | "usd"
                     | "eur"
                     | "degree"
-            )
-    };
+            ))
+}
+
+/// Two texts that count the same thing differently: "10 tonnes" and "11
+/// tonnes", "the fourth" and "the sixth". Each side must state a value the
+/// other does not, so a trimmed copy that drops a figure still agrees.
+/// Figures whose unit is unknown are left to the alignment.
+pub(super) fn different_figures(fa: &[Fact], fb: &[Fact]) -> Option<String> {
     // In the order the text gives them, so that the reason reported is
     // the same every run.
     let mut units: Vec<&str> = Vec::new();
     for f in fa {
-        if f.kind != Kind::Date && compared(&f.unit) && !units.contains(&f.unit.as_str()) {
+        if compared_figure(f) && !units.contains(&f.unit.as_str()) {
             units.push(&f.unit);
         }
     }
