@@ -189,6 +189,9 @@ pub struct DedupConfig {
     pub threshold: f64,
     /// Line openings that mark boilerplate lines, ignored when comparing.
     pub boilerplate: Vec<String>,
+    /// The Arabic–English dictd database the cross-language decision reads
+    /// words through (see `dedup::near::xling`).
+    pub dictionary: std::path::PathBuf,
 }
 
 impl Default for DedupConfig {
@@ -201,6 +204,7 @@ impl Default for DedupConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            dictionary: crate::dedup::near::xling::DEFAULT_DICTIONARY.into(),
         }
     }
 }

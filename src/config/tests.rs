@@ -355,6 +355,23 @@ fn dedup_keys_parse_and_default() {
 }
 
 #[test]
+fn the_dictionary_path_defaults_and_must_not_be_empty() {
+    let cfg = parse(Path::new("rafid.toml"), "").unwrap();
+    assert_eq!(
+        cfg.dedup.dictionary,
+        Path::new(crate::dedup::near::xling::DEFAULT_DICTIONARY)
+    );
+    let cfg = parse(
+        Path::new("rafid.toml"),
+        "[dedup]\ndictionary = \"/opt/dict/ara-eng\"\n",
+    )
+    .unwrap();
+    assert_eq!(cfg.dedup.dictionary, Path::new("/opt/dict/ara-eng"));
+    let e = parse(Path::new("rafid.toml"), "[dedup]\ndictionary = \" \"\n").unwrap_err();
+    assert!(e.to_string().contains("dedup.dictionary"), "{e}");
+}
+
+#[test]
 fn feed_priority_parses_defaults_and_is_bounded() {
     let text = "[[feed]]\nurl = \"https://a.example/f\"\npriority = 7\n\
                 [[feed]]\nurl = \"https://b.example/f\"\n";

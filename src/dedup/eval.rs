@@ -14,7 +14,7 @@ use std::io::{BufRead, Write};
 use serde::Deserialize;
 
 use crate::config::DedupConfig;
-use crate::dedup::near::{Index, Reader, same_story_in};
+use crate::dedup::near::{Index, Reader, same_story_in, xling};
 use crate::model::ItemId;
 
 #[derive(Debug, Deserialize)]
@@ -23,6 +23,17 @@ struct Side {
     title: Option<String>,
     #[serde(default)]
     body: Option<String>,
+    /// The language of the text, for pairs across languages ("ar", "en").
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+impl Side {
+    fn is(&self, lang: &str) -> bool {
+        self.lang.as_deref().is_some_and(|l| {
+            l.eq_ignore_ascii_case(lang) || l.to_ascii_lowercase().starts_with(&format!("{lang}-"))
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -99,7 +110,12 @@ pub struct Summary {
     /// Pairs with a body (every kind but the headline-only ones).
     pub with_body: Counts,
     pub headline_only: Counts,
+    /// Pairs of an Arabic and an English text, linked rather than merged
+    /// (not counted in `with_body` or `headline_only`).
+    pub cross_language: Counts,
     pub by_kind: BTreeMap<String, Counts>,
+    /// What the reader of the report should know (a dictionary missing).
+    pub notes: Vec<String>,
 }
 
 /// Whether a kind is one of the headline-only kinds.
@@ -160,40 +176,95 @@ pub fn run(
         corpus.count_words(&b);
         pairs.push((pair, a, b));
     }
-    for (pair, a, b) in pairs {
-        // As in the daemon: `b` arrives after `a`, finds it through the
-        // index, and only then is the pair compared.
-        let mut index = Index::default();
-        let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-        index.insert(ItemId([0; 16]), when, a.anchors());
-        let found = !index.candidates(&b.probe(), when, 0).is_empty();
-        let mut v = same_story_in(&a, &b, config.threshold, &corpus);
-        if !found && v.duplicate {
-            v.duplicate = false;
-            v.conflict = Some("not found through the index".into());
+    // Pairs across languages: the English sides are the corpus rarity is
+    // read from, and the dictionary is loaded once, if any such pair is.
+    let across = |p: &Pair| (p.a.is("ar") && p.b.is("en")) || (p.a.is("en") && p.b.is("ar"));
+    let mut rarity = xling::DocFrequencies::default();
+    let mut dict = None;
+    for (pair, _, _) in &pairs {
+        if across(pair) {
+            let en = if pair.a.is("en") { &pair.a } else { &pair.b };
+            rarity.add(&english_of(en));
+            if dict.is_none() {
+                dict = Some(match xling::Dictionary::load(&config.dictionary) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        summary.notes.push(format!(
+                            "no bilingual dictionary ({e}): pairs across languages are \
+                             compared by names and figures alone"
+                        ));
+                        xling::Dictionary::default()
+                    }
+                });
+            }
         }
-        let prediction = serde_json::json!({
-            "duplicate": v.duplicate,
-            "score": (v.score * 1000.0).round() / 1000.0,
-            "conflict": v.conflict,
-        });
+    }
+    // Empty when no pair needs it.
+    let dict = dict.unwrap_or_default();
+    for (pair, a, b) in pairs {
+        let cross = across(&pair);
+        let (duplicate, prediction) = if cross {
+            let (ar_doc, en_side) = if pair.a.is("ar") {
+                (&a, &pair.b)
+            } else {
+                (&b, &pair.a)
+            };
+            let ar = xling::Arabic::read(ar_doc, &dict);
+            let en = english_of(en_side);
+            let link =
+                xling::same_story_across(&ar, &en, &dict, &rarity, xling::DEFAULT_XLING_THRESHOLD);
+            let prediction = serde_json::json!({
+                "duplicate": link.linked,
+                "score": (link.score * 1000.0).round() / 1000.0,
+                "conflict": link.conflict,
+                "anchors": link.anchors,
+                "cross_language": true,
+            });
+            (link.linked, prediction)
+        } else {
+            // As in the daemon: `b` arrives after `a`, finds it through the
+            // index, and only then is the pair compared.
+            let mut index = Index::default();
+            let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+            index.insert(ItemId([0; 16]), when, a.anchors());
+            let found = !index.candidates(&b.probe(), when, 0).is_empty();
+            let mut v = same_story_in(&a, &b, config.threshold, &corpus);
+            if !found && v.duplicate {
+                v.duplicate = false;
+                v.conflict = Some("not found through the index".into());
+            }
+            let prediction = serde_json::json!({
+                "duplicate": v.duplicate,
+                "score": (v.score * 1000.0).round() / 1000.0,
+                "conflict": v.conflict,
+            });
+            (v.duplicate, prediction)
+        };
         writeln!(out, "{prediction}").map_err(io)?;
         if let Some(actual) = pair.duplicate {
             let kind = pair.kind.unwrap_or_else(|| "unlabelled-kind".into());
-            summary.all.add(v.duplicate, actual);
-            if headline_kind(&kind) {
-                summary.headline_only.add(v.duplicate, actual);
+            summary.all.add(duplicate, actual);
+            if cross {
+                summary.cross_language.add(duplicate, actual);
+            } else if headline_kind(&kind) {
+                summary.headline_only.add(duplicate, actual);
             } else {
-                summary.with_body.add(v.duplicate, actual);
+                summary.with_body.add(duplicate, actual);
             }
             summary
                 .by_kind
                 .entry(kind)
                 .or_default()
-                .add(v.duplicate, actual);
+                .add(duplicate, actual);
         }
     }
     Ok(summary)
+}
+
+/// An English side as the cross-language decision reads it.
+fn english_of(side: &Side) -> xling::English {
+    let text = |t: &Option<String>| crate::text::html_to_text(t.as_deref().unwrap_or(""));
+    xling::English::read(&text(&side.title), &text(&side.body))
 }
 
 /// The keys of a pair.
@@ -239,8 +310,15 @@ impl Summary {
         s.push('\n');
         s.push_str(&self.with_body.line("pairs with a body"));
         s.push('\n');
+        if self.cross_language != Counts::default() {
+            s.push_str(&self.cross_language.line("cross-language pairs"));
+            s.push('\n');
+        }
         s.push_str(&self.all.line("all pairs"));
         s.push('\n');
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
+        }
         s.push_str(&format!(
             "precision {:.3} recall {:.3} f1 {:.3} (pairs with a body)\n",
             self.with_body.precision(),
@@ -301,6 +379,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().starts_with("p.jsonl:2:"), "{e}");
+    }
+
+    #[test]
+    fn pairs_across_languages_are_counted_apart_and_a_missing_dictionary_is_said() {
+        let ar = "وصلت اليوم إلى مطار عدن الدولي الطائرة الرابعة ضمن الجسر الجوي الذي يسيره \
+                  مركز الملك سلمان للإغاثة محملة بعشرة أطنان من المستلزمات الطبية";
+        let en = "ADEN - A fourth Saudi relief plane landed at Aden airport carrying ten \
+                  tonnes of medical supplies, the King Salman Relief Centre said.";
+        let pair = serde_json::json!({
+            "a": {"title": "وصول طائرة الإغاثة الرابعة إلى عدن", "body": ar, "lang": "ar"},
+            "b": {"title": "Fourth relief plane lands in Aden", "body": en, "lang": "en"},
+            "duplicate": true, "kind": "xl_translation"
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let config = DedupConfig {
+            dictionary: dir.path().join("absent"),
+            ..DedupConfig::default()
+        };
+        let mut out = Vec::new();
+        let s = run(&config, "x.jsonl", format!("{pair}\n").as_bytes(), &mut out).unwrap();
+        assert_eq!(s.cross_language.tp + s.cross_language.fn_, 1);
+        assert_eq!(s.with_body, Counts::default());
+        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(line["cross_language"], true);
+        assert!(s.report().contains("cross-language pairs"));
+        assert!(
+            s.notes.iter().any(|n| n.contains("absent.index")),
+            "{:?}",
+            s.notes
+        );
     }
 
     /// Issue 16: a misspelled label key gave `n=0 P=1.000 R=1.000`.

@@ -32,6 +32,19 @@ impl Validator<'_> {
                     .map(|s| s.to_string())
                     .collect()
             }),
+            dictionary: match &raw.dictionary {
+                Some(p) if p.get_ref().trim().is_empty() => {
+                    self.error(
+                        p.span(),
+                        "dedup.dictionary: empty; give the path of a dictd database without its \
+                         extension (default /usr/share/dictd/freedict-ara-eng)"
+                            .to_string(),
+                    );
+                    crate::dedup::near::xling::DEFAULT_DICTIONARY.into()
+                }
+                Some(p) => p.get_ref().into(),
+                None => crate::dedup::near::xling::DEFAULT_DICTIONARY.into(),
+            },
         }
     }
 }

@@ -134,13 +134,7 @@ pub struct Facts {
 
 impl Facts {
     pub fn of(d: &Doc) -> Facts {
-        let seq: Vec<&str> = d
-            .title
-            .iter()
-            .map(String::as_str)
-            .chain([TITLE_END])
-            .chain(d.body.iter().map(String::as_str))
-            .collect();
+        let seq = d.sequence();
         let entries = facts::entries(&seq);
         let mut figures = facts::facts_with(&seq, &entries);
         figures.retain(compared_figure);

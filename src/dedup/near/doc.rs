@@ -125,6 +125,17 @@ pub(super) fn is_content_word(w: &str) -> bool {
 }
 
 impl Doc {
+    /// The title's tokens, `TITLE_END`, then the body's: the sequence the
+    /// checks read facts from, knowing where the headline ends.
+    pub(super) fn sequence(&self) -> Vec<&str> {
+        self.title
+            .iter()
+            .map(String::as_str)
+            .chain([super::TITLE_END])
+            .chain(self.body.iter().map(String::as_str))
+            .collect()
+    }
+
     pub(super) fn headline_only(&self) -> bool {
         self.body.len() < MIN_BODY_TOKENS
     }

@@ -1608,6 +1608,14 @@ pub(super) fn stem(w: &str) -> &str {
 }
 
 impl Lexicon {
+    /// Every listed place name and adjective as written (normalized), with
+    /// its place key.
+    pub(super) fn place_words(&self) -> impl Iterator<Item = (&str, u32)> {
+        self.words
+            .iter()
+            .filter_map(|(w, e)| e.place.map(|k| (w.as_str(), k)))
+    }
+
     /// What the lists say of a word as written, with a conjunction or
     /// preposition taken off, and with its clitic taken off.
     pub(super) fn entry(&self, w: &str) -> Entry {

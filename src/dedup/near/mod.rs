@@ -99,6 +99,7 @@ mod search;
 mod tests;
 mod vetoes;
 mod words;
+pub mod xling;
 
 pub use decision::{Facts, Verdict, contradiction, may_be_repost, same_story, same_story_in};
 pub use doc::{Doc, Reader};
