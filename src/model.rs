@@ -325,6 +325,29 @@ pub struct Item {
     /// so the index can be checked and cleaned from the item alone.
     #[serde(default)]
     pub keys: Vec<String>,
+    /// The same story in another language, linked rather than merged (see
+    /// `dedup::near::xling`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<Translation>,
+}
+
+/// A story in another language that reports what an item reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Translation {
+    pub id: ItemId,
+    /// "ar" or "en".
+    pub lang: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    /// The title of the feed that carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The cross-language resemblance, and the names and figures both give.
+    pub score: f64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<String>,
 }
 
 impl Item {

@@ -257,6 +257,7 @@ fn item(n: u8, title: &str, content: &str, lang: Option<&str>) -> Item {
         )],
         revision: String::new(),
         keys: vec![],
+        translations: vec![],
     }
 }
 

@@ -265,5 +265,6 @@ pub(crate) fn item_as_stored(doc: &Doc, i: usize, now: DateTime<Utc>) -> Item {
         }],
         revision: k.revision.clone(),
         keys,
+        translations: Vec::new(),
     }
 }

@@ -189,6 +189,9 @@ pub struct DedupConfig {
     pub threshold: f64,
     /// Line openings that mark boilerplate lines, ignored when comparing.
     pub boilerplate: Vec<String>,
+    /// Whether an Arabic story and an English one that report the same
+    /// event link to each other (see `dedup::near::xling`).
+    pub cross_language: bool,
     /// The Arabic–English dictd database the cross-language decision reads
     /// words through (see `dedup::near::xling`).
     pub dictionary: std::path::PathBuf,
@@ -204,6 +207,7 @@ impl Default for DedupConfig {
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),
+            cross_language: false,
             dictionary: crate::dedup::near::xling::DEFAULT_DICTIONARY.into(),
         }
     }
@@ -257,7 +261,7 @@ impl Config {
     /// The same-story search as `[dedup]` sets it, with the feeds that opt
     /// out (`dedup = false`) kept out of other feeds' stories.
     pub fn near_dup(&self) -> crate::dedup::near::NearDup {
-        crate::dedup::near::NearDup::new(
+        let mut near = crate::dedup::near::NearDup::new(
             self.dedup.boilerplate.iter().map(String::as_str),
             self.dedup.threshold,
             self.dedup.window,
@@ -265,7 +269,13 @@ impl Config {
                 .iter()
                 .filter(|f| !f.dedup)
                 .map(|f| f.key().to_string()),
-        )
+        );
+        if self.dedup.cross_language {
+            near.cross_language = Some(crate::dedup::near::xling::shared_dictionary(
+                &self.dedup.dictionary,
+            ));
+        }
+        near
     }
 
     pub fn feed(&self, url: &str) -> Option<&FeedConfig> {

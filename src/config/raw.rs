@@ -137,6 +137,7 @@ pub(super) struct RawDedup {
     pub(super) window: Option<Spanned<String>>,
     pub(super) threshold: Option<Spanned<f64>>,
     pub(super) boilerplate: Option<Vec<String>>,
+    pub(super) cross_language: Option<bool>,
     pub(super) dictionary: Option<Spanned<String>>,
 }
 

@@ -367,6 +367,10 @@ fn the_dictionary_path_defaults_and_must_not_be_empty() {
     )
     .unwrap();
     assert_eq!(cfg.dedup.dictionary, Path::new("/opt/dict/ara-eng"));
+    assert!(!cfg.dedup.cross_language, "off until asked for");
+    let cfg = parse(Path::new("rafid.toml"), "[dedup]\ncross_language = true\n").unwrap();
+    assert!(cfg.dedup.cross_language);
+    assert!(cfg.near_dup().cross_language.is_some());
     let e = parse(Path::new("rafid.toml"), "[dedup]\ndictionary = \" \"\n").unwrap_err();
     assert!(e.to_string().contains("dedup.dictionary"), "{e}");
 }

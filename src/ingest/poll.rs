@@ -616,6 +616,7 @@ fn log_report(r: &Report) {
             pruned = v.pruned,
             near_duplicates = v.stats.near_duplicates,
             folded = v.stats.folded,
+            linked = v.stats.linked,
             "polled"
         ),
         Outcome::Deferred(why) => info!(why = %why, "not polled"),

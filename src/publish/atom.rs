@@ -74,6 +74,21 @@ pub(crate) fn atom(
         for via in &vias {
             x.empty("link", &[("rel", "via"), ("href", via)]);
         }
+        // The same story in another language (RFC 4287 §4.2.7.4).
+        for t in &item.translations {
+            if let Some(href) = t.link.as_deref().and_then(|l| web_url(l, None)) {
+                let mut attrs = vec![
+                    ("rel", "alternate"),
+                    ("type", "text/html"),
+                    ("hreflang", t.lang.as_str()),
+                    ("href", &*href),
+                ];
+                if let Some(title) = &t.title {
+                    attrs.push(("title", title.as_str()));
+                }
+                x.empty("link", &attrs);
+            }
+        }
         for enc in &item.enclosures {
             let Some(href) = web_url(&enc.url, base) else {
                 continue;

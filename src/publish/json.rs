@@ -111,10 +111,25 @@ pub(crate) fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8>
             .collect();
         // The outlets besides the first that carried the same story.
         let also: Vec<Value> = sources.iter().skip(1).cloned().collect();
-        o.insert(
-            "_rafid".into(),
-            json!({ "sources": sources, "also_reported_by": also }),
-        );
+        // The same story in another language, linked rather than merged.
+        let translations: Vec<Value> = item
+            .translations
+            .iter()
+            .filter_map(|t| {
+                let url = t.link.as_deref().and_then(|l| web_url(l, None))?;
+                Some(json!({
+                    "url": url,
+                    "lang": t.lang,
+                    "title": t.title,
+                    "source": t.source,
+                }))
+            })
+            .collect();
+        let mut ext = json!({ "sources": sources, "also_reported_by": also });
+        if !translations.is_empty() {
+            ext["translations"] = Value::Array(translations);
+        }
+        o.insert("_rafid".into(), ext);
         out_items.push(Value::Object(o));
     }
     let mut feed = Map::new();

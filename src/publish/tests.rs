@@ -51,6 +51,7 @@ fn item() -> Item {
         }],
         revision: String::new(),
         keys: vec![],
+        translations: Vec::new(),
     }
 }
 
@@ -297,4 +298,53 @@ async fn concurrent_requests_for_one_page_render_it_once() {
             .get_page(&Scope::Tag("news".into()), Format::Atom, cursor)
             .is_some()
     );
+}
+
+#[test]
+fn a_story_in_another_language_is_linked_with_its_language_in_every_format() {
+    let cfg = config();
+    let view = View {
+        config: &cfg,
+        store_id: [0; 16],
+        scope: &Scope::All,
+        since: DateTime::UNIX_EPOCH,
+    };
+    let mut it = item();
+    it.translations = vec![crate::model::Translation {
+        id: ItemId([9; 16]),
+        lang: "en".into(),
+        title: Some("Bridge opens in Dammam".into()),
+        link: Some("https://en.example/bridge?x=1&y=2".into()),
+        source: Some("Gulf Wire".into()),
+        score: 0.61,
+        anchors: vec!["dammam".into()],
+    }];
+    let body = |it: &Item, f| {
+        String::from_utf8(render(&view, std::slice::from_ref(it), f).body.to_vec()).unwrap()
+    };
+    let atom = body(&it, Format::Atom);
+    assert!(
+        atom.contains(r#"hreflang="en""#) && atom.contains("https://en.example/bridge?x=1&amp;y=2"),
+        "{atom}"
+    );
+    let json: Value = serde_json::from_str(&body(&it, Format::Json)).unwrap();
+    let t = &json["items"][0]["_rafid"]["translations"][0];
+    assert_eq!(t["lang"], "en");
+    assert_eq!(t["url"], "https://en.example/bridge?x=1&y=2");
+    assert_eq!(t["title"], "Bridge opens in Dammam");
+    assert_eq!(t["source"], "Gulf Wire");
+    let html = body(&it, Format::Html);
+    assert!(
+        html.contains(r#"lang="en" dir="ltr" hreflang="en""#) && html.contains("Gulf Wire"),
+        "{html}"
+    );
+    // A link that is not the web's is not published.
+    it.translations[0].link = Some("javascript:alert(1)".into());
+    for f in Format::ALL {
+        assert!(!body(&it, f).contains("javascript:"), "{f:?}");
+    }
+    // Without one, nothing about other languages.
+    it.translations.clear();
+    assert!(!body(&it, Format::Atom).contains("hreflang"));
+    assert!(!body(&it, Format::Json).contains("translations"));
 }

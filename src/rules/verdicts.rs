@@ -98,6 +98,7 @@ mod tests {
             sources: vec![],
             revision: revision.into(),
             keys: vec![],
+            translations: Vec::new(),
         }
     }
 

@@ -34,6 +34,9 @@ pub struct Explanation {
     /// Members taken out of this story for good.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub split_off: Vec<Split>,
+    /// The same story in another language, linked (not merged).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub translations: Vec<crate::model::Translation>,
 }
 
 #[derive(Debug, Serialize)]
@@ -172,6 +175,7 @@ pub fn explain(
         }),
         members,
         split_off: splits,
+        translations: item.translations.clone(),
     }
 }
 
@@ -322,6 +326,32 @@ impl Explanation {
                     s.feed_url,
                     s.item,
                     s.at.format("%Y-%m-%d %H:%M:%S UTC")
+                );
+            }
+        }
+        if !self.translations.is_empty() {
+            let _ = writeln!(
+                o,
+                "the same story in another language (linked, not merged):"
+            );
+            for t in &self.translations {
+                let source = t
+                    .source
+                    .as_deref()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default();
+                let _ = writeln!(o, "  [{}] item {}{source}", t.lang, t.id);
+                if let Some(title) = &t.title {
+                    let _ = writeln!(o, "     title: {title}");
+                }
+                if let Some(l) = &t.link {
+                    let _ = writeln!(o, "     link: {l}");
+                }
+                let _ = writeln!(
+                    o,
+                    "     score {:.3}; names and figures in common: {}",
+                    t.score,
+                    t.anchors.join(", ")
                 );
             }
         }

@@ -28,6 +28,8 @@ pub struct IngestStats {
     /// Stored stories found to be another stored story, once a new copy
     /// bridged the two, and folded into it.
     pub folded: usize,
+    /// Links made between a new story and one in another language.
+    pub linked: usize,
     /// Of the merged items, those found by near-duplicate detection (the
     /// same story re-edited) rather than by a shared link or exact text.
     pub near_duplicates: usize,
@@ -41,6 +43,7 @@ impl std::ops::AddAssign for IngestStats {
         self.unchanged += o.unchanged;
         self.pruned_seen += o.pruned_seen;
         self.folded += o.folded;
+        self.linked += o.linked;
         self.near_duplicates += o.near_duplicates;
     }
 }
@@ -78,7 +81,7 @@ impl Store {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
-        let (mut stats, folds) = self.in_ingest_tx(near, |tx| {
+        let (mut stats, folds, created) = self.in_ingest_tx(near, |tx| {
             let mut stats = IngestStats::default();
             for (entry, k) in entries.iter().zip(keys) {
                 tx.ingest_one(source, entry, k, now, &mut stats)?;
@@ -88,7 +91,7 @@ impl Store {
             }
             tx.feeds
                 .insert(source.feed_url.as_bytes(), state_json.as_slice())?;
-            Ok((stats, tx.folds.take()))
+            Ok((stats, tx.folds.take(), tx.created.take()))
         })?;
         self.count_items(stats.new as i64);
         // Each fold is a transaction of its own: one that fails leaves the
@@ -105,6 +108,16 @@ impl Store {
                         "could not fold two stories found to be one"
                     ),
                 }
+            }
+            // Links are written after the document, like folds: one that
+            // fails leaves two stories unlinked, nothing worse.
+            match self.link_across(&created, n, now) {
+                Ok(linked) => stats.linked += linked,
+                Err(e) => tracing::warn!(
+                    feed = %crate::config::redact_str(&source.feed_url),
+                    error = %e,
+                    "could not link stories across languages"
+                ),
             }
         }
         Ok(stats)
@@ -141,6 +154,7 @@ impl Store {
                     seen_by_feed,
                     splits,
                     folds: Default::default(),
+                    created: Default::default(),
                     near_state: &self.near,
                     near,
                     priorities: &priorities,
@@ -215,6 +229,9 @@ pub(super) struct Tx<'a> {
     /// Stories a new copy showed to be one (`from`, `into`, the copy's
     /// score), folded once the ingest is committed (`Store::fold_stories`).
     pub(super) folds: std::cell::RefCell<Vec<(ItemId, ItemId, f64)>>,
+    /// Stories this document began, linked across languages once the
+    /// ingest is committed (`Store::link_across`).
+    pub(super) created: std::cell::RefCell<Vec<ItemId>>,
     pub(super) near_state: &'a std::sync::Mutex<NearState>,
     pub(super) near: Option<&'a NearDup>,
     pub(super) priorities: &'a Priorities,
@@ -349,6 +366,7 @@ impl Tx<'_> {
                 if let Some(p) = probe {
                     self.near_insert(p, id);
                 }
+                self.created.borrow_mut().push(id);
                 stats.new += 1;
             }
         }
@@ -499,6 +517,7 @@ impl Item {
             sources: vec![member],
             revision: String::new(),
             keys: Vec::new(),
+            translations: Vec::new(),
         };
         shown::show(&mut item, &Priorities::new(), None);
         item

@@ -60,6 +60,7 @@ mod query;
 mod retention;
 mod shown;
 mod split;
+mod xling;
 
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
@@ -159,6 +160,8 @@ pub struct Store {
     store_id: [u8; 16],
     /// The near-duplicate index, built on first use.
     near: std::sync::Arc<std::sync::Mutex<crate::dedup::near::NearState>>,
+    /// The cross-language index, built on first use (see `xling`).
+    xling: std::sync::Arc<std::sync::Mutex<xling::XlingState>>,
     /// How many items there are, `UNCOUNTED` until counted: sled's `len`
     /// scans the whole tree, too slow for every publish and every scrape
     /// of a large store. Ingest adds its new items; pruning and import make

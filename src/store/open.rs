@@ -189,6 +189,7 @@ impl Store {
             dir: dir.to_path_buf(),
             store_id,
             near: Default::default(),
+            xling: Default::default(),
             items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
         };
         let holder = Holder {

@@ -210,7 +210,18 @@ pub(super) mod tests {
             threshold: crate::dedup::near::DEFAULT_THRESHOLD,
             window: chrono::Duration::hours(72),
             opted_out: Default::default(),
+            cross_language: None,
         };
+        ingest_with(store, url, entries, &near)
+    }
+
+    /// `ingest_near` with the given near-duplicate settings.
+    pub(in crate::store) fn ingest_with(
+        store: &Store,
+        url: &str,
+        entries: &[Entry],
+        near: &crate::dedup::near::NearDup,
+    ) -> crate::store::IngestStats {
         let keys = keys_for(url, None, entries);
         store
             .ingest_near(
@@ -219,7 +230,7 @@ pub(super) mod tests {
                 &keys,
                 &FeedState::default(),
                 Utc::now(),
-                Some(&near),
+                Some(near),
             )
             .unwrap()
     }

@@ -32,6 +32,7 @@ impl Validator<'_> {
                     .map(|s| s.to_string())
                     .collect()
             }),
+            cross_language: raw.cross_language.unwrap_or(false),
             dictionary: match &raw.dictionary {
                 Some(p) if p.get_ref().trim().is_empty() => {
                     self.error(

@@ -104,7 +104,7 @@ pub mod xling;
 pub use decision::{Facts, Verdict, contradiction, may_be_repost, same_story, same_story_in};
 pub use doc::{Doc, Reader};
 pub use index::{Index, member_key};
-pub use search::{Found, Misfit, NearDup, NearState, Probe};
+pub use search::{Found, Misfit, NearDup, NearState, Probe, own_date};
 pub use words::{Corpus, NoCorpus};
 
 /// The resemblance (shingle containment) above which two items may be the

@@ -35,6 +35,9 @@ pub struct NearDup {
     pub window: chrono::Duration,
     /// Feeds whose items are neither merged nor merged into (`dedup = false`).
     pub opted_out: HashSet<String>,
+    /// The dictionary, when stories are linked across languages
+    /// (`dedup.cross_language`).
+    pub cross_language: Option<std::sync::Arc<super::xling::Dictionary>>,
 }
 
 impl NearDup {
@@ -51,6 +54,7 @@ impl NearDup {
             threshold,
             window: chrono::Duration::from_std(window).unwrap_or(chrono::Duration::days(3)),
             opted_out: opted_out.into_iter().collect(),
+            cross_language: None,
         }
     }
 
@@ -153,7 +157,7 @@ impl NearDup {
 
 /// The date an item counts from in the window: its own, unless it claims
 /// the future.
-fn own_date(
+pub fn own_date(
     published: Option<DateTime<Utc>>,
     updated: Option<DateTime<Utc>>,
     seen: DateTime<Utc>,

@@ -66,6 +66,9 @@ struct Words {
     older: &'static str,
     newest: &'static str,
     also: &'static str,
+    /// Before a link to the same story in English, in Arabic.
+    also_in_english: &'static str,
+    also_in_arabic: &'static str,
     list_separator: &'static str,
     untitled: &'static str,
     subscribe: &'static str,
@@ -86,6 +89,8 @@ const ENGLISH: Words = Words {
     older: "Older items",
     newest: "Newest items",
     also: "Also reported by:",
+    also_in_english: "Also in English:",
+    also_in_arabic: "Also in Arabic:",
     list_separator: ", ",
     untitled: "(untitled)",
     subscribe: "Subscribe:",
@@ -125,6 +130,8 @@ const ARABIC: Words = Words {
     older: "أخبار أقدم",
     newest: "أحدث الأخبار",
     also: "أوردته أيضًا:",
+    also_in_english: "بالإنجليزية أيضًا:",
+    also_in_arabic: "بالعربية أيضًا:",
     list_separator: "، ",
     untitled: "(بلا عنوان)",
     subscribe: "اشترك:",
@@ -421,6 +428,29 @@ fn article(h: &mut String, view: &View<'_>, w: &Words, item: &Item) {
                 h.push_str(w.list_separator);
             }
             outlet(h, view, s);
+        }
+        h.push_str("</p>\n");
+    }
+    // The same story in another language: linked in its own language and
+    // direction, with the outlet that carried it.
+    for t in &item.translations {
+        let Some(link) = t.link.as_deref().and_then(|l| web_url(l, None)) else {
+            continue;
+        };
+        let (label, dir) = match t.lang.as_str() {
+            "ar" => (w.also_in_arabic, "rtl"),
+            _ => (w.also_in_english, "ltr"),
+        };
+        let _ = write!(
+            h,
+            "<p class=\"also translation\">{label} <a lang=\"{}\" dir=\"{dir}\" hreflang=\"{}\" href=\"{}\">{}</a>",
+            escape(&t.lang),
+            escape(&t.lang),
+            escape(&link),
+            escape(t.title.as_deref().unwrap_or(&link))
+        );
+        if let Some(source) = &t.source {
+            let _ = write!(h, " · <bdi>{}</bdi>", escape(source));
         }
         h.push_str("</p>\n");
     }

@@ -57,6 +57,7 @@ fn item(n: u8, at: &str, lang: &str) -> Item {
         ],
         revision: String::new(),
         keys: vec![],
+        translations: Vec::new(),
     }
 }
 

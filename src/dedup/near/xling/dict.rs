@@ -120,7 +120,7 @@ impl Dictionary {
     /// A dictionary of the given headwords and glosses, for tests that
     /// cannot count on the installed one.
     #[cfg(test)]
-    pub(super) fn of(entries: &[(&str, &str)]) -> Dictionary {
+    pub(crate) fn of(entries: &[(&str, &str)]) -> Dictionary {
         let mut dict = Dictionary::default();
         for (head, glosses) in entries {
             dict.add_entry(head, glosses);

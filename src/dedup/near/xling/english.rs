@@ -171,8 +171,12 @@ const STOP: &[&str] = &[
     "noted",
 ];
 
+/// `STOP` as a set: every word of every text is looked up.
+static STOP_SET: LazyLock<std::collections::HashSet<&'static str, fxhash::FxBuildHasher>> =
+    LazyLock::new(|| STOP.iter().copied().collect());
+
 pub(super) fn is_stop(w: &str) -> bool {
-    STOP.contains(&w)
+    STOP_SET.contains(w)
 }
 
 /// The Snowball stem of a lower-case word.
@@ -227,7 +231,8 @@ pub struct English {
 impl English {
     pub fn read(title: &str, body: &str) -> English {
         let mut e = English::default();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = fxhash::FxHashSet::default();
+        let mut stems: fxhash::FxHashMap<String, String> = Default::default();
         for text in [title, body] {
             e.figures.extend(figures(text));
         }
@@ -262,7 +267,11 @@ impl English {
                 if lower.len() < 3 || is_stop(&lower) {
                     continue;
                 }
-                let stem = stem(&lower);
+                // A text repeats its words: each is stemmed once.
+                let stem = stems
+                    .entry(lower.clone())
+                    .or_insert_with(|| stem(&lower))
+                    .clone();
                 if in_title && !e.headline.contains(&stem) {
                     e.headline.push(stem.clone());
                 }

@@ -18,13 +18,17 @@
 
 mod dict;
 mod english;
+mod index;
 mod skeleton;
 
-use std::collections::HashSet;
 use std::sync::LazyLock;
+
+/// The sets a reading keeps: looked up once a word of the other text.
+type HashSet<T> = fxhash::FxHashSet<T>;
 
 pub use dict::{DictError, Dictionary};
 pub use english::English;
+pub use index::{CrossIndex, MAX_CANDIDATES};
 
 use super::facts::{self, Kind};
 use super::lexicon::{LEXICON, stem as clitic_stem};
@@ -34,6 +38,38 @@ use crate::text::normalize::normalize_text;
 /// The default resemblance an English item needs to an Arabic one: the
 /// rarity-weighted share of its content words the Arabic text accounts for.
 pub const DEFAULT_XLING_THRESHOLD: f64 = 0.40;
+
+/// The dictionary at `path`, read once a process: every poll builds its
+/// settings anew, and reading it takes a tenth of a second. A dictionary
+/// that cannot be read is said once, and names and figures alone are
+/// compared from then on.
+pub fn shared_dictionary(path: &std::path::Path) -> std::sync::Arc<Dictionary> {
+    type Loaded = std::collections::HashMap<std::path::PathBuf, std::sync::Arc<Dictionary>>;
+    static LOADED: LazyLock<std::sync::Mutex<Loaded>> = LazyLock::new(Default::default);
+    // A panic while loading leaves at worst a dictionary not cached.
+    let mut loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(d) = loaded.get(path) {
+        return d.clone();
+    }
+    let dict = match Dictionary::load(path) {
+        Ok(d) => {
+            tracing::info!(path = %path.display(), forms = d.len(), "bilingual dictionary read");
+            d
+        }
+        Err(e) => {
+            tracing::warn!(
+                error = %e,
+                "no bilingual dictionary (apt install dict-freedict-ara-eng, or set \
+                 [dedup] dictionary): stories across languages are linked by names and \
+                 figures alone"
+            );
+            Dictionary::default()
+        }
+    };
+    let dict = std::sync::Arc::new(dict);
+    loaded.insert(path.to_path_buf(), dict.clone());
+    dict
+}
 
 /// The resemblance needed when no dictionary is installed and only names
 /// are compared: on the labelled development pairs, names alone link
@@ -132,7 +168,7 @@ struct Names {
 
 static NAME_TABLE: LazyLock<Names> = LazyLock::new(|| {
     let mut by_arabic = std::collections::HashMap::new();
-    let mut places = HashSet::new();
+    let mut places = HashSet::default();
     for (ar, en, place) in NAMES {
         let stems: Vec<String> = en.split(' ').map(english::stem).collect();
         if *place {
@@ -160,6 +196,9 @@ pub struct Arabic {
     named: HashSet<String>,
     /// The skeleton keys of its words.
     keys: HashSet<String>,
+    /// The skeleton keys of the words the dictionary does not know: names,
+    /// mostly, which is what an item is found by.
+    name_keys: HashSet<String>,
     /// The skeleton keys of the places it names (listed places only).
     place_keys: HashSet<String>,
     /// Places its headline names: (as written, skeleton key, English stems).
@@ -195,11 +234,23 @@ impl Arabic {
                 if let Some((stems, _)) = names.by_arabic.get(v) {
                     a.named.extend(stems.iter().cloned());
                 }
-                if let Some(k) = skeleton::key(skeleton::arabic(v)) {
-                    a.keys.insert(k);
+            }
+            // The article is no part of a skeleton, so `bare` covers the
+            // form with it.
+            let whole = skeleton::key(skeleton::arabic(t));
+            let key = if bare.len() == t.len() {
+                whole.clone()
+            } else {
+                skeleton::key(skeleton::arabic(bare))
+            };
+            let senses = senses_of(t, dict);
+            if senses.is_empty() {
+                if let Some(k) = &key {
+                    a.name_keys.insert(k.clone());
                 }
             }
-            a.senses.extend(senses_of(t, dict).iter().copied());
+            a.keys.extend(whole.into_iter().chain(key));
+            a.senses.extend(senses.iter().copied());
         }
         let entries = facts::entries(&seq);
         for (i, (t, e)) in seq.iter().zip(&entries).enumerate() {
@@ -232,6 +283,87 @@ impl Arabic {
             }
         }
         a
+    }
+}
+
+impl Arabic {
+    /// What the text is found by, among texts in the other language: the
+    /// skeletons of its names and its figures (`anchor_keys`).
+    pub fn anchor_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.name_keys.iter().cloned().collect();
+        keys.extend(figure_keys(&self.figures));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+impl English {
+    /// `Arabic::anchor_keys`, for an English text.
+    pub fn anchor_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self.names.clone();
+        keys.extend(figure_keys(&self.figures));
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+}
+
+/// The figures worth finding a text by: not the small numbers every text
+/// has, nor years.
+fn figure_keys(figures: &[f64]) -> impl Iterator<Item = String> + '_ {
+    figures
+        .iter()
+        .filter(|v| **v >= 10.0 && v.fract() == 0.0 && !(1300.0..=2100.0).contains(*v))
+        .map(|v| format!("#{v}"))
+}
+
+/// A language the cross-language decision reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Arabic,
+    English,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Arabic => "ar",
+            Lang::English => "en",
+        }
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Arabic => Lang::English,
+            Lang::English => Lang::Arabic,
+        }
+    }
+}
+
+/// The language a text is written in, by its letters: a feed's declared
+/// language is often missing or wrong (an Arabic site's English section
+/// under `ar`). Too few letters, or a mix, is neither.
+pub fn language_of(text: &str) -> Option<Lang> {
+    let (mut arabic, mut latin, mut other) = (0usize, 0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        if ('\u{0600}'..='\u{06ff}').contains(&c) {
+            arabic += 1;
+        } else if c.is_ascii_alphabetic() {
+            latin += 1;
+        } else {
+            other += 1;
+        }
+    }
+    let all = arabic + latin + other;
+    if all < 40 {
+        None
+    } else if arabic * 10 >= all * 7 {
+        Some(Lang::Arabic)
+    } else if latin * 10 >= all * 9 {
+        Some(Lang::English)
+    } else {
+        None
     }
 }
 

@@ -1,0 +1,386 @@
+//! Stories told in Arabic and in English, linked (`[dedup] cross_language`):
+//! after a document is stored, each new story is compared with the stories
+//! of the other language in the window that share a name or a figure with
+//! it, and each pair found to be one story links to the other
+//! (`Item::translations`); neither is merged into the other.
+//!
+//! The candidates come from an in-memory index, derived from the items as
+//! the near-duplicate index is (rebuilt from the window at first use, never
+//! written to sled): each story under its anchor keys (`xling::Arabic::
+//! anchor_keys`), and the English stories' word counts, which weigh the
+//! words of the decision by their rarity.
+
+use std::sync::MutexGuard;
+
+use chrono::{DateTime, Utc};
+
+use super::{Store, StoreError, load, save, time_key};
+use crate::dedup::near::xling::{
+    self, Arabic, CrossIndex, DEFAULT_XLING_THRESHOLD, English, Lang, Link,
+};
+use crate::dedup::near::{NearDup, own_date};
+use crate::model::{Item, ItemId, Translation};
+
+/// Stories of one language indexed between two prunings of those outside
+/// the window.
+const PRUNE_EVERY: usize = 4096;
+
+#[derive(Default)]
+pub(super) struct XlingState {
+    built: bool,
+    index: CrossIndex,
+    inserts: usize,
+}
+
+/// An item as the cross-language decision reads it.
+enum Reading {
+    Arabic(Arabic),
+    English(English),
+}
+
+impl Reading {
+    fn lang(&self) -> Lang {
+        match self {
+            Reading::Arabic(_) => Lang::Arabic,
+            Reading::English(_) => Lang::English,
+        }
+    }
+
+    fn anchor_keys(&self) -> Vec<String> {
+        match self {
+            Reading::Arabic(a) => a.anchor_keys(),
+            Reading::English(e) => e.anchor_keys(),
+        }
+    }
+
+    fn index(&self, ix: &mut CrossIndex, id: ItemId, date: DateTime<Utc>) {
+        let english = match self {
+            Reading::English(e) => Some(e),
+            Reading::Arabic(_) => None,
+        };
+        ix.insert(id, self.lang(), self.anchor_keys(), date, english);
+    }
+}
+
+/// Reads an item, if it is in Arabic or in English (by its letters; a
+/// declared language other than these two rules it out).
+fn read(item: &Item, near: &NearDup, dict: &xling::Dictionary) -> Option<Reading> {
+    if let Some(l) = &item.language {
+        let l = l.to_ascii_lowercase();
+        if !(l.starts_with("ar") || l.starts_with("en")) {
+            return None;
+        }
+    }
+    let title = crate::text::html_to_text(item.title.as_deref().unwrap_or(""));
+    let body = crate::text::html_to_text(
+        item.content
+            .as_deref()
+            .or(item.summary.as_deref())
+            .unwrap_or(""),
+    );
+    match xling::language_of(&format!("{title} {body}"))? {
+        Lang::Arabic => {
+            let doc = near.reader.doc(
+                item.title.as_deref(),
+                item.content.as_deref().or(item.summary.as_deref()),
+            );
+            Some(Reading::Arabic(Arabic::read(&doc, dict)))
+        }
+        Lang::English => Some(Reading::English(English::read(&title, &body))),
+    }
+}
+
+fn locked(state: &std::sync::Mutex<XlingState>) -> MutexGuard<'_, XlingState> {
+    // A panic while it was held leaves at worst a story missing: usable.
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Store {
+    /// Builds the index from the items of the window, once, but for
+    /// `pending`: the stories about to be linked, which are indexed once
+    /// they have been.
+    fn ensure_xling_index(
+        &self,
+        near: &NearDup,
+        dict: &xling::Dictionary,
+        now: DateTime<Utc>,
+        pending: &[ItemId],
+    ) -> Result<(), StoreError> {
+        let mut state = locked(&self.xling);
+        if state.built {
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let from = time_key(now - near.window, ItemId([0; 16]));
+        for kv in self.by_time.range(from..) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let Some(id) = k.get(8..24).and_then(super::as_id) else {
+                continue;
+            };
+            if pending.contains(&id) {
+                continue;
+            }
+            let Some(v) = self.items.get(id.0).map_err(|e| self.err(e))? else {
+                continue;
+            };
+            // `store check` reports damaged items.
+            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
+                continue;
+            };
+            if let Some(r) = read(&item, near, dict) {
+                let date = own_date(item.published, item.updated, item.first_seen);
+                r.index(&mut state.index, id, date);
+            }
+        }
+        state.built = true;
+        tracing::info!(
+            stories = state.index.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "cross-language index built from the stored items"
+        );
+        Ok(())
+    }
+
+    /// Links each of `ids` (stories just stored) to the stories in the
+    /// other language that report it. Says how many links were made.
+    pub(super) fn link_across(
+        &self,
+        ids: &[ItemId],
+        near: &NearDup,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let Some(dict) = near.cross_language.as_deref() else {
+            return Ok(0);
+        };
+        self.ensure_xling_index(near, dict, now, ids)?;
+        let mut linked = 0;
+        for id in ids {
+            let Some(item) = self.item(*id)? else {
+                continue;
+            };
+            let Some(reading) = read(&item, near, dict) else {
+                continue;
+            };
+            let date = own_date(item.published, item.updated, item.first_seen);
+            let candidates = {
+                let mut state = locked(&self.xling);
+                state.inserts += 1;
+                if state.inserts >= PRUNE_EVERY {
+                    state.inserts = 0;
+                    state.index.prune_before(now - near.window);
+                }
+                state.index.candidates(
+                    reading.lang().other(),
+                    &reading.anchor_keys(),
+                    date,
+                    near.window,
+                )
+            };
+            for other_id in candidates {
+                let Some(other) = self.item(other_id)? else {
+                    continue;
+                };
+                let Some(other_reading) = read(&other, near, dict) else {
+                    continue;
+                };
+                let link = {
+                    let state = locked(&self.xling);
+                    let (ar, en) = match (&reading, &other_reading) {
+                        (Reading::Arabic(a), Reading::English(e))
+                        | (Reading::English(e), Reading::Arabic(a)) => (a, e),
+                        _ => continue,
+                    };
+                    xling::same_story_across(
+                        ar,
+                        en,
+                        dict,
+                        state.index.rarity(),
+                        DEFAULT_XLING_THRESHOLD,
+                    )
+                };
+                tracing::debug!(
+                    story = %id,
+                    other = %other_id,
+                    score = link.score,
+                    conflict = link.conflict.as_deref().unwrap_or(""),
+                    "compared across languages"
+                );
+                if link.linked {
+                    self.link_pair(*id, reading.lang(), other_id, other_reading.lang(), &link)?;
+                    linked += 1;
+                }
+            }
+            reading.index(&mut locked(&self.xling).index, *id, date);
+        }
+        Ok(linked)
+    }
+
+    /// Writes the link on both stories, in one transaction.
+    fn link_pair(
+        &self,
+        a: ItemId,
+        a_lang: Lang,
+        b: ItemId,
+        b_lang: Lang,
+        link: &Link,
+    ) -> Result<(), StoreError> {
+        let result = self.items.transaction(|items| {
+            let (mut x, mut y) = (load(items, a)?, load(items, b)?);
+            let to = |item: &Item, lang: Lang| Translation {
+                id: item.id,
+                lang: lang.code().to_string(),
+                title: item.title.clone(),
+                link: item.link.clone(),
+                source: item.sources.first().and_then(|s| s.feed_title.clone()),
+                score: (link.score * 1000.0).round() / 1000.0,
+                anchors: link.anchors.clone(),
+            };
+            let (tx, ty) = (to(&y, b_lang), to(&x, a_lang));
+            x.translations.retain(|t| t.id != b);
+            x.translations.push(tx);
+            y.translations.retain(|t| t.id != a);
+            y.translations.push(ty);
+            save(items, &x)?;
+            save(items, &y)?;
+            Ok(())
+        });
+        match result {
+            Ok(()) => Ok(()),
+            Err(sled::transaction::TransactionError::Abort(detail)) => {
+                Err(self.corrupt("items", detail))
+            }
+            Err(sled::transaction::TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::IngestStats;
+    use crate::store::shown::tests::{ingest_with, story};
+
+    fn near() -> NearDup {
+        let mut near = NearDup::new(
+            crate::dedup::near::DEFAULT_BOILERPLATE.iter().copied(),
+            crate::dedup::near::DEFAULT_THRESHOLD,
+            std::time::Duration::from_secs(72 * 3600),
+            Vec::new(),
+        );
+        near.cross_language = Some(std::sync::Arc::new(xling::Dictionary::of(&[
+            ("افتتاح", "Opening\nInauguration"),
+            ("جسر", "Bridge"),
+            ("طريق", "Road"),
+            ("بطول", "Length"),
+            ("متر", "Metre\nMeter"),
+            ("تكلفة", "Cost"),
+            ("مليون", "Million"),
+            ("ريال", "Riyal"),
+            ("الازدحام", "Congestion"),
+            ("الشاحنات", "Lorries\nTrucks"),
+            ("الميناء", "Port"),
+            ("مسارات", "Lanes"),
+            ("اتجاه", "Direction\nWay"),
+            ("المنطقة", "Province\nRegion"),
+            ("الشرقية", "Eastern"),
+            ("أمير", "Governor\nPrince"),
+        ])));
+        near
+    }
+
+    fn put(store: &Store, url: &str, guid: &str, title: &str, body: &str) -> IngestStats {
+        let e = story(guid, &format!("{url}/{guid}"), title, body, 1);
+        ingest_with(store, url, std::slice::from_ref(&e), &near())
+    }
+
+    const AR: &str = "https://ar.example/feed";
+    const EN: &str = "https://en.example/feed";
+
+    #[test]
+    fn an_arabic_story_and_its_english_report_link_to_each_other_and_stay_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let s = put(
+            &store,
+            AR,
+            "a1",
+            "افتتاح جسر جديد على طريق الملك فهد في الدمام بطول 900 متر",
+            "افتتح أمير المنطقة الشرقية اليوم جسرا جديدا على طريق الملك فهد في مدينة الدمام \
+             بطول 900 متر وبتكلفة بلغت 120 مليون ريال، ويهدف المشروع إلى تخفيف الازدحام عند \
+             التقاطعات وتسهيل حركة الشاحنات القادمة من الميناء، ويضم الجسر ثلاثة مسارات في كل اتجاه.",
+        );
+        assert_eq!((s.new, s.linked), (1, 0));
+        // An English story of something else, with a name in common.
+        let other = put(
+            &store,
+            EN,
+            "e0",
+            "King Fahd University announces new scholarships",
+            "King Fahd University of Petroleum and Minerals said on Sunday it would offer \
+             forty scholarships to students from abroad in engineering and computer science, \
+             starting with the autumn term at its campus in the city.",
+        );
+        assert_eq!(other.linked, 0);
+        let s = put(
+            &store,
+            EN,
+            "e1",
+            "New 900-metre bridge opens on King Fahd Road in Dammam",
+            "DAMMAM - The governor of the Eastern Province on Sunday opened a new 900-metre \
+             bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to ease \
+             congestion at junctions and speed lorries coming from the port. The bridge carries \
+             three lanes each way.",
+        );
+        assert_eq!((s.new, s.linked), (1, 1));
+        let items = store.newest(10, |_| true).unwrap();
+        assert_eq!(items.len(), 3, "linked, not merged");
+        let by_title = |t: &str| {
+            items
+                .iter()
+                .find(|i| i.title.as_deref().is_some_and(|x| x.contains(t)))
+                .unwrap()
+        };
+        let (ar, en, unrelated) = (
+            by_title("الدمام"),
+            by_title("bridge"),
+            by_title("scholarships"),
+        );
+        assert_eq!(ar.translations.len(), 1, "{:?}", ar.translations);
+        assert_eq!(ar.translations[0].id, en.id);
+        assert_eq!(ar.translations[0].lang, "en");
+        assert_eq!(
+            ar.translations[0].link.as_deref(),
+            Some("https://en.example/feed/e1")
+        );
+        assert_eq!(en.translations.len(), 1);
+        assert_eq!(en.translations[0].id, ar.id);
+        assert_eq!(en.translations[0].lang, "ar");
+        assert!(unrelated.translations.is_empty());
+        let explained = crate::store::explain::explain(
+            ar,
+            Vec::new(),
+            &crate::config::DedupConfig::default(),
+            &Default::default(),
+        )
+        .text();
+        assert!(
+            explained.contains("another language") && explained.contains("fahd"),
+            "{explained}"
+        );
+        // Opened again, the index is rebuilt from the store and a second
+        // report links too.
+        drop(items);
+        drop(store);
+        let store = Store::open(dir.path(), "test").unwrap();
+        let s = put(
+            &store,
+            "https://en2.example/feed",
+            "e2",
+            "Dammam gets 900-metre bridge over King Fahd Road",
+            "The Eastern Province governor opened a 900-metre bridge on King Fahd Road in \
+             Dammam on Sunday. It cost 120 million riyals and is meant to ease congestion for \
+             lorries from the port, with three lanes each way.",
+        );
+        assert_eq!(s.linked, 1);
+    }
+}
