@@ -478,6 +478,7 @@ impl Tx<'_> {
         now: Option<DateTime<Utc>>,
     ) -> TxResult<()> {
         shown::show(item, self.priorities, now);
+        self.refresh_translations(item, None)?;
         let (id, new_time) = (item.id, item.sort_time());
         if new_time != old_time {
             self.by_time.remove(&time_key(old_time, id)[..])?;
@@ -492,6 +493,50 @@ impl Tx<'_> {
             }
             self.by_feed
                 .insert(&feed_time_key(&s.feed_url, new_time, id)[..], &[][..])?;
+        }
+        Ok(())
+    }
+}
+
+impl Tx<'_> {
+    /// Brings what the stories in another language record of `item` (its
+    /// shown title, link and outlet) up to date, and re-points the records
+    /// that named `was` (a story folded into `item`).
+    pub(super) fn refresh_translations(&self, item: &Item, was: Option<ItemId>) -> TxResult<()> {
+        for t in &item.translations {
+            let Some(v) = self.items.get(t.id.0)? else {
+                continue; // pruned since
+            };
+            let Ok(mut other) = serde_json::from_slice::<Item>(&v) else {
+                continue; // `store check` reports damaged items
+            };
+            let source = item.sources.first().and_then(|s| s.feed_title.clone());
+            let mut changed = false;
+            for r in other
+                .translations
+                .iter_mut()
+                .filter(|r| r.id == item.id || Some(r.id) == was)
+            {
+                if (r.id, &r.title, &r.link, &r.source)
+                    != (item.id, &item.title, &item.link, &source)
+                {
+                    r.id = item.id;
+                    r.title = item.title.clone();
+                    r.link = item.link.clone();
+                    r.source = source.clone();
+                    changed = true;
+                }
+            }
+            if changed {
+                // A fold may leave two records of one story.
+                let mut seen = Vec::new();
+                other.translations.retain(|r| {
+                    let first = !seen.contains(&r.id);
+                    seen.push(r.id);
+                    first
+                });
+                save(self.items, &other)?;
+            }
         }
         Ok(())
     }

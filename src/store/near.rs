@@ -232,7 +232,14 @@ impl super::Tx<'_> {
             }
             story.sources.push(s);
         }
+        // The links across languages `from` had are the story's now.
+        for t in other.translations {
+            if !story.translations.iter().any(|x| x.id == t.id) {
+                story.translations.push(t);
+            }
+        }
         self.reshow(&mut story, old_time, Some(now))?;
+        self.refresh_translations(&story, Some(from))?;
         save(self.items, &story)?;
         // A retried transaction folds again: a no-op the second time.
         state.fold(from, into);

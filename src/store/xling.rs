@@ -367,6 +367,26 @@ mod tests {
             explained.contains("another language") && explained.contains("fahd"),
             "{explained}"
         );
+        // The English outlet edits its headline: the Arabic story's record
+        // of it follows.
+        let (ar_id, en_id) = (ar.id, en.id);
+        put(
+            &store,
+            EN,
+            "e1",
+            "Dammam bridge opens on King Fahd Road",
+            "DAMMAM - The governor of the Eastern Province on Sunday opened a new 900-metre \
+             bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to ease \
+             congestion at junctions and speed lorries coming from the port. The bridge carries \
+             three lanes each way.",
+        );
+        let ar = store.item(ar_id).unwrap().unwrap();
+        assert_eq!(ar.translations.len(), 1);
+        assert_eq!(ar.translations[0].id, en_id);
+        assert_eq!(
+            ar.translations[0].title.as_deref(),
+            Some("Dammam bridge opens on King Fahd Road")
+        );
         // Opened again, the index is rebuilt from the store and a second
         // report links too.
         drop(items);
