@@ -235,6 +235,7 @@ impl English {
         let mut stems: fxhash::FxHashMap<String, String> = Default::default();
         for text in [title, body] {
             e.figures.extend(figures(text));
+            e.tonnes.extend(tonnages(text));
         }
         for (in_title, text) in [(true, title), (false, body)] {
             let ws: Vec<&str> = words(text).collect();
@@ -257,11 +258,6 @@ impl English {
                 if in_title {
                     if let Some(v) = ordinal(&lower) {
                         e.headline_ordinals.push(v);
-                    }
-                }
-                if matches!(lower.as_str(), "tonnes" | "tons" | "tonne" | "ton") && i > 0 {
-                    if let Some(v) = number_before(text, &ws, i) {
-                        e.tonnes.push(v);
                     }
                 }
                 if lower.len() < 3 || is_stop(&lower) {
@@ -319,29 +315,49 @@ fn ordinal(w: &str) -> Option<f64> {
         .map(|i| (i + 1) as f64)
 }
 
-/// The number written just before word `i` of `ws` ("12 tonnes", "eleven
-/// tonnes"): digits are found in the raw text, since `words` drops them.
-fn number_before(text: &str, ws: &[&str], i: usize) -> Option<f64> {
+/// The tonnages a text gives ("12 tonnes", "eleven tons"): a unit word
+/// after a number in digits or in words.
+fn tonnages(text: &str) -> Vec<f64> {
     const NUMBERS: &[&str] = &[
         "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
         "twelve",
     ];
-    let prev = ws[i - 1].to_ascii_lowercase();
-    if let Some(n) = NUMBERS.iter().position(|n| *n == prev) {
-        return Some((n + 1) as f64);
+    // Words and numbers in the order written: `words` drops the digits.
+    let mut tokens = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(|c: char| c.is_ascii_alphanumeric()) {
+        rest = &rest[start..];
+        let number = rest.starts_with(|c: char| c.is_ascii_digit());
+        let end = rest
+            .find(|c: char| {
+                if number {
+                    !(c.is_ascii_digit() || c == ',' || c == '.')
+                } else {
+                    !c.is_ascii_alphabetic()
+                }
+            })
+            .unwrap_or(rest.len());
+        tokens.push(&rest[..end]);
+        rest = &rest[end..];
     }
-    // The text just before this occurrence of the unit word.
-    let unit = ws[i];
-    let end = text.match_indices(unit).map(|(at, _)| at).find(|at| {
-        text[..*at]
-            .trim_end()
-            .ends_with(|c: char| c.is_ascii_digit())
-    })?;
-    let before = text[..end].trim_end();
-    let start = before
-        .rfind(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
-        .map_or(0, |p| p + 1);
-    before[start..].replace(',', "").parse().ok()
+    tokens
+        .windows(2)
+        .filter(|w| {
+            matches!(
+                w[1].to_ascii_lowercase().as_str(),
+                "tonnes" | "tons" | "tonne" | "ton"
+            )
+        })
+        .filter_map(|w| {
+            let n = w[0].trim_end_matches(['.', ',']);
+            if n.starts_with(|c: char| c.is_ascii_digit()) {
+                n.replace(',', "").parse().ok()
+            } else {
+                let n = n.to_ascii_lowercase();
+                NUMBERS.iter().position(|w| *w == n).map(|i| (i + 1) as f64)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -372,5 +388,11 @@ mod tests {
             "{:?}",
             e.headline_names
         );
+        // Each tonnage where it is written, one at the start of a text too.
+        let e = English::read(
+            "Aid",
+            "10 tonnes of food came first, then 12 tonnes of fuel.",
+        );
+        assert_eq!(e.tonnes, [10.0, 12.0]);
     }
 }
