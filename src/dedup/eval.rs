@@ -181,10 +181,13 @@ pub fn run(
     let across = |p: &Pair| (p.a.is("ar") && p.b.is("en")) || (p.a.is("en") && p.b.is("ar"));
     let mut rarity = xling::DocFrequencies::default();
     let mut dict = None;
+    // Each cross pair's English side, read once for rarity and decision.
+    let mut englishes = Vec::with_capacity(pairs.len());
     for (pair, _, _) in &pairs {
-        if across(pair) {
-            let en = if pair.a.is("en") { &pair.a } else { &pair.b };
-            rarity.add(&english_of(en));
+        let english =
+            across(pair).then(|| english_of(if pair.a.is("en") { &pair.a } else { &pair.b }));
+        if let Some(en) = &english {
+            rarity.add(en);
             if dict.is_none() {
                 dict = Some(match xling::Dictionary::load(&config.dictionary) {
                     Ok(d) => d,
@@ -198,19 +201,15 @@ pub fn run(
                 });
             }
         }
+        englishes.push(english);
     }
     // Empty when no pair needs it.
     let dict = dict.unwrap_or_default();
-    for (pair, a, b) in pairs {
-        let cross = across(&pair);
-        let (duplicate, prediction) = if cross {
-            let (ar_doc, en_side) = if pair.a.is("ar") {
-                (&a, &pair.b)
-            } else {
-                (&b, &pair.a)
-            };
+    for ((pair, a, b), english) in pairs.into_iter().zip(englishes) {
+        let cross = english.is_some();
+        let (duplicate, prediction) = if let Some(en) = english {
+            let ar_doc = if pair.a.is("ar") { &a } else { &b };
             let ar = xling::Arabic::read(ar_doc, &dict);
-            let en = english_of(en_side);
             let link =
                 xling::same_story_across(&ar, &en, &dict, &rarity, xling::DEFAULT_XLING_THRESHOLD);
             let prediction = serde_json::json!({

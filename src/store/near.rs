@@ -49,15 +49,26 @@ impl Store {
         if state.is_built() {
             return Ok(());
         }
-        // The window reaches back from the newest item stored (or from now,
-        // if the newest claims a later date): items carry their own dates,
-        // and a store of last year's items is still matched against itself.
+        let items = self.window_items(near.window, now)?;
+        state.rebuild(near, items)
+    }
+
+    /// The stored items of the window the in-memory indexes hold, oldest
+    /// first. The window reaches back from the newest item stored (or from
+    /// now, if the newest claims a later date): items carry their own
+    /// dates, and a store of last year's items is still matched against
+    /// itself.
+    pub(super) fn window_items(
+        &self,
+        window: chrono::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<impl Iterator<Item = Result<(ItemId, Item), StoreError>> + '_, StoreError> {
         let newest = match self.by_time.last().map_err(|e| self.err(e))? {
             Some((k, _)) => time_of_key(&k).unwrap_or(now).min(now),
             None => now,
         };
-        let from = time_key(newest - near.window, ItemId([0; 16]));
-        let items = self.by_time.range(from..).filter_map(|kv| {
+        let from = time_key(newest - window, ItemId([0; 16]));
+        Ok(self.by_time.range(from..).filter_map(|kv| {
             let (k, _) = match kv {
                 Ok(kv) => kv,
                 Err(e) => return Some(Err(self.err(e))),
@@ -70,8 +81,7 @@ impl Store {
             // `store check` reports damaged items.
             let item = serde_json::from_slice::<Item>(&v).ok()?;
             Some(Ok((id, item)))
-        });
-        state.rebuild(near, items)
+        }))
     }
 
     /// Folds story `from` into story `into`, in a transaction of its own:

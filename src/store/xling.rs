@@ -14,7 +14,7 @@ use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, load, save, time_key};
+use super::{Store, StoreError, load, save};
 use crate::dedup::near::xling::{
     self, Arabic, CrossIndex, DEFAULT_XLING_THRESHOLD, English, Lang, Link,
 };
@@ -111,22 +111,11 @@ impl Store {
             return Ok(());
         }
         let started = std::time::Instant::now();
-        let from = time_key(now - near.window, ItemId([0; 16]));
-        for kv in self.by_time.range(from..) {
-            let (k, _) = kv.map_err(|e| self.err(e))?;
-            let Some(id) = k.get(8..24).and_then(super::as_id) else {
-                continue;
-            };
+        for it in self.window_items(near.window, now)? {
+            let (id, item) = it?;
             if pending.contains(&id) {
                 continue;
             }
-            let Some(v) = self.items.get(id.0).map_err(|e| self.err(e))? else {
-                continue;
-            };
-            // `store check` reports damaged items.
-            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
-                continue;
-            };
             if let Some(r) = read(&item, near, dict) {
                 let date = own_date(item.published, item.updated, item.first_seen);
                 r.index(&mut state.index, id, date);
@@ -224,8 +213,8 @@ impl Store {
         b_lang: Lang,
         link: &Link,
     ) -> Result<(), StoreError> {
-        let result = self.items.transaction(|items| {
-            let (mut x, mut y) = (load(items, a)?, load(items, b)?);
+        self.in_ingest_tx(None, |tx| {
+            let (mut x, mut y) = (load(tx.items, a)?, load(tx.items, b)?);
             let to = |item: &Item, lang: Lang| Translation {
                 id: item.id,
                 lang: lang.code().to_string(),
@@ -235,22 +224,14 @@ impl Store {
                 score: (link.score * 1000.0).round() / 1000.0,
                 anchors: link.anchors.clone(),
             };
-            let (tx, ty) = (to(&y, b_lang), to(&x, a_lang));
+            let (on_x, on_y) = (to(&y, b_lang), to(&x, a_lang));
             x.translations.retain(|t| t.id != b);
-            x.translations.push(tx);
+            x.translations.push(on_x);
             y.translations.retain(|t| t.id != a);
-            y.translations.push(ty);
-            save(items, &x)?;
-            save(items, &y)?;
-            Ok(())
-        });
-        match result {
-            Ok(()) => Ok(()),
-            Err(sled::transaction::TransactionError::Abort(detail)) => {
-                Err(self.corrupt("items", detail))
-            }
-            Err(sled::transaction::TransactionError::Storage(e)) => Err(self.err(e)),
-        }
+            y.translations.push(on_y);
+            save(tx.items, &x)?;
+            save(tx.items, &y)
+        })
     }
 }
 
@@ -293,6 +274,12 @@ mod tests {
         ingest_with(store, url, std::slice::from_ref(&e), &near())
     }
 
+    /// The English report of the Arabic story.
+    const REPORT: &str = "DAMMAM - The governor of the Eastern Province on Sunday opened a new \
+        900-metre bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to \
+        ease congestion at junctions and speed lorries coming from the port. The bridge carries \
+        three lanes each way.";
+
     const AR: &str = "https://ar.example/feed";
     const EN: &str = "https://en.example/feed";
 
@@ -326,10 +313,7 @@ mod tests {
             EN,
             "e1",
             "New 900-metre bridge opens on King Fahd Road in Dammam",
-            "DAMMAM - The governor of the Eastern Province on Sunday opened a new 900-metre \
-             bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to ease \
-             congestion at junctions and speed lorries coming from the port. The bridge carries \
-             three lanes each way.",
+            REPORT,
         );
         assert_eq!((s.new, s.linked), (1, 1));
         let items = store.newest(10, |_| true).unwrap();
@@ -375,10 +359,7 @@ mod tests {
             EN,
             "e1",
             "Dammam bridge opens on King Fahd Road",
-            "DAMMAM - The governor of the Eastern Province on Sunday opened a new 900-metre \
-             bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to ease \
-             congestion at junctions and speed lorries coming from the port. The bridge carries \
-             three lanes each way.",
+            REPORT,
         );
         let ar = store.item(ar_id).unwrap().unwrap();
         assert_eq!(ar.translations.len(), 1);
