@@ -322,6 +322,14 @@ fn tonnages(text: &str) -> Vec<f64> {
         "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
         "twelve",
     ];
+    // Most texts give no tonnage: not tokenized again for nothing.
+    if !text
+        .as_bytes()
+        .windows(3)
+        .any(|w| w.eq_ignore_ascii_case(b"ton"))
+    {
+        return Vec::new();
+    }
     // Words and numbers in the order written: `words` drops the digits.
     let mut tokens = Vec::new();
     let mut rest = text;
@@ -343,18 +351,19 @@ fn tonnages(text: &str) -> Vec<f64> {
     tokens
         .windows(2)
         .filter(|w| {
-            matches!(
-                w[1].to_ascii_lowercase().as_str(),
-                "tonnes" | "tons" | "tonne" | "ton"
-            )
+            ["tonnes", "tons", "tonne", "ton"]
+                .iter()
+                .any(|u| w[1].eq_ignore_ascii_case(u))
         })
         .filter_map(|w| {
             let n = w[0].trim_end_matches(['.', ',']);
             if n.starts_with(|c: char| c.is_ascii_digit()) {
                 n.replace(',', "").parse().ok()
             } else {
-                let n = n.to_ascii_lowercase();
-                NUMBERS.iter().position(|w| *w == n).map(|i| (i + 1) as f64)
+                NUMBERS
+                    .iter()
+                    .position(|w| w.eq_ignore_ascii_case(n))
+                    .map(|i| (i + 1) as f64)
             }
         })
         .collect()
