@@ -114,7 +114,7 @@ fn build(n: usize, vocab: &[String], now: DateTime<Utc>) -> Built {
         let mut id = [0u8; 16];
         id[..8].copy_from_slice(&(i as u64).to_le_bytes());
         index.count_words(&d);
-        index.insert(ItemId(id), now, d.anchors());
+        index.insert(ItemId(id), now, &d);
         if i % (n / 64).max(1) == 0 {
             kept.push((ItemId(id), d));
         }

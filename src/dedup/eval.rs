@@ -225,8 +225,10 @@ pub fn run(
             // index, and only then is the pair compared.
             let mut index = Index::default();
             let when = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
-            index.insert(ItemId([0; 16]), when, a.anchors());
-            let found = !index.candidates(&b.probe(), when, 0).is_empty();
+            index.insert(ItemId([0; 16]), when, &a);
+            let found = !index
+                .candidates(&b.probe(), b.indexed_tokens(), when, 0)
+                .is_empty();
             let mut v = same_story_in(&a, &b, config.threshold, &corpus);
             if !found && v.duplicate {
                 v.duplicate = false;

@@ -140,6 +140,16 @@ impl Doc {
         self.body.len() < MIN_BODY_TOKENS
     }
 
+    /// The body's length as the index records it: 0 for a document
+    /// compared on its headline.
+    pub fn indexed_tokens(&self) -> u32 {
+        if self.headline_only() {
+            0
+        } else {
+            u32::try_from(self.body.len()).unwrap_or(u32::MAX)
+        }
+    }
+
     /// The anchors under which the item is stored in the index: the
     /// anchor shingles of its lead (where a trimmed copy or a summary meets
     /// it), and a bounded sample of the rest (the smallest hashes), so that

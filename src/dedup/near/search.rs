@@ -269,12 +269,11 @@ impl NearState {
             if copies.is_empty() {
                 // Stored before each outlet's copy was kept.
                 let member = item.sources.first().map_or(0, |s| member_key(&s.feed_url));
-                index.insert_member(id, member, date, doc.anchors());
+                index.insert_member(id, member, date, &doc);
             }
             for (s, c) in copies {
                 let date = own_date(c.published, c.updated, item.first_seen);
-                let anchors = near.doc_of_copy(c).anchors();
-                index.insert_member(id, member_key(&s.feed_url), date, anchors);
+                index.insert_member(id, member_key(&s.feed_url), date, &near.doc_of_copy(c));
             }
         }
         tracing::info!(
@@ -297,8 +296,12 @@ impl NearState {
         let Some(ix) = &self.index else {
             return Ok(found);
         };
-        let candidates =
-            ix.candidate_members(&probe.probe, probe.date, probe.near.window.num_seconds());
+        let candidates = ix.candidate_members(
+            &probe.probe,
+            probe.doc.indexed_tokens(),
+            probe.date,
+            probe.near.window.num_seconds(),
+        );
         // Stories already settled: joined, or kept apart for a contradiction.
         let mut settled: Vec<ItemId> = Vec::new();
         let mut loaded: Option<(ItemId, Item)> = None;
@@ -411,7 +414,7 @@ impl NearState {
         }
         if let Some(ix) = self.index.as_mut() {
             ix.count_words(&probe.doc);
-            ix.insert_member(id, member_key(probe.feed), probe.date, probe.doc.anchors());
+            ix.insert_member(id, member_key(probe.feed), probe.date, &probe.doc);
             if prune {
                 ix.prune_outside(window.num_seconds());
             }
@@ -430,7 +433,7 @@ impl NearState {
     /// that repeat its wording find the story through it.
     pub fn join(&mut self, probe: Probe<'_>, id: ItemId) {
         if let Some(ix) = self.index.as_mut() {
-            ix.insert_member(id, member_key(probe.feed), probe.date, probe.doc.anchors());
+            ix.insert_member(id, member_key(probe.feed), probe.date, &probe.doc);
         }
     }
 }

@@ -178,6 +178,33 @@ fn words_compare_through_clitics_and_typos() {
 }
 
 #[test]
+fn one_anchor_in_common_is_followed_only_to_a_much_longer_copy() {
+    // Distinct words, so every shingle is one of a kind.
+    let body =
+        |n: usize, tag: &str| -> Vec<String> { (0..n).map(|i| format!("{tag}{i}")).collect() };
+    let stored = Doc {
+        title: vec![],
+        body: body(200, "w"),
+    };
+    let anchors = stored.anchors();
+    assert!(anchors.len() >= 2, "{anchors:?}");
+    let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+    let mut ix = Index::default();
+    let id = ItemId([7; 16]);
+    ix.insert(id, t0, &stored);
+    let hour = 3600;
+    let found = |probe: &[u64], tokens: u32| ix.candidates(probe, tokens, t0, 72 * hour);
+    // A text as long as the stored one meeting it on one anchor: chance.
+    assert!(found(&anchors[..1], 200).is_empty());
+    assert!(found(&anchors[..1], 101).is_empty());
+    // On two anchors, or as a short copy of a text twice its length, or
+    // as a headline: followed.
+    assert_eq!(found(&anchors[..2], 200), vec![id]);
+    assert_eq!(found(&anchors[..1], 100), vec![id]);
+    assert_eq!(found(&anchors[..1], 0), vec![id]);
+}
+
+#[test]
 fn index_finds_copies_within_the_window_only() {
     let a = doc("افتتاح مستشفى", STORY);
     let b = doc("الصحة تفتتح", &format!("{STORY}\nالمصدر: واس"));
@@ -187,19 +214,25 @@ fn index_finds_copies_within_the_window_only() {
     );
     let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
     let mut ix = Index::default();
-    ix.insert(ItemId([1; 16]), t0, a.anchors());
-    ix.insert(ItemId([2; 16]), t0, other.anchors());
+    ix.insert(ItemId([1; 16]), t0, &a);
+    ix.insert(ItemId([2; 16]), t0, &other);
     let hour = 3600;
     assert_eq!(
-        ix.candidates(&b.probe(), t0, 72 * hour),
+        ix.candidates(&b.probe(), b.indexed_tokens(), t0, 72 * hour),
         vec![ItemId([1; 16])]
     );
     let late = t0 + chrono::Duration::hours(100);
-    assert!(ix.candidates(&b.probe(), late, 72 * hour).is_empty());
+    assert!(
+        ix.candidates(&b.probe(), b.indexed_tokens(), late, 72 * hour)
+            .is_empty()
+    );
     ix.remove(ItemId([1; 16]));
-    assert!(ix.candidates(&b.probe(), t0, 72 * hour).is_empty());
+    assert!(
+        ix.candidates(&b.probe(), b.indexed_tokens(), t0, 72 * hour)
+            .is_empty()
+    );
     assert_eq!(ix.len(), 1);
-    ix.insert(ItemId([3; 16]), late, other.anchors());
+    ix.insert(ItemId([3; 16]), late, &other);
     ix.prune_outside(72 * hour);
     assert_eq!(
         ix.len(),
@@ -421,28 +454,30 @@ fn a_story_is_found_through_any_members_copy() {
         member_key("https://b.example/f"),
     );
     let mut ix = Index::default();
-    ix.insert_member(story, m1, t0, hospital.anchors());
-    ix.insert_member(story, m2, t0, meeting.anchors());
+    ix.insert_member(story, m1, t0, &hospital);
+    ix.insert_member(story, m2, t0, &meeting);
     ix.insert_member(
         other,
         m1,
         t0,
-        doc(
+        &doc(
             "فوز",
             "فاز الفريق الأول لكرة القدم على ضيفه بثلاثة أهداف مقابل هدف في المباراة التي أقيمت",
-        )
-        .anchors(),
+        ),
     );
     assert_eq!(ix.len(), 2, "stories, not copies");
     let hour = 3600;
     // A copy of the second member's text finds the story under that member.
-    let found = ix.candidate_members(&meeting.probe(), t0, 72 * hour);
+    let found = ix.candidate_members(&meeting.probe(), meeting.indexed_tokens(), t0, 72 * hour);
     assert_eq!(found.first(), Some(&(story, m2)), "{found:?}");
-    assert_eq!(ix.candidates(&hospital.probe(), t0, 72 * hour), vec![story]);
-    // A member indexed again replaces its copy, and stays one member.
-    ix.insert_member(story, m2, t0, meeting.anchors());
     assert_eq!(
-        ix.candidate_members(&meeting.probe(), t0, 72 * hour)
+        ix.candidates(&hospital.probe(), hospital.indexed_tokens(), t0, 72 * hour),
+        vec![story]
+    );
+    // A member indexed again replaces its copy, and stays one member.
+    ix.insert_member(story, m2, t0, &meeting);
+    assert_eq!(
+        ix.candidate_members(&meeting.probe(), meeting.indexed_tokens(), t0, 72 * hour)
             .iter()
             .filter(|c| **c == (story, m2))
             .count(),
@@ -450,15 +485,24 @@ fn a_story_is_found_through_any_members_copy() {
     );
     // The story goes with every member.
     ix.remove(story);
-    assert!(ix.candidates(&meeting.probe(), t0, 72 * hour).is_empty());
-    assert!(ix.candidates(&hospital.probe(), t0, 72 * hour).is_empty());
+    assert!(
+        ix.candidates(&meeting.probe(), meeting.indexed_tokens(), t0, 72 * hour)
+            .is_empty()
+    );
+    assert!(
+        ix.candidates(&hospital.probe(), hospital.indexed_tokens(), t0, 72 * hour)
+            .is_empty()
+    );
     assert_eq!(ix.len(), 1);
     // A story stays while any member's copy is in the window.
     let late = t0 + chrono::Duration::hours(100);
-    ix.insert_member(story, m1, t0, hospital.anchors());
-    ix.insert_member(story, m2, late, meeting.anchors());
+    ix.insert_member(story, m1, t0, &hospital);
+    ix.insert_member(story, m2, late, &meeting);
     ix.prune_outside(72 * hour);
-    assert_eq!(ix.candidates(&hospital.probe(), t0, 72 * hour), vec![story]);
+    assert_eq!(
+        ix.candidates(&hospital.probe(), hospital.indexed_tokens(), t0, 72 * hour),
+        vec![story]
+    );
     assert_eq!(ix.len(), 1, "the old story alone went");
 }
 
