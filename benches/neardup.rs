@@ -138,7 +138,7 @@ fn decide(
     now: DateTime<Utc>,
 ) -> Option<ItemId> {
     let probe = new.probe();
-    for id in index.candidates(&probe, now, 72 * 3600) {
+    for id in index.candidates(&probe, new.indexed_tokens(), now, 72 * 3600) {
         if let Some((_, d)) = stored.iter().find(|(k, _)| *k == id) {
             // As the store decides. The story here has one member, the copy
             // it shows, which the store does not check twice.
@@ -161,7 +161,7 @@ fn decide_in_story(
     now: DateTime<Utc>,
 ) -> Option<ItemId> {
     let probe = new.probe();
-    for id in index.candidates(&probe, now, 72 * 3600) {
+    for id in index.candidates(&probe, new.indexed_tokens(), now, 72 * 3600) {
         if let Some(i) = stored.iter().position(|(k, _)| *k == id) {
             if same_story_in(new, &stored[i].1, DEFAULT_THRESHOLD, index).duplicate {
                 let facts = Facts::of(new);
@@ -272,7 +272,12 @@ fn main() {
         group.bench_function("lookup only (copy)", |b| {
             b.iter(|| {
                 k = (k + 1) % copies.len();
-                built.index.candidates(&copies[k].probe(), now, 72 * 3600)
+                built.index.candidates(
+                    &copies[k].probe(),
+                    copies[k].indexed_tokens(),
+                    now,
+                    72 * 3600,
+                )
             })
         });
         let mut l = 0;
