@@ -14,7 +14,7 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{SCHEMA_VERSION, Seen, Store, StoreError, feed_time_key, seen_feed_key, time_key};
+use super::{Seen, Store, StoreError, feed_time_key, seen_feed_key, time_key};
 use crate::model::{FeedState, Item, hex, unhex};
 
 #[derive(Serialize, Deserialize)]
@@ -35,6 +35,12 @@ struct DroppedRecord {
     #[serde(flatten)]
     dropped: super::Dropped,
 }
+
+/// The version of the export format. It names the records' shape, not the
+/// store's layout on disk: store schema 3 packed items differently but
+/// exports them as schema 2 did, so the two write the same export.
+/// Exports of version 1 (items without their outlets' copies) are read too.
+const EXPORT_VERSION: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct StoreRecord {
@@ -78,12 +84,12 @@ impl Store {
             out.write_all(b"\n").map_err(io)
         };
         line(&Record::Store(StoreRecord {
-            schema_version: SCHEMA_VERSION,
+            schema_version: EXPORT_VERSION,
             store_id: hex(&self.store_id()),
         }))?;
         for kv in self.items.iter() {
             let (k, v) = kv.map_err(|e| self.err(e))?;
-            let item: Item = serde_json::from_slice(&v)
+            let item: Item = super::codec::decode_item(&v)
                 .map_err(|e| self.corrupt("items", format!("{}: {e}", hex(&k))))?;
             line(&Record::Item(Box::new(item)))?;
         }
@@ -140,11 +146,11 @@ impl Store {
             let n = *n;
             match record {
                 Record::Store(s) => {
-                    if s.schema_version != SCHEMA_VERSION && s.schema_version != 1 {
+                    if !(1..=EXPORT_VERSION).contains(&s.schema_version) {
                         return Err(bad(
                             n,
                             format!(
-                                "exported with schema version {}, this rafid reads {SCHEMA_VERSION}",
+                                "exported with schema version {}, this rafid reads {EXPORT_VERSION}",
                                 s.schema_version
                             ),
                         ));
@@ -156,7 +162,7 @@ impl Store {
                 Record::Item(item) => {
                     let mut item = item.as_ref().clone();
                     super::upgrade_item(&mut item);
-                    let v = serde_json::to_vec(&item).map_err(|e| bad(n, e.to_string()))?;
+                    let v = super::codec::encode_item(&item).map_err(|e| bad(n, e))?;
                     for key in &item.keys {
                         let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
                         self.keys.insert(k, &item.id.0).map_err(|e| self.err(e))?;
@@ -258,11 +264,11 @@ fn read_records(input: impl BufRead) -> Result<Vec<(usize, Record)>, ImportError
             .map_err(|e| bad(n, format!("not a rafid export record: {e}")))?;
         match &record {
             Record::Store(s) => {
-                if s.schema_version != SCHEMA_VERSION && s.schema_version != 1 {
+                if !(1..=EXPORT_VERSION).contains(&s.schema_version) {
                     return Err(bad(
                         n,
                         format!(
-                            "exported with schema version {}, this rafid reads {SCHEMA_VERSION}",
+                            "exported with schema version {}, this rafid reads {EXPORT_VERSION}",
                             s.schema_version
                         ),
                     ));

@@ -44,7 +44,7 @@ impl Store {
                 problems.push(format!("items: malformed key {}", hex(&k)));
                 continue;
             };
-            let item: Item = match serde_json::from_slice(&v) {
+            let item: Item = match super::codec::decode_item(&v) {
                 Ok(i) => i,
                 Err(e) => {
                     problems.push(format!("item {id}: unreadable: {e}"));
@@ -244,11 +244,11 @@ mod tests {
             .unwrap();
         store.splits.insert([7u8; 32], &b"[]"[..]).unwrap();
         let (id, v) = store.items.iter().next().unwrap().unwrap();
-        let mut item: Item = serde_json::from_slice(&v).unwrap();
+        let mut item: Item = super::super::codec::decode_item(&v).unwrap();
         item.sources[0].copy.as_mut().unwrap().local_key = Some("4c00".into());
         store
             .items
-            .insert(id, serde_json::to_vec(&item).unwrap())
+            .insert(id, super::super::codec::encode_item(&item).unwrap())
             .unwrap();
         let problems = store.check().unwrap();
         let all = problems.join("\n");

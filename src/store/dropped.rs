@@ -196,7 +196,7 @@ impl Store {
                             self.corrupt("by_time", format!("entry for missing item {}", hex(id)))
                         );
                     };
-                    let item: Item = serde_json::from_slice(&v)
+                    let item: Item = super::codec::decode_item(&v)
                         .map_err(|e| self.corrupt("items", format!("{}: {e}", hex(id))))?;
                     if keep(&item) {
                         out.push(item);

@@ -205,13 +205,12 @@ pub(super) fn load(items: &TransactionalTree, id: ItemId) -> TxResult<Item> {
             "key index points at missing item {id}"
         )));
     };
-    serde_json::from_slice(&v)
+    super::codec::decode_item(&v)
         .map_err(|e| ConflictableTransactionError::Abort(format!("item {id}: {e}")))
 }
 
 pub(super) fn save(items: &TransactionalTree, item: &Item) -> TxResult<()> {
-    let v = serde_json::to_vec(item)
-        .map_err(|e| ConflictableTransactionError::Abort(format!("item {}: {e}", item.id)))?;
+    let v = super::codec::encode_item(item).map_err(ConflictableTransactionError::Abort)?;
     items.insert(&item.id.0, v)?;
     Ok(())
 }
@@ -464,7 +463,7 @@ impl StoryView for Tx<'_> {
         Ok(self
             .items
             .get(id.0)?
-            .and_then(|v| serde_json::from_slice(&v).ok()))
+            .and_then(|v| super::codec::decode_item(&v).ok()))
     }
 }
 
@@ -507,7 +506,7 @@ impl Tx<'_> {
             let Some(v) = self.items.get(t.id.0)? else {
                 continue; // pruned since
             };
-            let Ok(mut other) = serde_json::from_slice::<Item>(&v) else {
+            let Ok(mut other) = super::codec::decode_item(&v) else {
                 continue; // `store check` reports damaged items
             };
             let source = item.sources.first().and_then(|s| s.feed_title.clone());

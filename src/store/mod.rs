@@ -1,6 +1,7 @@
 //! The store: the only module that knows sled.
 //!
-//! Files: `open` (opening, the lock, the schema upgrade), `ingest` (the
+//! Files: `open` (opening, the lock, the schema upgrade), `codec` (how an
+//! item is packed into a value), `ingest` (the
 //! transaction that stores a fetched document), `query` (reads in time
 //! order); the other modules each keep one kind of record (see the table).
 //!
@@ -9,14 +10,14 @@
 //! - `rafid.pid` — JSON naming the process that holds the store, written
 //!   after sled's lock is taken, so a second process can say who holds it.
 //!
-//! Trees, keys and values (schema version 2):
+//! Trees, keys and values (schema version 3):
 //!
 //! | tree      | key                                          | value                         |
 //! |-----------|----------------------------------------------|-------------------------------|
-//! | `meta`    | `schema_version`                             | decimal ASCII, `2`            |
+//! | `meta`    | `schema_version`                             | decimal ASCII, `3`            |
 //! | `meta`    | `store_id`                                   | 16 random-ish bytes           |
 //! | `meta`    | `created`                                    | when the store was created (or first opened by a rafid that records it): RFC 3339 |
-//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON, each source with its outlet's copy |
+//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON, each source with its outlet's copy, LZ4-compressed (`codec`) |
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
 //! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
@@ -27,8 +28,11 @@
 //! | `splits`  | story's item id (16 bytes) + SHA-256 of the member's feed URL (16 bytes) | `split::Split` as JSON: a member taken out of the story, never merged into it again |
 //!
 //! Schema history: version 1 kept only the text an item shows; version 2
-//! keeps every member's own copy (`model::OutletCopy`) and adds `splits`.
-//! A version-1 store is upgraded when it is opened (see `upgrade_v1`).
+//! keeps every member's own copy (`model::OutletCopy`) and adds `splits`;
+//! version 3 compresses items (a third of the bytes, written and rewritten
+//! by sled). An older store is upgraded when it is opened (see
+//! `open::upgrade_items`); the export format is the same for versions 2
+//! and 3.
 //!
 //! The near-duplicate index (see `near`) has no tree: it lives in memory and
 //! is rebuilt from `by_time` and `items` when an ingest first needs it.
@@ -51,6 +55,7 @@ use crate::model::{FeedState, ItemId};
 
 mod backup;
 mod check;
+mod codec;
 mod dropped;
 pub mod explain;
 mod ingest;
@@ -73,7 +78,7 @@ pub use split::{Split, SplitError};
 use ingest::{Tx, TxResult, join, joining_copy, load, push_key, save};
 use open::upgrade_item;
 
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.

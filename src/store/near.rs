@@ -79,7 +79,7 @@ impl Store {
                 Err(e) => return Some(Err(self.err(e))),
             };
             // `store check` reports damaged items.
-            let item = serde_json::from_slice::<Item>(&v).ok()?;
+            let item = super::codec::decode_item(&v).ok()?;
             Some(Ok((id, item)))
         }))
     }

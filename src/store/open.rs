@@ -7,7 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, split};
+use super::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split};
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
 
@@ -120,20 +120,28 @@ impl Store {
                     .map_err(sled_err)?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
-            Some(v) if v.as_ref() == b"1" => {
+            Some(v) if v.as_ref() == b"1" || v.as_ref() == b"2" => {
+                let from = if v.as_ref() == b"1" { 1 } else { 2 };
                 let items = db.open_tree("items").map_err(sled_err)?;
-                upgrade_v1(&items).map_err(|detail| StoreError::Corrupt {
-                    path: db_path.clone(),
-                    tree: "items",
-                    detail,
-                })?;
+                let started = std::time::Instant::now();
+                let rewritten =
+                    upgrade_items(&items, from).map_err(|detail| StoreError::Corrupt {
+                        path: db_path.clone(),
+                        tree: "items",
+                        detail,
+                    })?;
                 // The version goes last: a crash before it runs the
                 // upgrade again, which skips the items already done.
                 db.flush().map_err(sled_err)?;
                 meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
                     .map_err(sled_err)?;
                 db.flush().map_err(sled_err)?;
-                tracing::info!(path = %db_path.display(), "store upgraded from schema version 1 to 2");
+                tracing::info!(
+                    path = %db_path.display(),
+                    items = rewritten,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "store upgraded from schema version {from} to {SCHEMA_VERSION}"
+                );
             }
             Some(v) => {
                 let found = String::from_utf8_lossy(&v).into_owned();
@@ -205,20 +213,37 @@ impl Store {
     }
 }
 
-/// Upgrades the items of a schema-1 store: each keeps its first source's
-/// copy, which is what it shows (the other members' text was not kept).
-/// Items already upgraded are left alone, so a pass cut short is simply
-/// run again.
-fn upgrade_v1(items: &sled::Tree) -> Result<(), String> {
+/// Upgrades the items of a store of schema version `from`, returning how
+/// many were rewritten. Version 1 kept only the text an item shows: each
+/// item gets its first source's copy, which is what it shows (the other
+/// members' text was not kept). Versions 1 and 2 stored items as plain
+/// JSON: each is stored compressed (`codec`). Items already upgraded are
+/// left alone, so a pass cut short is simply run again.
+fn upgrade_items(items: &sled::Tree, from: u32) -> Result<u64, String> {
+    let mut rewritten = 0u64;
     for kv in items.iter() {
         let (k, v) = kv.map_err(|e| e.to_string())?;
-        let mut item: Item = serde_json::from_slice(&v).map_err(|e| format!("{}: {e}", hex(&k)))?;
-        if upgrade_item(&mut item) {
-            let v = serde_json::to_vec(&item).map_err(|e| format!("{}: {e}", item.id))?;
-            items.insert(k, v).map_err(|e| e.to_string())?;
+        let json = codec::item_json(&v).map_err(|e| format!("{}: {e}", hex(&k)))?;
+        let new = if from == 1 {
+            let mut item: Item =
+                serde_json::from_slice(&json).map_err(|e| format!("{}: {e}", hex(&k)))?;
+            if !upgrade_item(&mut item) && codec::is_current(&v) {
+                continue;
+            }
+            codec::encode_item(&item)?
+        } else if codec::is_current(&v) {
+            continue;
+        } else {
+            // The JSON is kept byte for byte: only its packing changes.
+            codec::encode_json(&json)
+        };
+        items.insert(k, new).map_err(|e| e.to_string())?;
+        rewritten += 1;
+        if rewritten % 100_000 == 0 {
+            tracing::info!(items = rewritten, "upgrading the store's items");
         }
     }
-    Ok(())
+    Ok(rewritten)
 }
 
 /// Gives a schema-1 item its first source's copy; false when it has one.
@@ -301,6 +326,74 @@ mod tests {
         let text = describe_holder(dir.path());
         assert!(text.contains("rafid run"), "{text}");
         assert!(text.contains(&std::process::id().to_string()));
+    }
+
+    #[test]
+    fn a_store_of_schema_version_2_is_packed_in_place_and_exports_the_same() {
+        use crate::store::shown::tests::{ingest_near, story};
+        let dir = tempfile::tempdir().unwrap();
+        let export = |store: &Store| {
+            let mut out = Vec::new();
+            store.export(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let before = {
+            let store = Store::open(dir.path(), "test").unwrap();
+            let body = "وصلت إلى مطار عدن الدولي اليوم طائرة الإغاثة الرابعة محملة بالأدوية";
+            ingest_near(
+                &store,
+                "https://a.example/f",
+                &[
+                    story(
+                        "a1",
+                        "https://a.example/1",
+                        "وصول طائرة الإغاثة الرابعة إلى عدن",
+                        body,
+                        2,
+                    ),
+                    story(
+                        "a2",
+                        "https://a.example/2",
+                        "افتتاح مستشفى جديد في الرياض",
+                        "افتتح اليوم",
+                        1,
+                    ),
+                ],
+            );
+            ingest_near(
+                &store,
+                "https://b.example/f",
+                &[story(
+                    "b1",
+                    "https://b.example/1",
+                    "طائرة الإغاثة الرابعة تصل عدن",
+                    body,
+                    2,
+                )],
+            );
+            // As schema version 2 left them: plain JSON.
+            for kv in store.items.iter() {
+                let (k, v) = kv.unwrap();
+                assert!(codec::is_current(&v));
+                let item = codec::decode_item(&v).unwrap();
+                store
+                    .items
+                    .insert(k, serde_json::to_vec(&item).unwrap())
+                    .unwrap();
+            }
+            store.stamp_schema_version("2").unwrap();
+            store.flush().unwrap();
+            export(&store)
+        };
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(store.schema_version().unwrap().as_deref(), Some("3"));
+        assert_eq!(store.items.len(), 2);
+        for kv in store.items.iter() {
+            assert!(codec::is_current(&kv.unwrap().1));
+        }
+        assert_eq!(export(&store), before);
+        assert!(before.starts_with("{\"kind\":\"store\",\"schema_version\":2,"));
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
     }
 
     #[test]

@@ -111,7 +111,7 @@ impl Store {
             let Some(v) = self.items.get(id).map_err(|e| self.err(e))? else {
                 return Err(self.corrupt("by_time", format!("entry for missing item {}", hex(id))));
             };
-            let item: Item = serde_json::from_slice(&v)
+            let item: Item = super::codec::decode_item(&v)
                 .map_err(|e| self.corrupt("items", format!("{}: {e}", hex(id))))?;
             if keep(&item) {
                 out.push(item);
@@ -123,7 +123,7 @@ impl Store {
     pub fn item(&self, id: ItemId) -> Result<Option<Item>, StoreError> {
         match self.items.get(id.0).map_err(|e| self.err(e))? {
             None => Ok(None),
-            Some(v) => serde_json::from_slice(&v)
+            Some(v) => super::codec::decode_item(&v)
                 .map(Some)
                 .map_err(|e| self.corrupt("items", format!("{id}: {e}"))),
         }

@@ -142,7 +142,7 @@ impl Store {
         let r = trees.transaction(|(items, by_time, by_feed, seen, seen_by_feed)| {
             for (time_key, id) in batch {
                 let Some(v) = items.get(id.0)? else { continue };
-                let item: Item = serde_json::from_slice(&v)
+                let item: Item = super::codec::decode_item(&v)
                     .map_err(|e| ConflictableTransactionError::Abort(format!("item {id}: {e}")))?;
                 let record = Seen {
                     id: *id,

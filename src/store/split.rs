@@ -345,7 +345,7 @@ impl Store {
         let canon = crate::text::normalize::canonical_link(spec);
         for kv in self.items.iter() {
             let (_, v) = kv.map_err(|e| self.err(e))?;
-            let Ok(item) = serde_json::from_slice::<Item>(&v) else {
+            let Ok(item) = super::codec::decode_item(&v) else {
                 continue;
             };
             if item.link.as_deref() == Some(spec) || find_member(&item, spec).is_some() {
