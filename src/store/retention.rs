@@ -52,6 +52,10 @@ impl Store {
             .and_then(|a| chrono::Duration::from_std(a).ok())
             .map(|a| (now - a).timestamp_millis());
         let mut per_feed: HashMap<String, u64> = HashMap::new();
+        let capped = match policy.max_items_per_feed {
+            Some(max) => self.listed_by_feeds_over(max)?,
+            None => Default::default(),
+        };
         let mut victims: Vec<(Vec<u8>, ItemId)> = Vec::new();
         for (position, kv) in self.by_time.iter().rev().enumerate() {
             let (k, _) = kv.map_err(|e| self.err(e))?;
@@ -65,7 +69,7 @@ impl Store {
             };
             let mut prune = policy.max_items.is_some_and(|max| position as u64 >= max)
                 || cutoff.is_some_and(|c| ms < c);
-            if let Some(max) = policy.max_items_per_feed {
+            if let Some(max) = policy.max_items_per_feed.filter(|_| capped.contains(&id)) {
                 if let Some(item) = self.item(id)? {
                     let feed = item.sources.first().map(|s| s.feed_url.clone());
                     let n = per_feed.entry(feed.unwrap_or_default()).or_default();
@@ -81,6 +85,42 @@ impl Store {
             self.prune_batch(chunk, now)?;
         }
         Ok(victims.len())
+    }
+
+    /// The items listed by feeds that list more than `max` (`by_feed`, keys
+    /// only). An item counts against its first feed's cap, and that feed
+    /// lists it: an item outside this set belongs to a feed under its cap,
+    /// and need not be read. Without it, every retention run read every
+    /// stored item.
+    fn listed_by_feeds_over(
+        &self,
+        max: u64,
+    ) -> Result<std::collections::HashSet<ItemId>, StoreError> {
+        let mut over: Vec<[u8; 16]> = Vec::new();
+        let mut current: Option<([u8; 16], u64)> = None;
+        for kv in self.by_feed.iter().keys() {
+            let k = kv.map_err(|e| self.err(e))?;
+            let Some(digest) = k.get(..16).and_then(|d| <[u8; 16]>::try_from(d).ok()) else {
+                continue;
+            };
+            match &mut current {
+                Some((d, n)) if *d == digest => *n += 1,
+                _ => current = Some((digest, 1)),
+            }
+            if let Some((d, n)) = current {
+                if n == max + 1 {
+                    over.push(d);
+                }
+            }
+        }
+        let mut ids = std::collections::HashSet::new();
+        for digest in over {
+            for kv in self.by_feed.scan_prefix(digest).keys() {
+                let k = kv.map_err(|e| self.err(e))?;
+                ids.extend(k.get(24..40).and_then(as_id));
+            }
+        }
+        Ok(ids)
     }
 
     /// Keeps the newest `max` items `feed_url` lists and prunes the older
@@ -167,5 +207,64 @@ impl Store {
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
             Err(TransactionError::Storage(e)) => Err(self.err(e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::shown::tests::{put, story};
+
+    #[test]
+    fn each_item_counts_against_its_first_feed_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        let (a, b) = ("https://a.example/f", "https://b.example/f");
+        // b carries a story first; a carries it too, and three of its own.
+        let shared = story(
+            "b1",
+            "https://wire.example/1",
+            "وصول الطائرة",
+            "نص الخبر",
+            1,
+        );
+        put(&store, b, &shared);
+        put(
+            &store,
+            a,
+            &story(
+                "a-shared",
+                "https://wire.example/1",
+                "وصول الطائرة",
+                "نص الخبر",
+                1,
+            ),
+        );
+        for (n, hours) in [(1, 5), (2, 4), (3, 3)] {
+            let e = story(
+                &format!("a{n}"),
+                &format!("https://a.example/{n}"),
+                &format!("خبر رقم {n}"),
+                &format!("نص مختلف رقم {n}"),
+                hours,
+            );
+            put(&store, a, &e);
+        }
+        assert_eq!(store.item_count(), 4);
+        let policy = Retention {
+            max_items_per_feed: Some(2),
+            ..Retention::default()
+        };
+        // a lists four, but the shared story counts against b: of a's own
+        // three, the oldest goes.
+        assert_eq!(store.prune(&policy, Utc::now()).unwrap(), 1);
+        let left: Vec<String> = store
+            .newest(10, |_| true)
+            .unwrap()
+            .iter()
+            .filter_map(|i| i.sources[0].guid.clone())
+            .collect();
+        assert_eq!(left, vec!["b1", "a3", "a2"]);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
     }
 }
