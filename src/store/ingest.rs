@@ -746,6 +746,32 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn a_reopened_store_knows_the_keys_written_before_and_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = ("https://a.example/f", "https://b.example/f");
+        let first = entry("1", "https://s.example/1", "خبر أول", "<p>نص أول</p>");
+        {
+            let store = Store::open(dir.path(), "test").unwrap();
+            assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
+            store.flush().unwrap();
+        }
+        let store = Store::open(dir.path(), "test").unwrap();
+        // Written before: the same item, and its link from another feed.
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).unchanged, 1);
+        let mut via_b = first.clone();
+        via_b.guid = Some("b-1".into());
+        assert_eq!(ingest(&store, b, &[via_b]).merged, 1);
+        // Written since.
+        let second = entry("2", "https://s.example/2", "خبر ثان", "<p>نص ثان</p>");
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&second)).new, 1);
+        assert_eq!(
+            ingest(&store, a, std::slice::from_ref(&second)).unchanged,
+            1
+        );
+        assert_eq!(store.newest(10, |_| true).unwrap().len(), 2);
+    }
+
+    #[test]
     fn same_link_from_two_feeds_is_merged_with_both_sources() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "test").unwrap();
