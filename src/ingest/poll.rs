@@ -34,6 +34,9 @@ pub struct Poller {
     pub schedule: Arc<crate::ingest::schedule::Schedule>,
     /// Where this poller counts its polls; shared with whoever shows them.
     pub counters: Arc<Counters>,
+    /// Held while a connect failure is counted or taken back; see
+    /// `connect_failed`.
+    books: Arc<std::sync::Mutex<()>>,
 }
 
 impl Poller {
@@ -44,6 +47,7 @@ impl Poller {
             cpu: Arc::new(Semaphore::new(cores)),
             schedule: Arc::default(),
             counters: Arc::default(),
+            books: Arc::default(),
             config,
             store,
             fetcher,
@@ -124,35 +128,24 @@ impl Poller {
                 return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
             }
         };
-        let network_down = match &fetched {
+        let fetched = match fetched {
             Err(e @ crate::ingest::fetch::FetchError::Connect { .. }) => {
-                let host = url.host_str().unwrap_or_default();
-                let verdict =
-                    self.schedule
-                        .unreachable(&key, host, &e.to_string(), self.hosts(), Utc::now());
-                match verdict {
-                    crate::ingest::schedule::Unreachable::Feed => false,
-                    crate::ingest::schedule::Unreachable::Network { uncount } => {
-                        for other in uncount.iter().filter(|k| **k != key) {
-                            self.uncount_failure(other);
-                        }
-                        true
-                    }
-                }
+                state.last_poll = Some(Utc::now());
+                let report = self.connect_failed(&key, &url, shown, state, e);
+                log_report(&report);
+                return report;
             }
-            // Any answer from a server, even an error status, shows the
-            // network works.
-            Ok(_) | Err(_) => {
-                if !matches!(
-                    fetched,
-                    Err(crate::ingest::fetch::FetchError::Timeout { .. }
-                        | crate::ingest::fetch::FetchError::Request { .. })
-                ) {
-                    self.schedule.answered();
-                }
-                false
-            }
+            other => other,
         };
+        // Any answer from a server, even an error status, shows the network
+        // works.
+        if !matches!(
+            fetched,
+            Err(crate::ingest::fetch::FetchError::Timeout { .. }
+                | crate::ingest::fetch::FetchError::Request { .. })
+        ) {
+            self.schedule.answered();
+        }
         // The poll counts from when the answer came: time spent waiting for
         // a free slot to the host does not shorten the wait to the next one.
         let now = Utc::now();
@@ -229,42 +222,80 @@ impl Poller {
                     }
                 }
             }
-            Err(e) => {
-                state.last_status = e.status();
-                if e.status() == Some(410) {
-                    state.gone = true;
-                    warn!("410 Gone: the feed is not polled any more");
-                }
-                // An outage seen by another feed since this one failed
-                // covers this failure too.
-                let network_down = network_down
-                    || (matches!(e, crate::ingest::fetch::FetchError::Connect { .. })
-                        && self.schedule.outage_retry(&key).is_some());
-                if network_down {
-                    // Not this feed's fault: no backoff of its own.
-                    state.last_error = Some(format!(
-                        "{e} (no network: every feed fails to connect; not counted as this feed's failure)"
-                    ));
-                } else {
-                    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-                    state.last_error = Some(e.to_string());
-                }
-                if let Some(t) = e.retry_after() {
-                    state.retry_after = Some(t);
-                    state.retry_afters += 1;
-                }
-                self.save_state(&key, &mut state, &shown);
-                Report {
-                    feed: shown,
-                    status: e.status(),
-                    outcome: Outcome::Failed(
-                        state.last_error.clone().unwrap_or_else(|| e.to_string()),
-                    ),
-                }
-            }
+            Err(e) => self.failed(&key, shown, state, e, false),
         };
         log_report(&report);
         report
+    }
+
+    /// A connect failure. Registering it with the schedule and saving the
+    /// feed's state happen under one lock: a feed whose failure shows an
+    /// outage takes back the failures counted before it, and must find them
+    /// saved, not about to be.
+    fn connect_failed(
+        &self,
+        key: &str,
+        url: &url::Url,
+        shown: String,
+        state: FeedState,
+        e: crate::ingest::fetch::FetchError,
+    ) -> Report {
+        let _books = self.books.lock().unwrap_or_else(|p| p.into_inner());
+        let host = url.host_str().unwrap_or_default();
+        let verdict =
+            self.schedule
+                .unreachable(key, host, &e.to_string(), self.hosts(), Utc::now());
+        let network_down = match verdict {
+            crate::ingest::schedule::Unreachable::Feed => false,
+            crate::ingest::schedule::Unreachable::Network { uncount } => {
+                for other in uncount.iter().filter(|k| k.as_str() != key) {
+                    self.uncount_failure(other);
+                }
+                true
+            }
+        };
+        self.failed(key, shown, state, e, network_down)
+    }
+
+    /// A poll that got no document: the error goes into the feed's state,
+    /// counted as the feed's failure unless the network is down.
+    fn failed(
+        &self,
+        key: &str,
+        shown: String,
+        mut state: FeedState,
+        e: crate::ingest::fetch::FetchError,
+        network_down: bool,
+    ) -> Report {
+        state.last_status = e.status();
+        if e.status() == Some(410) {
+            state.gone = true;
+            warn!("410 Gone: the feed is not polled any more");
+        }
+        // An outage seen by another feed since this one failed
+        // covers this failure too.
+        let network_down = network_down
+            || (matches!(e, crate::ingest::fetch::FetchError::Connect { .. })
+                && self.schedule.outage_retry(key).is_some());
+        if network_down {
+            // Not this feed's fault: no backoff of its own.
+            state.last_error = Some(format!(
+                "{e} (no network: every feed fails to connect; not counted as this feed's failure)"
+            ));
+        } else {
+            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+            state.last_error = Some(e.to_string());
+        }
+        if let Some(t) = e.retry_after() {
+            state.retry_after = Some(t);
+            state.retry_afters += 1;
+        }
+        self.save_state(key, &mut state, &shown);
+        Report {
+            feed: shown,
+            status: e.status(),
+            outcome: Outcome::Failed(state.last_error.clone().unwrap_or_else(|| e.to_string())),
+        }
     }
 
     /// Distinct hosts among the enabled feeds.
