@@ -81,10 +81,11 @@ impl Store {
         let state_json =
             serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
+        let probes = self.probes(near, &source.feed_url, entries, keys, now)?;
         let (mut stats, folds, created) = self.in_ingest_tx(near, |tx| {
             let mut stats = IngestStats::default();
-            for (entry, k) in entries.iter().zip(keys) {
-                tx.ingest_one(source, entry, k, now, &mut stats)?;
+            for ((entry, k), probe) in entries.iter().zip(keys).zip(&probes) {
+                tx.ingest_one(source, entry, k, probe.as_ref(), now, &mut stats)?;
             }
             for id in &forget {
                 tx.forget_for_feed(*id, &source.feed_url)?;
@@ -166,6 +167,31 @@ impl Store {
             Err(TransactionError::Abort(detail)) => Err(self.corrupt("items", detail)),
             Err(TransactionError::Storage(e)) => Err(self.err(e)),
         }
+    }
+
+    /// The near-duplicate probes of the entries that look new (their own
+    /// key is unknown), read before the ingest transaction: sled runs one
+    /// transaction at a time, so what is read inside it holds up every
+    /// other feed's ingest. An entry found new only inside the transaction
+    /// (another feed stored it meanwhile, or it lost its key) has its probe
+    /// read there.
+    fn probes<'a>(
+        &self,
+        near: Option<&'a NearDup>,
+        feed_url: &'a str,
+        entries: &[Entry],
+        keys: &[ItemKeys],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<Probe<'a>>>, StoreError> {
+        let Some(near) = near else {
+            return Ok(entries.iter().map(|_| None).collect());
+        };
+        let mut out = Vec::with_capacity(entries.len());
+        for (entry, k) in entries.iter().zip(keys) {
+            let known = self.keys.contains_key(k.local.0).map_err(|e| self.err(e))?;
+            out.push((!known).then(|| Probe::new(near, feed_url, entry, now)));
+        }
+        Ok(out)
     }
 
     /// Pruned items recorded as listed by `feed_url` whose keys are not in
@@ -258,6 +284,7 @@ impl Tx<'_> {
         feed: &Source,
         entry: &Entry,
         k: &ItemKeys,
+        probe: Option<&Probe<'_>>,
         now: DateTime<Utc>,
         stats: &mut IngestStats,
     ) -> TxResult<()> {
@@ -327,13 +354,19 @@ impl Tx<'_> {
             }
             Decision::Pruned(id) => self.listed_again(id, &source.feed_url, k, stats)?,
             Decision::New => {
-                let probe = self.near.map(|n| Probe::new(n, &feed.feed_url, entry, now));
-                if let Some(p) = &probe {
+                let read_here;
+                let probe = match (probe, self.near) {
+                    (Some(p), _) => Some(p),
+                    (None, Some(n)) => {
+                        read_here = Probe::new(n, &feed.feed_url, entry, now);
+                        Some(&read_here)
+                    }
+                    (None, None) => None,
+                };
+                if let Some(p) = probe {
                     if let Some((id, score, folds)) = self.near_match(p)? {
                         self.merge_near(id, source, entry, k, score, now)?;
-                        if let Some(p) = probe {
-                            self.near_join(p, id);
-                        }
+                        self.near_join(p, id);
                         self.folds
                             .borrow_mut()
                             .extend(folds.into_iter().map(|other| (other, id, score)));

@@ -152,12 +152,12 @@ impl super::Tx<'_> {
     }
 
     /// Remembers a newly stored item in the index.
-    pub(super) fn near_insert(&self, probe: Probe<'_>, id: ItemId) {
+    pub(super) fn near_insert(&self, probe: &Probe<'_>, id: ItemId) {
         locked(self.near_state).insert(probe, id);
     }
 
     /// Remembers the copy of a member that joined story `id`.
-    pub(super) fn near_join(&self, probe: Probe<'_>, id: ItemId) {
+    pub(super) fn near_join(&self, probe: &Probe<'_>, id: ItemId) {
         locked(self.near_state).join(probe, id);
     }
 

@@ -10,6 +10,18 @@ use super::words::{Corpus, light_stem};
 use super::{MAX_CANDIDATES, MAX_MEMBER_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
 
+/// The distinct words of a document the corpus statistics count (stems
+/// of three letters or more), hashed.
+pub fn word_hashes(doc: &Doc) -> Vec<u64> {
+    let mut seen: HashSet64 = HashSet64::default();
+    for w in doc.title.iter().chain(&doc.body) {
+        if w.chars().count() >= 3 {
+            seen.insert(hash_of(light_stem(w)));
+        }
+    }
+    seen.into_iter().collect()
+}
+
 /// One indexed copy: a member of a story, under the story's id.
 #[derive(Debug, Clone)]
 pub(super) struct Entry {
@@ -97,14 +109,13 @@ impl Corpus for Index {
 impl Index {
     /// Counts the words of a document into the corpus statistics.
     pub fn count_words(&mut self, doc: &Doc) {
-        let mut seen: HashSet64 = HashSet64::default();
-        for w in doc.title.iter().chain(&doc.body) {
-            if w.chars().count() >= 3 {
-                seen.insert(hash_of(light_stem(w)));
-            }
-        }
-        for h in seen {
-            *self.words.entry(h).or_insert(0) += 1;
+        self.count_word_hashes(&word_hashes(doc));
+    }
+
+    /// `count_words`, for words already hashed (`word_hashes`).
+    pub fn count_word_hashes(&mut self, words: &[u64]) {
+        for h in words {
+            *self.words.entry(*h).or_insert(0) += 1;
         }
         self.docs = self.docs.saturating_add(1);
     }
@@ -128,7 +139,19 @@ impl Index {
     /// Adds (or replaces) one member's copy of a story: `member` is the
     /// member's `member_key`.
     pub fn insert_member(&mut self, id: ItemId, member: u64, date: DateTime<Utc>, doc: &Doc) {
-        let anchors = doc.anchors();
+        self.insert_anchors(id, member, date, doc.indexed_tokens(), doc.anchors());
+    }
+
+    /// `insert_member`, for a document whose anchors (`Doc::anchors`) and
+    /// length (`Doc::indexed_tokens`) were read already.
+    pub fn insert_anchors(
+        &mut self,
+        id: ItemId,
+        member: u64,
+        date: DateTime<Utc>,
+        tokens: u32,
+        anchors: Vec<u64>,
+    ) {
         let head = self.slots.get(&id).copied();
         // The member again (a retried transaction, an edit): its slot is
         // reused in place, keeping the list as it is.
@@ -182,7 +205,7 @@ impl Index {
                 member,
                 next,
                 date: date.timestamp(),
-                tokens: doc.indexed_tokens(),
+                tokens,
                 anchors: anchors.into_boxed_slice(),
             });
         }

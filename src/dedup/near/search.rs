@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::decision::TOO_LITTLE;
+use super::index::word_hashes;
 use super::{Doc, Facts, Index, Reader, may_be_repost, member_key, same_story_in};
 use crate::dedup::decide::StoryView;
 use crate::model::{Entry, Item, ItemId, OutletCopy};
@@ -173,6 +174,11 @@ pub struct Probe<'a> {
     feed: &'a str,
     doc: Doc,
     probe: Vec<u64>,
+    /// What the index keeps of the entry once stored (`Doc::anchors`), and
+    /// the words it counts (`word_hashes`): read with the rest of the probe,
+    /// before the store's transaction, which holds every other ingest up.
+    anchors: Vec<u64>,
+    words: Vec<u64>,
     date: DateTime<Utc>,
 }
 
@@ -189,9 +195,25 @@ impl<'a> Probe<'a> {
             near,
             feed,
             probe: doc.probe(),
+            anchors: doc.anchors(),
+            words: word_hashes(&doc),
             doc,
             date: own_date(entry.published, entry.updated, now),
         }
+    }
+}
+
+impl Probe<'_> {
+    /// Indexes the entry as story `id`'s member from its feed.
+    fn index_into(&self, ix: &mut Index, id: ItemId) {
+        let tokens = self.doc.indexed_tokens();
+        ix.insert_anchors(
+            id,
+            member_key(self.feed),
+            self.date,
+            tokens,
+            self.anchors.clone(),
+        );
     }
 }
 
@@ -403,7 +425,7 @@ impl NearState {
     }
 
     /// Remembers a newly stored item in the index.
-    pub fn insert(&mut self, probe: Probe<'_>, id: ItemId) {
+    pub fn insert(&mut self, probe: &Probe<'_>, id: ItemId) {
         let window = probe.near.window;
         let prune = {
             self.inserts += 1;
@@ -413,8 +435,8 @@ impl NearState {
             self.inserts = 0;
         }
         if let Some(ix) = self.index.as_mut() {
-            ix.count_words(&probe.doc);
-            ix.insert_member(id, member_key(probe.feed), probe.date, &probe.doc);
+            ix.count_word_hashes(&probe.words);
+            probe.index_into(ix, id);
             if prune {
                 ix.prune_outside(window.num_seconds());
             }
@@ -431,9 +453,9 @@ impl NearState {
 
     /// Remembers the copy of a member that joined story `id`: later copies
     /// that repeat its wording find the story through it.
-    pub fn join(&mut self, probe: Probe<'_>, id: ItemId) {
+    pub fn join(&mut self, probe: &Probe<'_>, id: ItemId) {
         if let Some(ix) = self.index.as_mut() {
-            ix.insert_member(id, member_key(probe.feed), probe.date, &probe.doc);
+            probe.index_into(ix, id);
         }
     }
 }
