@@ -69,8 +69,12 @@ fn vocabulary() -> Vec<String> {
 
 fn doc(rng: &mut Rng, vocab: &[String]) -> Doc {
     Doc {
-        title: (0..TITLE).map(|_| vocab[rng.word()].clone()).collect(),
-        body: (0..BODY).map(|_| vocab[rng.word()].clone()).collect(),
+        title: (0..TITLE)
+            .map(|_| vocab[rng.word()].as_str().into())
+            .collect(),
+        body: (0..BODY)
+            .map(|_| vocab[rng.word()].as_str().into())
+            .collect(),
     }
 }
 
@@ -85,7 +89,9 @@ fn reedit(d: &Doc, rng: &mut Rng, vocab: &[String]) -> Doc {
         .map(|(_, w)| w.clone())
         .collect();
     Doc {
-        title: (0..TITLE).map(|_| vocab[rng.word()].clone()).collect(),
+        title: (0..TITLE)
+            .map(|_| vocab[rng.word()].as_str().into())
+            .collect(),
         body,
     }
 }
@@ -217,9 +223,9 @@ fn main() {
         // the headline and a tonnage, as relief stories do, so the copy is
         // checked against each member's facts.
         let with_facts = |mut d: Doc| {
-            d.title.extend(["في", "عدن"].map(String::from));
+            d.title.extend(["في", "عدن"].map(Into::into));
             d.body
-                .extend(["وبلغت", "الشحنة", "11", "طنا"].map(String::from));
+                .extend(["وبلغت", "الشحنة", "11", "طنا"].map(Into::into));
             d
         };
         let others: Vec<Vec<Doc>> = built

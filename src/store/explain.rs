@@ -111,7 +111,11 @@ pub fn longest_common_run(a: &[String], b: &[String]) -> std::ops::Range<usize> 
 }
 
 fn words(doc: &Doc) -> Vec<String> {
-    doc.title.iter().chain(&doc.body).cloned().collect()
+    doc.title
+        .iter()
+        .chain(&doc.body)
+        .map(|w| w.to_string())
+        .collect()
 }
 
 fn doc_of(reader: &Reader, c: &OutletCopy) -> Doc {

@@ -3,7 +3,7 @@
 //! (see `vetoes`), and whether a second copy from one outlet is a re-post.
 
 use super::align::changes;
-use super::doc::{Doc, HashSet64, hash_of, is_content_word, mix, shingles, shingles_hashed};
+use super::doc::{Doc, HashSet64, Token, hash_of, is_content_word, mix, shingles, shingles_hashed};
 use super::lexicon::LEXICON;
 use super::vetoes::{
     Places, another_story_besides, compared_figure, conflict, different_figures, places_differ,
@@ -51,11 +51,11 @@ pub fn same_story_in<'d>(a: &'d Doc, b: &'d Doc, threshold: f64, corpus: &dyn Co
             .collect()
     };
     let seq = |d: &'d Doc| -> Vec<&'d str> {
-        let title = d.title.iter().map(String::as_str);
+        let title = d.title.iter().map(Token::as_str);
         if headline {
             title.collect()
         } else {
-            let body = d.body.iter().map(String::as_str);
+            let body = d.body.iter().map(Token::as_str);
             title.chain([TITLE_END]).chain(body).collect()
         }
     };
@@ -166,11 +166,11 @@ pub(super) const TOO_LITTLE: &str = "too little text in common";
 /// ("النفط ينخفض" / "انخفاض أسعار النفط"), so a word counts when the other
 /// has it with another clitic, a typo, or another form of the same stem.
 /// A headline of a word or two names no story.
-pub(super) fn headline_resemblance(a: &[String], b: &[String]) -> f64 {
-    fn words(t: &[String]) -> Vec<&str> {
+pub(super) fn headline_resemblance(a: &[Token], b: &[Token]) -> f64 {
+    fn words(t: &[Token]) -> Vec<&str> {
         let mut v: Vec<&str> = t
             .iter()
-            .map(String::as_str)
+            .map(Token::as_str)
             .filter(|w| is_content_word(w))
             .collect();
         v.sort_unstable();
@@ -228,7 +228,7 @@ pub fn may_be_repost(a: &Doc, b: &Doc) -> bool {
 /// Whether one headline gives a figure (in digits) the other does not.
 pub(super) fn lone_headline_figure(a: &Doc, b: &Doc) -> bool {
     let figures =
-        |t: &[String]| -> Vec<Vec<f64>> { t.iter().filter_map(|w| facts::value(w)).collect() };
+        |t: &[Token]| -> Vec<Vec<f64>> { t.iter().filter_map(|w| facts::value(w)).collect() };
     let (fa, fb) = (figures(&a.title), figures(&b.title));
     let lone =
         |p: &[Vec<f64>], q: &[Vec<f64>]| p.iter().any(|v| !q.iter().any(|w| facts::agree(v, w)));
@@ -246,8 +246,8 @@ pub(super) const REPOST_STORY_TOKENS: usize = 80;
 /// مسابقة"), never by a word put in another's place: a listing's model or a
 /// series' part number is such a replacement.
 pub(super) fn headline_only_extended(a: &Doc, b: &Doc) -> bool {
-    let ta: Vec<&str> = a.title.iter().map(String::as_str).collect();
-    let tb: Vec<&str> = b.title.iter().map(String::as_str).collect();
+    let ta: Vec<&str> = a.title.iter().map(Token::as_str).collect();
+    let tb: Vec<&str> = b.title.iter().map(Token::as_str).collect();
     // A letter or a digit numbering a part matches only itself (or, for a
     // number, the same number in words).
     let matches = |w: &str, v: &str| {

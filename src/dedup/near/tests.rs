@@ -2,6 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::align::changes;
 use super::decision::headlines_agree;
+use super::doc::Token;
 use super::words::{light_stem, same_word};
 use super::*;
 use crate::model::ItemId;
@@ -180,8 +181,9 @@ fn words_compare_through_clitics_and_typos() {
 #[test]
 fn one_anchor_in_common_is_followed_only_to_a_much_longer_copy() {
     // Distinct words, so every shingle is one of a kind.
-    let body =
-        |n: usize, tag: &str| -> Vec<String> { (0..n).map(|i| format!("{tag}{i}")).collect() };
+    let body = |n: usize, tag: &str| -> Vec<Token> {
+        (0..n).map(|i| format!("{tag}{i}").into()).collect()
+    };
     let stored = Doc {
         title: vec![],
         body: body(200, "w"),
