@@ -258,7 +258,9 @@ impl Poller {
     }
 
     /// A poll that got no document: the error goes into the feed's state,
-    /// counted as the feed's failure unless the network is down.
+    /// counted as the feed's failure unless the network is down (which
+    /// `connect_failed` tells, under the lock that keeps an outage found by
+    /// another feed meanwhile from slipping past).
     fn failed(
         &self,
         key: &str,
@@ -272,11 +274,6 @@ impl Poller {
             state.gone = true;
             warn!("410 Gone: the feed is not polled any more");
         }
-        // An outage seen by another feed since this one failed
-        // covers this failure too.
-        let network_down = network_down
-            || (matches!(e, crate::ingest::fetch::FetchError::Connect { .. })
-                && self.schedule.outage_retry(key).is_some());
         if network_down {
             // Not this feed's fault: no backoff of its own.
             state.last_error = Some(format!(

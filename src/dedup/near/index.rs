@@ -12,7 +12,7 @@ use crate::model::ItemId;
 
 /// The distinct words of a document the corpus statistics count (stems
 /// of three letters or more), hashed.
-pub fn word_hashes(doc: &Doc) -> Vec<u64> {
+pub(super) fn word_hashes(doc: &Doc) -> Vec<u64> {
     let mut seen: HashSet64 = HashSet64::default();
     for w in doc.title.iter().chain(&doc.body) {
         if w.chars().count() >= 3 {
@@ -139,7 +139,7 @@ impl Index {
     /// Adds (or replaces) one member's copy of a story: `member` is the
     /// member's `member_key`.
     pub fn insert_member(&mut self, id: ItemId, member: u64, date: DateTime<Utc>, doc: &Doc) {
-        self.insert_anchors(id, member, date, doc.indexed_tokens(), doc.anchors());
+        self.insert_anchors(id, member, date, doc.indexed_tokens(), &doc.anchors());
     }
 
     /// `insert_member`, for a document whose anchors (`Doc::anchors`) and
@@ -150,7 +150,7 @@ impl Index {
         member: u64,
         date: DateTime<Utc>,
         tokens: u32,
-        anchors: Vec<u64>,
+        anchors: &[u64],
     ) {
         let head = self.slots.get(&id).copied();
         // The member again (a retried transaction, an edit): its slot is
@@ -187,7 +187,7 @@ impl Index {
                 (slot, head.unwrap_or(NO_SLOT))
             }
         };
-        for a in &anchors {
+        for a in anchors {
             // The slot is in no posting (new, or just unposted), and
             // `Doc::anchors` has no repeats: no posting gets it twice.
             if let Some(p) = self.multi.get_mut(a) {
@@ -206,7 +206,7 @@ impl Index {
                 next,
                 date: date.timestamp(),
                 tokens,
-                anchors: anchors.into_boxed_slice(),
+                anchors: anchors.into(),
             });
         }
     }

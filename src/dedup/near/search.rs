@@ -207,13 +207,7 @@ impl Probe<'_> {
     /// Indexes the entry as story `id`'s member from its feed.
     fn index_into(&self, ix: &mut Index, id: ItemId) {
         let tokens = self.doc.indexed_tokens();
-        ix.insert_anchors(
-            id,
-            member_key(self.feed),
-            self.date,
-            tokens,
-            self.anchors.clone(),
-        );
+        ix.insert_anchors(id, member_key(self.feed), self.date, tokens, &self.anchors);
     }
 }
 
