@@ -119,7 +119,7 @@ pub struct Enclosure {
 }
 
 /// One feed that carried an item, and what that feed called it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Source {
     /// The feed's URL as configured: the key of its `FeedState`.
     pub feed_url: String,

@@ -142,7 +142,7 @@ async fn an_adopted_move_to_another_origin_drops_the_credentials() {
     let (_live_tx, live) = tokio::sync::watch::channel(config.clone());
     let state = rafid::server::AppState {
         config: live,
-        store: store.clone(),
+        store: rafid::server::StoreSlot::ready(store.clone()),
         outputs: Arc::new(rafid::publish::Outputs::default()),
         schedule: Arc::default(),
         counters: Arc::default(),

@@ -80,7 +80,7 @@ async fn secrets_in_feed_urls_are_never_shown() {
     let (_live_tx, live) = tokio::sync::watch::channel(config.clone());
     let state = rafid::server::AppState {
         config: live,
-        store: store.clone(),
+        store: rafid::server::StoreSlot::ready(store.clone()),
         outputs: Arc::new(rafid::publish::Outputs::default()),
         schedule: Arc::default(),
         counters: poller.counters.clone(),

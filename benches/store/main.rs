@@ -31,6 +31,8 @@
 //! - `RAFID_BENCH_BIG=N` builds a store of N items instead of 1M;
 //! - `RAFID_BENCH_DIR=PATH` puts the temporary stores under PATH (default: the
 //!   system temp dir; the 1M store needs some GB).
+//! - `RAFID_BENCH_KEEP=1` keeps the big store (its path is printed), for
+//!   `benches/restart.sh` to start a daemon on.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -477,6 +479,14 @@ fn bench_render(c: &mut Criterion) {
             })
         });
         drop(store);
+        if n == big.unwrap_or(0) && std::env::var_os("RAFID_BENCH_KEEP").is_some() {
+            let kept = dir.keep();
+            note(format!(
+                "store of {name} items kept in {} (the state directory: `[storage] path`)",
+                kept.display()
+            ));
+            continue;
+        }
         let t = Instant::now();
         drop(dir);
         eprintln!(

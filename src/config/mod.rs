@@ -70,6 +70,10 @@ pub type Live = tokio::sync::watch::Receiver<std::sync::Arc<Config>>;
 pub struct Config {
     /// The file this config was read from.
     pub path: PathBuf,
+    /// A digest of the text this config was read from. The outputs the
+    /// daemon saved under one text are served at its next start only if
+    /// the text is the same (`publish::saved`).
+    pub text_digest: [u8; 16],
     pub server: ServerConfig,
     pub storage: StorageConfig,
     pub poll: PollConfig,

@@ -44,6 +44,10 @@ use crate::store::Store;
 /// How long tasks get to finish after a stop signal.
 const GRACE: Duration = Duration::from_secs(5);
 
+/// How often, at most, the publisher saves the outputs for the next start
+/// (they are saved at every clean stop too).
+const SAVE_EVERY: Duration = Duration::from_secs(60);
+
 /// How long the publisher waits after a change for more changes, so a
 /// burst of polls renders once.
 const PUBLISH_DEBOUNCE: Duration = Duration::from_millis(250);
@@ -60,6 +64,8 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Client(#[from] crate::ingest::fetch::ClientError),
+    #[error("the store could not be opened: {0}")]
+    Opening(String),
     #[error("cannot flush the store in {dir} at stop; the last changes may be lost: {source}")]
     Flush {
         dir: std::path::PathBuf,
@@ -81,31 +87,99 @@ struct Seams {
     flush_fails: bool,
 }
 
+impl Seams {
+    // Outside tests `outputs` is the only field.
+    #[cfg_attr(not(test), allow(clippy::needless_update))]
+    fn with_outputs(outputs: Arc<Outputs>) -> Seams {
+        Seams {
+            outputs,
+            ..Seams::default()
+        }
+    }
+}
+
 /// Runs the daemon until a stop signal.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     // Signal handlers first: a SIGTERM that arrives while the store opens
     // must stop the daemon cleanly, not kill it.
     let signals = Signals::install();
     let config = Arc::new(config);
-    let store = crate::store::open_store(&config, "rafid run")?;
-    let listener = TcpListener::bind(config.server.listen)
-        .await
-        .map_err(|source| DaemonError::Bind {
-            addr: config.server.listen,
-            config: config.path.display().to_string(),
-            source,
-        })?;
+    // The outputs the last run saved are read before the store opens, which
+    // removes them, and served while it opens.
+    let outputs = Arc::new(Outputs::default());
+    restore_saved(&config, &outputs);
+    let opening = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || crate::store::open_store(&config, "rafid run"))
+    };
+    let listener = match TcpListener::bind(config.server.listen).await {
+        Ok(l) => l,
+        Err(source) => {
+            // A second daemon on this store usually holds the port too:
+            // the store's lock then says more (who holds it).
+            if let Ok(Err(e)) = opening.await {
+                return Err(e.into());
+            }
+            return Err(DaemonError::Bind {
+                addr: config.server.listen,
+                config: config.path.display().to_string(),
+                source,
+            });
+        }
+    };
     let token = CancellationToken::new();
-    let local = listener.local_addr().ok();
-    serve(config, store, listener, token.clone(), async move {
-        info!(
-            listen = %local.map(|a| a.to_string()).unwrap_or_default(),
-            "serving"
-        );
-        signals.recv().await;
-        info!("stop signal received");
-    })
+    let seams = Seams::with_outputs(outputs);
+    serve_with(
+        config,
+        Opening::Pending(opening),
+        listener,
+        token.clone(),
+        async move {
+            signals.recv().await;
+            info!("stop signal received");
+        },
+        seams,
+    )
     .await
+}
+
+/// Puts the outputs the last run saved into `outputs`, if they were
+/// rendered under this very config text. A file that cannot be used is
+/// logged and left: the daemon then renders from the store as usual.
+fn restore_saved(config: &Config, outputs: &Outputs) {
+    let dir = &config.storage.path;
+    match crate::publish::saved::load(dir, &config.text_digest) {
+        Ok(Some(saved)) => {
+            info!(
+                outputs = saved.len(),
+                "serving the outputs saved at the last stop while the store opens"
+            );
+            outputs.replace_all(saved);
+        }
+        Ok(None) => {}
+        Err(e) => warn!(error = %e, "the saved outputs are not used"),
+    }
+}
+
+/// Saves the outputs held for the next start (`publish::saved`).
+async fn save_outputs(dir: std::path::PathBuf, digest: [u8; 16], outputs: Arc<Outputs>) {
+    if outputs.is_empty() {
+        return;
+    }
+    match tokio::task::spawn_blocking(move || crate::publish::saved::save(&dir, &digest, &outputs))
+        .await
+    {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => warn!(error = %e, "the next start will not serve before its store opens"),
+        Err(e) => warn!(error = %e, "saving the outputs failed"),
+    }
+}
+
+/// The store `serve_with` is given: open already, or opening on a
+/// blocking thread while the server answers from the saved outputs.
+enum Opening {
+    Open(Store),
+    Pending(tokio::task::JoinHandle<Result<Store, crate::store::StoreError>>),
 }
 
 /// The daemon with its parts passed in, so tests can drive it: it stops when
@@ -117,12 +191,20 @@ pub async fn serve(
     token: CancellationToken,
     stop: impl std::future::Future<Output = ()>,
 ) -> Result<(), DaemonError> {
-    serve_with(config, store, listener, token, stop, Seams::default()).await
+    serve_with(
+        config,
+        Opening::Open(store),
+        listener,
+        token,
+        stop,
+        Seams::default(),
+    )
+    .await
 }
 
 async fn serve_with(
     config: Arc<Config>,
-    store: Store,
+    store: Opening,
     listener: TcpListener,
     token: CancellationToken,
     stop: impl std::future::Future<Output = ()>,
@@ -139,9 +221,59 @@ async fn serve_with(
     let (reloads, live) = watch::channel(config.clone());
     // One set of poll counters, written by the poller, shown by /metrics.
     let counters = Arc::new(crate::ingest::counters::Counters::default());
-    let poller =
+    let schedule = Arc::new(crate::ingest::schedule::Schedule::default());
+    // The server starts first: while the store opens it serves what the
+    // last run saved, and asks for the rest to be asked again.
+    let slot = server::StoreSlot::default();
+    let state = AppState {
+        config: live.clone(),
+        store: slot.clone(),
+        outputs: outputs.clone(),
+        schedule: schedule.clone(),
+        counters: counters.clone(),
+    };
+    tasks.spawn(server::run(listener, state, token.clone()));
+    tokio::pin!(stop);
+    let store = match store {
+        Opening::Open(store) => store,
+        Opening::Pending(mut opening) => {
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Status("opening the store")]);
+            info!(listen = %bound, "opening the store; answering from the saved outputs meanwhile");
+            let opened = tokio::select! {
+                r = &mut opening => Some(r),
+                _ = &mut stop => None,
+                _ = token.cancelled() => None,
+            };
+            let result = match opened {
+                Some(Ok(Ok(store))) => Ok(store),
+                Some(Ok(Err(e))) => Err(Some(DaemonError::Store(e))),
+                Some(Err(e)) => Err(Some(DaemonError::Opening(e.to_string()))),
+                None => {
+                    // Stopped while opening: the open runs to its end, and
+                    // the store is closed before the daemon returns. It was
+                    // not changed, so what was served is saved again.
+                    if let Ok(Ok(store)) = opening.await {
+                        let digest = live.borrow().text_digest;
+                        save_outputs(store.dir().to_path_buf(), digest, outputs.clone()).await;
+                    }
+                    Err(None)
+                }
+            };
+            match result {
+                Ok(store) => store,
+                Err(failure) => {
+                    token.cancel();
+                    tasks.close();
+                    let _ = tokio::time::timeout(GRACE, tasks.wait()).await;
+                    return failure.map_or(Ok(()), Err);
+                }
+            }
+        }
+    };
+    slot.set(store.clone());
+    let mut poller =
         Poller::new(config.clone(), store.clone(), fetcher).counting_into(counters.clone());
-    let schedule = poller.schedule.clone();
+    poller.schedule = schedule;
     let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
         poller,
@@ -162,14 +294,6 @@ async fn serve_with(
         outputs.clone(),
         token.clone(),
     ));
-    let state = AppState {
-        config: live.clone(),
-        store: store.clone(),
-        outputs,
-        schedule,
-        counters,
-    };
-    tasks.spawn(server::run(listener, state, token.clone()));
     tasks.spawn(retention(
         store.clone(),
         live.clone(),
@@ -181,7 +305,7 @@ async fn serve_with(
         token.clone(),
         changed.clone(),
     ));
-    match crate::daemon::control::Server::bind(store.dir(), bound) {
+    match crate::daemon::control::Server::bind(store.dir(), bound.clone()) {
         Ok(control) => {
             tasks.spawn(control.run(
                 live.clone(),
@@ -205,9 +329,12 @@ async fn serve_with(
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&status_line(&config, &store)),
     ]);
+    // Said once everything runs: the store is open, the control socket
+    // bound (scripts wait for this line).
+    info!(listen = %bound, "serving");
 
     tokio::select! {
-        _ = stop => {}
+        _ = &mut stop => {}
         _ = token.cancelled() => {}
     }
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
@@ -223,6 +350,9 @@ async fn serve_with(
             count
         }
     };
+    // What the server showed last, for the next start to show at once.
+    let digest = live.borrow().text_digest;
+    save_outputs(store.dir().to_path_buf(), digest, outputs.clone()).await;
     if let Err(source) = final_flush(&store, &seams).await {
         error!(error = %source, "final flush failed");
         return Err(DaemonError::Flush {
@@ -272,13 +402,20 @@ async fn publisher(
         }
     };
     // The outputs as the store holds them at start. The server is up
-    // already: until this is done, requests render what they ask for.
+    // already: until this is done, requests render what they ask for (or
+    // get what the last run saved).
+    let mut last_saved: Option<std::time::Instant> = None;
     {
-        let (s, c, o) = (store.clone(), config.borrow().clone(), outputs.clone());
+        let cfg = config.borrow().clone();
+        let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
         tokio::select! {
             _ = token.cancelled() => return,
             r = tokio::task::spawn_blocking(move || o.refresh(&s, &c)) => match r {
-                Ok(Ok(())) => {}
+                Ok(Ok(())) => {
+                    last_saved = Some(std::time::Instant::now());
+                    let dir = store.dir().to_path_buf();
+                    save_outputs(dir, cfg.text_digest, outputs.clone()).await;
+                }
                 Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed at start"),
                 Err(e) => warn!(error = %e, "render task failed"),
             },
@@ -308,6 +445,13 @@ async fn publisher(
         let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
             Ok(Ok(())) => {
+                // Saved now and then, not on every render: a daemon that is
+                // killed, not stopped, still starts with recent outputs.
+                if last_saved.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
+                    last_saved = Some(std::time::Instant::now());
+                    let dir = store.dir().to_path_buf();
+                    save_outputs(dir, cfg.text_digest, outputs.clone()).await;
+                }
                 let status = status_line(&cfg, &store);
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
                 let now = etag(&outputs);
@@ -454,7 +598,7 @@ mod tests {
         };
         let daemon = tokio::spawn(serve_with(
             Arc::new(config),
-            store,
+            Opening::Open(store),
             listener,
             token.clone(),
             std::future::pending(),
@@ -479,6 +623,153 @@ mod tests {
         daemon.await.unwrap().unwrap();
     }
 
+    /// GETs `path` from `addr`: status, Retry-After, ETag and body.
+    async fn get(addr: std::net::SocketAddr, path: &str) -> (u16, String, String, String) {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        s.write_all(req.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        let text = String::from_utf8_lossy(&out).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head[9..12].parse().unwrap();
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        (
+            status,
+            header("retry-after"),
+            header("etag"),
+            body.to_string(),
+        )
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_serves_the_saved_feed_before_the_store_opens() {
+        use crate::dedup::keys::keys_for;
+        use crate::model::{Entry, FeedState, Source};
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let text = format!(
+            "[storage]\npath = {data:?}\n[[feed]]\nurl = \"https://a.example/f\"\ntags = [\"news\"]\n"
+        );
+        let config = Arc::new(crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap());
+        let entries = vec![Entry {
+            guid: Some("g1".into()),
+            link: Some("https://a.example/1".into()),
+            title: Some("وزارة الصحة تفتتح مستشفى جديدا في جدة".into()),
+            ..Entry::default()
+        }];
+        let source = Source {
+            feed_url: "https://a.example/f".into(),
+            ..Source::default()
+        };
+        {
+            let store = Store::open(&config.storage.path, "test").unwrap();
+            let keys = keys_for(&source.feed_url, None, &entries);
+            let now = chrono::Utc::now();
+            store
+                .ingest(&source, &entries, &keys, &FeedState::default(), now)
+                .unwrap();
+        }
+
+        // A first run renders, serves and, at its stop, saves.
+        let store = Store::open(&config.storage.path, "test").unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = CancellationToken::new();
+        let daemon = tokio::spawn(serve(
+            config.clone(),
+            store,
+            listener,
+            token.clone(),
+            std::future::pending(),
+        ));
+        let mut first = get(addr, "/feed.atom").await;
+        for _ in 0..200 {
+            if first.3.contains("مستشفى") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            first = get(addr, "/feed.atom").await;
+        }
+        assert_eq!(first.0, 200);
+        assert!(first.3.contains("مستشفى"), "{}", first.3);
+        token.cancel();
+        daemon.await.unwrap().unwrap();
+        let saved = crate::publish::saved::path_in(&data);
+        assert!(saved.exists(), "the stop saves the outputs");
+
+        // The second run's store is slow to open: until it is, the feed
+        // comes from the saved file, byte for byte; what needs the store
+        // is asked again later.
+        let outputs = Arc::new(Outputs::default());
+        restore_saved(&config, &outputs);
+        let (release, wait) = tokio::sync::oneshot::channel::<()>();
+        let path = config.storage.path.clone();
+        let opening = tokio::task::spawn_blocking(move || {
+            let _ = wait.blocking_recv();
+            Store::open(&path, "test")
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let token = CancellationToken::new();
+        let seams = Seams {
+            outputs,
+            ..Seams::default()
+        };
+        let daemon = tokio::spawn(serve_with(
+            config.clone(),
+            Opening::Pending(opening),
+            listener,
+            token.clone(),
+            std::future::pending(),
+            seams,
+        ));
+        let early = get(addr, "/feed.atom").await;
+        assert_eq!((early.0, &early.2, &early.3), (200, &first.2, &first.3));
+        for path in ["/tags/news.atom", "/status", "/opml", "/feed.atom?before=x"] {
+            let (status, retry, _, _) = get(addr, path).await;
+            if path.contains("before") {
+                assert_eq!(status, 400, "{path}");
+                continue;
+            }
+            assert_eq!((status, retry.as_str()), (503, "2"), "{path}");
+        }
+        assert_eq!(get(addr, "/healthz").await.0, 200);
+        release.send(()).unwrap();
+        let mut tag = get(addr, "/tags/news.atom").await;
+        for _ in 0..200 {
+            if tag.0 == 200 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            tag = get(addr, "/tags/news.atom").await;
+        }
+        assert_eq!(tag.0, 200);
+        assert!(tag.3.contains("مستشفى"));
+        token.cancel();
+        daemon.await.unwrap().unwrap();
+
+        // Another config text: the saved outputs are not its own.
+        let changed = format!("{text}title = \"another\"\n");
+        let other = crate::config::parse(&dir.path().join("rafid.toml"), &changed).unwrap();
+        let outputs = Outputs::default();
+        restore_saved(&other, &outputs);
+        assert!(outputs.is_empty());
+        restore_saved(&config, &outputs);
+        assert!(!outputs.is_empty());
+
+        // Whoever opens the store removes them: it may change what they show.
+        drop(Store::open(&config.storage.path, "test").unwrap());
+        assert!(!saved.exists());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_final_flush_fails_the_daemon() {
         let dir = tempfile::tempdir().unwrap();
@@ -496,7 +787,7 @@ mod tests {
             GRACE * 2,
             serve_with(
                 Arc::new(config),
-                store,
+                Opening::Open(store),
                 listener,
                 token,
                 std::future::pending(),

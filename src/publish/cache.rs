@@ -113,6 +113,21 @@ impl Outputs {
         r
     }
 
+    /// The first page of every scope and format held, for saving them.
+    pub fn first_pages(&self) -> Vec<((Scope, Format), Arc<Rendered>)> {
+        let cache = self.cache.read().unwrap_or_else(|p| p.into_inner());
+        cache.iter().map(|(k, r)| (k.clone(), r.clone())).collect()
+    }
+
+    /// Whether nothing is held: no render has finished and nothing saved
+    /// was restored.
+    pub fn is_empty(&self) -> bool {
+        self.cache
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
     /// Forgets every rendered output (they are rendered again on request).
     pub fn clear(&self) {
         self.cache

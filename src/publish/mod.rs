@@ -26,6 +26,7 @@ mod opml;
 mod query;
 mod rss;
 mod sanitize;
+pub mod saved;
 mod scope;
 mod view;
 pub mod websub;

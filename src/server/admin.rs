@@ -65,7 +65,9 @@ pub fn authorized(s: &AppState, headers: &HeaderMap) -> bool {
 
 /// `GET /status`: each feed's health, and the network outage if any.
 async fn status(State(s): State<AppState>) -> Response {
-    let store = s.store.clone();
+    let Some(store) = s.store.get() else {
+        return crate::server::opening();
+    };
     let config = s.config.borrow().clone();
     let states = tokio::task::spawn_blocking(move || store.feed_states()).await;
     let states = match states {
@@ -124,7 +126,9 @@ async fn status(State(s): State<AppState>) -> Response {
 /// store's size.
 async fn metrics(State(s): State<AppState>) -> Response {
     let config = s.config.borrow().clone();
-    let store = s.store.clone();
+    let Some(store) = s.store.get() else {
+        return crate::server::opening();
+    };
     let gathered = tokio::task::spawn_blocking(move || {
         let states = store.feed_states()?;
         let bytes = store.size_on_disk()?;
@@ -170,7 +174,9 @@ mod tests {
         let (_keep, live) = tokio::sync::watch::channel(cfg.clone());
         let state = AppState {
             config: live,
-            store: crate::store::Store::open(&cfg.storage.path, "test").unwrap(),
+            store: crate::server::StoreSlot::ready(
+                crate::store::Store::open(&cfg.storage.path, "test").unwrap(),
+            ),
             outputs: Arc::default(),
             schedule: Arc::default(),
             counters: Arc::default(),

@@ -9,7 +9,7 @@ pub mod guard;
 pub mod metrics;
 pub mod state;
 
-pub use state::AppState;
+pub use state::{AppState, StoreSlot};
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -184,8 +184,19 @@ async fn serve(
         }
         format!("<{hub}>; rel=\"hub\", <{this}>; rel=\"self\"")
     });
+    let Some(store) = s.store.get() else {
+        // The store is still opening: what the last run saved, if it holds
+        // this page, else a request to come back.
+        let saved = match before {
+            None => s.outputs.get(&scope, format),
+            Some(_) => None,
+        };
+        return match saved {
+            Some(r) => respond(&r, headers, link.as_deref(), public),
+            None => opening(),
+        };
+    };
     let render = || async {
-        let store = s.store.clone();
         let config = s.config.borrow().clone();
         let sc = scope.clone();
         let outputs = s.outputs.clone();
@@ -339,6 +350,16 @@ fn respond(r: &Rendered, headers: &HeaderMap, link: Option<&str>, public: bool) 
     (StatusCode::OK, h, body).into_response()
 }
 
+/// The answer to a request that needs the store while it opens.
+pub(crate) fn opening() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::RETRY_AFTER, "2")],
+        "the store is opening; try again in a moment\n",
+    )
+        .into_response()
+}
+
 fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
@@ -358,7 +379,9 @@ async fn opml(
     }
     let configured =
         config.server.admin_token.is_some() && crate::server::admin::authorized(&s, &headers);
-    let store = s.store.clone();
+    let Some(store) = s.store.get() else {
+        return opening();
+    };
     let own = tokio::task::spawn_blocking(move || crate::publish::own_titles(&store))
         .await
         .unwrap_or_default();

@@ -80,6 +80,11 @@ use open::upgrade_item;
 
 pub const SCHEMA_VERSION: u32 = 3;
 
+/// The file in the state directory where the daemon keeps the outputs it
+/// last rendered, to serve them at its next start while the store opens
+/// (`publish::saved`). Opening the store removes it.
+pub const SAVED_OUTPUTS: &str = "outputs.saved";
+
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
 pub use crate::config::DEFAULT_CACHE_BYTES;

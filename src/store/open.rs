@@ -7,7 +7,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DEFAULT_CACHE_BYTES, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split};
+use super::{
+    DEFAULT_CACHE_BYTES, SAVED_OUTPUTS, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split,
+};
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
 
@@ -208,6 +210,18 @@ impl Store {
         // Best effort: the file only improves a message for others.
         if let Ok(json) = serde_json::to_vec(&holder) {
             let _ = std::fs::write(dir.join("rafid.pid"), json);
+        }
+        // Whoever opens the store may change it, after which the outputs
+        // the daemon saved no longer show it. The daemon reads them before
+        // it opens the store, and saves them again once it has rendered.
+        match std::fs::remove_file(dir.join(SAVED_OUTPUTS)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                path = %dir.join(SAVED_OUTPUTS).display(),
+                error = %e,
+                "cannot remove the saved outputs; the daemon may serve them at its next start"
+            ),
         }
         Ok(store)
     }
