@@ -235,4 +235,11 @@ impl Hasher for Prehashed {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+
+    /// A 32-bit key (the index's) is spread over the 64 bits: the hash
+    /// table reads its low bits for the bucket and its top seven to tell
+    /// keys apart, which a key taken as is would leave all zero.
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
 }

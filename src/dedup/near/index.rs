@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::doc::{Doc, HashSet64, Prehashed, hash_of};
+use super::doc::{Doc, HashSet64, Prehashed, hash_of, mix};
 use super::words::{Corpus, light_stem};
 use super::{MAX_CANDIDATES, MAX_MEMBER_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
@@ -34,7 +34,7 @@ pub(super) struct Entry {
     pub(super) date: i64,
     /// Body tokens of the copy (`Doc::indexed_tokens`): 0 for a headline.
     pub(super) tokens: u32,
-    pub(super) anchors: Box<[u64]>,
+    pub(super) anchors: Box<[Key]>,
 }
 
 /// The end of a story's list of members.
@@ -45,7 +45,26 @@ pub fn member_key(feed_url: &str) -> u64 {
     hash_of(feed_url)
 }
 
-pub(super) type PrehashedMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<Prehashed>>;
+/// An anchor or a word as the index keeps it: 32 bits of its 64-bit hash.
+///
+/// Half the width halves the memory of the postings and of each copy's
+/// anchors, which grow with the window. Two anchors that fall on one key
+/// make at worst a candidate that shares nothing: every candidate is read
+/// and compared in full before anything is decided, and a single shared
+/// anchor is passed over for most (`ranked`). With a million copies of a
+/// few dozen anchors each, about one probe anchor in a hundred lands on
+/// such a key. For the word counts, two words on one key count as one: a
+/// rare word is then counted as common as the two together, which makes it
+/// weigh less, never more.
+pub(super) type Key = u32;
+
+/// The key of a 64-bit anchor or word hash: the top half, mixed first so
+/// that it does not depend on how the hash was formed.
+pub(super) fn key(h: u64) -> Key {
+    (mix(h) >> 32) as Key
+}
+
+pub(super) type PrehashedMap<V> = HashMap<Key, V, std::hash::BuildHasherDefault<Prehashed>>;
 
 /// The in-memory index of recent items' anchors.
 ///
@@ -90,7 +109,7 @@ pub(super) const UNCOMMON_SHARE: u64 = 100;
 
 impl Index {
     fn doc_freq(&self, word: &str) -> u32 {
-        self.words.get(&hash_of(word)).copied().unwrap_or(0)
+        self.words.get(&key(hash_of(word))).copied().unwrap_or(0)
     }
 }
 
@@ -114,8 +133,11 @@ impl Index {
 
     /// `count_words`, for words already hashed (`word_hashes`).
     pub fn count_word_hashes(&mut self, words: &[u64]) {
-        for h in words {
-            *self.words.entry(*h).or_insert(0) += 1;
+        let mut keys: Vec<Key> = words.iter().map(|h| key(*h)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for k in keys {
+            *self.words.entry(k).or_insert(0) += 1;
         }
         self.docs = self.docs.saturating_add(1);
     }
@@ -187,9 +209,12 @@ impl Index {
                 (slot, head.unwrap_or(NO_SLOT))
             }
         };
-        for a in anchors {
-            // The slot is in no posting (new, or just unposted), and
-            // `Doc::anchors` has no repeats: no posting gets it twice.
+        let mut keys: Vec<Key> = anchors.iter().map(|a| key(*a)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for a in &keys {
+            // The slot is in no posting (new, or just unposted), and the
+            // keys have no repeats: no posting gets it twice.
             if let Some(p) = self.multi.get_mut(a) {
                 p.push(slot);
             } else if let Some(first) = self.single.remove(a) {
@@ -206,7 +231,7 @@ impl Index {
                 next,
                 date: date.timestamp(),
                 tokens,
-                anchors: anchors.into(),
+                anchors: keys.into(),
             });
         }
     }
@@ -345,10 +370,10 @@ impl Index {
         window_secs: i64,
     ) -> Vec<(ItemId, u64)> {
         let mut hits: Vec<u32> = Vec::new();
-        for a in probe {
-            if let Some(s) = self.single.get(a) {
+        for a in probe.iter().map(|a| key(*a)) {
+            if let Some(s) = self.single.get(&a) {
                 hits.push(*s);
-            } else if let Some(p) = self.multi.get(a) {
+            } else if let Some(p) = self.multi.get(&a) {
                 if p.len() <= MAX_POSTINGS {
                     hits.extend_from_slice(p);
                 }
@@ -391,15 +416,15 @@ impl Index {
         fn table<K, V>(cap: usize) -> usize {
             cap * (std::mem::size_of::<(K, V)>() + 1)
         }
-        let single = table::<u64, u32>(self.single.capacity());
-        let multi = table::<u64, Vec<u32>>(self.multi.capacity())
+        let single = table::<Key, u32>(self.single.capacity());
+        let multi = table::<Key, Vec<u32>>(self.multi.capacity())
             + self.multi.values().map(|p| p.capacity() * 4).sum::<usize>();
         let entries = self.entries.capacity() * std::mem::size_of::<Option<Entry>>()
             + self
                 .entries
                 .iter()
                 .flatten()
-                .map(|e| e.anchors.len() * 8)
+                .map(|e| e.anchors.len() * std::mem::size_of::<Key>())
                 .sum::<usize>();
         let slots = table::<ItemId, u32>(self.slots.capacity()) + self.free.capacity() * 4;
         single + multi + entries + slots
