@@ -8,12 +8,18 @@
 #              keeps and names
 #   RUNS       starts to time (default 3)
 # env:   RAFID=path  the binary (default target/release/rafid)
+#        WINDOW=400d  sets `[dedup] window` (default: rafid's, 72 h); the
+#                     bench store's items span a year, so a window that
+#                     long puts every item in the near-duplicate index
 #
 # Each start is `rafid run` on STATE_DIR with a config of no feeds, timed
 # from the exec to:
 #   - the first 200 for /feed.atom;
 #   - the first 200 for /status, which needs the store: the store is open;
-#   - the log line "serving" (everything runs).
+#   - the log line "serving" (everything runs);
+#   - the near-duplicate index ready (read back from the copy the last stop
+#     saved, or rebuilt from the window's items): the first ingest waits
+#     for it.
 # The daemon is stopped with SIGTERM after /feed.atom has been fetched once
 # the store is open. The first start finds no saved outputs (they are
 # removed before it) and renders from the store; the later ones serve what
@@ -46,9 +52,12 @@ base_url = "http://127.0.0.1:$PORT/"
 [storage]
 path = "$STATE"
 EOF
+if [ -n "${WINDOW:-}" ]; then
+    printf '[dedup]\nwindow = "%s"\n' "$WINDOW" >> "$WORK/rafid.toml"
+fi
 
 now_ms() { date +%s%3N; }
-rm -f "$STATE/outputs.saved"
+rm -f "$STATE/outputs.saved" "$STATE/near.index"
 prev=""
 fail=0
 for run in $(seq 1 "$RUNS"); do
@@ -76,6 +85,17 @@ for run in $(seq 1 "$RUNS"); do
     fi
     # "serving" is logged once everything runs, right after the store opens.
     for _ in $(seq 1 500); do grep -q ' serving ' "$log" && break; sleep 0.02; done
+    # The index is made ready in the background once the store is open.
+    near="" line=""
+    for _ in $(seq 1 30000); do
+        line=$(grep -m1 'near-duplicate index \(built\|read\)' "$log" || true)
+        if [ -n "$line" ]; then near=$(($(now_ms) - t0)); break; fi
+        kill -0 "$PID" 2> /dev/null || break
+        sleep 0.01
+    done
+    how=$(printf '%s' "$line" | grep -o 'read from the copy\|built from the stored items' || echo '?')
+    took=$(printf '%s' "$line" | grep -o 'took_ms=[0-9]*' | cut -d= -f2)
+    fps=$(printf '%s' "$line" | grep -o 'fingerprints=[0-9]*' | cut -d= -f2)
     same="-"
     if [ -n "$prev" ]; then
         if cmp -s "$prev" "$WORK/first.atom"; then same="yes"; else same="NO"; fail=1; fi
@@ -90,5 +110,7 @@ for run in $(seq 1 "$RUNS"); do
     saved=$([ -f "$STATE/outputs.saved" ] && echo yes || echo no)
     printf 'start %d: /feed.atom 200 after %5d ms; store open (/status 200) after %5d ms; first body = last run'"'"'s: %s; outputs saved at stop: %s\n' \
         "$run" "$feed" "$status" "$same" "$saved"
+    printf '         near-duplicate index of %s fingerprints %s in %s ms, ready %s ms after the start\n' \
+        "${fps:-?}" "$how" "${took:-?}" "${near:-?}"
 done
 exit "$fail"

@@ -36,12 +36,14 @@
 //! Foundations every stage uses: [`model`] (items, entries, feed state) and
 //! [`text`] (HTML read as text and text escaped for HTML, one way for every
 //! stage, so rules and dedup read what the page shows; and `normalize`, the
-//! canonical links and folded text that matching compares).
+//! canonical links and folded text that matching compares), and [`fields`]
+//! (reading back the binary files kept beside the store).
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod dedup;
+pub mod fields;
 pub mod ingest;
 pub mod model;
 pub mod publish;

@@ -177,8 +177,15 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
+    let near = config.dedup.near_duplicates.then(|| config.near_dup());
     summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
+        // Every poll has ended: the next run can start from this index.
+        if let Some(near) = near {
+            if let Err(e) = s.save_near_index(&near) {
+                tracing::warn!(error = %e, "the near-duplicate index is not saved");
+            }
+        }
         s.flush()?;
         Ok::<_, StoreError>(pruned)
     })

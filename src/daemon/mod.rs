@@ -178,7 +178,7 @@ async fn save_outputs(dir: std::path::PathBuf, digest: [u8; 16], outputs: Arc<Ou
 /// The store `serve_with` is given: open already, or opening on a
 /// blocking thread while the server answers from the saved outputs.
 enum Opening {
-    Open(Store),
+    Open(Box<Store>),
     Pending(tokio::task::JoinHandle<Result<Store, crate::store::StoreError>>),
 }
 
@@ -193,7 +193,7 @@ pub async fn serve(
 ) -> Result<(), DaemonError> {
     serve_with(
         config,
-        Opening::Open(store),
+        Opening::Open(Box::new(store)),
         listener,
         token,
         stop,
@@ -235,7 +235,7 @@ async fn serve_with(
     tasks.spawn(server::run(listener, state, token.clone()));
     tokio::pin!(stop);
     let store = match store {
-        Opening::Open(store) => store,
+        Opening::Open(store) => *store,
         Opening::Pending(mut opening) => {
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status("opening the store")]);
             info!(listen = %bound, "opening the store; answering from the saved outputs meanwhile");
@@ -294,6 +294,13 @@ async fn serve_with(
         outputs.clone(),
         token.clone(),
     ));
+    if config.dedup.near_duplicates {
+        tasks.spawn(prepare_near_index(
+            store.clone(),
+            config.near_dup(),
+            token.clone(),
+        ));
+    }
     tasks.spawn(retention(
         store.clone(),
         live.clone(),
@@ -351,8 +358,23 @@ async fn serve_with(
         }
     };
     // What the server showed last, for the next start to show at once.
-    let digest = live.borrow().text_digest;
-    save_outputs(store.dir().to_path_buf(), digest, outputs.clone()).await;
+    let in_force = live.borrow().clone();
+    save_outputs(
+        store.dir().to_path_buf(),
+        in_force.text_digest,
+        outputs.clone(),
+    )
+    .await;
+    // The near index too, unless a task that may still store is running:
+    // the saved copy must agree with the items.
+    if stuck == 0 && in_force.dedup.near_duplicates {
+        let (s, near) = (store.clone(), in_force.near_dup());
+        match tokio::task::spawn_blocking(move || s.save_near_index(&near)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => warn!(error = %e, "the near-duplicate index is not saved"),
+            Err(e) => warn!(error = %e, "saving the near-duplicate index failed"),
+        }
+    }
     if let Err(source) = final_flush(&store, &seams).await {
         error!(error = %source, "final flush failed");
         return Err(DaemonError::Flush {
@@ -486,6 +508,33 @@ async fn forget_outputs_on_reload(
     }
 }
 
+/// Makes the near-duplicate index ready (read back, or rebuilt from the
+/// window's items) as soon as the store is open, rather than in the first
+/// ingest that needs it; that ingest then waits for what remains, if any.
+async fn prepare_near_index(
+    store: Store,
+    near: crate::dedup::near::NearDup,
+    token: CancellationToken,
+) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let mut job = tokio::task::spawn_blocking(move || store.prepare_near_index(&near, &flag));
+    let done = tokio::select! {
+        r = &mut job => r,
+        _ = token.cancelled() => {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            job.await
+        }
+    };
+    match done {
+        Ok(Ok(_)) | Ok(Err(crate::store::StoreError::Stopped)) => {}
+        Ok(Err(e)) => {
+            warn!(error = %e, "cannot build the near-duplicate index; the first ingest tries again")
+        }
+        Err(e) => warn!(error = %e, "near-duplicate index task failed"),
+    }
+}
+
 /// How often retention runs while the daemon does.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
@@ -598,7 +647,7 @@ mod tests {
         };
         let daemon = tokio::spawn(serve_with(
             Arc::new(config),
-            Opening::Open(store),
+            Opening::Open(Box::new(store)),
             listener,
             token.clone(),
             std::future::pending(),
@@ -787,7 +836,7 @@ mod tests {
             GRACE * 2,
             serve_with(
                 Arc::new(config),
-                Opening::Open(store),
+                Opening::Open(Box::new(store)),
                 listener,
                 token,
                 std::future::pending(),

@@ -9,10 +9,10 @@
 //! a command that changed the store while the daemon was stopped leaves no
 //! stale copy behind.
 //!
-//! The format is a few length-prefixed fields written here by hand: the
+//! The format is a few fields written by hand ([`crate::fields`]): the
 //! bodies are bytes already compressed, which a text format would have to
-//! escape, and no binary serializer is among the dependencies. A SHA-256 of
-//! the contents closes the file; a file that does not check out is ignored.
+//! escape. A SHA-256 of the contents closes the file; a file that does not
+//! check out is ignored.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -24,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 use super::cache::{Outputs, Rendered};
 use super::scope::{Format, Scope};
+use crate::fields::{Fields, put_bytes};
 use crate::store::SAVED_OUTPUTS;
 
 /// The first bytes of the file, with its format's version.
@@ -73,7 +74,7 @@ pub fn save(dir: &Path, digest: &[u8; 16], outputs: &Outputs) -> Result<usize, S
     );
     buf.extend_from_slice(MAGIC);
     buf.extend_from_slice(digest);
-    put_u32(&mut buf, held.len() as u32);
+    buf.extend_from_slice(&(held.len() as u32).to_le_bytes());
     for ((scope, format), r) in &held {
         let (kind, name) = match scope {
             Scope::All => (0u8, ""),
@@ -83,7 +84,7 @@ pub fn save(dir: &Path, digest: &[u8; 16], outputs: &Outputs) -> Result<usize, S
         buf.push(kind);
         put_bytes(&mut buf, name.as_bytes());
         buf.push(format_code(*format));
-        buf.extend_from_slice(&r.last_modified.timestamp_millis().to_be_bytes());
+        buf.extend_from_slice(&r.last_modified.timestamp_millis().to_le_bytes());
         put_bytes(&mut buf, r.etag.as_bytes());
         put_bytes(&mut buf, &r.body);
         put_bytes(&mut buf, &r.gzip);
@@ -123,7 +124,7 @@ pub fn load(dir: &Path, digest: &[u8; 16]) -> Result<Option<Saved>, SavedError> 
     if Sha256::digest(contents).as_slice() != sum {
         return Err(damaged("its checksum does not match"));
     }
-    let mut r = Reader(&contents[MAGIC.len()..]);
+    let mut r = Fields(&contents[MAGIC.len()..]);
     if r.take(16).ok_or_else(|| damaged("truncated"))? != digest {
         return Ok(None);
     }
@@ -132,11 +133,11 @@ pub fn load(dir: &Path, digest: &[u8; 16]) -> Result<Option<Saved>, SavedError> 
 
 /// The entries after the header; `None` if the file ends early or holds
 /// what no version wrote.
-fn parse(r: &mut Reader<'_>) -> Option<Saved> {
-    let n = r.u32()?;
+fn parse(r: &mut Fields<'_>) -> Option<Saved> {
+    let n = u32::from_le_bytes(r.array()?);
     let mut out = HashMap::new();
     for _ in 0..n {
-        let kind = r.byte()?;
+        let [kind] = r.array()?;
         let name = String::from_utf8(r.bytes()?.to_vec()).ok()?;
         let scope = match kind {
             0 => Scope::All,
@@ -144,8 +145,9 @@ fn parse(r: &mut Reader<'_>) -> Option<Saved> {
             2 => Scope::River(name),
             _ => return None,
         };
-        let format = format_of(r.byte()?)?;
-        let millis = i64::from_be_bytes(r.take(8)?.try_into().ok()?);
+        let [code] = r.array()?;
+        let format = format_of(code)?;
+        let millis = i64::from_le_bytes(r.array()?);
         let last_modified = DateTime::from_timestamp_millis(millis)?;
         let etag = String::from_utf8(r.bytes()?.to_vec()).ok()?;
         let body = Bytes::copy_from_slice(r.bytes()?);
@@ -163,7 +165,7 @@ fn parse(r: &mut Reader<'_>) -> Option<Saved> {
             },
         );
     }
-    r.0.is_empty().then_some(out)
+    r.is_empty().then_some(out)
 }
 
 fn format_code(f: Format) -> u8 {
@@ -177,42 +179,6 @@ fn format_code(f: Format) -> u8 {
 
 fn format_of(code: u8) -> Option<Format> {
     Format::ALL.into_iter().find(|f| format_code(*f) == code)
-}
-
-fn put_u32(buf: &mut Vec<u8>, n: u32) {
-    buf.extend_from_slice(&n.to_be_bytes());
-}
-
-fn put_bytes(buf: &mut Vec<u8>, b: &[u8]) {
-    buf.extend_from_slice(&(b.len() as u64).to_be_bytes());
-    buf.extend_from_slice(b);
-}
-
-/// Reads the fields `put_*` wrote, front to back.
-struct Reader<'a>(&'a [u8]);
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(head)
-    }
-
-    fn byte(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
-    }
-
-    fn bytes(&mut self) -> Option<&'a [u8]> {
-        let n = u64::from_be_bytes(self.take(8)?.try_into().ok()?);
-        self.take(usize::try_from(n).ok()?)
-    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,7 @@ mod xling;
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
 pub use ingest::IngestStats;
+pub use near::NearIndexFrom;
 pub use open::open_store;
 pub use retention::Retention;
 pub use shown::{Priorities, Why, choose as choose_shown, links_home, same_site};
@@ -84,6 +85,10 @@ pub const SCHEMA_VERSION: u32 = 3;
 /// last rendered, to serve them at its next start while the store opens
 /// (`publish::saved`). Opening the store removes it.
 pub const SAVED_OUTPUTS: &str = "outputs.saved";
+
+/// The file in the state directory where a daemon stopped cleanly keeps its
+/// near-duplicate index for its next start (`near`).
+pub const SAVED_NEAR_INDEX: &str = "near.index";
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
@@ -105,6 +110,14 @@ pub enum StoreError {
         "the store at {path} is in use by {holder}; stop that process first (or ask the running daemon)"
     )]
     Locked { path: PathBuf, holder: String },
+    /// A long pass over the store given up because the process stops.
+    #[error("stopped before the end")]
+    Stopped,
+    #[error("cannot save the near-duplicate index to {path}: {source}; the next start rebuilds it")]
+    SaveNearIndex {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error(
         "the store at {path} has schema version {found}, this rafid reads version {expected}; {hint}"
     )]
@@ -170,6 +183,10 @@ pub struct Store {
     store_id: [u8; 16],
     /// The near-duplicate index, built on first use.
     near: std::sync::Arc<std::sync::Mutex<crate::dedup::near::NearState>>,
+    /// The token under which the last process saved the near index (see
+    /// `near`), taken out of the store as it opened: set only when nothing
+    /// changed the store since that save.
+    near_token: Option<[u8; 16]>,
     /// The cross-language index, built on first use (see `xling`).
     xling: std::sync::Arc<std::sync::Mutex<xling::XlingState>>,
     /// How many items there are, `UNCOUNTED` until counted: sled's `len`
@@ -359,6 +376,17 @@ impl Store {
             .map_err(|e| self.err(e))?;
         Ok(())
     }
+}
+
+/// An id no other process or moment makes: a digest of this process, the
+/// time, and `salt`.
+fn unique_id(salt: &str) -> [u8; 16] {
+    let seed = format!(
+        "{}:{}:{salt}",
+        std::process::id(),
+        Utc::now().timestamp_nanos_opt().unwrap_or_default(),
+    );
+    crate::text::normalize::digest(&[seed.as_bytes()])
 }
 
 pub(crate) fn time_key(t: DateTime<Utc>, id: ItemId) -> [u8; 24] {

@@ -16,13 +16,24 @@ use sled::transaction::ConflictableTransactionError;
 
 use super::split::{Split, split_key};
 use super::{
-    Store, StoreError, TxResult, as_id, feed_time_key, join, joining_copy, load, push_key, save,
-    time_key,
+    SAVED_NEAR_INDEX, Store, StoreError, TxResult, as_id, feed_time_key, join, joining_copy, load,
+    push_key, save, time_key,
 };
 use crate::dedup::decide::StoryView;
 use crate::dedup::keys::ItemKeys;
-use crate::dedup::near::{NearDup, NearState, Probe};
+use crate::dedup::near::{Index, NearDup, NearState, Probe, persist};
 use crate::model::{Entry, Item, ItemId, Joined, Source, unhex};
+
+/// Where the near index a process uses came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NearIndexFrom {
+    /// It was in memory already.
+    Memory,
+    /// The copy the last process saved at its clean stop.
+    Saved,
+    /// Rebuilt from the window's items.
+    Items,
+}
 
 /// The time a `by_time` key starts with.
 fn time_of_key(k: &[u8]) -> Option<DateTime<Utc>> {
@@ -43,14 +54,128 @@ impl Store {
         near: &NearDup,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        self.ready_near_index(near, now, None).map(|_| ())
+    }
+
+    /// Makes the index ready ahead of the first ingest that needs it, so
+    /// that ingest waits less or not at all; says where it came from. Ends
+    /// early, leaving no index, once `stop` is set.
+    pub fn prepare_near_index(
+        &self,
+        near: &NearDup,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<NearIndexFrom, StoreError> {
+        self.ready_near_index(near, Utc::now(), Some(stop))
+    }
+
+    fn ready_near_index(
+        &self,
+        near: &NearDup,
+        now: DateTime<Utc>,
+        stop: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<NearIndexFrom, StoreError> {
         // Held while building: concurrent ingests wait for the one index
         // rather than each building their own.
         let mut state = locked(&self.near);
         if state.is_built() {
-            return Ok(());
+            return Ok(NearIndexFrom::Memory);
         }
-        let items = self.window_items(near.window, now)?;
-        state.rebuild(near, items)
+        if let Some(index) = self.saved_near_index(near) {
+            state.set_index(index);
+            return Ok(NearIndexFrom::Saved);
+        }
+        let stopped = || stop.is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        let items = self.window_items(near.window, now)?.map(|it| {
+            if stopped() {
+                Err(StoreError::Stopped)
+            } else {
+                it
+            }
+        });
+        state.rebuild(near, items)?;
+        Ok(NearIndexFrom::Items)
+    }
+
+    /// The index the last process saved at its clean stop, if nothing
+    /// changed the store since (its token came out of the store as it
+    /// opened) and it was built under the same settings. The file is read
+    /// once and removed: from here on the index in memory is the one kept.
+    fn saved_near_index(&self, near: &NearDup) -> Option<Index> {
+        let path = self.dir.join(SAVED_NEAR_INDEX);
+        let started = std::time::Instant::now();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the saved near-duplicate index; rebuilding it");
+                return None;
+            }
+        };
+        if let Err(e) = std::fs::remove_file(&path) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove the saved near-duplicate index");
+        }
+        let Some(token) = self.near_token else {
+            tracing::info!(
+                path = %path.display(),
+                "the saved near-duplicate index is older than the store's last change; rebuilding it"
+            );
+            return None;
+        };
+        match persist::decode(&bytes, &near.index_digest(), &token) {
+            Ok(index) => {
+                tracing::info!(
+                    fingerprints = index.len(),
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "near-duplicate index read from the copy saved at the last stop"
+                );
+                Some(index)
+            }
+            Err(persist::Refused::NotThisOne) => {
+                tracing::info!(
+                    path = %path.display(),
+                    "the saved near-duplicate index is for other [dedup] settings or another state of the store; rebuilding it"
+                );
+                None
+            }
+            Err(persist::Refused::Damaged(why)) => {
+                tracing::warn!(path = %path.display(), damage = why, "the saved near-duplicate index is damaged; rebuilding it");
+                None
+            }
+        }
+    }
+
+    /// Saves the near index for the next process to open the store, if it
+    /// was built; says whether it was. Only for a process that writes
+    /// nothing more to the store after it (a daemon whose tasks have all
+    /// ended, a `poll-once` at its end): the token it leaves in the store
+    /// vouches that the index and the items agree. The caller's flush puts
+    /// the token on disk.
+    pub fn save_near_index(&self, near: &NearDup) -> Result<bool, StoreError> {
+        let state = locked(&self.near);
+        let Some(index) = state.index() else {
+            return Ok(false);
+        };
+        let token = super::unique_id(&index.len().to_string());
+        let bytes = persist::encode(index, &near.index_digest(), &token);
+        drop(state);
+        let path = self.dir.join(SAVED_NEAR_INDEX);
+        let io = |source| StoreError::SaveNearIndex {
+            path: path.clone(),
+            source,
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".near.")
+            .tempfile_in(&self.dir)
+            .map_err(io)?;
+        std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
+        tmp.as_file().sync_all().map_err(io)?;
+        tmp.persist(&path).map_err(|e| io(e.error))?;
+        // The file first, then the token: a crash between the two leaves a
+        // file no token vouches for, which is not used.
+        self.meta
+            .insert("near_index", &token[..])
+            .map_err(|e| self.err(e))?;
+        Ok(true)
     }
 
     /// The stored items of the window the in-memory indexes hold, oldest
@@ -307,6 +432,93 @@ mod tests {
             ..Entry::default()
         };
         ingest_near(store, url, std::slice::from_ref(&e));
+    }
+
+    fn near() -> NearDup {
+        NearDup {
+            reader: crate::dedup::near::Reader::default(),
+            threshold: crate::dedup::near::DEFAULT_THRESHOLD,
+            window: chrono::Duration::hours(72),
+            opted_out: Default::default(),
+            cross_language: None,
+        }
+    }
+
+    fn prepared(store: &Store, near: &NearDup) -> NearIndexFrom {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        store.prepare_near_index(near, &stop).unwrap()
+    }
+
+    #[test]
+    fn a_clean_stop_hands_its_index_to_the_next_open_and_only_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = ("https://a.example/feed", "https://b.example/feed");
+        let n = near();
+        let saved = dir.path().join(SAVED_NEAR_INDEX);
+        {
+            let store = Store::open(dir.path(), "test").unwrap();
+            put(&store, a, "a", FULL);
+            assert!(store.save_near_index(&n).unwrap());
+            store.flush().unwrap();
+        }
+        assert!(saved.exists());
+        // The next open reads it back, removes the file, and merges the
+        // copy another outlet brings as a rebuilt index would.
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(prepared(&store, &n), NearIndexFrom::Saved);
+        assert_eq!(store.near_index_len(), 1);
+        assert!(!saved.exists());
+        assert_eq!(prepared(&store, &n), NearIndexFrom::Memory);
+        put(&store, b, "b", SUMMARY);
+        assert_eq!(store.item_count(), 1, "the summary joined the story");
+        assert!(store.save_near_index(&n).unwrap());
+        store.flush().unwrap();
+        drop(store);
+
+        // A process that opened the store in between (and may have changed
+        // it) voids the saved copy, even if it leaves the file.
+        let keep = std::fs::read(&saved).unwrap();
+        drop(Store::open(dir.path(), "test").unwrap());
+        std::fs::write(&saved, &keep).unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(prepared(&store, &n), NearIndexFrom::Items);
+        assert_eq!(store.near_index_len(), 1);
+        assert!(!saved.exists(), "a copy that is no good is removed");
+
+        // Other [dedup] settings than the copy's, or a damaged copy: rebuilt.
+        assert!(store.save_near_index(&n).unwrap());
+        store.flush().unwrap();
+        drop(store);
+        let store = Store::open(dir.path(), "test").unwrap();
+        let mut wider = near();
+        wider.window = chrono::Duration::hours(96);
+        assert_eq!(prepared(&store, &wider), NearIndexFrom::Items);
+        assert!(store.save_near_index(&n).unwrap());
+        store.flush().unwrap();
+        drop(store);
+        let mut bytes = std::fs::read(&saved).unwrap();
+        let mid = bytes.len() / 2;
+        bytes[mid] ^= 1;
+        std::fs::write(&saved, &bytes).unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(prepared(&store, &n), NearIndexFrom::Items);
+        assert_eq!(store.near_index_len(), 1);
+    }
+
+    #[test]
+    fn preparing_the_index_stops_when_asked_and_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        put(&store, "https://a.example/feed", "a", FULL);
+        drop(store);
+        let store = Store::open(dir.path(), "test").unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(true);
+        assert!(matches!(
+            store.prepare_near_index(&near(), &stop),
+            Err(StoreError::Stopped)
+        ));
+        assert_eq!(store.near_index_len(), 0);
+        assert_eq!(prepared(&store, &near()), NearIndexFrom::Items);
     }
 
     /// What the second outlet adds to `FULL`: the hospital's departments.

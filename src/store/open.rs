@@ -167,13 +167,7 @@ impl Store {
                 id
             }
             _ => {
-                let seed = format!(
-                    "{}:{}:{}",
-                    std::process::id(),
-                    Utc::now().timestamp_nanos_opt().unwrap_or_default(),
-                    dir.display()
-                );
-                let id = crate::text::normalize::digest(&[seed.as_bytes()]);
+                let id = super::unique_id(&dir.display().to_string());
                 meta.insert("store_id", &id[..]).map_err(sled_err)?;
                 id
             }
@@ -182,6 +176,17 @@ impl Store {
             let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             meta.insert("created", now.as_bytes()).map_err(sled_err)?;
         }
+        // The near index a clean stop saved is good for this open only:
+        // the token goes, so that after whatever this process writes, the
+        // next one rebuilds unless it too saves at a clean stop. The flush
+        // puts the removal on disk before anything this process writes.
+        let near_token = match meta.remove("near_index").map_err(sled_err)? {
+            Some(v) => {
+                db.flush().map_err(sled_err)?;
+                <[u8; 16]>::try_from(v.as_ref()).ok()
+            }
+            None => None,
+        };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
         let store = Store {
             items: tree("items")?,
@@ -199,6 +204,7 @@ impl Store {
             dir: dir.to_path_buf(),
             store_id,
             near: Default::default(),
+            near_token,
             xling: Default::default(),
             items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
         };

@@ -38,7 +38,7 @@ pub(super) struct Entry {
 }
 
 /// The end of a story's list of members.
-const NO_SLOT: u32 = u32::MAX;
+pub(super) const NO_SLOT: u32 = u32::MAX;
 
 /// The key a member is indexed under: its feed, hashed.
 pub fn member_key(feed_url: &str) -> u64 {
@@ -174,6 +174,22 @@ impl Index {
         tokens: u32,
         anchors: &[u64],
     ) {
+        let mut keys: Vec<Key> = anchors.iter().map(|a| key(*a)).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        self.insert_keys(id, member, date.timestamp(), tokens, keys);
+    }
+
+    /// `insert_anchors`, for anchors already made keys, sorted and without
+    /// repeats; `date` in seconds.
+    pub(super) fn insert_keys(
+        &mut self,
+        id: ItemId,
+        member: u64,
+        date: i64,
+        tokens: u32,
+        keys: Vec<Key>,
+    ) {
         let head = self.slots.get(&id).copied();
         // The member again (a retried transaction, an edit): its slot is
         // reused in place, keeping the list as it is.
@@ -209,9 +225,6 @@ impl Index {
                 (slot, head.unwrap_or(NO_SLOT))
             }
         };
-        let mut keys: Vec<Key> = anchors.iter().map(|a| key(*a)).collect();
-        keys.sort_unstable();
-        keys.dedup();
         for a in &keys {
             // The slot is in no posting (new, or just unposted), and the
             // keys have no repeats: no posting gets it twice.
@@ -223,13 +236,13 @@ impl Index {
                 self.single.insert(*a, slot);
             }
         }
-        self.newest = self.newest.max(date.timestamp());
+        self.newest = self.newest.max(date);
         if let Some(e) = self.entries.get_mut(slot as usize) {
             *e = Some(Entry {
                 id,
                 member,
                 next,
-                date: date.timestamp(),
+                date,
                 tokens,
                 anchors: keys.into(),
             });

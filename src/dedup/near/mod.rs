@@ -86,7 +86,9 @@
 //! neardup` measures it). It is not written to
 //! sled: it is rebuilt from the stored items when the store first needs it,
 //! so it can never disagree with them after a crash, and covers the items of
-//! the last `dedup.window`, counted back from the newest item's own date.
+//! the last `dedup.window`, counted back from the newest item's own date. A
+//! daemon stopped cleanly saves it beside the store for its next start
+//! ([`persist`]), which uses it only if nothing changed the store since.
 
 mod align;
 mod decision;
@@ -94,6 +96,7 @@ mod doc;
 mod facts;
 mod index;
 mod lexicon;
+pub mod persist;
 mod search;
 #[cfg(test)]
 mod tests;

@@ -59,6 +59,19 @@ impl NearDup {
         }
     }
 
+    /// A digest of the settings the index depends on: the boilerplate
+    /// (which changes the words read), the window, and the feeds kept out.
+    /// An index saved under other settings is rebuilt, not used.
+    pub fn index_digest(&self) -> [u8; 16] {
+        let mut out: Vec<&str> = self.opted_out.iter().map(String::as_str).collect();
+        out.sort_unstable();
+        let boilerplate = self.reader.boilerplate.join("\n");
+        let window = self.window.num_seconds().to_le_bytes();
+        let mut parts: Vec<&[u8]> = vec![boilerplate.as_bytes(), &window];
+        parts.extend(out.iter().map(|f| f.as_bytes()));
+        crate::text::normalize::digest(&parts)
+    }
+
     fn doc_of_item(&self, item: &Item) -> Doc {
         let body = item.content.as_deref().or(item.summary.as_deref());
         self.reader.doc(item.title.as_deref(), body)
@@ -246,6 +259,17 @@ pub struct NearState {
 impl NearState {
     pub fn is_built(&self) -> bool {
         self.index.is_some()
+    }
+
+    /// The index, once built.
+    pub fn index(&self) -> Option<&Index> {
+        self.index.as_ref()
+    }
+
+    /// Puts in an index read back from a saved copy (`persist`).
+    pub fn set_index(&mut self, index: Index) {
+        self.index = Some(index);
+        self.inserts = 0;
     }
 
     /// Fingerprints in the index (0 before it is built).
