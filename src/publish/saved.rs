@@ -95,7 +95,7 @@ pub fn save(dir: &Path, digest: &[u8; 16], outputs: &Outputs) -> Result<usize, S
     // tempfile creates the file readable by its owner only: a private
     // river's output is as private here as in the store.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".outputs.")
+        .prefix(crate::store::HALF_WRITTEN_OUTPUTS)
         .tempfile_in(dir)
         .map_err(werr)?;
     tmp.write_all(&buf).map_err(werr)?;

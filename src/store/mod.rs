@@ -90,6 +90,11 @@ pub const SAVED_OUTPUTS: &str = "outputs.saved";
 /// near-duplicate index for its next start (`near`).
 pub const SAVED_NEAR_INDEX: &str = "near.index";
 
+/// The prefixes of those two files while they are written, before they are
+/// renamed into place; opening the store removes any left by a crash.
+pub const HALF_WRITTEN_OUTPUTS: &str = ".outputs.";
+pub const HALF_WRITTEN_NEAR: &str = ".near.";
+
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
 pub use crate::config::DEFAULT_CACHE_BYTES;

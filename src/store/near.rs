@@ -164,7 +164,7 @@ impl Store {
             source,
         };
         let mut tmp = tempfile::Builder::new()
-            .prefix(".near.")
+            .prefix(super::HALF_WRITTEN_NEAR)
             .tempfile_in(&self.dir)
             .map_err(io)?;
         std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;

@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_CACHE_BYTES, SAVED_OUTPUTS, SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split,
+    DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_OUTPUTS, SCHEMA_VERSION,
+    Store, StoreError, UNCOUNTED, codec, split,
 };
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
@@ -217,6 +218,7 @@ impl Store {
         if let Ok(json) = serde_json::to_vec(&holder) {
             let _ = std::fs::write(dir.join("rafid.pid"), json);
         }
+        forget_half_written(dir);
         // Whoever opens the store may change it, after which the outputs
         // the daemon saved no longer show it. The daemon reads them before
         // it opens the store, and saves them again once it has rendered.
@@ -230,6 +232,25 @@ impl Store {
             ),
         }
         Ok(store)
+    }
+}
+
+/// Removes what a process killed while saving its outputs or its near
+/// index left behind: the files are written aside under these prefixes and
+/// renamed into place only once whole. The store's lock is held, so no
+/// other process is writing one.
+fn forget_half_written(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(HALF_WRITTEN_NEAR) || name.starts_with(HALF_WRITTEN_OUTPUTS) {
+            if let Err(err) = std::fs::remove_file(e.path()) {
+                tracing::warn!(path = %e.path().display(), error = %err, "cannot remove a half-written file");
+            }
+        }
     }
 }
 
@@ -335,6 +356,23 @@ mod tests {
             }
         }
         assert!(seen > 2, "sled made no files?");
+    }
+
+    #[test]
+    fn opening_clears_what_a_killed_save_left_and_nothing_else() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("state");
+        drop(Store::open(&dir, "test").unwrap());
+        let left = [".near.a1B2c3", ".outputs.Xy9z"];
+        for f in left {
+            std::fs::write(dir.join(f), b"half").unwrap();
+        }
+        std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
+        drop(Store::open(&dir, "test").unwrap());
+        for f in left {
+            assert!(!dir.join(f).exists(), "{f} is still there");
+        }
+        assert!(dir.join("notes.txt").exists());
     }
 
     #[test]
