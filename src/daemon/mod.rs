@@ -112,6 +112,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         let config = config.clone();
         tokio::task::spawn_blocking(move || crate::store::open_store(&config, "rafid run"))
     };
+    let near = config.dedup.near_duplicates.then(|| {
+        let dir = config.storage.path.clone();
+        tokio::task::spawn_blocking(move || crate::store::NearAhead::read(&dir))
+    });
     let listener = match TcpListener::bind(config.server.listen).await {
         Ok(l) => l,
         Err(source) => {
@@ -131,7 +135,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let seams = Seams::with_outputs(outputs);
     serve_with(
         config,
-        Opening::Pending(opening),
+        Opening::Pending {
+            store: opening,
+            near,
+        },
         listener,
         token.clone(),
         async move {
@@ -179,7 +186,12 @@ async fn save_outputs(dir: std::path::PathBuf, digest: [u8; 16], outputs: Arc<Ou
 /// blocking thread while the server answers from the saved outputs.
 enum Opening {
     Open(Box<Store>),
-    Pending(tokio::task::JoinHandle<Result<Store, crate::store::StoreError>>),
+    Pending {
+        store: tokio::task::JoinHandle<Result<Store, crate::store::StoreError>>,
+        /// The near index a clean stop saved, read meanwhile on another
+        /// thread; held against the store once it is open.
+        near: Option<tokio::task::JoinHandle<Option<crate::store::NearAhead>>>,
+    },
 }
 
 /// The daemon with its parts passed in, so tests can drive it: it stops when
@@ -234,9 +246,14 @@ async fn serve_with(
     };
     tasks.spawn(server::run(listener, state, token.clone()));
     tokio::pin!(stop);
+    let mut near_ahead = None;
     let store = match store {
         Opening::Open(store) => *store,
-        Opening::Pending(mut opening) => {
+        Opening::Pending {
+            store: mut opening,
+            near,
+        } => {
+            near_ahead = near;
             let _ = sd_notify::notify(&[sd_notify::NotifyState::Status("opening the store")]);
             info!(listen = %bound, "opening the store; answering from the saved outputs meanwhile");
             let opened = tokio::select! {
@@ -298,6 +315,7 @@ async fn serve_with(
         tasks.spawn(prepare_near_index(
             store.clone(),
             config.near_dup(),
+            near_ahead,
             token.clone(),
         ));
     }
@@ -514,11 +532,20 @@ async fn forget_outputs_on_reload(
 async fn prepare_near_index(
     store: Store,
     near: crate::dedup::near::NearDup,
+    ahead: Option<tokio::task::JoinHandle<Option<crate::store::NearAhead>>>,
     token: CancellationToken,
 ) {
+    let ahead = match ahead {
+        Some(read) => tokio::select! {
+            r = read => r.ok().flatten(),
+            _ = token.cancelled() => return,
+        },
+        None => None,
+    };
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flag = stop.clone();
-    let mut job = tokio::task::spawn_blocking(move || store.prepare_near_index(&near, &flag));
+    let mut job =
+        tokio::task::spawn_blocking(move || store.prepare_near_index(&near, &flag, ahead));
     let done = tokio::select! {
         r = &mut job => r,
         _ = token.cancelled() => {
@@ -774,7 +801,10 @@ mod tests {
         };
         let daemon = tokio::spawn(serve_with(
             config.clone(),
-            Opening::Pending(opening),
+            Opening::Pending {
+                store: opening,
+                near: None,
+            },
             listener,
             token.clone(),
             std::future::pending(),

@@ -70,7 +70,7 @@ mod xling;
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
 pub use ingest::IngestStats;
-pub use near::NearIndexFrom;
+pub use near::{NearAhead, NearIndexFrom};
 pub use open::open_store;
 pub use retention::Retention;
 pub use shown::{Priorities, Why, choose as choose_shown, links_home, same_site};

@@ -35,6 +35,35 @@ pub enum NearIndexFrom {
     Items,
 }
 
+/// The near index a clean stop saved, read from the state directory but
+/// not yet held against the store: reading it can go on while the store
+/// opens, and only the open store can say whether it may be used.
+pub struct NearAhead {
+    read: Result<persist::Saved, persist::Refused>,
+    /// How long reading took.
+    took: std::time::Duration,
+}
+
+impl NearAhead {
+    /// Reads the copy saved in the state directory `dir`, if there is one.
+    pub fn read(dir: &std::path::Path) -> Option<NearAhead> {
+        let path = dir.join(SAVED_NEAR_INDEX);
+        let started = std::time::Instant::now();
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot read the saved near-duplicate index; rebuilding it");
+                return None;
+            }
+        };
+        Some(NearAhead {
+            read: persist::read(&bytes),
+            took: started.elapsed(),
+        })
+    }
+}
+
 /// The time a `by_time` key starts with.
 fn time_of_key(k: &[u8]) -> Option<DateTime<Utc>> {
     let ms = u64::from_be_bytes(k.get(..8)?.try_into().ok()?) ^ (1u64 << 63);
@@ -54,18 +83,20 @@ impl Store {
         near: &NearDup,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        self.ready_near_index(near, now, None).map(|_| ())
+        self.ready_near_index(near, now, None, None).map(|_| ())
     }
 
     /// Makes the index ready ahead of the first ingest that needs it, so
     /// that ingest waits less or not at all; says where it came from. Ends
-    /// early, leaving no index, once `stop` is set.
+    /// early, leaving no index, once `stop` is set. `ahead` is the saved
+    /// copy if it was read while the store opened (`NearAhead::read`).
     pub fn prepare_near_index(
         &self,
         near: &NearDup,
         stop: &std::sync::atomic::AtomicBool,
+        ahead: Option<NearAhead>,
     ) -> Result<NearIndexFrom, StoreError> {
-        self.ready_near_index(near, Utc::now(), Some(stop))
+        self.ready_near_index(near, Utc::now(), Some(stop), ahead)
     }
 
     fn ready_near_index(
@@ -73,6 +104,7 @@ impl Store {
         near: &NearDup,
         now: DateTime<Utc>,
         stop: Option<&std::sync::atomic::AtomicBool>,
+        ahead: Option<NearAhead>,
     ) -> Result<NearIndexFrom, StoreError> {
         // Held while building: concurrent ingests wait for the one index
         // rather than each building their own.
@@ -80,7 +112,8 @@ impl Store {
         if state.is_built() {
             return Ok(NearIndexFrom::Memory);
         }
-        if let Some(index) = self.saved_near_index(near) {
+        let saved = ahead.or_else(|| NearAhead::read(&self.dir));
+        if let Some(index) = saved.and_then(|s| self.adopt(s, near)) {
             state.set_index(index);
             return Ok(NearIndexFrom::Saved);
         }
@@ -98,21 +131,15 @@ impl Store {
 
     /// The index the last process saved at its clean stop, if nothing
     /// changed the store since (its token came out of the store as it
-    /// opened) and it was built under the same settings. The file is read
-    /// once and removed: from here on the index in memory is the one kept.
-    fn saved_near_index(&self, near: &NearDup) -> Option<Index> {
+    /// opened) and it was built under the same settings. The file is
+    /// removed either way: from here on the index in memory is the one
+    /// kept.
+    fn adopt(&self, saved: NearAhead, near: &NearDup) -> Option<Index> {
         let path = self.dir.join(SAVED_NEAR_INDEX);
-        let started = std::time::Instant::now();
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-            Err(e) => {
-                tracing::warn!(path = %path.display(), error = %e, "cannot read the saved near-duplicate index; rebuilding it");
-                return None;
-            }
-        };
         if let Err(e) = std::fs::remove_file(&path) {
-            tracing::warn!(path = %path.display(), error = %e, "cannot remove the saved near-duplicate index");
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e, "cannot remove the saved near-duplicate index");
+            }
         }
         let Some(token) = self.near_token else {
             tracing::info!(
@@ -121,11 +148,14 @@ impl Store {
             );
             return None;
         };
-        match persist::decode(&bytes, &near.index_digest(), &token) {
+        match saved
+            .read
+            .and_then(|s| s.for_this(&near.index_digest(), &token))
+        {
             Ok(index) => {
                 tracing::info!(
                     fingerprints = index.len(),
-                    took_ms = started.elapsed().as_millis() as u64,
+                    took_ms = saved.took.as_millis() as u64,
                     "near-duplicate index read from the copy saved at the last stop"
                 );
                 Some(index)
@@ -446,7 +476,7 @@ mod tests {
 
     fn prepared(store: &Store, near: &NearDup) -> NearIndexFrom {
         let stop = std::sync::atomic::AtomicBool::new(false);
-        store.prepare_near_index(near, &stop).unwrap()
+        store.prepare_near_index(near, &stop, None).unwrap()
     }
 
     #[test]
@@ -506,6 +536,43 @@ mod tests {
     }
 
     #[test]
+    fn the_saved_index_can_be_read_while_the_store_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = near();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let save = || {
+            let store = Store::open(dir.path(), "test").unwrap();
+            put(&store, "https://a.example/feed", "a", FULL);
+            store.prepare_near_index(&n, &stop, None).unwrap();
+            assert!(store.save_near_index(&n).unwrap());
+            store.flush().unwrap();
+        };
+        save();
+        // Read before the open, held against the store after it.
+        let ahead = NearAhead::read(dir.path());
+        assert!(ahead.is_some());
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            store.prepare_near_index(&n, &stop, ahead).unwrap(),
+            NearIndexFrom::Saved
+        );
+        assert_eq!(store.near_index_len(), 1);
+        assert!(!dir.path().join(SAVED_NEAR_INDEX).exists());
+        drop(store);
+        // Read ahead of an open that finds the store changed since the
+        // save (another process opened it): not used.
+        save();
+        let ahead = NearAhead::read(dir.path());
+        drop(Store::open(dir.path(), "test").unwrap());
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(
+            store.prepare_near_index(&n, &stop, ahead).unwrap(),
+            NearIndexFrom::Items
+        );
+        assert!(!dir.path().join(SAVED_NEAR_INDEX).exists());
+    }
+
+    #[test]
     fn preparing_the_index_stops_when_asked_and_leaves_none() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path(), "test").unwrap();
@@ -514,7 +581,7 @@ mod tests {
         let store = Store::open(dir.path(), "test").unwrap();
         let stop = std::sync::atomic::AtomicBool::new(true);
         assert!(matches!(
-            store.prepare_near_index(&near(), &stop),
+            store.prepare_near_index(&near(), &stop, None),
             Err(StoreError::Stopped)
         ));
         assert_eq!(store.near_index_len(), 0);

@@ -82,25 +82,51 @@ pub fn encode(index: &Index, digest: &[u8; 16], token: &[u8; 16]) -> Vec<u8> {
     out
 }
 
-/// The index `bytes` hold, if they were saved under settings `digest` for
-/// store token `token`.
-pub fn decode(bytes: &[u8], digest: &[u8; 16], token: &[u8; 16]) -> Result<Index, Refused> {
+/// An index read back, with the settings digest and store token it was
+/// saved under, for the caller to hold against its own.
+pub struct Saved {
+    pub digest: [u8; 16],
+    pub token: [u8; 16],
+    pub index: Index,
+}
+
+impl Saved {
+    /// The index, if it was saved under settings `digest` for store token
+    /// `token`.
+    pub fn for_this(self, digest: &[u8; 16], token: &[u8; 16]) -> Result<Index, Refused> {
+        if self.digest == *digest && self.token == *token {
+            Ok(self.index)
+        } else {
+            Err(Refused::NotThisOne)
+        }
+    }
+}
+
+/// The index `bytes` hold, whatever it was saved under.
+pub fn read(bytes: &[u8]) -> Result<Saved, Refused> {
     if bytes.len() < MAGIC.len() + 32 + 32 || !bytes.starts_with(MAGIC) {
         return Err(Refused::Damaged("not a saved index"));
-    }
-    let mut r = Fields(&bytes[MAGIC.len()..]);
-    let short = Refused::Damaged("cut short");
-    if r.take(16).ok_or(Refused::Damaged("cut short"))? != token
-        || r.take(16).ok_or(Refused::Damaged("cut short"))? != digest
-    {
-        return Err(Refused::NotThisOne);
     }
     let (contents, sum) = bytes.split_at(bytes.len() - 32);
     if Sha256::digest(contents).as_slice() != sum {
         return Err(Refused::Damaged("its checksum does not match"));
     }
-    r.0 = &contents[MAGIC.len() + 32..];
-    read_index(&mut r).ok_or(short)
+    let short = Refused::Damaged("cut short");
+    let mut r = Fields(&contents[MAGIC.len()..]);
+    let token = r.array().ok_or(Refused::Damaged("cut short"))?;
+    let digest = r.array().ok_or(Refused::Damaged("cut short"))?;
+    let index = read_index(&mut r).ok_or(short)?;
+    Ok(Saved {
+        digest,
+        token,
+        index,
+    })
+}
+
+/// The index `bytes` hold, if they were saved under settings `digest` for
+/// store token `token`.
+pub fn decode(bytes: &[u8], digest: &[u8; 16], token: &[u8; 16]) -> Result<Index, Refused> {
+    read(bytes)?.for_this(digest, token)
 }
 
 fn read_index(r: &mut Fields<'_>) -> Option<Index> {
