@@ -37,9 +37,10 @@ fn main() -> ExitCode {
 /// block freed so far (up to 32 MiB): after the first large render buffers
 /// were freed, later ones came from the arenas, whose free space a long
 /// running daemon then kept. Under steady churn (`soak.py`: 300 feeds, an
-/// item each every 5 s, six minutes) the daemon grew 1.0 MB per 1000 items
-/// stored with the rising threshold and 0.4 MB with this one, and held
-/// 68 MB at the end instead of 96 MB. An `MALLOC_MMAP_THRESHOLD_` in the
+/// item each every 5 s, eight minutes) the daemon held 71-74 MB at the end
+/// with this and a brotli window fitted to the feed, instead of 96 MB; it
+/// still grows about 0.9 MB per 1000 items stored, most of it the
+/// near-duplicate index of the window. An `MALLOC_MMAP_THRESHOLD_` in the
 /// environment is left to rule.
 fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
