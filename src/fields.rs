@@ -1,11 +1,14 @@
-//! Fields read back, front to back, from the binary files rafid keeps beside
-//! its store (the saved outputs, the saved near-duplicate index). Both are
+//! The binary files rafid keeps beside its store, written whole and read
+//! back field by field, front to back (the saved outputs, the saved near-duplicate index). Both are
 //! written by hand as a few little-endian fixed-width numbers and
 //! length-prefixed byte strings: the bodies they carry are bytes already,
 //! and no binary serializer is among the dependencies for so little.
 //!
 //! Every read says `None` when the bytes end first, so a file cut short is
 //! a refusal, never a panic.
+
+use std::io::Write as _;
+use std::path::Path;
 
 /// The bytes not read yet.
 pub struct Fields<'a>(pub &'a [u8]);
@@ -36,6 +39,17 @@ impl<'a> Fields<'a> {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+}
+
+/// Puts `bytes` at `path` whole or not at all: written aside in `dir` under
+/// `prefix` (removed by the store's open if a crash leaves it), synced, and
+/// renamed into place. The file is readable by its owner only.
+pub fn write_whole(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::Builder::new().prefix(prefix).tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Appends `b` as `Fields::bytes` reads it.

@@ -15,7 +15,6 @@
 //! check out is ignored.
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -24,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use super::cache::{Outputs, Rendered};
 use super::scope::{Format, Scope};
-use crate::fields::{Fields, put_bytes};
+use crate::fields::{Fields, put_bytes, write_whole};
 use crate::store::SAVED_OUTPUTS;
 
 /// The first bytes of the file, with its format's version.
@@ -92,15 +91,9 @@ pub fn save(dir: &Path, digest: &[u8; 16], outputs: &Outputs) -> Result<usize, S
     }
     let sum = Sha256::digest(&buf);
     buf.extend_from_slice(&sum);
-    // tempfile creates the file readable by its owner only: a private
-    // river's output is as private here as in the store.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(crate::store::HALF_WRITTEN_OUTPUTS)
-        .tempfile_in(dir)
-        .map_err(werr)?;
-    tmp.write_all(&buf).map_err(werr)?;
-    tmp.as_file().sync_all().map_err(werr)?;
-    tmp.persist(&path).map_err(|e| werr(e.error))?;
+    // Readable by its owner only: a private river's output is as private
+    // here as in the store.
+    write_whole(dir, crate::store::HALF_WRITTEN_OUTPUTS, &path, &buf).map_err(werr)?;
     Ok(held.len())
 }
 

@@ -112,7 +112,9 @@ impl Store {
         if state.is_built() {
             return Ok(NearIndexFrom::Memory);
         }
-        let saved = ahead.or_else(|| NearAhead::read(&self.dir));
+        // Without the token the file (if any) is stale, and the open
+        // removed it: nothing to read.
+        let saved = ahead.or_else(|| self.near_token.and_then(|_| NearAhead::read(&self.dir)));
         if let Some(index) = saved.and_then(|s| self.adopt(s, near)) {
             state.set_index(index);
             return Ok(NearIndexFrom::Saved);
@@ -193,13 +195,8 @@ impl Store {
             path: path.clone(),
             source,
         };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(super::HALF_WRITTEN_NEAR)
-            .tempfile_in(&self.dir)
+        crate::fields::write_whole(&self.dir, super::HALF_WRITTEN_NEAR, &path, &bytes)
             .map_err(io)?;
-        std::io::Write::write_all(&mut tmp, &bytes).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
         // The file first, then the token: a crash between the two leaves a
         // file no token vouches for, which is not used.
         self.meta

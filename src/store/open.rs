@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_OUTPUTS, SCHEMA_VERSION,
-    Store, StoreError, UNCOUNTED, codec, split,
+    DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_NEAR_INDEX, SAVED_OUTPUTS,
+    SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split,
 };
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
@@ -222,14 +222,21 @@ impl Store {
         // Whoever opens the store may change it, after which the outputs
         // the daemon saved no longer show it. The daemon reads them before
         // it opens the store, and saves them again once it has rendered.
-        match std::fs::remove_file(dir.join(SAVED_OUTPUTS)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(
-                path = %dir.join(SAVED_OUTPUTS).display(),
-                error = %e,
-                "cannot remove the saved outputs; the daemon may serve them at its next start"
-            ),
+        // A near index no token vouches for can never be used either.
+        let mut stale = vec![SAVED_OUTPUTS];
+        if store.near_token.is_none() {
+            stale.push(SAVED_NEAR_INDEX);
+        }
+        for name in stale {
+            match std::fs::remove_file(dir.join(name)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    path = %dir.join(name).display(),
+                    error = %e,
+                    "cannot remove a file that no longer matches the store; the next start may read it"
+                ),
+            }
         }
         Ok(store)
     }

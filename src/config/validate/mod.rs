@@ -175,13 +175,9 @@ impl Validator<'_> {
         let dedup = self.dedup(&raw.dedup);
         let feeds = self.feeds(&raw.feeds, poll.interval);
         let rivers = self.rivers(&raw.rivers, &feeds);
-        use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(self.text.as_bytes());
-        let mut text_digest = [0u8; 16];
-        text_digest.copy_from_slice(&digest[..16]);
         Config {
             path: self.path.to_path_buf(),
-            text_digest,
+            text_digest: crate::text::normalize::digest(&[self.text.as_bytes()]),
             server,
             storage,
             poll,

@@ -5,21 +5,33 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use super::doc::{Doc, HashSet64, Prehashed, hash_of, mix};
+use super::doc::{Doc, Prehashed, hash_of, mix};
 use super::words::{Corpus, light_stem};
 use super::{MAX_CANDIDATES, MAX_MEMBER_CANDIDATES, MAX_POSTINGS};
 use crate::model::ItemId;
 
 /// The distinct words of a document the corpus statistics count (stems
-/// of three letters or more), hashed.
-pub(super) fn word_hashes(doc: &Doc) -> Vec<u64> {
-    let mut seen: HashSet64 = HashSet64::default();
-    for w in doc.title.iter().chain(&doc.body) {
-        if w.chars().count() >= 3 {
-            seen.insert(hash_of(light_stem(w)));
-        }
-    }
-    seen.into_iter().collect()
+/// of three letters or more), as keys.
+pub(super) fn word_keys(doc: &Doc) -> Vec<Key> {
+    let stems = doc
+        .title
+        .iter()
+        .chain(&doc.body)
+        .filter(|w| w.chars().count() >= 3);
+    distinct_keys(stems.map(|w| hash_of(light_stem(w))))
+}
+
+/// The keys of anchors (`Doc::anchors`): sorted, without repeats, as
+/// `Index::insert_keys` takes them.
+pub(super) fn anchor_keys(anchors: &[u64]) -> Vec<Key> {
+    distinct_keys(anchors.iter().copied())
+}
+
+fn distinct_keys(hashes: impl Iterator<Item = u64>) -> Vec<Key> {
+    let mut keys: Vec<Key> = hashes.map(key).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// One indexed copy: a member of a story, under the story's id.
@@ -128,16 +140,13 @@ impl Corpus for Index {
 impl Index {
     /// Counts the words of a document into the corpus statistics.
     pub fn count_words(&mut self, doc: &Doc) {
-        self.count_word_hashes(&word_hashes(doc));
+        self.count_word_keys(&word_keys(doc));
     }
 
-    /// `count_words`, for words already hashed (`word_hashes`).
-    pub fn count_word_hashes(&mut self, words: &[u64]) {
-        let mut keys: Vec<Key> = words.iter().map(|h| key(*h)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for k in keys {
-            *self.words.entry(k).or_insert(0) += 1;
+    /// `count_words`, for words already made keys (`word_keys`).
+    pub(super) fn count_word_keys(&mut self, words: &[Key]) {
+        for k in words {
+            *self.words.entry(*k).or_insert(0) += 1;
         }
         self.docs = self.docs.saturating_add(1);
     }
@@ -161,34 +170,20 @@ impl Index {
     /// Adds (or replaces) one member's copy of a story: `member` is the
     /// member's `member_key`.
     pub fn insert_member(&mut self, id: ItemId, member: u64, date: DateTime<Utc>, doc: &Doc) {
-        self.insert_anchors(id, member, date, doc.indexed_tokens(), &doc.anchors());
+        let keys = anchor_keys(&doc.anchors());
+        self.insert_keys(id, member, date.timestamp(), doc.indexed_tokens(), &keys);
     }
 
-    /// `insert_member`, for a document whose anchors (`Doc::anchors`) and
-    /// length (`Doc::indexed_tokens`) were read already.
-    pub fn insert_anchors(
-        &mut self,
-        id: ItemId,
-        member: u64,
-        date: DateTime<Utc>,
-        tokens: u32,
-        anchors: &[u64],
-    ) {
-        let mut keys: Vec<Key> = anchors.iter().map(|a| key(*a)).collect();
-        keys.sort_unstable();
-        keys.dedup();
-        self.insert_keys(id, member, date.timestamp(), tokens, keys);
-    }
-
-    /// `insert_anchors`, for anchors already made keys, sorted and without
-    /// repeats; `date` in seconds.
+    /// `insert_member`, for a document whose anchors are keys already
+    /// (`anchor_keys`) and whose length (`Doc::indexed_tokens`) was read;
+    /// `date` in seconds.
     pub(super) fn insert_keys(
         &mut self,
         id: ItemId,
         member: u64,
         date: i64,
         tokens: u32,
-        keys: Vec<Key>,
+        keys: &[Key],
     ) {
         let head = self.slots.get(&id).copied();
         // The member again (a retried transaction, an edit): its slot is
@@ -225,7 +220,7 @@ impl Index {
                 (slot, head.unwrap_or(NO_SLOT))
             }
         };
-        for a in &keys {
+        for a in keys {
             // The slot is in no posting (new, or just unposted), and the
             // keys have no repeats: no posting gets it twice.
             if let Some(p) = self.multi.get_mut(a) {

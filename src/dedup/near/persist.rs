@@ -164,7 +164,7 @@ fn read_index(r: &mut Fields<'_>) -> Option<Index> {
             if keys.windows(2).any(|w| w[0] >= w[1]) {
                 return None;
             }
-            index.insert_keys(id, member, date, tokens, keys);
+            index.insert_keys(id, member, date, tokens, &keys);
         }
     }
     r.is_empty().then_some(index)

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 
 use super::decision::TOO_LITTLE;
-use super::index::word_hashes;
+use super::index::{Key, anchor_keys, word_keys};
 use super::{Doc, Facts, Index, Reader, may_be_repost, member_key, same_story_in};
 use crate::dedup::decide::StoryView;
 use crate::model::{Entry, Item, ItemId, OutletCopy};
@@ -187,11 +187,11 @@ pub struct Probe<'a> {
     feed: &'a str,
     doc: Doc,
     probe: Vec<u64>,
-    /// What the index keeps of the entry once stored (`Doc::anchors`), and
-    /// the words it counts (`word_hashes`): read with the rest of the probe,
+    /// What the index keeps of the entry once stored (`anchor_keys`), and
+    /// the words it counts (`word_keys`): read with the rest of the probe,
     /// before the store's transaction, which holds every other ingest up.
-    anchors: Vec<u64>,
-    words: Vec<u64>,
+    anchors: Vec<Key>,
+    words: Vec<Key>,
     date: DateTime<Utc>,
 }
 
@@ -208,8 +208,8 @@ impl<'a> Probe<'a> {
             near,
             feed,
             probe: doc.probe(),
-            anchors: doc.anchors(),
-            words: word_hashes(&doc),
+            anchors: anchor_keys(&doc.anchors()),
+            words: word_keys(&doc),
             doc,
             date: own_date(entry.published, entry.updated, now),
         }
@@ -220,7 +220,8 @@ impl Probe<'_> {
     /// Indexes the entry as story `id`'s member from its feed.
     fn index_into(&self, ix: &mut Index, id: ItemId) {
         let tokens = self.doc.indexed_tokens();
-        ix.insert_anchors(id, member_key(self.feed), self.date, tokens, &self.anchors);
+        let (member, date) = (member_key(self.feed), self.date.timestamp());
+        ix.insert_keys(id, member, date, tokens, &self.anchors);
     }
 }
 
@@ -453,7 +454,7 @@ impl NearState {
             self.inserts = 0;
         }
         if let Some(ix) = self.index.as_mut() {
-            ix.count_word_hashes(&probe.words);
+            ix.count_word_keys(&probe.words);
             probe.index_into(ix, id);
             if prune {
                 ix.prune_outside(window.num_seconds());
