@@ -545,9 +545,11 @@ mod tests {
             store.flush().unwrap();
         };
         save();
-        // Read before the open, held against the store after it.
+        // Read before the open, held against the store after it: the copy
+        // read is the one used (the file is gone here, so no other could be).
         let ahead = NearAhead::read(dir.path());
         assert!(ahead.is_some());
+        std::fs::remove_file(dir.path().join(SAVED_NEAR_INDEX)).unwrap();
         let store = Store::open(dir.path(), "test").unwrap();
         assert_eq!(
             store.prepare_near_index(&n, &stop, ahead).unwrap(),
