@@ -151,7 +151,14 @@ async fn the_daemon_polls_politely() {
         store.clone(),
         http,
         token.clone(),
-        tokio::time::sleep(Duration::from_secs(10)),
+        async {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            // The stop runs on the real clock: on the paused one, its grace
+            // for the tasks would pass at once while one waits on a
+            // blocking thread (tokio advances a paused clock whenever no
+            // task is ready), and the stop would report them stuck.
+            tokio::time::resume();
+        },
     ));
     daemon.await.unwrap().unwrap();
     let seen = rec.seen.lock().unwrap().clone();
@@ -386,6 +393,8 @@ async fn never_more_than_per_host_requests_in_flight_to_one_host() {
     let max = gate.max_in_flight.load(Ordering::SeqCst);
     assert_eq!(max, PER_HOST, "{max} requests in flight to one host");
     gate.release.add_permits(1000);
+    // The stop on the real clock (see `the_daemon_polls_politely`).
+    tokio::time::resume();
     token.cancel();
     daemon.await.unwrap().unwrap();
 }
