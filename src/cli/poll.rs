@@ -100,9 +100,15 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
     let config = Arc::new(config);
     let store = {
         let cfg = config.clone();
-        tokio::task::spawn_blocking(move || open_store(&cfg, "rafid poll-once"))
-            .await
-            .map_err(Failure::internal)??
+        tokio::task::spawn_blocking(move || {
+            let store = open_store(&cfg, "rafid poll-once")?;
+            // Before the first ingest: the poll's lookups of new keys then
+            // never read sled.
+            store.fill_key_set(None)?;
+            Ok::<_, crate::store::StoreError>(store)
+        })
+        .await
+        .map_err(Failure::internal)??
     };
     let fetcher = Arc::new(Fetcher::new(&config.poll).map_err(Failure::internal)?);
     let poller = Poller::new(config.clone(), store.clone(), fetcher);

@@ -311,6 +311,7 @@ async fn serve_with(
         outputs.clone(),
         token.clone(),
     ));
+    tasks.spawn(fill_key_set(store.clone(), token.clone()));
     if config.dedup.near_duplicates {
         tasks.spawn(prepare_near_index(
             store.clone(),
@@ -542,23 +543,45 @@ async fn prepare_near_index(
         },
         None => None,
     };
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let flag = stop.clone();
-    let mut job =
-        tokio::task::spawn_blocking(move || store.prepare_near_index(&near, &flag, ahead));
-    let done = tokio::select! {
-        r = &mut job => r,
-        _ = token.cancelled() => {
-            stop.store(true, std::sync::atomic::Ordering::Relaxed);
-            job.await
-        }
-    };
+    let done = stoppable(token, move |stop| {
+        store.prepare_near_index(&near, stop, ahead)
+    })
+    .await;
     match done {
         Ok(Ok(_)) | Ok(Err(crate::store::StoreError::Stopped)) => {}
         Ok(Err(e)) => {
             warn!(error = %e, "cannot build the near-duplicate index; the first ingest tries again")
         }
         Err(e) => warn!(error = %e, "near-duplicate index task failed"),
+    }
+}
+
+/// Reads a large store's keys into its key set once it is open, so that
+/// ingests stop reading sled for keys it does not hold; they read it
+/// meanwhile.
+async fn fill_key_set(store: Store, token: CancellationToken) {
+    match stoppable(token, move |stop| store.fill_key_set(Some(stop))).await {
+        Ok(Ok(())) | Ok(Err(crate::store::StoreError::Stopped)) => {}
+        Ok(Err(e)) => warn!(error = %e, "cannot read the store's keys; lookups read the store"),
+        Err(e) => warn!(error = %e, "key set task failed"),
+    }
+}
+
+/// Runs `job` on a blocking thread, telling it through its flag to give up
+/// when `token` is cancelled, and waits for it to end either way.
+async fn stoppable<R: Send + 'static>(
+    token: CancellationToken,
+    job: impl FnOnce(&std::sync::atomic::AtomicBool) -> R + Send + 'static,
+) -> Result<R, tokio::task::JoinError> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let mut work = tokio::task::spawn_blocking(move || job(&flag));
+    tokio::select! {
+        r = &mut work => r,
+        _ = token.cancelled() => {
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            work.await
+        }
     }
 }
 

@@ -165,6 +165,7 @@ impl Store {
                     let v = super::codec::encode_item(&item).map_err(|e| bad(n, e))?;
                     for key in &item.keys {
                         let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
+                        self.key_set.add(&k);
                         self.keys.insert(k, &item.id.0).map_err(|e| self.err(e))?;
                     }
                     self.by_time
@@ -184,6 +185,7 @@ impl Store {
                 Record::Seen(seen) => {
                     for key in &seen.keys {
                         let k = unhex(key).ok_or_else(|| bad(n, format!("key {key}: not hex")))?;
+                        self.key_set.add(&k);
                         self.keys.insert(k, &seen.id.0).map_err(|e| self.err(e))?;
                     }
                     for feed in &seen.feeds {

@@ -154,6 +154,7 @@ impl Store {
                     seen,
                     seen_by_feed,
                     splits,
+                    key_set: &self.key_set,
                     folds: Default::default(),
                     created: Default::default(),
                     near_state: &self.near,
@@ -188,7 +189,8 @@ impl Store {
         };
         let mut out = Vec::with_capacity(entries.len());
         for (entry, k) in entries.iter().zip(keys) {
-            let known = self.keys.contains_key(k.local.0).map_err(|e| self.err(e))?;
+            let known = self.key_set.may_hold(&k.local.0)
+                && self.keys.contains_key(k.local.0).map_err(|e| self.err(e))?;
             out.push((!known).then(|| Probe::new(near, feed_url, entry, now)));
         }
         Ok(out)
@@ -251,6 +253,8 @@ pub(super) struct Tx<'a> {
     pub(super) seen: &'a TransactionalTree,
     pub(super) seen_by_feed: &'a TransactionalTree,
     pub(super) splits: &'a TransactionalTree,
+    /// Told of every key inserted into `keys` before the insert.
+    pub(super) key_set: &'a super::keyset::KeySet,
     /// Stories a new copy showed to be one (`from`, `into`, the copy's
     /// score), folded once the ingest is committed (`Store::fold_stories`).
     pub(super) folds: std::cell::RefCell<Vec<(ItemId, ItemId, f64)>>,
@@ -345,6 +349,7 @@ impl Tx<'_> {
                 };
                 let copy = joining_copy(entry, k, by, None, now);
                 join(&mut item, source, copy);
+                self.key_set.add(&k.local.0);
                 self.keys.insert(&k.local.0, &id.0)?;
                 push_key(&mut item, &k.local);
                 self.reshow(&mut item, old_time, Some(now))?;
@@ -385,6 +390,7 @@ impl Tx<'_> {
                         ..source
                     },
                 );
+                self.key_set.add(&k.local.0);
                 self.keys.insert(&k.local.0, &id.0)?;
                 push_key(&mut item, &k.local);
                 self.claim_shared_keys(&mut item, k)?;
@@ -437,6 +443,7 @@ impl Tx<'_> {
         }
         let local = hex(&k.local.0);
         if !seen.keys.contains(&local) {
+            self.key_set.add(&k.local.0);
             self.keys.insert(&k.local.0, &id.0)?;
             seen.keys.push(local);
             changed = true;
@@ -476,10 +483,14 @@ impl StoryView for Tx<'_> {
     type Error = ConflictableTransactionError<String>;
 
     fn owner(&self, key: &Key) -> TxResult<Option<ItemId>> {
+        if !self.key_set.may_hold(&key.0) {
+            return Ok(None);
+        }
         Ok(self.keys.get(key.0)?.and_then(|v| as_id(&v)))
     }
 
     fn claim(&self, key: &Key, id: ItemId) -> TxResult<()> {
+        self.key_set.add(&key.0);
         self.keys.insert(&key.0, &id.0)?;
         Ok(())
     }
@@ -789,6 +800,9 @@ pub(super) mod tests {
             store.flush().unwrap();
         }
         let store = Store::open(dir.path(), "test").unwrap();
+        // A store this small has its keys read at open, so the lookups
+        // below go through the key set.
+        assert!(store.key_set.is_complete());
         // Written before: the same item, and its link from another feed.
         assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).unchanged, 1);
         let mut via_b = first.clone();
@@ -802,6 +816,54 @@ pub(super) mod tests {
             1
         );
         assert_eq!(store.newest(10, |_| true).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_store_whose_keys_are_still_being_read_finds_them_in_sled() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = "https://a.example/f";
+        let first = entry("1", "https://s.example/1", "خبر أول", "<p>نص أول</p>");
+        let mut store = Store::open(dir.path(), "test").unwrap();
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
+        // As a store too large for the scan at open is until `fill_key_set`.
+        store.key_set = Default::default();
+        assert!(!store.key_set.is_complete());
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).unchanged, 1);
+        let second = entry("2", "https://s.example/2", "خبر ثان", "<p>نص ثان</p>");
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&second)).new, 1);
+        store.fill_key_set(None).unwrap();
+        assert!(store.key_set.is_complete());
+        for e in [&first, &second] {
+            assert_eq!(ingest(&store, a, std::slice::from_ref(e)).unchanged, 1);
+            let mut elsewhere = e.clone();
+            elsewhere.guid = Some(format!("b-{}", e.guid.as_deref().unwrap_or_default()));
+            assert_eq!(
+                ingest(&store, "https://b.example/f", &[elsewhere]).merged,
+                1
+            );
+        }
+        assert_eq!(store.newest(10, |_| true).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn an_imported_store_knows_the_keys_it_imported() {
+        let (a, b) = ("https://a.example/f", "https://b.example/f");
+        let first = entry("1", "https://s.example/1", "خبر أول", "<p>نص أول</p>");
+        let dir = tempfile::tempdir().unwrap();
+        let mut exported = Vec::new();
+        {
+            let store = Store::open(dir.path(), "test").unwrap();
+            assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
+            store.export(&mut exported).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        assert!(store.key_set.is_complete());
+        store.import(exported.as_slice()).unwrap();
+        assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).unchanged, 1);
+        let mut via_b = first.clone();
+        via_b.guid = Some("b-1".into());
+        assert_eq!(ingest(&store, b, &[via_b]).merged, 1);
     }
 
     #[test]

@@ -34,6 +34,10 @@
 //! `open::upgrade_items`); the export format is the same for versions 2
 //! and 3.
 //!
+//! `keyset` keeps in memory a filter of the keys `keys` may hold, so that
+//! looking up a key not stored does not read sled; it is filled from the
+//! tree at every open (a large store's by `fill_key_set`, after the open).
+//!
 //! The near-duplicate index (see `near`) has no tree: it lives in memory and
 //! is rebuilt from `by_time` and `items` when an ingest first needs it.
 //!
@@ -59,6 +63,7 @@ mod codec;
 mod dropped;
 pub mod explain;
 mod ingest;
+mod keyset;
 mod near;
 mod open;
 mod query;
@@ -186,6 +191,8 @@ pub struct Store {
     priorities: std::sync::Arc<std::sync::RwLock<std::sync::Arc<Priorities>>>,
     dir: PathBuf,
     store_id: [u8; 16],
+    /// What `keys` certainly does not hold (see `keyset`).
+    key_set: std::sync::Arc<keyset::KeySet>,
     /// The near-duplicate index, built on first use.
     near: std::sync::Arc<std::sync::Mutex<crate::dedup::near::NearState>>,
     /// The token under which the last process saved the near index (see

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_NEAR_INDEX, SAVED_OUTPUTS,
-    SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, split,
+    SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, keyset, split,
 };
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
@@ -204,6 +204,7 @@ impl Store {
             db: db.clone(),
             dir: dir.to_path_buf(),
             store_id,
+            key_set: Default::default(),
             near: Default::default(),
             near_token,
             xling: Default::default(),
@@ -219,6 +220,12 @@ impl Store {
             let _ = std::fs::write(dir.join("rafid.pid"), json);
         }
         forget_half_written(dir);
+        // A small store's keys are read now; a large one's by
+        // `fill_key_set`, which the daemon runs off the first ingest's path.
+        store
+            .key_set
+            .fill(&store.keys, Some(keyset::OPEN_SCAN_KEYS), None)
+            .map_err(|e| store.err(e))?;
         // Whoever opens the store may change it, after which the outputs
         // the daemon saved no longer show it. The daemon reads them before
         // it opens the store, and saves them again once it has rendered.
