@@ -253,7 +253,8 @@ pub(super) struct Tx<'a> {
     pub(super) seen: &'a TransactionalTree,
     pub(super) seen_by_feed: &'a TransactionalTree,
     pub(super) splits: &'a TransactionalTree,
-    /// Told of every key inserted into `keys` before the insert.
+    /// Told of every key inserted into `keys` before the insert
+    /// (`put_key`).
     pub(super) key_set: &'a super::keyset::KeySet,
     /// Stories a new copy showed to be one (`from`, `into`, the copy's
     /// score), folded once the ingest is committed (`Store::fold_stories`).
@@ -267,6 +268,11 @@ pub(super) struct Tx<'a> {
 }
 
 impl Tx<'_> {
+    /// Points `key` at `id` in `keys` (see `keyset::insert`).
+    pub(super) fn put_key(&self, key: &[u8], id: ItemId) -> TxResult<()> {
+        Ok(super::keyset::insert(self.key_set, self.keys, key, id)?)
+    }
+
     fn load_seen(&self, id: ItemId) -> TxResult<Option<Seen>> {
         match self.seen.get(id.0)? {
             None => Ok(None),
@@ -349,8 +355,7 @@ impl Tx<'_> {
                 };
                 let copy = joining_copy(entry, k, by, None, now);
                 join(&mut item, source, copy);
-                self.key_set.add(&k.local.0);
-                self.keys.insert(&k.local.0, &id.0)?;
+                self.put_key(&k.local.0, id)?;
                 push_key(&mut item, &k.local);
                 self.reshow(&mut item, old_time, Some(now))?;
                 self.claim_shared_keys(&mut item, k)?;
@@ -390,8 +395,7 @@ impl Tx<'_> {
                         ..source
                     },
                 );
-                self.key_set.add(&k.local.0);
-                self.keys.insert(&k.local.0, &id.0)?;
+                self.put_key(&k.local.0, id)?;
                 push_key(&mut item, &k.local);
                 self.claim_shared_keys(&mut item, k)?;
                 self.by_time
@@ -443,8 +447,7 @@ impl Tx<'_> {
         }
         let local = hex(&k.local.0);
         if !seen.keys.contains(&local) {
-            self.key_set.add(&k.local.0);
-            self.keys.insert(&k.local.0, &id.0)?;
+            self.put_key(&k.local.0, id)?;
             seen.keys.push(local);
             changed = true;
         }
@@ -490,9 +493,7 @@ impl StoryView for Tx<'_> {
     }
 
     fn claim(&self, key: &Key, id: ItemId) -> TxResult<()> {
-        self.key_set.add(&key.0);
-        self.keys.insert(&key.0, &id.0)?;
-        Ok(())
+        self.put_key(&key.0, id)
     }
 
     fn is_stored(&self, id: ItemId) -> TxResult<bool> {

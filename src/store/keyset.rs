@@ -18,8 +18,9 @@
 //! SHA-256 digests already, so their own bits place them, where the crates
 //! hash their input again; and this one grows by layers as the store does.
 
-use std::sync::RwLock;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, RwLock};
 
 /// Keys the first layer is sized for; each next layer holds twice as many.
 const FIRST_LAYER_KEYS: usize = 1 << 16;
@@ -84,25 +85,16 @@ impl Layer {
 /// The filter's two hashes of a `keys` key: its digest bytes, mixed with
 /// the kind byte (two kinds of key over one digest are two keys).
 fn hashes(key: &[u8]) -> (u64, u64) {
-    let word = |range: std::ops::Range<usize>| {
-        key.get(range)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map_or(0, u64::from_le_bytes)
-    };
     let kind = u64::from(key.first().copied().unwrap_or(0));
-    // A key shorter than a digest (none is written so) still gets a place:
-    // its whole bytes go into the hash.
-    let (a, b) = if key.len() >= 17 {
-        (word(1..9), word(9..17))
-    } else {
-        let d = crate::text::normalize::digest(&[key]);
-        (word_of(&d[..8]), word_of(&d[8..]))
-    };
+    // Every key written is a kind byte and a 16-byte digest; any other
+    // still gets a place, from a digest of its whole bytes.
+    let digest = key
+        .get(1..)
+        .and_then(|d| <[u8; 16]>::try_from(d).ok())
+        .unwrap_or_else(|| crate::text::normalize::digest(&[key]));
+    let [a, b] = [&digest[..8], &digest[8..]]
+        .map(|half| <[u8; 8]>::try_from(half).map_or(0, u64::from_le_bytes));
     (mix(a ^ kind.rotate_left(56)), mix(b ^ kind))
-}
-
-fn word_of(b: &[u8]) -> u64 {
-    <[u8; 8]>::try_from(b).map_or(0, u64::from_le_bytes)
 }
 
 /// A bijective mix (splitmix64's finalizer): the bits it takes are spread
@@ -118,6 +110,9 @@ pub(super) struct KeySet {
     layers: RwLock<Vec<Layer>>,
     /// Set once every key stored before this process has been added.
     complete: AtomicBool,
+    /// The last key a scan that stopped short added: the next scan goes on
+    /// after it rather than reading the same keys again.
+    scanned_to: Mutex<Option<sled::IVec>>,
 }
 
 impl KeySet {
@@ -168,18 +163,20 @@ impl KeySet {
         if self.is_complete() {
             return Ok(true);
         }
+        let mut scanned_to = self.scanned_to.lock().unwrap_or_else(|p| p.into_inner());
+        let from = scanned_to.clone().map_or(Bound::Unbounded, Bound::Excluded);
         let mut batch: Vec<sled::IVec> = Vec::with_capacity(4096);
-        for (n, key) in tree.iter().keys().enumerate() {
+        for (n, key) in tree.range((from, Bound::Unbounded)).keys().enumerate() {
             batch.push(key?);
-            if batch.len() == batch.capacity() {
+            let full = batch.len() == batch.capacity();
+            let stopped = full && stop.is_some_and(|s| s.load(Ordering::Relaxed));
+            let enough = limit.is_some_and(|l| n + 1 >= l);
+            if full || enough {
                 self.add_all(batch.iter().map(|k| &k[..]));
+                *scanned_to = batch.pop();
                 batch.clear();
-                if stop.is_some_and(|s| s.load(Ordering::Relaxed)) {
-                    return Ok(false);
-                }
             }
-            if limit.is_some_and(|l| n + 1 >= l) {
-                self.add_all(batch.iter().map(|k| &k[..]));
+            if stopped || enough {
                 return Ok(false);
             }
         }
@@ -193,6 +190,19 @@ impl KeySet {
         let layers = self.layers.read().unwrap_or_else(|p| p.into_inner());
         layers.iter().map(|l| l.blocks.len() * 64).sum()
     }
+}
+
+/// Inserts `key` (pointing at `id`) into the `keys` tree of a transaction,
+/// telling `set` first: the one way a transaction writes a key.
+pub(super) fn insert(
+    set: &KeySet,
+    keys: &sled::transaction::TransactionalTree,
+    key: &[u8],
+    id: crate::model::ItemId,
+) -> Result<(), sled::transaction::UnabortableTransactionError> {
+    set.add(key);
+    keys.insert(key, &id.0)?;
+    Ok(())
 }
 
 impl super::Store {

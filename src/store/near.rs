@@ -376,8 +376,7 @@ impl super::Tx<'_> {
         // ... and in under the story's, with its keys.
         for key in &other.keys {
             if let Some(bytes) = unhex(key) {
-                self.key_set.add(&bytes);
-                self.keys.insert(bytes, &into.0)?;
+                self.put_key(&bytes, into)?;
             }
             if !story.keys.contains(key) {
                 story.keys.push(key.clone());
@@ -428,8 +427,7 @@ impl super::Tx<'_> {
             source,
             joining_copy(entry, k, "near", Some(score), now),
         );
-        self.key_set.add(&k.local.0);
-        self.keys.insert(&k.local.0, &id.0)?;
+        self.put_key(&k.local.0, id)?;
         push_key(&mut item, &k.local);
         self.reshow(&mut item, old_time, Some(now))?;
         self.claim_shared_keys(&mut item, k)?;

@@ -228,8 +228,7 @@ impl Store {
                 }
                 let Some(bytes) = unhex(&key) else { continue };
                 item.keys.retain(|k| *k != key);
-                self.key_set.add(&bytes);
-                keys.insert(bytes, &id.0)?;
+                super::keyset::insert(&self.key_set, keys, &bytes, id)?;
                 own.keys.push(key);
             }
 
