@@ -182,6 +182,21 @@ async fn save_outputs(dir: std::path::PathBuf, digest: [u8; 16], outputs: Arc<Ou
     }
 }
 
+/// Saves the outputs after the first render and then at most every
+/// `SAVE_EVERY` (`last` is when they were last saved): not on every render,
+/// yet a daemon that is killed, not stopped, still starts with recent ones.
+async fn save_if_due(
+    last: &mut Option<std::time::Instant>,
+    store: &Store,
+    digest: [u8; 16],
+    outputs: &Arc<Outputs>,
+) {
+    if last.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
+        *last = Some(std::time::Instant::now());
+        save_outputs(store.dir().to_path_buf(), digest, outputs.clone()).await;
+    }
+}
+
 /// The store `serve_with` is given: open already, or opening on a
 /// blocking thread while the server answers from the saved outputs.
 enum Opening {
@@ -453,9 +468,7 @@ async fn publisher(
             _ = token.cancelled() => return,
             r = tokio::task::spawn_blocking(move || o.refresh(&s, &c)) => match r {
                 Ok(Ok(())) => {
-                    last_saved = Some(std::time::Instant::now());
-                    let dir = store.dir().to_path_buf();
-                    save_outputs(dir, cfg.text_digest, outputs.clone()).await;
+                    save_if_due(&mut last_saved, &store, cfg.text_digest, &outputs).await;
                 }
                 Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed at start"),
                 Err(e) => warn!(error = %e, "render task failed"),
@@ -486,13 +499,7 @@ async fn publisher(
         let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
         match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
             Ok(Ok(())) => {
-                // Saved now and then, not on every render: a daemon that is
-                // killed, not stopped, still starts with recent outputs.
-                if last_saved.is_none_or(|t| t.elapsed() >= SAVE_EVERY) {
-                    last_saved = Some(std::time::Instant::now());
-                    let dir = store.dir().to_path_buf();
-                    save_outputs(dir, cfg.text_digest, outputs.clone()).await;
-                }
+                save_if_due(&mut last_saved, &store, cfg.text_digest, &outputs).await;
                 let status = status_line(&cfg, &store);
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
                 let now = etag(&outputs);
