@@ -1,5 +1,6 @@
 //! The binary files rafid keeps beside its store, written whole and read
-//! back field by field, front to back (the saved outputs, the saved near-duplicate index). Both are
+//! back field by field, front to back (the saved outputs, the saved
+//! near-duplicate index), sealed by a checksum (`seal`, `unseal`). Both are
 //! written by hand as a few little-endian fixed-width numbers and
 //! length-prefixed byte strings: the bodies they carry are bytes already,
 //! and no binary serializer is among the dependencies for so little.
@@ -9,6 +10,8 @@
 
 use std::io::Write as _;
 use std::path::Path;
+
+use sha2::{Digest, Sha256};
 
 /// The bytes not read yet.
 pub struct Fields<'a>(pub &'a [u8]);
@@ -52,6 +55,39 @@ pub fn write_whole(dir: &Path, prefix: &str, path: &Path, bytes: &[u8]) -> std::
     Ok(())
 }
 
+/// Ends a file's bytes with the SHA-256 of all before it, which `unseal`
+/// checks: a file cut short or altered is refused as a whole.
+pub fn seal(out: &mut Vec<u8>) {
+    let sum = Sha256::digest(&out);
+    out.extend_from_slice(&sum);
+}
+
+/// Why `unseal` refused a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsealed {
+    /// It does not start with the expected magic, or is too short to be one.
+    Foreign,
+    /// Its checksum does not match: cut short or altered.
+    Mismatch,
+}
+
+/// The fields of a file `seal` ended, after its `magic` and without the
+/// checksum, if it has at least `min` bytes of fields and its checksum
+/// matches.
+pub fn unseal<'a>(bytes: &'a [u8], magic: &[u8], min: usize) -> Result<Fields<'a>, Unsealed> {
+    if bytes.len() < magic.len() + min + SUM || !bytes.starts_with(magic) {
+        return Err(Unsealed::Foreign);
+    }
+    let (contents, sum) = bytes.split_at(bytes.len() - SUM);
+    if Sha256::digest(contents).as_slice() != sum {
+        return Err(Unsealed::Mismatch);
+    }
+    Ok(Fields(&contents[magic.len()..]))
+}
+
+/// Bytes of the checksum `seal` appends.
+const SUM: usize = 32;
+
 /// Appends `b` as `Fields::bytes` reads it.
 pub fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(&(b.len() as u64).to_le_bytes());
@@ -75,5 +111,27 @@ mod tests {
         // A length past the end.
         let mut f = Fields(&out[4..10]);
         assert_eq!(f.bytes(), None);
+    }
+
+    #[test]
+    fn a_sealed_file_opens_whole_and_only_whole() {
+        let mut out = b"MAGIC".to_vec();
+        put_bytes(&mut out, b"body");
+        seal(&mut out);
+        let mut f = unseal(&out, b"MAGIC", 8).unwrap();
+        assert_eq!(f.bytes(), Some(&b"body"[..]));
+        assert!(f.is_empty());
+        assert_eq!(unseal(&out, b"OTHER", 8).err(), Some(Unsealed::Foreign));
+        assert_eq!(unseal(&out, b"MAGIC", 64).err(), Some(Unsealed::Foreign));
+        let mut altered = out.clone();
+        altered[7] ^= 1;
+        assert_eq!(
+            unseal(&altered, b"MAGIC", 8).err(),
+            Some(Unsealed::Mismatch)
+        );
+        assert_eq!(
+            unseal(&out[..out.len() - 1], b"MAGIC", 8).err(),
+            Some(Unsealed::Mismatch)
+        );
     }
 }

@@ -19,11 +19,10 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use chrono::DateTime;
-use sha2::{Digest, Sha256};
 
 use super::cache::{Outputs, Rendered};
 use super::scope::{Format, Scope};
-use crate::fields::{Fields, put_bytes, write_whole};
+use crate::fields::{Fields, Unsealed, put_bytes, seal, unseal, write_whole};
 use crate::store::SAVED_OUTPUTS;
 
 /// The first bytes of the file, with its format's version.
@@ -89,8 +88,7 @@ pub fn save(dir: &Path, digest: &[u8; 16], outputs: &Outputs) -> Result<usize, S
         put_bytes(&mut buf, &r.gzip);
         put_bytes(&mut buf, &r.br);
     }
-    let sum = Sha256::digest(&buf);
-    buf.extend_from_slice(&sum);
+    seal(&mut buf);
     // Readable by its owner only: a private river's output is as private
     // here as in the store.
     write_whole(dir, crate::store::HALF_WRITTEN_OUTPUTS, &path, &buf).map_err(werr)?;
@@ -110,14 +108,12 @@ pub fn load(dir: &Path, digest: &[u8; 16]) -> Result<Option<Saved>, SavedError> 
         path: path.clone(),
         detail,
     };
-    if buf.len() < MAGIC.len() + 16 + 4 + 32 || !buf.starts_with(MAGIC) {
-        return Err(damaged("not a saved set of outputs"));
-    }
-    let (contents, sum) = buf.split_at(buf.len() - 32);
-    if Sha256::digest(contents).as_slice() != sum {
-        return Err(damaged("its checksum does not match"));
-    }
-    let mut r = Fields(&contents[MAGIC.len()..]);
+    let mut r = unseal(&buf, MAGIC, 16 + 4).map_err(|e| {
+        damaged(match e {
+            Unsealed::Foreign => "not a saved set of outputs",
+            Unsealed::Mismatch => "its checksum does not match",
+        })
+    })?;
     if r.take(16).ok_or_else(|| damaged("truncated"))? != digest {
         return Ok(None);
     }

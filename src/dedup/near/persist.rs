@@ -13,17 +13,15 @@
 //! The layout is written by hand ([`crate::fields`]), as `publish::saved`
 //! is.
 
-use sha2::{Digest, Sha256};
-
 use super::index::{Entry, Index, Key, NO_SLOT};
-use crate::fields::Fields;
+use crate::fields::{Fields, Unsealed, seal, unseal};
 use crate::model::ItemId;
 
 /// The first bytes, with the layout's version.
 const MAGIC: &[u8; 13] = b"rafid-near-1\n";
 
 /// Why saved bytes were not used.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refused {
     /// Built under other settings, or for another state of the store.
     NotThisOne,
@@ -77,8 +75,7 @@ pub fn encode(index: &Index, digest: &[u8; 16], token: &[u8; 16]) -> Vec<u8> {
             }
         }
     }
-    let sum = Sha256::digest(&out);
-    out.extend_from_slice(&sum);
+    seal(&mut out);
     out
 }
 
@@ -104,17 +101,15 @@ impl Saved {
 
 /// The index `bytes` hold, whatever it was saved under.
 pub fn read(bytes: &[u8]) -> Result<Saved, Refused> {
-    if bytes.len() < MAGIC.len() + 32 + 32 || !bytes.starts_with(MAGIC) {
-        return Err(Refused::Damaged("not a saved index"));
-    }
-    let (contents, sum) = bytes.split_at(bytes.len() - 32);
-    if Sha256::digest(contents).as_slice() != sum {
-        return Err(Refused::Damaged("its checksum does not match"));
-    }
+    let mut r = unseal(bytes, MAGIC, 32).map_err(|e| {
+        Refused::Damaged(match e {
+            Unsealed::Foreign => "not a saved index",
+            Unsealed::Mismatch => "its checksum does not match",
+        })
+    })?;
     let short = Refused::Damaged("cut short");
-    let mut r = Fields(&contents[MAGIC.len()..]);
-    let token = r.array().ok_or(Refused::Damaged("cut short"))?;
-    let digest = r.array().ok_or(Refused::Damaged("cut short"))?;
+    let token = r.array().ok_or(short)?;
+    let digest = r.array().ok_or(short)?;
     let index = read_index(&mut r).ok_or(short)?;
     Ok(Saved {
         digest,
