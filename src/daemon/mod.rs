@@ -326,15 +326,19 @@ async fn serve_with(
         outputs.clone(),
         token.clone(),
     ));
-    tasks.spawn(fill_key_set(store.clone(), token.clone()));
-    if config.dedup.near_duplicates {
-        tasks.spawn(prepare_near_index(
-            store.clone(),
-            config.near_dup(),
-            near_ahead,
-            token.clone(),
-        ));
-    }
+    // The near index first: the first ingest waits for it, while lookups
+    // only read sled until the keys are read (the two side by side slowed
+    // the index's read on two cores).
+    let near = config.dedup.near_duplicates.then(|| config.near_dup());
+    let (s, t) = (store.clone(), token.clone());
+    tasks.spawn(async move {
+        if let Some(near) = near {
+            prepare_near_index(s.clone(), near, near_ahead, t.clone()).await;
+        }
+        if !t.is_cancelled() {
+            fill_key_set(s, t).await;
+        }
+    });
     tasks.spawn(retention(
         store.clone(),
         live.clone(),
