@@ -372,7 +372,9 @@ async fn serve_with(
 
     let _ = sd_notify::notify(&[
         sd_notify::NotifyState::Ready,
-        sd_notify::NotifyState::Status(&status_line(&config, &store)),
+        // Not held up by the first count of the items: the publisher's
+        // first render counts them, on a blocking thread.
+        sd_notify::NotifyState::Status(&status_line(&config, store.known_item_count())),
     ]);
     // Said once everything runs: the store is open, the control socket
     // bound (scripts wait for this line).
@@ -470,9 +472,10 @@ async fn publisher(
         let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
         tokio::select! {
             _ = token.cancelled() => return,
-            r = tokio::task::spawn_blocking(move || o.refresh(&s, &c)) => match r {
-                Ok(Ok(())) => {
+            r = tokio::task::spawn_blocking(move || render(&o, &s, &c)) => match r {
+                Ok(Ok(status)) => {
                     save_if_due(&mut last_saved, &store, cfg.text_digest, &outputs).await;
+                    let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
                 }
                 Ok(Err(e)) => warn!(error = %e, "cannot render the merged feed at start"),
                 Err(e) => warn!(error = %e, "render task failed"),
@@ -501,10 +504,9 @@ async fn publisher(
         let cfg = config.borrow().clone();
         let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
         let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
-        match tokio::task::spawn_blocking(move || o.refresh(&s, &c)).await {
-            Ok(Ok(())) => {
+        match tokio::task::spawn_blocking(move || render(&o, &s, &c)).await {
+            Ok(Ok(status)) => {
                 save_if_due(&mut last_saved, &store, cfg.text_digest, &outputs).await;
-                let status = status_line(&cfg, &store);
                 let _ = sd_notify::notify(&[sd_notify::NotifyState::Status(&status)]);
                 let now = etag(&outputs);
                 let was = std::mem::replace(&mut published, now.clone());
@@ -628,9 +630,25 @@ async fn retention(store: Store, config: Live, changed: Arc<Notify>, token: Canc
 }
 
 /// The STATUS= line systemd shows: what the daemon carries.
-fn status_line(config: &Config, store: &Store) -> String {
+/// Renders the outputs from the store; gives the status line, whose count
+/// of the items may walk the store the first time (so this runs on a
+/// blocking thread).
+fn render(
+    outputs: &Outputs,
+    store: &Store,
+    config: &Config,
+) -> Result<String, crate::store::StoreError> {
+    outputs.refresh(store, config)?;
+    Ok(status_line(config, Some(store.item_count())))
+}
+
+/// What systemd shows as the daemon's status; `items` when counted.
+fn status_line(config: &Config, items: Option<usize>) -> String {
     let enabled = config.feeds.iter().filter(|f| f.enabled).count();
-    format!("{enabled} feeds, {} items", store.item_count())
+    match items {
+        Some(n) => format!("{enabled} feeds, {n} items"),
+        None => format!("{enabled} feeds"),
+    }
 }
 
 /// Tells systemd's watchdog the daemon is alive, twice per `period`. A tick

@@ -753,11 +753,16 @@ pub(super) mod tests {
                 "<p>نص</p>",
             )
         };
-        assert_eq!(store.item_count(), 0);
+        // Not counted until asked: what must not wait is told nothing.
+        ingest(&store, feed, &[e(1)]);
+        assert_eq!(store.known_item_count(), None);
+        assert_eq!(store.item_count(), 1);
+        assert_eq!(store.known_item_count(), Some(1));
         ingest(&store, feed, &[e(1), e(2)]);
         assert_eq!(store.item_count(), 2);
         ingest(&store, feed, &[e(1), e(2), e(3)]);
         assert_eq!(store.item_count(), 3);
+        assert_eq!(store.known_item_count(), Some(3));
         let policy = Retention {
             max_age: None,
             max_items_per_feed: None,

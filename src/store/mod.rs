@@ -320,9 +320,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Number of stored items (walks the tree: for reports, not hot paths).
-    /// The number of stored items: counted once, then kept up to date.
-    /// Exact but for an item stored while the first count runs.
+    /// The number of stored items: counted once (a walk of the whole tree,
+    /// seconds on a large store whose pages are not cached), then kept up
+    /// to date. Exact but for an item stored while the first count runs.
     pub fn item_count(&self) -> usize {
         use std::sync::atomic::Ordering::Relaxed;
         match self.items_counted.load(Relaxed) {
@@ -334,6 +334,18 @@ impl Store {
                 n
             }
             n => n as usize,
+        }
+    }
+
+    /// The number of stored items if it was counted already: for what must
+    /// not wait for the count, such as telling systemd the daemon is ready.
+    pub fn known_item_count(&self) -> Option<usize> {
+        match self
+            .items_counted
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            UNCOUNTED => None,
+            n => Some(n as usize),
         }
     }
 
