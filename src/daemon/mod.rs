@@ -436,10 +436,7 @@ async fn serve_with(
 async fn final_flush(store: &Store, seams: &Seams) -> Result<(), crate::store::StoreError> {
     #[cfg(test)]
     if seams.flush_fails {
-        return Err(crate::store::StoreError::Sled {
-            path: store.dir().join("store"),
-            source: sled::Error::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
-        });
+        return Err(crate::store::StoreError::disk_full(store.dir()));
     }
     #[cfg(not(test))]
     let _ = seams;

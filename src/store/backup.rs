@@ -14,7 +14,7 @@ use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Seen, Store, StoreError, feed_time_key, seen_feed_key, time_key};
+use super::{Seen, SledStore, StoreError, feed_time_key, seen_feed_key, time_key};
 use crate::model::{FeedState, Item, hex, unhex};
 
 #[derive(Serialize, Deserialize)]
@@ -74,7 +74,7 @@ pub enum ImportError {
     Read(std::io::Error),
 }
 
-impl Store {
+impl SledStore {
     /// Writes the whole store to `out`.
     pub fn export(&self, out: &mut impl Write) -> Result<(), StoreError> {
         let io = |e: std::io::Error| self.corrupt("export", format!("writing: {e}"));

@@ -2,10 +2,10 @@
 
 use std::collections::HashSet;
 
-use super::{Seen, Store, StoreError, as_id, feed_digest, feed_time_key, time_key};
+use super::{Seen, SledStore, StoreError, as_id, feed_digest, feed_time_key, time_key};
 use crate::model::{FeedState, Item, ItemId, hex, unhex};
 
-impl Store {
+impl SledStore {
     /// Every inconsistency between the items and their indexes, described.
     /// Empty when the store is sound.
     pub fn check(&self) -> Result<Vec<String>, StoreError> {
@@ -186,8 +186,8 @@ mod tests {
     use crate::model::{Entry, Source};
     use chrono::Utc;
 
-    fn store_with_items(dir: &std::path::Path) -> Store {
-        let store = Store::open(dir, "test").unwrap();
+    fn store_with_items(dir: &std::path::Path) -> SledStore {
+        let store = SledStore::open(dir, "test").unwrap();
         let entries: Vec<Entry> = (0..3)
             .map(|i| Entry {
                 guid: Some(format!("g{i}")),

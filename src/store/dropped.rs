@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{Store, StoreError, feed_digest, time_key};
+use super::{SledStore, StoreError, feed_digest, time_key};
 use crate::dedup::keys::Key;
 use crate::model::{Item, ItemId, hex};
 
@@ -46,7 +46,7 @@ pub fn river_scan_bound(limit: usize) -> usize {
     limit.saturating_mul(50).max(5000)
 }
 
-impl Store {
+impl SledStore {
     /// What is remembered about `local` of `feed_url` having been dropped.
     pub fn dropped(&self, feed_url: &str, local: &Key) -> Result<Option<Dropped>, StoreError> {
         match self

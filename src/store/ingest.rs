@@ -6,8 +6,8 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::{
-    Priorities, Seen, Store, StoreError, as_id, feed_digest, feed_time_key, seen_feed_key, shown,
-    time_key,
+    Priorities, Seen, SledStore, StoreError, as_id, feed_digest, feed_time_key, seen_feed_key,
+    shown, time_key,
 };
 use crate::dedup::decide::{self, StoryView};
 use crate::dedup::keys::{self as dedup, Decision, ItemKeys, Key};
@@ -48,11 +48,9 @@ impl std::ops::AddAssign for IngestStats {
     }
 }
 
-impl Store {
-    /// Stores one fetched document's entries and the feed's new state in
-    /// one transaction. `source` describes the feed (its `item_link` and
-    /// `guid` are filled in per entry). Pruned items the feed no longer
-    /// lists are forgotten for this feed in the same transaction.
+impl SledStore {
+    /// `Store::ingest`, for this store's tests.
+    #[cfg(test)]
     pub fn ingest(
         &self,
         source: &Source,
@@ -64,8 +62,11 @@ impl Store {
         self.ingest_near(source, entries, keys, state, now, None)
     }
 
-    /// `ingest`, merging a new item into a stored story it repeats when
-    /// `near` is given (see `neardup`).
+    /// Stores one fetched document's entries and the feed's new state in
+    /// one transaction, merging a new item into a stored story it repeats
+    /// when `near` is given. `source` describes the feed (its `item_link`
+    /// and `guid` are filled in per entry). Pruned items the feed no longer
+    /// lists are forgotten for this feed in the same transaction.
     pub fn ingest_near(
         &self,
         source: &Source,
@@ -257,10 +258,10 @@ pub(super) struct Tx<'a> {
     /// (`put_key`).
     pub(super) key_set: &'a super::keyset::KeySet,
     /// Stories a new copy showed to be one (`from`, `into`, the copy's
-    /// score), folded once the ingest is committed (`Store::fold_stories`).
+    /// score), folded once the ingest is committed (`SledStore::fold_stories`).
     pub(super) folds: std::cell::RefCell<Vec<(ItemId, ItemId, f64)>>,
     /// Stories this document began, linked across languages once the
-    /// ingest is committed (`Store::link_across`).
+    /// ingest is committed (`SledStore::link_across`).
     pub(super) created: std::cell::RefCell<Vec<ItemId>>,
     pub(super) near_state: &'a std::sync::Mutex<NearState>,
     pub(super) near: Option<&'a NearDup>,
@@ -727,7 +728,11 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::store) fn ingest(store: &Store, feed: &str, entries: &[Entry]) -> IngestStats {
+    pub(in crate::store) fn ingest(
+        store: &SledStore,
+        feed: &str,
+        entries: &[Entry],
+    ) -> IngestStats {
         let keys = keys_for(feed, None, entries);
         store
             .ingest(
@@ -743,7 +748,7 @@ pub(super) mod tests {
     #[test]
     fn the_item_count_follows_ingest_and_pruning() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let feed = "https://a.example/f";
         let e = |i: u32| {
             entry(
@@ -776,7 +781,7 @@ pub(super) mod tests {
     #[test]
     fn same_item_twice_is_stored_once_and_edits_update_in_place() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let e = entry("1", "https://a.example/1", "عنوان", "<p>نص</p>");
         assert_eq!(
             ingest(&store, "https://a.example/f", std::slice::from_ref(&e)).new,
@@ -801,11 +806,11 @@ pub(super) mod tests {
         let (a, b) = ("https://a.example/f", "https://b.example/f");
         let first = entry("1", "https://s.example/1", "خبر أول", "<p>نص أول</p>");
         {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
             store.flush().unwrap();
         }
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         // A store this small has its keys read at open, so the lookups
         // below go through the key set.
         assert!(store.key_set.is_complete());
@@ -829,7 +834,7 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = "https://a.example/f";
         let first = entry("1", "https://s.example/1", "خبر أول", "<p>نص أول</p>");
-        let mut store = Store::open(dir.path(), "test").unwrap();
+        let mut store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
         // As a store too large for the scan at open is until `fill_key_set`.
         store.key_set = Default::default();
@@ -858,12 +863,12 @@ pub(super) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut exported = Vec::new();
         {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).new, 1);
             store.export(&mut exported).unwrap();
         }
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert!(store.key_set.is_complete());
         store.import(exported.as_slice()).unwrap();
         assert_eq!(ingest(&store, a, std::slice::from_ref(&first)).unchanged, 1);
@@ -875,7 +880,7 @@ pub(super) mod tests {
     #[test]
     fn same_link_from_two_feeds_is_merged_with_both_sources() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let a = entry("1", "https://s.example/n/9?utm_source=a", "خبر", "نص أ");
         let b = entry("xyz", "https://s.example/n/9", "خبر", "نص ب");
         assert_eq!(ingest(&store, "https://a.example/f", &[a]).new, 1);

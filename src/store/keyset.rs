@@ -205,7 +205,7 @@ pub(super) fn insert(
     Ok(())
 }
 
-impl super::Store {
+impl super::SledStore {
     /// Reads the keys of a store too large for the scan at open into the
     /// key set, after which lookups of new keys no longer read sled. Until
     /// it ends every lookup reads sled as before, so it may run beside

@@ -1,5 +1,10 @@
 //! The store: the only module that knows sled.
 //!
+//! The rest of rafid holds a `Store`, a handle on a `Backend` (`backend`),
+//! and does not know which backend holds the records. The sled store
+//! (`SledStore`, described below) is the one backend so far;
+//! `backend_sled` makes it one.
+//!
 //! Files: `open` (opening, the lock, the schema upgrade), `codec` (how an
 //! item is packed into a value), `ingest` (the
 //! transaction that stores a fetched document), `query` (reads in time
@@ -57,6 +62,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{FeedState, ItemId};
 
+mod backend;
+mod backend_sled;
 mod backup;
 mod check;
 mod codec;
@@ -72,6 +79,7 @@ mod shown;
 mod split;
 mod xling;
 
+pub use backend::{Backend, Flushing, Keep, Store};
 pub use backup::ImportError;
 pub use dropped::{Dropped, river_scan_bound};
 pub use ingest::IngestStats;
@@ -152,6 +160,18 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The error a store in `dir` gives when its disk is full: for tests of
+    /// what its callers do then.
+    #[cfg(test)]
+    pub(crate) fn disk_full(dir: &Path) -> StoreError {
+        StoreError::Sled {
+            path: dir.join("store"),
+            source: sled::Error::Io(std::io::Error::from_raw_os_error(libc::ENOSPC)),
+        }
+    }
+}
+
 /// What to do about the IO errors a user can fix.
 fn io_hint(e: &sled::Error) -> &'static str {
     let sled::Error::Io(io) = e else { return "" };
@@ -169,9 +189,10 @@ fn io_hint(e: &sled::Error) -> &'static str {
     }
 }
 
-/// An open store. Cloning is cheap (sled handles are reference counted).
+/// An open sled store. Cloning is cheap (sled handles are reference
+/// counted).
 #[derive(Clone)]
-pub struct Store {
+struct SledStore {
     db: sled::Db,
     items: sled::Tree,
     keys: sled::Tree,
@@ -221,13 +242,13 @@ impl Drop for Recount<'_> {
     }
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("dir", &self.dir).finish()
+        f.debug_struct("SledStore").field("dir", &self.dir).finish()
     }
 }
 
-impl Store {
+impl SledStore {
     pub fn dir(&self) -> &Path {
         &self.dir
     }

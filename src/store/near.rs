@@ -16,8 +16,8 @@ use sled::transaction::ConflictableTransactionError;
 
 use super::split::{Split, split_key};
 use super::{
-    SAVED_NEAR_INDEX, Store, StoreError, TxResult, as_id, feed_time_key, join, joining_copy, load,
-    push_key, save, time_key,
+    SAVED_NEAR_INDEX, SledStore, StoreError, TxResult, as_id, feed_time_key, join, joining_copy,
+    load, push_key, save, time_key,
 };
 use crate::dedup::decide::StoryView;
 use crate::dedup::keys::ItemKeys;
@@ -76,7 +76,7 @@ fn locked(state: &std::sync::Mutex<NearState>) -> MutexGuard<'_, NearState> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Store {
+impl SledStore {
     /// Builds the index from the items of the window, once.
     pub(super) fn ensure_near_index(
         &self,
@@ -313,7 +313,7 @@ impl super::Tx<'_> {
         locked(self.near_state).join(probe, id);
     }
 
-    /// Folds story `from` into story `into` (see `Store::fold_stories`):
+    /// Folds story `from` into story `into` (see `SledStore::fold_stories`):
     /// `from`'s members, keys and split records move to `into`, and `from`
     /// is no more. `moved_splits` are `from`'s records in `splits`, read
     /// before the transaction (a transactional tree cannot be scanned).
@@ -449,7 +449,7 @@ mod tests {
     pub(super) const SUMMARY: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال \
         في حي النرجس شمال المدينة.";
 
-    fn put(store: &Store, url: &str, guid: &str, body: &str) {
+    fn put(store: &SledStore, url: &str, guid: &str, body: &str) {
         let e = Entry {
             guid: Some(guid.into()),
             link: Some(format!("{url}/{guid}")),
@@ -471,7 +471,7 @@ mod tests {
         }
     }
 
-    fn prepared(store: &Store, near: &NearDup) -> NearIndexFrom {
+    fn prepared(store: &SledStore, near: &NearDup) -> NearIndexFrom {
         let stop = std::sync::atomic::AtomicBool::new(false);
         store.prepare_near_index(near, &stop, None).unwrap()
     }
@@ -483,7 +483,7 @@ mod tests {
         let n = near();
         let saved = dir.path().join(SAVED_NEAR_INDEX);
         {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             put(&store, a, "a", FULL);
             assert!(store.save_near_index(&n).unwrap());
             store.flush().unwrap();
@@ -491,7 +491,7 @@ mod tests {
         assert!(saved.exists());
         // The next open reads it back, removes the file, and merges the
         // copy another outlet brings as a rebuilt index would.
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(prepared(&store, &n), NearIndexFrom::Saved);
         assert_eq!(store.near_index_len(), 1);
         assert!(!saved.exists());
@@ -505,9 +505,9 @@ mod tests {
         // A process that opened the store in between (and may have changed
         // it) voids the saved copy, even if it leaves the file.
         let keep = std::fs::read(&saved).unwrap();
-        drop(Store::open(dir.path(), "test").unwrap());
+        drop(SledStore::open(dir.path(), "test").unwrap());
         std::fs::write(&saved, &keep).unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(prepared(&store, &n), NearIndexFrom::Items);
         assert_eq!(store.near_index_len(), 1);
         assert!(!saved.exists(), "a copy that is no good is removed");
@@ -516,7 +516,7 @@ mod tests {
         assert!(store.save_near_index(&n).unwrap());
         store.flush().unwrap();
         drop(store);
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let mut wider = near();
         wider.window = chrono::Duration::hours(96);
         assert_eq!(prepared(&store, &wider), NearIndexFrom::Items);
@@ -527,7 +527,7 @@ mod tests {
         let mid = bytes.len() / 2;
         bytes[mid] ^= 1;
         std::fs::write(&saved, &bytes).unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(prepared(&store, &n), NearIndexFrom::Items);
         assert_eq!(store.near_index_len(), 1);
     }
@@ -538,7 +538,7 @@ mod tests {
         let n = near();
         let stop = std::sync::atomic::AtomicBool::new(false);
         let save = || {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             put(&store, "https://a.example/feed", "a", FULL);
             store.prepare_near_index(&n, &stop, None).unwrap();
             assert!(store.save_near_index(&n).unwrap());
@@ -550,7 +550,7 @@ mod tests {
         let ahead = NearAhead::read(dir.path());
         assert!(ahead.is_some());
         std::fs::remove_file(dir.path().join(SAVED_NEAR_INDEX)).unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(
             store.prepare_near_index(&n, &stop, ahead).unwrap(),
             NearIndexFrom::Saved
@@ -562,8 +562,8 @@ mod tests {
         // save (another process opened it): not used.
         save();
         let ahead = NearAhead::read(dir.path());
-        drop(Store::open(dir.path(), "test").unwrap());
-        let store = Store::open(dir.path(), "test").unwrap();
+        drop(SledStore::open(dir.path(), "test").unwrap());
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(
             store.prepare_near_index(&n, &stop, ahead).unwrap(),
             NearIndexFrom::Items
@@ -574,10 +574,10 @@ mod tests {
     #[test]
     fn preparing_the_index_stops_when_asked_and_leaves_none() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         put(&store, "https://a.example/feed", "a", FULL);
         drop(store);
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let stop = std::sync::atomic::AtomicBool::new(true);
         assert!(matches!(
             store.prepare_near_index(&near(), &stop, None),
@@ -603,7 +603,7 @@ mod tests {
         );
         // The first outlet is preferred: the story shows its short report.
         let open = || {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             store.set_priorities([(a.to_string(), 5)]);
             store
         };
@@ -637,7 +637,7 @@ mod tests {
             "https://b.example/feed",
             "https://c.example/feed",
         );
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         // Two outlets each carry one half of the report: nothing shared,
         // two stories.
         put(&store, a, "a", FULL);
@@ -664,7 +664,7 @@ mod tests {
         put(&store, "https://d.example/feed", "d", EXTRA);
         assert_eq!(store.newest(10, |_| true).unwrap().len(), 1);
         drop(store);
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         put(&store, "https://e.example/feed", "e", EXTRA);
         let items = store.newest(10, |_| true).unwrap();
         assert_eq!(items.len(), 1, "{items:#?}");
@@ -689,10 +689,10 @@ mod tests {
             published: Some(Utc::now() - chrono::Duration::hours(1)),
             ..Entry::default()
         };
-        let ingest = |store: &Store, url: &str, entries: &[Entry]| {
+        let ingest = |store: &SledStore, url: &str, entries: &[Entry]| {
             ingest_near(store, url, entries);
         };
-        let both_shown = |store: &Store| {
+        let both_shown = |store: &SledStore| {
             let items = store.newest(10, |_| true).unwrap();
             assert_eq!(items.len(), 2, "{items:#?}");
             for title in [meeting, hospital] {
@@ -706,7 +706,7 @@ mod tests {
         // the meeting, under the meeting's headline, in either order.
         for order in [["a", "b"], ["b", "a"]] {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             for outlet in order {
                 let url = format!("https://{outlet}.example/feed");
                 let e = if outlet == "a" {
@@ -720,7 +720,7 @@ mod tests {
         }
         // One outlet lists both pages side by side.
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let url = "https://a.example/feed";
         ingest(
             &store,
@@ -736,7 +736,7 @@ mod tests {
     #[test]
     fn a_copy_that_fits_the_shown_member_but_contradicts_another_stays_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         // The summary's outlet is preferred, so the story shows the summary.
         store.set_priorities([("https://b.example/feed".to_string(), 5)]);
         put(&store, "https://a.example/feed", "a", FULL);

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_NEAR_INDEX, SAVED_OUTPUTS,
-    SCHEMA_VERSION, Store, StoreError, UNCOUNTED, codec, keyset, split,
+    SCHEMA_VERSION, SledStore, Store, StoreError, UNCOUNTED, codec, keyset, split,
 };
 use crate::config::Config;
 use crate::model::{Item, OutletCopy, hex};
@@ -17,6 +17,19 @@ use crate::model::{Item, OutletCopy, hex};
 /// Opens the store the config names, with its cache size.
 pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
     Store::open_with(&config.storage.path, command, config.storage.cache)
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in the state directory `dir`.
+    /// `command` names this process in the holder file (e.g. "rafid run").
+    pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
+        SledStore::open(dir, command).map(Store::new)
+    }
+
+    /// `open` with the backend's cache bounded to `cache_bytes`.
+    pub fn open_with(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+        SledStore::open_with(dir, command, cache_bytes).map(Store::new)
+    }
 }
 
 /// Who holds the store: written to `rafid.pid` once the lock is ours.
@@ -51,21 +64,21 @@ fn owner_only(path: &Path) {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Opens (creating if needed) the store in the state directory `dir`.
     /// `command` names this process in the holder file (e.g. "rafid run").
-    pub fn open(dir: &Path, command: &str) -> Result<Store, StoreError> {
-        Store::open_with(dir, command, DEFAULT_CACHE_BYTES)
+    pub fn open(dir: &Path, command: &str) -> Result<SledStore, StoreError> {
+        SledStore::open_with(dir, command, DEFAULT_CACHE_BYTES)
     }
 
     /// `open` with sled's page cache bounded to `cache_bytes`.
-    pub fn open_with(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+    pub fn open_with(dir: &Path, command: &str, cache_bytes: u64) -> Result<SledStore, StoreError> {
         // sled releases its file lock from a background thread shortly after
         // the last handle is dropped, so this very process may still hold it
         // for a moment after closing the store. Only then is it worth waiting.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
-            match Store::open_once(dir, command, cache_bytes) {
+            match SledStore::open_once(dir, command, cache_bytes) {
                 Err(StoreError::Locked { .. })
                     if held_by_us(dir) && std::time::Instant::now() < deadline =>
                 {
@@ -76,7 +89,7 @@ impl Store {
         }
     }
 
-    fn open_once(dir: &Path, command: &str, cache_bytes: u64) -> Result<Store, StoreError> {
+    fn open_once(dir: &Path, command: &str, cache_bytes: u64) -> Result<SledStore, StoreError> {
         // The store holds feed URLs with their secrets: only its owner may
         // look in. (systemd makes StateDirectory= so already.)
         use std::os::unix::fs::DirBuilderExt;
@@ -189,7 +202,7 @@ impl Store {
             None => None,
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
-        let store = Store {
+        let store = SledStore {
             items: tree("items")?,
             keys: tree("keys")?,
             by_time: tree("by_time")?,
@@ -356,7 +369,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("state");
-        let store = Store::open(&dir, "test").unwrap();
+        let store = SledStore::open(&dir, "test").unwrap();
         store.flush().unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
@@ -376,13 +389,13 @@ mod tests {
     fn opening_clears_what_a_killed_save_left_and_nothing_else() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("state");
-        drop(Store::open(&dir, "test").unwrap());
+        drop(SledStore::open(&dir, "test").unwrap());
         let left = [".near.a1B2c3", ".outputs.Xy9z"];
         for f in left {
             std::fs::write(dir.join(f), b"half").unwrap();
         }
         std::fs::write(dir.join("notes.txt"), b"mine").unwrap();
-        drop(Store::open(&dir, "test").unwrap());
+        drop(SledStore::open(&dir, "test").unwrap());
         for f in left {
             assert!(!dir.join(f).exists(), "{f} is still there");
         }
@@ -392,7 +405,7 @@ mod tests {
     #[test]
     fn second_open_names_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let _store = Store::open(dir.path(), "rafid run").unwrap();
+        let _store = SledStore::open(dir.path(), "rafid run").unwrap();
         // The message a second process gets is checked by an integration
         // test with two processes. Here: the holder file names us.
         let text = describe_holder(dir.path());
@@ -404,13 +417,13 @@ mod tests {
     fn a_store_of_schema_version_2_is_packed_in_place_and_exports_the_same() {
         use crate::store::shown::tests::{ingest_near, story};
         let dir = tempfile::tempdir().unwrap();
-        let export = |store: &Store| {
+        let export = |store: &SledStore| {
             let mut out = Vec::new();
             store.export(&mut out).unwrap();
             String::from_utf8(out).unwrap()
         };
         let before = {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             let body = "وصلت إلى مطار عدن الدولي اليوم طائرة الإغاثة الرابعة محملة بالأدوية";
             ingest_near(
                 &store,
@@ -457,7 +470,7 @@ mod tests {
             store.flush().unwrap();
             export(&store)
         };
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(store.schema_version().unwrap().as_deref(), Some("3"));
         assert_eq!(store.items.len(), 2);
         for kv in store.items.iter() {
@@ -472,11 +485,11 @@ mod tests {
     fn other_schema_versions_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             store.stamp_schema_version("7").unwrap();
             store.flush().unwrap();
         }
-        let err = Store::open(dir.path(), "test").unwrap_err();
+        let err = SledStore::open(dir.path(), "test").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("schema version 7"), "{msg}");
         assert!(msg.contains("newer rafid"), "{msg}");

@@ -3,23 +3,15 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, as_id, feed_digest, time_key};
+use super::{SledStore, StoreError, as_id, feed_digest, time_key};
 use crate::model::{Item, ItemId, hex};
 
-impl Store {
-    /// The newest `limit` items carried by any of `feed_urls`, newest first
-    /// (ties by id): the per-feed time indexes merged, so the cost depends
-    /// on `limit` and the number of feeds, not on the size of the store.
-    pub fn newest_in_feeds(
-        &self,
-        feed_urls: &[&str],
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        self.newest_in_feeds_before(feed_urls, None, limit)
-    }
-
-    /// `newest_in_feeds`, continued after `before` (the sort time and id of
-    /// the last item already shown): the next page of a paged feed.
+impl SledStore {
+    /// The newest `limit` items carried by any of `feed_urls` older than
+    /// `before` (the sort time and id of the last item already shown),
+    /// newest first (ties by id): the per-feed time indexes merged, so the
+    /// cost depends on `limit` and the number of feeds, not on the size of
+    /// the store.
     pub fn newest_in_feeds_before(
         &self,
         feed_urls: &[&str],
@@ -77,8 +69,8 @@ impl Store {
         Ok(out)
     }
 
-    /// The newest `limit` items that `keep` accepts, newest first (ties by
-    /// id), read from the time index: the cost does not grow with the store.
+    /// `Store::newest`, for this store's tests.
+    #[cfg(test)]
     pub fn newest(
         &self,
         limit: usize,
@@ -138,7 +130,7 @@ mod tests {
     #[test]
     fn newest_is_ordered_by_date_then_id() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let mut old = entry("1", "https://a.example/1", "قديم", "a");
         old.published = Some(Utc::now() - chrono::Duration::days(2));
         let mut future = entry("2", "https://a.example/2", "مستقبل", "b");

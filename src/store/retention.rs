@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Seen, Store, StoreError, as_id, feed_time_key, seen_feed_key};
+use super::{Seen, SledStore, StoreError, as_id, feed_time_key, seen_feed_key};
 use crate::config::StorageConfig;
 use crate::model::{Item, ItemId};
 
@@ -37,7 +37,7 @@ impl Retention {
 /// Items pruned per transaction: small enough not to hold up polls.
 const PRUNE_BATCH: usize = 256;
 
-impl Store {
+impl SledStore {
     /// Prunes the items `policy` does not keep: older than `max_age` (by
     /// their sort time), beyond the newest `max_items_per_feed` of their
     /// first feed, beyond the newest `max_items` overall. Each leaves a
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn each_item_counts_against_its_first_feed_only() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let (a, b) = ("https://a.example/f", "https://b.example/f");
         // b carries a story first; a carries it too, and three of its own.
         let shared = story(

@@ -184,7 +184,7 @@ pub(super) mod tests {
     use super::*;
     use crate::dedup::keys::keys_for;
     use crate::model::{Entry, FeedState};
-    use crate::store::Store;
+    use crate::store::SledStore;
 
     pub(in crate::store) fn feed(url: &str) -> Source {
         Source {
@@ -201,7 +201,7 @@ pub(super) mod tests {
     /// Stores `entries` as `url`'s document with near-duplicate detection
     /// on, as the daemon's defaults have it (a 72 h window).
     pub(in crate::store) fn ingest_near(
-        store: &Store,
+        store: &SledStore,
         url: &str,
         entries: &[Entry],
     ) -> crate::store::IngestStats {
@@ -217,7 +217,7 @@ pub(super) mod tests {
 
     /// `ingest_near` with the given near-duplicate settings.
     pub(in crate::store) fn ingest_with(
-        store: &Store,
+        store: &SledStore,
         url: &str,
         entries: &[Entry],
         near: &crate::dedup::near::NearDup,
@@ -252,7 +252,11 @@ pub(super) mod tests {
         }
     }
 
-    pub(in crate::store) fn put(store: &Store, url: &str, e: &Entry) -> crate::store::IngestStats {
+    pub(in crate::store) fn put(
+        store: &SledStore,
+        url: &str,
+        e: &Entry,
+    ) -> crate::store::IngestStats {
         let entries = std::slice::from_ref(e);
         let keys = keys_for(url, None, entries);
         store
@@ -266,7 +270,7 @@ pub(super) mod tests {
             .unwrap()
     }
 
-    pub(in crate::store) fn only_item(store: &Store) -> Item {
+    pub(in crate::store) fn only_item(store: &SledStore) -> Item {
         let items = store.newest(10, |_| true).unwrap();
         assert_eq!(items.len(), 1, "{items:#?}");
         items.into_iter().next().unwrap()
@@ -299,7 +303,7 @@ pub(super) mod tests {
     fn the_original_outlet_is_shown_whichever_feed_comes_first() {
         for x_first in [true, false] {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             if x_first {
                 assert_eq!(put(&store, X, &x_copy()).new, 1);
                 assert_eq!(put(&store, LEGIT, &legit_copy()).merged, 1);
@@ -345,7 +349,7 @@ pub(super) mod tests {
     #[test]
     fn a_second_identity_of_an_outlets_item_does_not_swap_its_copy() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         put(&store, X, &x_copy());
         let mut renamed = x_copy();
         renamed.guid = Some("x-1-v2".into());
@@ -384,7 +388,7 @@ pub(super) mod tests {
     #[test]
     fn a_higher_priority_wins_over_the_earlier_copy() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         store.set_priorities([("https://p.example/feed".to_string(), 5)]);
         put(
             &store,
@@ -407,7 +411,7 @@ pub(super) mod tests {
     #[test]
     fn else_the_earliest_published_copy_is_shown() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         put(
             &store,
             "https://late.example/feed",

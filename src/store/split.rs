@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Store, StoreError, TxResult, feed_digest, feed_time_key, load, save, shown, time_key};
+use super::{
+    SledStore, StoreError, TxResult, feed_digest, feed_time_key, load, save, shown, time_key,
+};
 use crate::dedup::keys::{Key, copy_keys, local_key_candidates};
 use crate::model::{Item, ItemId, hex, unhex};
 
@@ -111,7 +113,7 @@ fn find_member(item: &Item, spec: &str) -> Option<usize> {
     })
 }
 
-impl Store {
+impl SledStore {
     fn retype_error(
         &self,
     ) -> impl Fn(ConflictableTransactionError<String>) -> ConflictableTransactionError<SplitError> + '_
@@ -133,7 +135,7 @@ impl super::Tx<'_> {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Takes the member `member` (its feed URL or its link) out of the
     /// story `story` for good; returns the item it became.
     pub fn split(
@@ -393,11 +395,11 @@ mod tests {
         )
     }
 
-    fn stories(store: &Store) -> Vec<Item> {
+    fn stories(store: &SledStore) -> Vec<Item> {
         store.newest(10, |_| true).unwrap()
     }
 
-    fn story_of(store: &Store, feed_url: &str) -> Item {
+    fn story_of(store: &SledStore, feed_url: &str) -> Item {
         stories(store)
             .into_iter()
             .find(|i| i.sources.iter().any(|s| s.feed_url == feed_url))
@@ -408,7 +410,7 @@ mod tests {
     fn a_split_member_stays_apart_across_polls_and_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let legit_id = {
-            let store = Store::open(dir.path(), "test").unwrap();
+            let store = SledStore::open(dir.path(), "test").unwrap();
             put(&store, LEGIT, &legit_copy());
             assert_eq!(put(&store, X, &x_copy("x-1")).merged, 1);
             let merged = only_item(&store);
@@ -439,7 +441,7 @@ mod tests {
             merged.id
         };
         // After a restart too.
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let mut edited = x_copy("x-1");
         edited.title = Some("عنوان الناقل بعد التعديل".into());
         put(&store, X, &edited);
@@ -455,7 +457,7 @@ mod tests {
         store.export(&mut out).unwrap();
         assert!(String::from_utf8_lossy(&out).contains("\"kind\":\"split\""));
         let other = tempfile::tempdir().unwrap();
-        let copy = Store::open(other.path(), "test").unwrap();
+        let copy = SledStore::open(other.path(), "test").unwrap();
         copy.import(&out[..]).unwrap();
         assert_eq!(copy.splits_of(legit_id).unwrap().len(), 1);
         put(&copy, X, &x_copy("x-4"));
@@ -472,14 +474,14 @@ mod tests {
         story(guid, link, title, &format!("{BODY} {extra}"), 3)
     }
 
-    fn put_near(store: &Store, url: &str, e: &Entry) -> crate::store::IngestStats {
+    fn put_near(store: &SledStore, url: &str, e: &Entry) -> crate::store::IngestStats {
         ingest_near(store, url, std::slice::from_ref(e))
     }
 
     #[test]
     fn a_near_duplicate_split_off_is_not_found_again() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let a = "https://a.example/feed";
         let b = "https://b.example/feed";
         put_near(
@@ -555,7 +557,7 @@ mod tests {
     #[test]
     fn a_split_is_refused_with_a_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         put(&store, LEGIT, &legit_copy());
         let id = only_item(&store).id;
         let single = store.split(id, LEGIT, Utc::now()).unwrap_err();

@@ -14,7 +14,7 @@ use std::sync::MutexGuard;
 
 use chrono::{DateTime, Utc};
 
-use super::{Store, StoreError, load, save};
+use super::{SledStore, StoreError, load, save};
 use crate::dedup::near::xling::{
     self, Arabic, CrossIndex, DEFAULT_XLING_THRESHOLD, English, Lang, Link,
 };
@@ -95,7 +95,7 @@ fn locked(state: &std::sync::Mutex<XlingState>) -> MutexGuard<'_, XlingState> {
     state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl Store {
+impl SledStore {
     /// Builds the index from the items of the window, once, but for
     /// `pending`: the stories about to be linked, which are indexed once
     /// they have been.
@@ -269,7 +269,7 @@ mod tests {
         near
     }
 
-    fn put(store: &Store, url: &str, guid: &str, title: &str, body: &str) -> IngestStats {
+    fn put(store: &SledStore, url: &str, guid: &str, title: &str, body: &str) -> IngestStats {
         let e = story(guid, &format!("{url}/{guid}"), title, body, 1);
         ingest_with(store, url, std::slice::from_ref(&e), &near())
     }
@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn an_arabic_story_and_its_english_report_link_to_each_other_and_stay_two() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let s = put(
             &store,
             AR,
@@ -372,7 +372,7 @@ mod tests {
         // report links too.
         drop(items);
         drop(store);
-        let store = Store::open(dir.path(), "test").unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
         let s = put(
             &store,
             "https://en2.example/feed",
