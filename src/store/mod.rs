@@ -73,6 +73,7 @@ mod ingest;
 mod keyset;
 mod near;
 mod open;
+pub mod postgres;
 mod query;
 mod retention;
 mod shown;
@@ -156,6 +157,27 @@ pub enum StoreError {
     Corrupt {
         path: PathBuf,
         tree: &'static str,
+        detail: String,
+    },
+    /// `database` is the URL without user or password (`postgres::describe`).
+    #[error("database {database}: {doing}: {source}")]
+    Postgres {
+        database: String,
+        doing: &'static str,
+        source: tokio_postgres::Error,
+    },
+    #[error(
+        "database {database} has schema version {found}, this rafid writes version {expected}; upgrade rafid on this machine"
+    )]
+    DatabaseSchema {
+        database: String,
+        found: i32,
+        expected: i32,
+    },
+    #[error("database {database}: damaged record in table {table}: {detail}")]
+    DatabaseRecord {
+        database: String,
+        table: &'static str,
         detail: String,
     },
 }

@@ -1,0 +1,62 @@
+//! The PostgreSQL side of the store: what lets several rafid pollers share
+//! one database.
+//!
+//! So far this is the coordination between pollers; the items are still
+//! kept by the sled store, so no config selects this backend yet.
+//! - `schema`: the versioned schema, migrated at connect under a lock, so
+//!   pollers started together migrate once;
+//! - `lease`: which poller polls which feed (a lease with an owner and an
+//!   expiry, renewed while polling, taken over once it lapses), the feed's
+//!   state (validators, schedule, backoff) beside it so that any poller can
+//!   poll a feed next, and the per-host request slots and `Retry-After`
+//!   pauses that hold across all pollers together.
+//!
+//! Time is the database's (`now()`), never a poller's: pollers on several
+//! machines agree on when a lease lapses however their clocks drift.
+
+mod lease;
+mod schema;
+
+pub use lease::{Claim, HostSlot, Leases, Slot};
+pub use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
+
+use super::StoreError;
+
+/// The database a URL names, for messages: host, port and database, never
+/// the user or the password.
+pub fn describe(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return "the PostgreSQL database (its URL does not parse)".into();
+    };
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("(default)");
+    format!("postgres://{host}:{port}/{db}")
+}
+
+/// Connects to `url` without TLS (a database on loopback or a private
+/// network; TLS to the database is not offered yet) and keeps the
+/// connection running on the current tokio runtime.
+pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreError> {
+    let database = describe(url);
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|source| StoreError::Postgres {
+            database: database.clone(),
+            doing: "connecting",
+            source,
+        })?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!(database = %database, error = %e, "the connection to the database ended");
+        }
+    });
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests;

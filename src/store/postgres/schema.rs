@@ -1,0 +1,102 @@
+//! The database's schema and its migrations.
+//!
+//! Each migration is one transaction, recorded in `rafid_schema` with its
+//! version. Every poller migrates at connect, holding a transaction-scoped
+//! advisory lock, so pollers started together apply each migration once.
+//! A database migrated by a newer rafid is refused, not written.
+
+use tokio_postgres::Client;
+
+use super::describe;
+use crate::store::StoreError;
+
+/// The schema version this rafid writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+/// The advisory lock taken while migrating: a constant of rafid's own (the
+/// first eight bytes of "rafid-sc" as an integer).
+const MIGRATION_LOCK: i64 = 0x7261_6669_642d_7363;
+
+/// The migrations, in order: `MIGRATIONS[n - 1]` takes the schema from
+/// version `n - 1` to version `n`.
+const MIGRATIONS: &[&str] = &[
+    // 1: the feeds with their leases and states, and the hosts' request
+    // slots and pauses.
+    "CREATE TABLE rafid_feeds (
+         url text PRIMARY KEY,
+         -- model::FeedState as JSON; null until the feed is first polled
+         state text,
+         due_at timestamptz NOT NULL DEFAULT now(),
+         lease_owner text,
+         lease_until timestamptz
+     );
+     CREATE INDEX rafid_feeds_due ON rafid_feeds (due_at);
+     CREATE TABLE rafid_host_slots (
+         host text NOT NULL,
+         slot integer NOT NULL,
+         owner text,
+         until timestamptz,
+         PRIMARY KEY (host, slot)
+     );
+     CREATE TABLE rafid_host_pauses (
+         host text PRIMARY KEY,
+         not_before timestamptz NOT NULL
+     );",
+];
+
+/// Brings the database at `url` (connected as `client`) to
+/// `SCHEMA_VERSION`. Returns the version it found.
+pub(crate) async fn migrate(client: &mut Client, url: &str) -> Result<i32, StoreError> {
+    let failed = |doing: &'static str| {
+        let database = describe(url);
+        move |source| StoreError::Postgres {
+            database,
+            doing,
+            source,
+        }
+    };
+    let tx = client
+        .transaction()
+        .await
+        .map_err(failed("starting the migration"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(failed("waiting for another poller's migration"))?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS rafid_schema (
+             version integer PRIMARY KEY,
+             applied timestamptz NOT NULL DEFAULT now()
+         )",
+    )
+    .await
+    .map_err(failed("creating the schema table"))?;
+    let found: i32 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM rafid_schema", &[])
+        .await
+        .map_err(failed("reading the schema version"))?
+        .get(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::DatabaseSchema {
+            database: describe(url),
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let version = i as i32 + 1;
+        tx.batch_execute(sql)
+            .await
+            .map_err(failed("applying a schema migration"))?;
+        tx.execute(
+            "INSERT INTO rafid_schema (version) VALUES ($1)",
+            &[&version],
+        )
+        .await
+        .map_err(failed("recording a schema migration"))?;
+        tracing::info!(database = %describe(url), version, "migrated the database's schema");
+    }
+    tx.commit()
+        .await
+        .map_err(failed("committing the migration"))?;
+    Ok(found)
+}
