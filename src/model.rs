@@ -291,7 +291,16 @@ pub struct ParsedFeed {
 /// text, link and dates are those of one member's copy (see `OutletCopy`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Item {
+    /// The key the item is stored under. A new item's begins with a
+    /// counter, so that new items are appended to the store rather than
+    /// inserted at random places in it (see `store`).
     pub id: ItemId,
+    /// The id the outputs publish (`urn:uuid:`) when it is not `id`: the
+    /// digest of the local key the item was first stored under, which a
+    /// store rebuilt from the same feeds gives the item again, so readers
+    /// do not see it as new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<ItemId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,6 +360,11 @@ pub struct Translation {
 }
 
 impl Item {
+    /// The id the outputs publish (see `uid`).
+    pub fn public_id(&self) -> ItemId {
+        self.uid.unwrap_or(self.id)
+    }
+
     /// The instant the item is ordered by: published, else updated, else
     /// first seen; a date in the future counts as the time rafid first saw
     /// the item, so a wrong clock at the source cannot pin it to the top.

@@ -238,6 +238,7 @@ fn source(feed: &str, title: &str, link: &str) -> Source {
 fn item(n: u8, title: &str, content: &str, lang: Option<&str>) -> Item {
     Item {
         id: ItemId([n; 16]),
+        uid: None,
         title: Some(title.into()),
         link: Some(format!("https://a.example/news/{n}")),
         content: Some(content.into()),

@@ -279,7 +279,7 @@ fn a_store_of_schema_version_1_is_upgraded_in_place() {
     unpack_store_v1(dir.path());
     let export = {
         let store = Store::open(dir.path(), "test").unwrap();
-        assert_eq!(store.schema_version().unwrap().as_deref(), Some("3"));
+        assert_eq!(store.schema_version().unwrap().as_deref(), Some("4"));
         check_upgraded(&store);
         let mut out = Vec::new();
         store.export(&mut out).unwrap();

@@ -241,6 +241,9 @@ pub(crate) fn item_as_stored(doc: &Doc, i: usize, now: DateTime<Utc>) -> Item {
         .collect();
     Item {
         id,
+        // As the store keeps a new item: the digest published beside the
+        // id it is stored under.
+        uid: Some(id),
         title: e.title.clone(),
         link: e.link.clone(),
         content: e.content.clone(),

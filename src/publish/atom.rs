@@ -51,7 +51,7 @@ pub(crate) fn atom(
             &[("xml:lang", lang)]
         };
         x.open("entry", attrs);
-        x.text("id", &[], &item.id.urn());
+        x.text("id", &[], &item.public_id().urn());
         x.text(
             "title",
             &[("type", "text")],

@@ -13,7 +13,7 @@ pub(crate) fn json_feed(view: &View<'_>, items: &[Item], page: &Page) -> Vec<u8>
     let mut out_items = Vec::with_capacity(items.len());
     for item in items {
         let mut o = Map::new();
-        o.insert("id".into(), json!(item.id.urn()));
+        o.insert("id".into(), json!(item.public_id().urn()));
         let base = item_base(item);
         if let Some(l) = item.link.as_deref().and_then(|l| web_url(l, base)) {
             o.insert("url".into(), json!(l));

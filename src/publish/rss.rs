@@ -58,7 +58,7 @@ pub(crate) fn rss(view: &View<'_>, items: &[Item], updated: DateTime<Utc>, page:
         if let Some(link) = item.link.as_deref().and_then(|l| web_url(l, base)) {
             x.text("link", &[], &link);
         }
-        x.text("guid", &[("isPermaLink", "false")], &item.id.urn());
+        x.text("guid", &[("isPermaLink", "false")], &item.public_id().urn());
         x.text("pubDate", &[], &rfc822(item.sort_time()));
         for a in &item.authors {
             let name = if a.name.is_empty() {

@@ -20,6 +20,7 @@ fn config() -> Config {
 fn item() -> Item {
     Item {
         id: ItemId([1; 16]),
+        uid: None,
         title: Some("خبر <عاجل> & مهم".into()),
         link: Some("https://a.example/n/1".into()),
         content: Some(

@@ -83,6 +83,7 @@ mod tests {
     fn item(title: &str, revision: &str) -> Item {
         Item {
             id: ItemId([7; 16]),
+            uid: None,
             title: Some(title.into()),
             link: None,
             content: None,

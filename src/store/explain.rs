@@ -170,7 +170,7 @@ pub fn explain(
         .collect();
     Explanation {
         item: item.id.to_hex(),
-        urn: item.id.urn(),
+        urn: item.public_id().urn(),
         title: item.title.clone(),
         shown: chosen.map(|(i, why)| Shown {
             feed_url: item.sources[i].feed_url.clone(),

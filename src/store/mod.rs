@@ -15,14 +15,14 @@
 //! - `rafid.pid` — JSON naming the process that holds the store, written
 //!   after sled's lock is taken, so a second process can say who holds it.
 //!
-//! Trees, keys and values (schema version 3):
+//! Trees, keys and values (schema version 4):
 //!
 //! | tree      | key                                          | value                         |
 //! |-----------|----------------------------------------------|-------------------------------|
-//! | `meta`    | `schema_version`                             | decimal ASCII, `3`            |
+//! | `meta`    | `schema_version`                             | decimal ASCII, `4`            |
 //! | `meta`    | `store_id`                                   | 16 random-ish bytes           |
 //! | `meta`    | `created`                                    | when the store was created (or first opened by a rafid that records it): RFC 3339 |
-//! | `items`   | item id (16 bytes)                           | `model::Item` as JSON, each source with its outlet's copy, LZ4-compressed (`codec`) |
+//! | `items`   | item id (16 bytes; see below)                | `model::Item` as JSON, each source with its outlet's copy, LZ4-compressed (`codec`) |
 //! | `keys`    | kind byte (`L` local, `K` link, `T` text) + 16 hash bytes | item id (16 bytes) |
 //! | `by_time` | sort time (8 bytes, ms since epoch, sign bit flipped, big-endian) + item id | empty |
 //! | `feeds`   | the feed's configured URL (UTF-8)            | `model::FeedState` as JSON    |
@@ -35,9 +35,14 @@
 //! Schema history: version 1 kept only the text an item shows; version 2
 //! keeps every member's own copy (`model::OutletCopy`) and adds `splits`;
 //! version 3 compresses items (a third of the bytes, written and rewritten
-//! by sled). An older store is upgraded when it is opened (see
+//! by sled). Version 4 stores a new item under an id that begins with a
+//! sequence number (`ingest::next_seq`), so new items are appended to
+//! `items` instead of landing on random pages of it; the id the outputs
+//! publish, the digest of the item's local key as before, is kept in the
+//! item (`Item::uid`). Items stored before keep their ids, which are both.
+//! An older store is upgraded when it is opened (see
 //! `open::upgrade_items`); the export format is the same for versions 2
-//! and 3.
+//! to 4 (version 4's items may carry a `uid`).
 //!
 //! `keyset` keeps in memory a filter of the keys `keys` may hold, so that
 //! looking up a key not stored does not read sled; it is filled from the
@@ -93,7 +98,7 @@ pub use split::{Split, SplitError};
 use ingest::{Tx, TxResult, join, joining_copy, load, push_key, save};
 use open::upgrade_item;
 
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The file in the state directory where the daemon keeps the outputs it
 /// last rendered, to serve them at its next start while the store opens
@@ -249,6 +254,8 @@ struct SledStore {
     /// of a large store. Ingest adds its new items; pruning and import make
     /// it count again.
     items_counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// The last sequence number a new item's id was given (`ingest`).
+    seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 const UNCOUNTED: u64 = u64::MAX;

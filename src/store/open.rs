@@ -136,6 +136,18 @@ impl SledStore {
                     .map_err(sled_err)?;
             }
             Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            // Version 4 only adds what version 3 lacks (new items' `uid`):
+            // a version-3 store is a version-4 store as it stands. The
+            // version is raised so that an older rafid, which would publish
+            // new items under the ids they are stored under, refuses it.
+            Some(v) if v.as_ref() == b"3" => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())
+                    .map_err(sled_err)?;
+                tracing::info!(
+                    path = %db_path.display(),
+                    "store upgraded from schema version 3 to {SCHEMA_VERSION}"
+                );
+            }
             Some(v) if v.as_ref() == b"1" || v.as_ref() == b"2" => {
                 let from = if v.as_ref() == b"1" { 1 } else { 2 };
                 let items = db.open_tree("items").map_err(sled_err)?;
@@ -222,6 +234,7 @@ impl SledStore {
             near_token,
             xling: Default::default(),
             items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
+            seq: Default::default(),
         };
         let holder = Holder {
             pid: std::process::id(),
@@ -471,7 +484,7 @@ mod tests {
             export(&store)
         };
         let store = SledStore::open(dir.path(), "test").unwrap();
-        assert_eq!(store.schema_version().unwrap().as_deref(), Some("3"));
+        assert_eq!(store.schema_version().unwrap().as_deref(), Some("4"));
         assert_eq!(store.items.len(), 2);
         for kv in store.items.iter() {
             assert!(codec::is_current(&kv.unwrap().1));
@@ -479,6 +492,39 @@ mod tests {
         assert_eq!(export(&store), before);
         assert!(before.starts_with("{\"kind\":\"store\",\"schema_version\":2,"));
         assert_eq!(store.check().unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_store_of_schema_version_3_opens_as_version_4_unchanged() {
+        use crate::store::ingest::tests::{entry, ingest};
+        let dir = tempfile::tempdir().unwrap();
+        let feed = "https://a.example/f";
+        let before = {
+            let store = SledStore::open(dir.path(), "test").unwrap();
+            ingest(
+                &store,
+                feed,
+                &[entry("1", "https://a.example/1", "خبر", "نص")],
+            );
+            store.stamp_schema_version("3").unwrap();
+            store.flush().unwrap();
+            let mut out = Vec::new();
+            store.export(&mut out).unwrap();
+            out
+        };
+        let store = SledStore::open(dir.path(), "test").unwrap();
+        assert_eq!(store.schema_version().unwrap().as_deref(), Some("4"));
+        let mut after = Vec::new();
+        store.export(&mut after).unwrap();
+        assert_eq!(after, before);
+        // An item stored now is stored the version-4 way beside it.
+        ingest(
+            &store,
+            feed,
+            &[entry("2", "https://a.example/2", "خبر آخر", "نص آخر")],
+        );
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
+        assert_eq!(store.items.len(), 2);
     }
 
     #[test]

@@ -308,11 +308,26 @@ impl SledStore {
     /// its `urn:uuid:` (as the outputs publish it), or a member's link.
     pub fn find_item(&self, spec: &str) -> Result<Option<ItemId>, StoreError> {
         let spec = spec.trim();
-        let present = |id: ItemId| -> Result<bool, StoreError> {
-            self.items.contains_key(id.0).map_err(|e| self.err(e))
+        // An id the store holds an item under, or the id an item publishes
+        // (`Item::uid`): the digest of its local key, which leads to it.
+        let present = |id: ItemId| -> Result<Option<ItemId>, StoreError> {
+            if self.items.contains_key(id.0).map_err(|e| self.err(e))? {
+                return Ok(Some(id));
+            }
+            let mut local = [b'L'; 17];
+            local[1..].copy_from_slice(&id.0);
+            let Some(v) = self.keys.get(local).map_err(|e| self.err(e))? else {
+                return Ok(None);
+            };
+            match super::as_id(&v) {
+                Some(stored) if self.items.contains_key(stored.0).map_err(|e| self.err(e))? => {
+                    Ok(Some(stored))
+                }
+                _ => Ok(None),
+            }
         };
         if let Some(id) = ItemId::from_hex(&spec.to_ascii_lowercase()) {
-            if present(id)? {
+            if let Some(id) = present(id)? {
                 return Ok(Some(id));
             }
         }
@@ -327,7 +342,7 @@ impl SledStore {
                 for top in 0..4u8 {
                     id.0[6] = (hi << 4) | b6;
                     id.0[8] = (top << 6) | b8;
-                    if present(id)? {
+                    if let Some(id) = present(id)? {
                         return Ok(Some(id));
                     }
                 }
@@ -338,7 +353,7 @@ impl SledStore {
         for key in copy_keys(Some(spec), None, None) {
             if let Some(v) = self.keys.get(key.0).map_err(|e| self.err(e))? {
                 if let Some(id) = super::as_id(&v) {
-                    if present(id)? {
+                    if let Some(id) = present(id)? {
                         return Ok(Some(id));
                     }
                 }

@@ -21,6 +21,7 @@ fn item(n: u8, at: &str, lang: &str) -> Item {
     let t: DateTime<Utc> = DateTime::parse_from_rfc3339(at).unwrap().into();
     Item {
         id: ItemId([n; 16]),
+        uid: None,
         title: Some(format!("خبر {n}")),
         link: Some(format!("https://a.example/n/{n}")),
         content: Some(
