@@ -17,9 +17,11 @@
 //! - [`dedup`]: whether an item is one already stored (`keys`, `decide`) and
 //!   whether another outlet published the same story (`near/`: the
 //!   document, the decision, its vetoes and word lists, the index).
-//! - [`store`]: sled, and the only module that knows it: opening, the
-//!   ingest transaction in which dedup decides, queries, retention, backup,
-//!   checks, and how a story was put together (`explain`).
+//! - [`store`]: the `Store` handle on a `Backend` trait, and sled's store,
+//!   the one module that knows sled: opening, the ingest transaction in
+//!   which dedup decides, queries, retention, backup, checks, and how a
+//!   story was put together (`explain`); `postgres/`, the leases several
+//!   pollers would share through one database.
 //! - [`publish`]: Atom, RSS, JSON Feed and the HTML river page (`html/`),
 //!   rendered once per change and cached as bytes; OPML both ways; WebSub
 //!   pings.
