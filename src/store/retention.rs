@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Seen, SledStore, StoreError, as_id, feed_time_key, seen_feed_key};
+use super::{Seen, SledStore, StoreError, as_id, feed_time_key, seen_feed_key, time_key};
 use crate::config::StorageConfig;
 use crate::model::{Item, ItemId};
 
@@ -46,7 +46,6 @@ impl SledStore {
         if !policy.is_set() {
             return Ok(0);
         }
-        let _recount = self.recount();
         let cutoff = policy
             .max_age
             .and_then(|a| chrono::Duration::from_std(a).ok())
@@ -56,8 +55,22 @@ impl SledStore {
             Some(max) => self.listed_by_feeds_over(max)?,
             None => Default::default(),
         };
+        // Only what can go is read. With no overall cap and no feed over
+        // its own, that is the items older than the cutoff, if there is
+        // one: `poll-once` prunes at every run with the default per-feed
+        // cap, and walking the whole time index each time read all of it.
+        let whole = policy.max_items.is_some() || !capped.is_empty();
+        let candidates: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
+            match cutoff {
+                _ if whole => Box::new(self.by_time.iter().rev()),
+                None => return Ok(0),
+                Some(c) => {
+                    let t = DateTime::from_timestamp_millis(c).unwrap_or(DateTime::UNIX_EPOCH);
+                    Box::new(self.by_time.range(..time_key(t, ItemId([0; 16])).to_vec()))
+                }
+            };
         let mut victims: Vec<(Vec<u8>, ItemId)> = Vec::new();
-        for (position, kv) in self.by_time.iter().rev().enumerate() {
+        for (position, kv) in candidates.enumerate() {
             let (k, _) = kv.map_err(|e| self.err(e))?;
             let (Some(ms), Some(id)) = (
                 k.get(..8)
@@ -81,10 +94,7 @@ impl SledStore {
                 victims.push((k.to_vec(), id));
             }
         }
-        for chunk in victims.chunks(PRUNE_BATCH) {
-            self.prune_batch(chunk, now)?;
-        }
-        Ok(victims.len())
+        self.prune_items(&victims, now)
     }
 
     /// The items listed by feeds that list more than `max` (`by_feed`, keys
@@ -157,6 +167,16 @@ impl SledStore {
                 victims.push((k[16..].to_vec(), id));
             }
         }
+        self.prune_items(&victims, now)
+    }
+
+    /// Prunes `victims` (each its `by_time` key and id) a batch at a time;
+    /// the item count is taken again after, unless there were none.
+    fn prune_items(
+        &self,
+        victims: &[(Vec<u8>, ItemId)],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
         if victims.is_empty() {
             return Ok(0);
         }
@@ -214,6 +234,46 @@ impl SledStore {
 mod tests {
     use super::*;
     use crate::store::shown::tests::{put, story};
+
+    #[test]
+    fn a_prune_that_removes_nothing_keeps_the_item_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
+        let feed = "https://a.example/f";
+        for n in 1..=3 {
+            let e = story(
+                &format!("a{n}"),
+                &format!("https://a.example/{n}"),
+                &format!("خبر رقم {n}"),
+                &format!("نص مختلف رقم {n}"),
+                n,
+            );
+            put(&store, feed, &e);
+        }
+        assert_eq!(store.item_count(), 3);
+        for policy in [
+            Retention {
+                max_items_per_feed: Some(10),
+                ..Retention::default()
+            },
+            Retention {
+                max_age: Some(Duration::from_secs(86_400)),
+                max_items_per_feed: Some(10),
+                ..Retention::default()
+            },
+        ] {
+            assert_eq!(store.prune(&policy, Utc::now()).unwrap(), 0);
+            // Nothing went, so nothing needs counting again (a walk of
+            // every item on a large store).
+            assert_eq!(store.known_item_count(), Some(3));
+        }
+        let old = Retention {
+            max_age: Some(Duration::from_secs(2 * 3600 + 1800)),
+            ..Retention::default()
+        };
+        assert_eq!(store.prune(&old, Utc::now()).unwrap(), 1);
+        assert_eq!(store.item_count(), 2);
+    }
 
     #[test]
     fn each_item_counts_against_its_first_feed_only() {
