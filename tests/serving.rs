@@ -395,6 +395,40 @@ async fn websub_hub_is_advertised_and_pinged_after_a_change() {
     d.stop().await;
 }
 
+/// Items stored while the daemon was not running (here by `poll-once`) are
+/// in its first render, and no later render changes the feed for them: the
+/// hub hears of them at start. This is also what a poll that ends before
+/// the first render reads the store gives, which the test above meets on a
+/// loaded machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hub_is_pinged_for_items_stored_before_the_start() {
+    let (hub_url, seen) = hub().await;
+    let server = FeedServer::start().await;
+    server.put("/f.xml", rss(2, None), "application/rss+xml");
+    let url = server.url("/f.xml");
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &[(url.as_str(), &[][..])],
+        &format!("[poll]\ninterval = \"1h\"\n[websub]\nhub = \"{hub_url}\"\n"),
+    );
+    let cfg = config::load(&path).unwrap();
+    poll_once(cfg.clone()).await.unwrap();
+    assert!(seen.lock().unwrap().is_empty(), "poll-once pings no hub");
+    let d = start_daemon(cfg).await;
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    while start.elapsed() < Duration::from_secs(30) {
+        n = seen.lock().unwrap().len();
+        if n >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(n, 2, "one refused ping at start and its retry");
+    d.stop().await;
+}
+
 /// Reads until the server closes the connection; returns what it sent.
 async fn read_to_close(s: &mut tokio::net::TcpStream, within: Duration) -> Option<Vec<u8>> {
     let mut out = Vec::new();

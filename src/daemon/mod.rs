@@ -464,6 +464,10 @@ async fn publisher(
     // already: until this is done, requests render what they ask for (or
     // get what the last run saved).
     let mut last_saved: Option<std::time::Instant> = None;
+    let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
+    // What subscribers last saw: the outputs the last run saved, served
+    // until the first render replaces them (none on a first start).
+    let saved = etag(&outputs);
     {
         let cfg = config.borrow().clone();
         let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
@@ -480,9 +484,19 @@ async fn publisher(
         }
     }
     // The main feed as last published: the hub hears of changes to it only.
-    let mut published = outputs
-        .get(&Scope::All, Format::Atom)
-        .map(|r| r.etag.clone());
+    let mut published = etag(&outputs);
+    // Items stored while the daemon was down, or by a poll that ended
+    // before the first render read the store, are in that render, and no
+    // later one changes the feed for them: the hub hears of them now,
+    // unless the feed is what the last run published.
+    if let Some(p) = &websub {
+        if published.is_some()
+            && published != saved
+            && store.known_item_count().is_some_and(|n| n > 0)
+        {
+            p.spawn_ping(&tasks, websub::topics(&config.borrow()), token.clone());
+        }
+    }
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
@@ -500,7 +514,6 @@ async fn publisher(
         }
         let cfg = config.borrow().clone();
         let (s, c, o) = (store.clone(), cfg.clone(), outputs.clone());
-        let etag = |o: &Outputs| o.get(&Scope::All, Format::Atom).map(|r| r.etag.clone());
         match tokio::task::spawn_blocking(move || render(&o, &s, &c)).await {
             Ok(Ok(status)) => {
                 save_if_due(&mut last_saved, &store, cfg.text_digest, &outputs).await;
