@@ -323,6 +323,20 @@ async fn hub() -> (String, Arc<Mutex<Vec<String>>>) {
     (format!("http://{addr}/hub"), seen)
 }
 
+/// How many requests the hub has seen once it has seen `want`, or after 30
+/// s: a deadline far beyond the second or two this takes on an idle
+/// machine, since on a loaded one start-up and the retry's pause stretch.
+async fn pings(seen: &Mutex<Vec<String>>, want: usize) -> usize {
+    let start = std::time::Instant::now();
+    loop {
+        let n = seen.lock().unwrap().len();
+        if n >= want || start.elapsed() >= Duration::from_secs(30) {
+            return n;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websub_hub_is_advertised_and_pinged_after_a_change() {
     let (hub_url, seen) = hub().await;
@@ -341,18 +355,7 @@ async fn websub_hub_is_advertised_and_pinged_after_a_change() {
     let d = start_daemon(cfg).await;
     // The daemon polls the feed at start; the change makes one ping, which
     // the hub refuses once and accepts on the retry.
-    // A deadline far beyond the second or two this takes on an idle
-    // machine: on a loaded one, start-up and the retry's pause stretch.
-    let start = std::time::Instant::now();
-    let mut n = 0;
-    while start.elapsed() < Duration::from_secs(30) {
-        n = seen.lock().unwrap().len();
-        if n >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(n, 2, "one refused ping and its retry");
+    assert_eq!(pings(&seen, 2).await, 2, "one refused ping and its retry");
     let body = seen.lock().unwrap()[1].clone();
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body.as_bytes())
         .into_owned()
@@ -416,16 +419,11 @@ async fn websub_hub_is_pinged_for_items_stored_before_the_start() {
     poll_once(cfg.clone()).await.unwrap();
     assert!(seen.lock().unwrap().is_empty(), "poll-once pings no hub");
     let d = start_daemon(cfg).await;
-    let start = std::time::Instant::now();
-    let mut n = 0;
-    while start.elapsed() < Duration::from_secs(30) {
-        n = seen.lock().unwrap().len();
-        if n >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(n, 2, "one refused ping at start and its retry");
+    assert_eq!(
+        pings(&seen, 2).await,
+        2,
+        "one refused ping at start and its retry"
+    );
     d.stop().await;
 }
 

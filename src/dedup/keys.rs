@@ -42,6 +42,12 @@ impl Key {
         Key(k)
     }
 
+    /// The local key whose digest is `hash`: the key an item's published
+    /// id (`Item::uid`) came from.
+    pub fn local(hash: [u8; 16]) -> Key {
+        Key::new(KeyKind::Local, hash)
+    }
+
     pub fn kind(&self) -> Option<KeyKind> {
         match self.0[0] {
             b'L' => Some(KeyKind::Local),

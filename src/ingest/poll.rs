@@ -791,11 +791,6 @@ mod tests {
         assert_eq!(polls(&b.counters), 1);
         assert_eq!(polls(&idle.counters), 0);
     }
-}
-
-#[cfg(test)]
-mod size {
-    use super::*;
 
     /// Every feed's task holds a `poll` future from its start (waiting for
     /// a slot) and, in the daemon, between polls: it must stay small, with

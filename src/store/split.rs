@@ -314,9 +314,7 @@ impl SledStore {
             if self.items.contains_key(id.0).map_err(|e| self.err(e))? {
                 return Ok(Some(id));
             }
-            let mut local = [b'L'; 17];
-            local[1..].copy_from_slice(&id.0);
-            let Some(v) = self.keys.get(local).map_err(|e| self.err(e))? else {
+            let Some(v) = self.keys.get(Key::local(id.0).0).map_err(|e| self.err(e))? else {
                 return Ok(None);
             };
             match super::as_id(&v) {

@@ -86,11 +86,15 @@ impl Leases {
     }
 
     fn failed(&self, doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-        let database = self.database.clone();
-        move |source| StoreError::Postgres {
-            database,
-            doing,
-            source,
+        super::failed(&self.database, doing)
+    }
+
+    /// A feed's state that does not read (or write) as JSON.
+    fn damaged(&self, url: &str, e: serde_json::Error) -> StoreError {
+        StoreError::DatabaseRecord {
+            database: self.database.clone(),
+            table: "rafid_feeds",
+            detail: format!("{}: {e}", crate::config::redact_str(url)),
         }
     }
 
@@ -132,17 +136,10 @@ impl Leases {
         for row in rows {
             let url: String = row.get(0);
             let state: Option<String> = row.get(1);
-            let state =
-                match state {
-                    None => None,
-                    Some(json) => Some(serde_json::from_str(&json).map_err(|e| {
-                        StoreError::DatabaseRecord {
-                            database: self.database.clone(),
-                            table: "rafid_feeds",
-                            detail: format!("{}: {e}", crate::config::redact_str(&url)),
-                        }
-                    })?),
-                };
+            let state = match state {
+                None => None,
+                Some(json) => Some(serde_json::from_str(&json).map_err(|e| self.damaged(&url, e))?),
+            };
             out.push(Claim { url, state });
         }
         Ok(out)
@@ -175,11 +172,7 @@ impl Leases {
         state: &FeedState,
         due: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let json = serde_json::to_string(state).map_err(|e| StoreError::DatabaseRecord {
-            database: self.database.clone(),
-            table: "rafid_feeds",
-            detail: format!("{}: {e}", crate::config::redact_str(url)),
-        })?;
+        let json = serde_json::to_string(state).map_err(|e| self.damaged(url, e))?;
         let n = self
             .client
             .execute(
@@ -219,11 +212,7 @@ impl Leases {
         };
         serde_json::from_str(&json)
             .map(Some)
-            .map_err(|e| StoreError::DatabaseRecord {
-                database: self.database.clone(),
-                table: "rafid_feeds",
-                detail: format!("{}: {e}", crate::config::redact_str(url)),
-            })
+            .map_err(|e| self.damaged(url, e))
     }
 
     /// Takes one of `host`'s first `per_host` request slots for `lease`,

@@ -38,6 +38,20 @@ pub fn describe(url: &str) -> String {
     format!("postgres://{host}:{port}/{db}")
 }
 
+/// The error of a statement that failed while `doing` something, on the
+/// database `database` (as `describe` gives it).
+pub(crate) fn failed(
+    database: &str,
+    doing: &'static str,
+) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    let database = database.to_string();
+    move |source| StoreError::Postgres {
+        database,
+        doing,
+        source,
+    }
+}
+
 /// Connects to `url` without TLS (a database on loopback or a private
 /// network; TLS to the database is not offered yet) and keeps the
 /// connection running on the current tokio runtime.
@@ -45,11 +59,7 @@ pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreEr
     let database = describe(url);
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
-        .map_err(|source| StoreError::Postgres {
-            database: database.clone(),
-            doing: "connecting",
-            source,
-        })?;
+        .map_err(failed(&database, "connecting"))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(database = %database, error = %e, "the connection to the database ended");

@@ -47,14 +47,8 @@ const MIGRATIONS: &[&str] = &[
 /// Brings the database at `url` (connected as `client`) to
 /// `SCHEMA_VERSION`. Returns the version it found.
 pub(crate) async fn migrate(client: &mut Client, url: &str) -> Result<i32, StoreError> {
-    let failed = |doing: &'static str| {
-        let database = describe(url);
-        move |source| StoreError::Postgres {
-            database,
-            doing,
-            source,
-        }
-    };
+    let database = describe(url);
+    let failed = |doing| super::failed(&database, doing);
     let tx = client
         .transaction()
         .await
@@ -77,7 +71,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &str) -> Result<i32, Store
         .get(0);
     if found > SCHEMA_VERSION {
         return Err(StoreError::DatabaseSchema {
-            database: describe(url),
+            database,
             found,
             expected: SCHEMA_VERSION,
         });
@@ -93,7 +87,7 @@ pub(crate) async fn migrate(client: &mut Client, url: &str) -> Result<i32, Store
         )
         .await
         .map_err(failed("recording a schema migration"))?;
-        tracing::info!(database = %describe(url), version, "migrated the database's schema");
+        tracing::info!(database = %database, version, "migrated the database's schema");
     }
     tx.commit()
         .await
