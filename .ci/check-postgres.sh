@@ -11,7 +11,8 @@ trap cleanup EXIT
 
 url="$(bash .ci/postgres.sh start "$dir")"
 echo "PostgreSQL at $url"
-out="$(RAFID_TEST_POSTGRES="$url" cargo test --lib store::postgres -- --nocapture 2>&1)" \
+# The PostgreSQL tests, and the store suite run on both backends.
+out="$(RAFID_TEST_POSTGRES="$url" cargo test --lib -- store::postgres store::suite --nocapture 2>&1)" \
     || { echo "$out"; exit 1; }
 echo "$out" | grep -E '^test result'
 # A test that found no database says so; under this script none may.
@@ -20,5 +21,5 @@ if echo "$out" | grep -q 'RAFID_TEST_POSTGRES is not set'; then
     exit 1
 fi
 ran="$(echo "$out" | sed -n 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' | head -1)"
-[ "${ran:-0}" -ge 8 ] || { echo "FAIL: only ${ran:-0} PostgreSQL tests ran"; exit 1; }
+[ "${ran:-0}" -ge 30 ] || { echo "FAIL: only ${ran:-0} PostgreSQL tests ran"; exit 1; }
 echo "PASS: ${ran} PostgreSQL tests"

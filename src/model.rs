@@ -247,7 +247,7 @@ impl OutletCopy {
 /// A parsed item before it is stored: what the source said, in rafid's
 /// terms. Text is exactly the characters that came in; only `title` has had
 /// markup removed, because feed readers render titles as plain text.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Entry {
     /// The GUID / Atom id / JSON Feed id, when the source gave one.
     pub guid: Option<String>,

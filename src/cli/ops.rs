@@ -151,7 +151,7 @@ pub fn store_check(store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
         writeln!(
             out,
             "{}: OK ({} items)",
-            store.dir().join("store").display(),
+            store.describe(),
             store.item_count()
         )
         .map_err(io)?;
@@ -162,7 +162,7 @@ pub fn store_check(store: &Store, out: &mut dyn Write) -> Result<(), Failure> {
     }
     Err(Failure::user(format!(
         "{}: {} problem{}",
-        store.dir().join("store").display(),
+        store.describe(),
         problems.len(),
         if problems.len() == 1 { "" } else { "s" }
     )))

@@ -85,7 +85,8 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
         if let Some(answer) = forward(&config.storage.path, command, out) {
             return answer;
         }
-        let own = match config.storage.path.join("store").exists() {
+        let elsewhere = config.storage.backend != crate::config::StorageBackend::Sled;
+        let own = match elsewhere || config.storage.path.join("store").exists() {
             true => open_store(config, "rafid feeds export")
                 .map(|s| crate::publish::own_titles(&s))
                 .unwrap_or_default(),

@@ -130,6 +130,18 @@ pub struct StorageConfig {
     pub max_items: Option<u64>,
     /// Bytes of sled's page cache.
     pub cache: u64,
+    pub backend: StorageBackend,
+}
+
+/// Where the store's records are kept (`storage.backend`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum StorageBackend {
+    /// In sled, in `storage.path/store`.
+    #[default]
+    Sled,
+    /// In a PostgreSQL database several rafid processes may share, read
+    /// from a replica in `storage.path/replica` (`store::postgres`).
+    Postgres { url: Secret },
 }
 
 #[derive(Debug, Clone)]

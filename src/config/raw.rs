@@ -101,6 +101,8 @@ pub(super) struct RawStorage {
     pub(super) max_items_per_feed: Option<Spanned<i64>>,
     pub(super) max_items: Option<Spanned<i64>>,
     pub(super) cache: Option<Spanned<String>>,
+    pub(super) backend: Option<Spanned<String>>,
+    pub(super) url: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, Default)]

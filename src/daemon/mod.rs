@@ -339,6 +339,15 @@ async fn serve_with(
             fill_key_set(s, t).await;
         }
     });
+    if let Some(changes) = store.changes() {
+        tasks.spawn(follow_others(
+            store.clone(),
+            changes,
+            live.clone(),
+            changed.clone(),
+            token.clone(),
+        ));
+    }
     tasks.spawn(retention(
         store.clone(),
         live.clone(),
@@ -430,6 +439,38 @@ async fn serve_with(
     }
     info!("store flushed; stopped");
     Ok(())
+}
+
+/// For a store other processes change too (`Backend::changes`): has the
+/// outputs rendered again after each change any of them makes, and keeps
+/// the store's `[dedup]` settings those of the config in force.
+async fn follow_others(
+    store: Store,
+    mut changes: watch::Receiver<i64>,
+    mut config: Live,
+    changed: Arc<Notify>,
+    token: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            r = changes.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                changed.notify_one();
+            }
+            r = config.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                let cfg = config.borrow_and_update().clone();
+                if cfg.dedup.near_duplicates {
+                    store.set_near_dup(&cfg.near_dup());
+                }
+            }
+        }
+    }
 }
 
 /// The flush at stop, which a test can make fail.

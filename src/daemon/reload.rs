@@ -77,6 +77,7 @@ pub const RESTART_ONLY: &[RestartOnly] = &[
     restart_only!(server.max_connections),
     restart_only!(storage.path),
     restart_only!(storage.cache),
+    restart_only!(storage.backend),
     restart_only!(poll.concurrency),
     restart_only!(poll.per_host),
     restart_only!(poll.connect_timeout),
@@ -354,6 +355,11 @@ mod tests {
             "[storage]\npath = \"b\"\n",
         ),
         ("storage.cache", "", "[storage]\ncache = \"128MiB\"\n"),
+        (
+            "storage.backend",
+            "",
+            "[storage]\nbackend = \"postgres\"\nurl = \"postgres://db.test/rafid\"\n",
+        ),
         ("poll.concurrency", "", "[poll]\nconcurrency = 4\n"),
         ("poll.per_host", "", "[poll]\nper_host = 1\n"),
         (

@@ -31,7 +31,7 @@ pub enum KeyKind {
 }
 
 /// One identity key: kind byte + 16 hash bytes, as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Key(pub [u8; 17]);
 
 impl Key {
@@ -59,7 +59,7 @@ impl Key {
 }
 
 /// The keys of one entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ItemKeys {
     pub local: Key,
     pub link: Option<Key>,

@@ -42,6 +42,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// saved near index live, whichever backend holds the records.
     fn dir(&self) -> &Path;
 
+    /// Where the records are, for messages.
+    fn describe(&self) -> String {
+        self.dir().join("store").display().to_string()
+    }
+
     /// A stable id of this store, for the feed-level ids of the outputs.
     /// An import may replace it.
     fn store_id(&self) -> [u8; 16];
@@ -52,6 +57,18 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// The feeds' `priority` in force, for choosing the copy a merged story
     /// shows. Only feeds with a priority other than 0 are given.
     fn set_priorities(&self, priorities: Priorities);
+
+    /// The `[dedup]` settings in force, for a backend that merges changes
+    /// other processes made (`postgres::PgStore`); the others are given
+    /// them with each ingest.
+    fn set_near_dup(&self, _near: &NearDup) {}
+
+    /// Tells of changes other processes made to the store, for a backend
+    /// shared by several (`postgres::PgStore`): the value changes after
+    /// each. None when only this process changes the store.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<i64>> {
+        None
+    }
 
     fn feed_state(&self, feed_url: &str) -> Result<Option<FeedState>, StoreError>;
 

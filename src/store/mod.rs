@@ -83,6 +83,8 @@ mod query;
 mod retention;
 mod shown;
 mod split;
+#[cfg(test)]
+mod suite;
 mod xling;
 
 pub use backend::{Backend, Flushing, Keep, Store};
@@ -178,6 +180,16 @@ pub enum StoreError {
         database: String,
         found: i32,
         expected: i32,
+    },
+    #[error("database {database}: {detail}")]
+    DatabaseUnreachable { database: String, detail: String },
+    #[error(
+        "the replica at {path} is not one of database {database}: {detail}; remove the directory and rafid builds it again from the database"
+    )]
+    ReplicaOfOther {
+        path: PathBuf,
+        database: String,
+        detail: String,
     },
     #[error("database {database}: damaged record in table {table}: {detail}")]
     DatabaseRecord {

@@ -11,12 +11,19 @@ use super::{
     DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_NEAR_INDEX, SAVED_OUTPUTS,
     SCHEMA_VERSION, SledStore, Store, StoreError, UNCOUNTED, codec, keyset, split,
 };
-use crate::config::Config;
+use crate::config::{Config, StorageBackend};
 use crate::model::{Item, OutletCopy, hex};
 
 /// Opens the store the config names, with its cache size.
 pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
-    Store::open_with(&config.storage.path, command, config.storage.cache)
+    let s = &config.storage;
+    match &s.backend {
+        StorageBackend::Sled => Store::open_with(&s.path, command, s.cache),
+        StorageBackend::Postgres { url } => {
+            let near = config.dedup.near_duplicates.then(|| config.near_dup());
+            super::postgres::PgStore::open(&s.path, &url.0, command, s.cache, near).map(Store::new)
+        }
+    }
 }
 
 impl Store {

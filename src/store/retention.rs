@@ -13,7 +13,7 @@ use crate::config::StorageConfig;
 use crate::model::{Item, ItemId};
 
 /// What to keep. Nothing set: keep everything.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Retention {
     pub max_age: Option<Duration>,
     pub max_items_per_feed: Option<u64>,

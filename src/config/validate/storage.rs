@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::Validator;
 use crate::config::raw::RawStorage;
-use crate::config::{DEFAULT_CACHE_BYTES, DEFAULT_MAX_ITEMS_PER_FEED, StorageConfig, parse_size};
+use crate::config::{
+    DEFAULT_CACHE_BYTES, DEFAULT_MAX_ITEMS_PER_FEED, StorageBackend, StorageConfig, parse_size,
+};
 
 impl Validator<'_> {
     pub(super) fn storage(&mut self, raw: &RawStorage) -> StorageConfig {
@@ -54,12 +56,60 @@ impl Validator<'_> {
                 }
             },
         };
+        let backend = self.backend(raw);
         StorageConfig {
             path: storage_path,
             max_age,
             max_items_per_feed,
             max_items,
             cache,
+            backend,
+        }
+    }
+
+    /// `storage.backend` and the `storage.url` that goes with PostgreSQL.
+    /// The URL holds the database's password, so no message quotes it.
+    fn backend(&mut self, raw: &RawStorage) -> StorageBackend {
+        let name = raw
+            .backend
+            .as_ref()
+            .map(|b| (b.get_ref().as_str(), b.span()));
+        match name {
+            None | Some(("sled", _)) => {
+                if let Some(url) = &raw.url {
+                    self.error(
+                        url.span(),
+                        "storage.url: only read with backend = \"postgres\"; set that too, or remove the url".into(),
+                    );
+                }
+                StorageBackend::Sled
+            }
+            Some(("postgres", span)) => {
+                let Some(raw_url) = &raw.url else {
+                    self.error(
+                        span,
+                        "storage.backend = \"postgres\" needs storage.url, the database's URL; write e.g. url = \"env:RAFID_DATABASE_URL\" and set that variable to postgres://USER:PASSWORD@HOST/DATABASE".into(),
+                    );
+                    return StorageBackend::Sled;
+                };
+                let before = self.error_count();
+                let url = self.secret("storage.url", raw_url);
+                if self.error_count() == before && url.0.parse::<tokio_postgres::Config>().is_err()
+                {
+                    self.error(
+                        raw_url.span(),
+                        "storage.url: not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE (or key=value pairs)".into(),
+                    );
+                }
+                StorageBackend::Postgres { url }
+            }
+            Some((other, span)) => {
+                self.error(
+                    span,
+                    format!("storage.backend: {other:?} is not a backend; write \"sled\" (the default) or \"postgres\""),
+                );
+                StorageBackend::Sled
+            }
         }
     }
 }

@@ -15,9 +15,12 @@
 //! machines agree on when a lease lapses however their clocks drift.
 
 mod lease;
+mod log;
+mod replica;
 mod schema;
 
 pub use lease::{Claim, HostSlot, Leases, Slot};
+pub use replica::{PgStore, REPLICA_DIR};
 pub use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
 
 use super::StoreError;
@@ -68,5 +71,41 @@ pub(crate) async fn connect(url: &str) -> Result<tokio_postgres::Client, StoreEr
     Ok(client)
 }
 
+/// `connect`, with the notifications the connection receives (`LISTEN`)
+/// sent on the channel returned, which closes when the connection ends.
+pub(crate) async fn connect_listening(
+    url: &str,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    ),
+    StoreError,
+> {
+    let database = describe(url);
+    let (client, mut connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(failed(&database, "connecting"))?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                    let _ = tx.send(());
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => {
+                    tracing::warn!(database = %database, error = %e, "the connection to the database ended");
+                    break;
+                }
+                None => break,
+            }
+        }
+    });
+    Ok((client, rx))
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_replica;

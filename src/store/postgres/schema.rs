@@ -11,7 +11,7 @@ use super::describe;
 use crate::store::StoreError;
 
 /// The schema version this rafid writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock taken while migrating: a constant of rafid's own (the
 /// first eight bytes of "rafid-sc" as an integer).
@@ -41,6 +41,23 @@ const MIGRATIONS: &[&str] = &[
      CREATE TABLE rafid_host_pauses (
          host text PRIMARY KEY,
          not_before timestamptz NOT NULL
+     );",
+    // 2: the store's identity and its log (`log`). `seq` is given under
+    // the log's append lock, not by a sequence, so that numbers follow
+    // commits.
+    "CREATE TABLE rafid_meta (
+         name text PRIMARY KEY,
+         value text NOT NULL
+     );
+     INSERT INTO rafid_meta (name, value) VALUES
+         ('store_id', replace(gen_random_uuid()::text, '-', '')),
+         ('created', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'));
+     CREATE TABLE rafid_log (
+         seq bigint PRIMARY KEY,
+         at timestamptz NOT NULL DEFAULT now(),
+         poller text NOT NULL,
+         -- log::Record, JSON compressed with LZ4
+         record bytea NOT NULL
      );",
 ];
 

@@ -12,31 +12,11 @@ use chrono::Utc;
 use super::*;
 use crate::model::FeedState;
 
-/// A new empty database on the server `RAFID_TEST_POSTGRES` names, and its
-/// URL; None (and the test passes vacuously, saying so) when unset.
-async fn fresh_database(name: &str) -> Option<String> {
-    let Ok(base) = std::env::var("RAFID_TEST_POSTGRES") else {
-        eprintln!("RAFID_TEST_POSTGRES is not set: {name} needs PostgreSQL, not run");
-        return None;
-    };
-    let client = connect(&base)
+/// `suite::fresh_database`, from an async test.
+async fn fresh_database() -> Option<String> {
+    tokio::task::spawn_blocking(crate::store::suite::fresh_database)
         .await
-        .expect("connect to RAFID_TEST_POSTGRES");
-    let db = format!("rafid_{name}_{}", std::process::id());
-    // Two statements: a batch would run them as one transaction, which
-    // neither may run in.
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {db}"),
-        format!("CREATE DATABASE {db}"),
-    ] {
-        client
-            .batch_execute(&sql)
-            .await
-            .expect("make a test database");
-    }
-    let mut url = url::Url::parse(&base).expect("RAFID_TEST_POSTGRES is a URL");
-    url.set_path(&db);
-    Some(url.to_string())
+        .unwrap()
 }
 
 fn feeds(n: usize) -> Vec<String> {
@@ -59,7 +39,7 @@ fn the_database_is_named_without_its_user_or_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pollers_started_together_migrate_once() {
-    let Some(url) = fresh_database("migrate").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let starts: Vec<_> = (0..4)
@@ -90,7 +70,7 @@ async fn pollers_started_together_migrate_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_database_a_newer_rafid_migrated_is_refused() {
-    let Some(url) = fresh_database("newer").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     Leases::connect(&url, "p").await.unwrap();
@@ -112,7 +92,7 @@ async fn a_database_a_newer_rafid_migrated_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_pollers_claim_every_due_feed_once() {
-    let Some(url) = fresh_database("claims").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let all = feeds(1000);
@@ -153,7 +133,7 @@ async fn three_pollers_claim_every_due_feed_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lapsed_lease_is_taken_over_and_its_old_owner_fenced_off() {
-    let Some(url) = fresh_database("lapse").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let a = Leases::connect(&url, "a").await.unwrap();
@@ -213,7 +193,7 @@ async fn a_lapsed_lease_is_taken_over_and_its_old_owner_fenced_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_renewed_lease_is_kept() {
-    let Some(url) = fresh_database("renew").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let a = Leases::connect(&url, "a").await.unwrap();
@@ -238,7 +218,7 @@ async fn a_renewed_lease_is_kept() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_host_holds_across_pollers() {
-    let Some(url) = fresh_database("per_host").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     const PER_HOST: i32 = 2;
@@ -272,7 +252,7 @@ async fn per_host_holds_across_pollers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_pollers_host_slots_lapse() {
-    let Some(url) = fresh_database("slot_lapse").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let a = Leases::connect(&url, "a").await.unwrap();
@@ -304,7 +284,7 @@ async fn a_dead_pollers_host_slots_lapse() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_after_pauses_the_host_for_every_poller() {
-    let Some(url) = fresh_database("pause").await else {
+    let Some(url) = fresh_database().await else {
         return;
     };
     let a = Leases::connect(&url, "a").await.unwrap();

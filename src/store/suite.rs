@@ -1,0 +1,408 @@
+//! The store's behaviour through `Backend`, run against every backend: the
+//! sled store always, the PostgreSQL store when `RAFID_TEST_POSTGRES` names
+//! a server whose user may create databases (`.ci/postgres.sh` starts one).
+//! Each test is written once, below, and listed in `both!`.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Dropped, Retention, Store};
+use crate::dedup::keys::keys_for;
+use crate::dedup::near::NearDup;
+use crate::model::{Entry, FeedState, Source};
+
+/// A store of one backend, in a directory (and for PostgreSQL a database)
+/// of its own.
+pub(super) struct Fixture {
+    pub(super) store: Store,
+    pub(super) dir: tempfile::TempDir,
+    /// The database, for PostgreSQL.
+    pub(super) url: Option<String>,
+}
+
+impl Fixture {
+    pub(super) fn sled() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), "test").unwrap();
+        Fixture {
+            store,
+            dir,
+            url: None,
+        }
+    }
+
+    /// A store in a new database; None when no server is given.
+    pub(super) fn postgres() -> Option<Fixture> {
+        let url = fresh_database()?;
+        Some(Fixture::replica(&url))
+    }
+
+    /// Another process's store on the database `url`: a replica of its own.
+    pub(super) fn replica(url: &str) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::postgres::PgStore::open(dir.path(), url, "test", 8 << 20, Some(near()))
+            .map(Store::new)
+            .unwrap();
+        Fixture {
+            store,
+            dir,
+            url: Some(url.to_string()),
+        }
+    }
+
+    /// An empty store of the same backend.
+    pub(super) fn empty_like(&self) -> Fixture {
+        match self.url {
+            None => Fixture::sled(),
+            Some(_) => Fixture::postgres().unwrap(),
+        }
+    }
+}
+
+/// A new empty database on the server `RAFID_TEST_POSTGRES` names, and its
+/// URL; None (and the test passes vacuously, saying so) when unset.
+pub(super) fn fresh_database() -> Option<String> {
+    static MADE: AtomicUsize = AtomicUsize::new(0);
+    let Ok(base) = std::env::var("RAFID_TEST_POSTGRES") else {
+        eprintln!("RAFID_TEST_POSTGRES is not set: a PostgreSQL store test was not run");
+        return None;
+    };
+    let db = format!(
+        "rafid_s{}_{}",
+        MADE.fetch_add(1, Ordering::Relaxed),
+        std::process::id()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = super::postgres::connect(&base)
+            .await
+            .expect("connect to RAFID_TEST_POSTGRES");
+        // Two statements: a batch would run them as one transaction,
+        // which neither may run in.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {db}"),
+            format!("CREATE DATABASE {db}"),
+        ] {
+            client
+                .batch_execute(&sql)
+                .await
+                .expect("make a test database");
+        }
+    });
+    let mut url = url::Url::parse(&base).expect("RAFID_TEST_POSTGRES is a URL");
+    url.set_path(&db);
+    Some(url.to_string())
+}
+
+pub(super) fn near() -> NearDup {
+    NearDup {
+        reader: crate::dedup::near::Reader::default(),
+        threshold: crate::dedup::near::DEFAULT_THRESHOLD,
+        window: Duration::hours(72),
+        opted_out: Default::default(),
+        cross_language: None,
+    }
+}
+
+fn source(url: &str) -> Source {
+    Source {
+        feed_url: url.into(),
+        feed_title: Some(format!("title of {url}")),
+        ..Source::default()
+    }
+}
+
+/// A fixed hour, so that two stores fed the same entries hold the same.
+fn at(hour: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_796_000_000 + hour * 3600, 0).unwrap()
+}
+
+fn entry(guid: &str, link: &str, title: &str, body: &str, hour: i64) -> Entry {
+    Entry {
+        guid: Some(guid.into()),
+        link: Some(link.into()),
+        title: Some(title.into()),
+        content: Some(format!("<p>{body}</p>")),
+        published: Some(at(hour)),
+        ..Entry::default()
+    }
+}
+
+/// Stores `entries` as one document of `feed`, polled at `now`.
+pub(super) fn put(
+    store: &Store,
+    feed: &str,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> super::IngestStats {
+    let keys = keys_for(feed, None, entries);
+    let state = FeedState {
+        etag: Some(format!("\"{}\"", entries.len())),
+        ..FeedState::default()
+    };
+    let n = near();
+    store
+        .ingest_near(&source(feed), entries, &keys, &state, now, Some(&n))
+        .unwrap()
+}
+
+fn export(store: &Store) -> String {
+    let mut out = Vec::new();
+    store.export(&mut out).unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+/// A story of the kind most of rafid's feeds carry, and a shorter retelling
+/// of it another outlet might run.
+pub(super) const STORY: &str = "افتتحت بلدية مدينة صفاقس صباح اليوم جسراً جديداً فوق وادي الزيتون \
+    بطول أربعمئة متر، بعد عامين من الأشغال وبكلفة بلغت خمسة وثلاثين مليون دينار، وقال رئيس البلدية \
+    إن الجسر سيخفف الازدحام على الطريق الساحلية ويختصر الرحلة بين الحي الجامعي ووسط المدينة إلى \
+    عشر دقائق، على أن تفتح الممرات المخصصة للدراجات الشهر المقبل.";
+pub(super) const RETOLD: &str = "افتتحت بلدية مدينة صفاقس صباح اليوم جسراً جديداً فوق وادي الزيتون \
+    بطول أربعمئة متر، وقال رئيس البلدية إن الجسر سيخفف الازدحام على الطريق الساحلية ويختصر الرحلة \
+    بين الحي الجامعي ووسط المدينة.";
+
+const A: &str = "https://a.example/feed";
+const B: &str = "https://b.example/feed";
+
+fn same_link_from_two_feeds_is_one_story(f: &Fixture) {
+    let s = &f.store;
+    let link = "https://news.example/2026/bridge";
+    let first = put(s, A, &[entry("a1", link, "جسر جديد", STORY, 1)], at(2));
+    assert_eq!(first.new, 1);
+    let second = put(
+        s,
+        B,
+        &[entry("b1", link, "جسر جديد في صفاقس", STORY, 1)],
+        at(3),
+    );
+    assert_eq!(second.merged, 1);
+    assert_eq!(s.item_count(), 1);
+    let items = s.newest(10, |_| true).unwrap();
+    assert_eq!(items[0].sources.len(), 2);
+}
+
+fn an_edit_updates_in_place_and_a_repeat_changes_nothing(f: &Fixture) {
+    let s = &f.store;
+    let e = entry("a1", "https://a.example/1", "عنوان", "نص أول", 1);
+    assert_eq!(put(s, A, std::slice::from_ref(&e), at(2)).new, 1);
+    assert_eq!(put(s, A, std::slice::from_ref(&e), at(3)).unchanged, 1);
+    let mut edited = e.clone();
+    edited.content = Some("<p>نص مصحح</p>".into());
+    assert_eq!(put(s, A, &[edited], at(4)).updated, 1);
+    let items = s.newest(10, |_| true).unwrap();
+    assert_eq!(items.len(), 1);
+    assert!(items[0].content.as_deref().unwrap().contains("مصحح"));
+}
+
+fn a_retold_story_joins_the_first(f: &Fixture) {
+    let s = &f.store;
+    put(
+        s,
+        A,
+        &[entry("a1", "https://a.example/1", "جسر جديد", STORY, 1)],
+        at(2),
+    );
+    let stats = put(
+        s,
+        B,
+        &[entry("b1", "https://b.example/9", "جسر جديد", RETOLD, 1)],
+        at(3),
+    );
+    assert_eq!(stats.near_duplicates, 1, "{stats:?}");
+    assert_eq!(s.item_count(), 1);
+}
+
+fn feed_states_are_kept(f: &Fixture) {
+    let s = &f.store;
+    assert_eq!(s.feed_state(A).unwrap(), None);
+    let state = FeedState {
+        etag: Some("\"v1\"".into()),
+        consecutive_failures: 2,
+        ..FeedState::default()
+    };
+    s.put_feed_state(A, &state).unwrap();
+    assert_eq!(s.feed_state(A).unwrap(), Some(state.clone()));
+    put(
+        s,
+        B,
+        &[entry("b1", "https://b.example/1", "t", "x", 1)],
+        at(2),
+    );
+    let all: Vec<String> = s
+        .feed_states()
+        .unwrap()
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect();
+    assert_eq!(all, vec![A.to_string(), B.to_string()]);
+    assert_eq!(
+        s.feed_state(B).unwrap().unwrap().etag.as_deref(),
+        Some("\"1\"")
+    );
+}
+
+fn the_newest_come_first_and_are_found_by_their_published_id(f: &Fixture) {
+    let s = &f.store;
+    let entries: Vec<Entry> = (0..12)
+        .map(|i| {
+            entry(
+                &format!("g{i}"),
+                &format!("https://a.example/{i}"),
+                &format!("خبر {i}"),
+                &format!("نص الخبر رقم {i}"),
+                i,
+            )
+        })
+        .collect();
+    put(s, A, &entries, at(20));
+    let newest = s.newest(5, |_| true).unwrap();
+    let titles: Vec<&str> = newest.iter().filter_map(|i| i.title.as_deref()).collect();
+    assert_eq!(titles, ["خبر 11", "خبر 10", "خبر 9", "خبر 8", "خبر 7"]);
+    let last = newest.last().unwrap();
+    let older = s
+        .newest_before(Some((last.sort_time(), last.id)), 3, |_| true)
+        .unwrap();
+    assert_eq!(older[0].title.as_deref(), Some("خبر 6"));
+    let urn = format!("urn:uuid:{}", newest[0].public_id());
+    assert_eq!(s.find_item(&urn).unwrap(), Some(newest[0].id));
+    assert_eq!(s.newest_in_feeds(&[B], 5).unwrap().len(), 0);
+    assert_eq!(s.newest_in_feeds(&[A], 5).unwrap().len(), 5);
+}
+
+fn a_split_member_stays_out(f: &Fixture) {
+    let s = &f.store;
+    let link = "https://news.example/2026/bridge";
+    put(s, A, &[entry("a1", link, "جسر", STORY, 1)], at(2));
+    put(s, B, &[entry("b1", link, "جسر", STORY, 1)], at(3));
+    let story = s.newest(1, |_| true).unwrap().remove(0);
+    let new = s.split(story.id, B, at(4)).unwrap();
+    assert_ne!(new, story.id);
+    assert_eq!(s.item_count(), 2);
+    assert_eq!(s.splits_of(story.id).unwrap().len(), 1);
+    // B's copy comes again: it stays in its own story.
+    put(s, B, &[entry("b1", link, "جسر", STORY, 1)], at(5));
+    assert_eq!(s.item_count(), 2);
+    assert!(matches!(
+        s.split(story.id, B, at(6)),
+        Err(super::SplitError::NoMember { .. } | super::SplitError::Single(_))
+    ));
+}
+
+fn pruned_items_stay_gone_while_listed(f: &Fixture) {
+    let s = &f.store;
+    let old = entry("old", "https://a.example/old", "قديم", "نص قديم", 0);
+    let new = entry("new", "https://a.example/new", "جديد", "نص جديد", 100);
+    put(s, A, &[old.clone(), new.clone()], at(101));
+    let policy = Retention {
+        max_age: Some(std::time::Duration::from_secs(24 * 3600)),
+        ..Retention::default()
+    };
+    assert_eq!(s.prune(&policy, at(102)).unwrap(), 1);
+    assert_eq!(s.item_count(), 1);
+    let again = put(s, A, &[old, new], at(103));
+    assert_eq!(again.pruned_seen, 1);
+    assert_eq!(s.item_count(), 1);
+    assert_eq!(s.prune_feed(A, 1, at(104)).unwrap(), 0);
+}
+
+fn dropped_items_are_noted_and_forgotten(f: &Fixture) {
+    let s = &f.store;
+    let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
+    let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
+    let why = Dropped {
+        rule: "drop.title \"إعلان\"".into(),
+        keep: None,
+        title: Some("إعلان".into()),
+        link: e.link.clone(),
+        at: at(2),
+    };
+    let listed: HashSet<_> = [key].into();
+    s.note_dropped(A, &[(key, why.clone())], &[], &listed)
+        .unwrap();
+    assert_eq!(s.dropped(A, &key).unwrap(), Some(why));
+    assert_eq!(s.dropped_of_feed(A).unwrap().len(), 1);
+    s.note_dropped(A, &[], &[], &HashSet::new()).unwrap();
+    assert_eq!(s.dropped(A, &key).unwrap(), None);
+}
+
+fn an_export_imports_into_an_empty_store_unchanged(f: &Fixture) {
+    let s = &f.store;
+    let link = "https://news.example/2026/bridge";
+    put(s, A, &[entry("a1", link, "جسر", STORY, 1)], at(2));
+    put(s, B, &[entry("b1", link, "جسر", STORY, 1)], at(3));
+    put(
+        s,
+        B,
+        &[entry("b2", "https://b.example/2", "آخر", "خبر آخر", 2)],
+        at(4),
+    );
+    let story = s.newest(5, |i| i.sources.len() == 2).unwrap().remove(0);
+    s.split(story.id, B, at(5)).unwrap();
+    let text = export(s);
+    let other = f.empty_like();
+    assert_eq!(other.store.import(text.as_bytes()).unwrap(), 3);
+    assert_eq!(export(&other.store), text);
+    assert_eq!(other.store.store_id(), s.store_id());
+    assert!(other.store.check().unwrap().is_empty());
+    // Only into an empty store.
+    assert!(matches!(
+        other.store.import(text.as_bytes()),
+        Err(super::ImportError::NotEmpty { .. })
+    ));
+}
+
+fn the_store_checks_clean_after_all_of_it(f: &Fixture) {
+    let s = &f.store;
+    for hour in 0..6 {
+        let entries: Vec<Entry> = (0..4)
+            .map(|i| {
+                entry(
+                    &format!("{hour}-{i}"),
+                    &format!("https://news.example/{hour}/{i}"),
+                    &format!("خبر {hour} {i}"),
+                    &format!("{STORY} {hour} {i}"),
+                    hour,
+                )
+            })
+            .collect();
+        put(s, if hour % 2 == 0 { A } else { B }, &entries, at(hour + 1));
+    }
+    assert!(s.check().unwrap().is_empty());
+    assert!(s.item_count() > 0);
+}
+
+/// Runs each test on the sled store, and on the PostgreSQL store when
+/// there is a server.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod on_sled {
+            $(#[test] fn $name() { super::$name(&super::Fixture::sled()) })*
+        }
+        mod on_postgres {
+            $(#[test] fn $name() {
+                if let Some(f) = super::Fixture::postgres() {
+                    super::$name(&f)
+                }
+            })*
+        }
+    };
+}
+
+both!(
+    same_link_from_two_feeds_is_one_story,
+    an_edit_updates_in_place_and_a_repeat_changes_nothing,
+    a_retold_story_joins_the_first,
+    feed_states_are_kept,
+    the_newest_come_first_and_are_found_by_their_published_id,
+    a_split_member_stays_out,
+    pruned_items_stay_gone_while_listed,
+    dropped_items_are_noted_and_forgotten,
+    an_export_imports_into_an_empty_store_unchanged,
+    the_store_checks_clean_after_all_of_it,
+);
