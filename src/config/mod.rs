@@ -156,6 +156,9 @@ pub struct PollConfig {
     pub per_host: usize,
     pub max_body: u64,
     pub max_items_per_fetch: usize,
+    /// Whether this process polls at all: a process that only publishes a
+    /// store other processes poll sets it false.
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -118,6 +118,7 @@ pub(super) struct RawPoll {
     pub(super) per_host: Option<Spanned<i64>>,
     pub(super) max_body: Option<Spanned<String>>,
     pub(super) max_items_per_fetch: Option<Spanned<i64>>,
+    pub(super) enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -8,7 +8,8 @@ use url::Url;
 const SECRET_KEYS: &[&str] = &["admin_token", "headers", "auth", "password", "user"];
 
 /// Whether the line at `line_start` sets a credential: it names one of
-/// `SECRET_KEYS`, or sits in a `[...headers]` or `[...auth]` table.
+/// `SECRET_KEYS`, sits in a `[...headers]` or `[...auth]` table, or is the
+/// database's `url` in `[storage]` (which carries its password).
 pub(super) fn holds_secrets(text: &str, line_start: usize, line: &str) -> bool {
     let names_one = |l: &str| {
         let l = l.to_ascii_lowercase();
@@ -29,7 +30,12 @@ pub(super) fn holds_secrets(text: &str, line_start: usize, line: &str) -> bool {
         .rev()
         .map(str::trim_start)
         .find(|l| l.starts_with('['));
-    table.is_some_and(names_one)
+    let database_url = table.is_some_and(|t| t.trim_end().starts_with("[storage]"))
+        && line
+            .trim_start()
+            .strip_prefix("url")
+            .is_some_and(|rest| rest.trim_start().starts_with('='));
+    table.is_some_and(names_one) || database_url
 }
 
 /// The string values (after an `=`) of a TOML line, as written between

@@ -532,3 +532,45 @@ fn commands_that_do_not_serve_need_no_admin_token() {
     // Other errors are still errors.
     assert!(parse_for(p, "[server]\nadmin_token = \"ab\"\n", Purpose::Offline).is_err());
 }
+
+#[test]
+fn the_storage_backend_and_its_url_are_checked_and_the_url_never_shown() {
+    let ok = parse(
+        Path::new("rafid.toml"),
+        "[storage]\nbackend = \"postgres\"\nurl = \"postgres://rafid:pw-123@db.internal/feeds\"\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ok.storage.backend,
+        StorageBackend::Postgres {
+            url: Secret("postgres://rafid:pw-123@db.internal/feeds".into())
+        }
+    );
+    assert!(!format!("{ok:?}").contains("pw-123"));
+    assert_eq!(
+        parse(Path::new("rafid.toml"), "").unwrap().storage.backend,
+        StorageBackend::Sled
+    );
+    for (text, says) in [
+        ("[storage]\nbackend = \"postgres\"\n", "needs storage.url"),
+        ("[storage]\nbackend = \"mysql\"\n", "is not a backend"),
+        (
+            "[storage]\nurl = \"postgres://rafid:pw-123@db/x\"\n",
+            "only read with backend",
+        ),
+        (
+            "[storage]\nbackend = \"postgres\"\nurl = \"mysql://rafid:pw-123@db:x/feeds\"\n",
+            "not a PostgreSQL URL",
+        ),
+        (
+            "[storage]\nbackend = \"postgres\"\nurl = \"env:RAFID_TEST_UNSET_DATABASE\"\n",
+            "RAFID_TEST_UNSET_DATABASE is not set",
+        ),
+    ] {
+        let d = diags(text);
+        let shown: String = d.iter().map(|d| format!("{d}\n")).collect();
+        assert_eq!(d.len(), 1, "{shown}");
+        assert!(shown.contains(says), "{text}: {shown}");
+        assert!(!shown.contains("pw-123"), "{shown}");
+    }
+}

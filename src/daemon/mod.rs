@@ -306,6 +306,15 @@ async fn serve_with(
     let mut poller =
         Poller::new(config.clone(), store.clone(), fetcher).counting_into(counters.clone());
     poller.schedule = schedule;
+    // Other processes may poll the same store: the feeds' leases and the
+    // hosts' slots are then shared with them.
+    poller.pollers = match crate::store::pollers(&config).await {
+        Ok(p) => p,
+        Err(e) => {
+            token.cancel();
+            return Err(e.into());
+        }
+    };
     let control_poller = poller.clone();
     tasks.spawn(scheduler::run(
         poller,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, error_span, info, warn};
 
@@ -37,6 +37,10 @@ pub struct Poller {
     /// Held while a connect failure is counted or taken back; see
     /// `connect_failed`.
     books: Arc<std::sync::Mutex<()>>,
+    /// The other processes polling the store, when there are any: a
+    /// request to a host then also takes one of the host's slots shared
+    /// with them, and a `Retry-After` pauses the host for all.
+    pub pollers: Option<Arc<crate::store::Pollers>>,
 }
 
 impl Poller {
@@ -48,6 +52,7 @@ impl Poller {
             schedule: Arc::default(),
             counters: Arc::default(),
             books: Arc::default(),
+            pollers: None,
             config,
             store,
             fetcher,
@@ -75,13 +80,30 @@ impl Poller {
     /// and the wait for the ingest on its blocking thread, which stops
     /// parsing at its next check (storing, once started, finishes there).
     pub async fn poll(&self, feed: &FeedConfig, cancel: &CancellationToken) -> Report {
+        let slot = self.slot().await;
+        self.poll_holding(slot, feed, cancel).await
+    }
+
+    /// Waits for one of the `poll.concurrency` slots a poll holds. The
+    /// semaphore is never closed; should that change, polling goes on
+    /// unbounded rather than failing.
+    pub async fn slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.slots.clone().acquire_owned().await.ok()
+    }
+
+    /// `poll`, in the slot the caller already holds: for a scheduler that
+    /// takes a feed's lease only once it can poll at once, so that a busy
+    /// process does not hold feeds others could poll.
+    pub async fn poll_holding(
+        &self,
+        _slot: Option<OwnedSemaphorePermit>,
+        feed: &FeedConfig,
+        cancel: &CancellationToken,
+    ) -> Report {
         let shown = redact_url(&feed.url);
         // An error-level span is enabled whenever any logging is, so warnings
         // from a poll always name the feed, even under `-q`.
         let span = error_span!("poll", feed = %shown);
-        // The semaphore is never closed; should that change, polling goes on
-        // unbounded rather than failing.
-        let _slot = self.slots.acquire().await.ok();
         let started = std::time::Instant::now();
         // Boxed, so that its state (some kilobytes: the fetch, the parse,
         // the ingest) is allocated only while a slot is held. Every feed's
@@ -128,11 +150,21 @@ impl Poller {
             .unwrap_or_else(|| feed.url.clone());
         self.schedule.polling(&key);
         let fetched = tokio::select! {
-            r = self.fetcher.fetch(feed, &url, &validators) => r,
+            r = async {
+                let _shared = self.shared_host_slot(&url).await;
+                self.fetcher.fetch(feed, &url, &validators).await
+            } => r,
             _ = cancel.cancelled() => {
                 return Report { feed: shown, status: None, outcome: Outcome::Cancelled };
             }
         };
+        if let (Some(pollers), Err(e)) = (&self.pollers, &fetched) {
+            if let (Some(until), Some(host)) = (e.retry_after(), url.host_str()) {
+                if let Err(e) = pollers.pause_host(host, until).await {
+                    warn!(error = %e, "cannot tell the other processes of the host's Retry-After");
+                }
+            }
+        }
         let fetched = match fetched {
             Err(e @ crate::ingest::fetch::FetchError::Connect { .. }) => {
                 state.last_poll = Some(Utc::now());
@@ -237,6 +269,25 @@ impl Poller {
     /// feed's state happen under one lock: a feed whose failure shows an
     /// outage takes back the failures counted before it, and must find them
     /// saved, not about to be.
+    /// One of the host's request slots shared with the other processes
+    /// polling the store, when there are any. Without the database the
+    /// fetch goes on within this process's own `per_host`.
+    async fn shared_host_slot(&self, url: &url::Url) -> Option<crate::store::HostPermit> {
+        let pollers = self.pollers.as_ref()?;
+        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let lease = self.config.poll.timeout + std::time::Duration::from_secs(30);
+        match pollers
+            .host_slot(&host, self.config.poll.per_host, lease)
+            .await
+        {
+            Ok(permit) => Some(permit),
+            Err(e) => {
+                warn!(error = %e, "cannot take a request slot shared with the other processes; fetching within this process's own limit");
+                None
+            }
+        }
+    }
+
     fn connect_failed(
         &self,
         key: &str,

@@ -16,6 +16,7 @@ use tracing::debug;
 use crate::config::Live;
 use crate::ingest::poll::Poller;
 use crate::ingest::schedule::{effective_interval, next_due, unit_hash};
+use crate::store::{Claimed, Pollers};
 
 /// Polls every enabled feed on schedule until `token` is cancelled.
 /// `changed` is notified after every poll that changed the store.
@@ -30,13 +31,14 @@ pub async fn run(poller: Poller, mut config: Live, token: CancellationToken, cha
     loop {
         let cfg = config.borrow_and_update().clone();
         running.retain(|key, t| {
-            let keep = !t.is_cancelled() && cfg.feed(key).is_some_and(|f| f.enabled);
+            let keep =
+                !t.is_cancelled() && cfg.poll.enabled && cfg.feed(key).is_some_and(|f| f.enabled);
             if !keep {
                 t.cancel();
             }
             keep
         });
-        for feed in cfg.feeds.iter().filter(|f| f.enabled) {
+        for feed in cfg.feeds.iter().filter(|f| f.enabled && cfg.poll.enabled) {
             if running.contains_key(feed.key()) {
                 continue;
             }
@@ -61,6 +63,40 @@ pub async fn run(poller: Poller, mut config: Live, token: CancellationToken, cha
     tasks.wait().await;
 }
 
+/// The shortest wait before asking for a feed's lease again.
+const MIN_ASK_AGAIN: Duration = Duration::from_millis(200);
+
+/// The wait after the leases could not be reached.
+const LEASE_RETRY: Duration = Duration::from_secs(30);
+
+/// How long a poll holds a feed's lease without renewing it: past a
+/// poll's own deadline, so a lease lapses only when its poller is gone or
+/// stuck.
+fn lease(cfg: &crate::config::Config) -> Duration {
+    cfg.poll.timeout * 2 + Duration::from_secs(30)
+}
+
+/// Runs `poll`, renewing the lease on `url` every third of `lease`.
+async fn renewing<T>(
+    pollers: &Pollers,
+    url: &str,
+    lease: Duration,
+    poll: impl std::future::Future<Output = T>,
+) -> T {
+    tokio::pin!(poll);
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + lease / 3, lease / 3);
+    loop {
+        tokio::select! {
+            r = &mut poll => return r,
+            _ = every.tick() => match pollers.renew(url, lease).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(feed = %crate::config::redact_str(url), "another process took the feed's lease during the poll"),
+                Err(e) => tracing::warn!(feed = %crate::config::redact_str(url), error = %e, "cannot renew the feed's lease"),
+            },
+        }
+    }
+}
+
 async fn feed_loop(
     poller: Poller,
     mut config: Live,
@@ -73,10 +109,17 @@ async fn feed_loop(
     // and without this the feed would look overdue and be polled at once,
     // again and again.
     let mut last_attempt: Option<DateTime<Utc>> = None;
+    // When the database said to ask for the feed's lease again, if it
+    // refused the last time.
+    let mut ask_again: Option<DateTime<Utc>> = None;
     let mut replans = poller.schedule.replans();
     loop {
         let cfg = config.borrow_and_update().clone();
-        let Some(feed) = cfg.feed(&key).filter(|f| f.enabled).cloned() else {
+        let Some(feed) = cfg
+            .feed(&key)
+            .filter(|f| f.enabled && cfg.poll.enabled)
+            .cloned()
+        else {
             return;
         };
         let state = poller.store.feed_state(feed.key()).ok().flatten();
@@ -88,14 +131,19 @@ async fn feed_loop(
             return;
         }
         let now = Utc::now();
-        let due = poller.schedule.plan(&key, || {
-            if let Some(retry) = poller.schedule.outage_retry(&key) {
-                // A few seconds of spread, so a retry round is not one burst.
-                let spread = Duration::from_secs(10).mul_f64(unit_hash(&key, "outage"));
-                return retry + chrono::Duration::from_std(spread).unwrap_or_default();
-            }
-            next_due(&cfg, &feed, state.as_ref(), now)
-        });
+        let due = match ask_again {
+            // Another process polls the feed: the database said when to
+            // ask again, whatever this process's replica shows meanwhile.
+            Some(at) => at,
+            None => poller.schedule.plan(&key, || {
+                if let Some(retry) = poller.schedule.outage_retry(&key) {
+                    // A few seconds of spread, so a retry round is not one burst.
+                    let spread = Duration::from_secs(10).mul_f64(unit_hash(&key, "outage"));
+                    return retry + chrono::Duration::from_std(spread).unwrap_or_default();
+                }
+                next_due(&cfg, &feed, state.as_ref(), now)
+            }),
+        };
         // Whoever planned it (this loop or `/status`), never sooner than an
         // interval after this loop's last attempt, outages aside.
         let due = match last_attempt {
@@ -130,7 +178,55 @@ async fn feed_loop(
                 }
             }
         }
-        let report = poller.with_config(cfg).poll(&feed, &token).await;
+        let polled = poller.with_config(cfg.clone());
+        let report = match &poller.pollers {
+            None => polled.poll(&feed, &token).await,
+            // With other processes polling the store, the feed is polled
+            // by whichever takes its lease first, once it has a slot to
+            // poll in; the others ask again when the database says.
+            Some(pollers) => {
+                let slot = tokio::select! {
+                    _ = token.cancelled() => return,
+                    s = polled.slot() => s,
+                };
+                let wait = match pollers.claim(feed.key(), lease(&cfg)).await {
+                    Ok(Claimed::Yours) => None,
+                    Ok(Claimed::NotBefore(wait)) => {
+                        debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "polled by another process; asking again later");
+                        Some(wait.max(MIN_ASK_AGAIN))
+                    }
+                    Err(e) => {
+                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), error = %e, "cannot take the feed's lease; not polling it now");
+                        Some(LEASE_RETRY)
+                    }
+                };
+                if let Some(wait) = wait {
+                    drop(slot);
+                    ask_again = chrono::Duration::from_std(wait)
+                        .ok()
+                        .map(|w| Utc::now() + w);
+                    poller.schedule.forget(&key);
+                    continue;
+                }
+                ask_again = None;
+                let poll = polled.poll_holding(slot, &feed, &token);
+                let report = renewing(pollers, feed.key(), lease(&cfg), poll).await;
+                // Due again when this process's next poll would be; a
+                // process whose replica is behind asks the database first.
+                let state = poller.store.feed_state(feed.key()).ok().flatten();
+                let due = next_due(&cfg, &feed, state.as_ref(), Utc::now());
+                match pollers.finish(feed.key(), due).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), "the poll outlasted its lease and another process took the feed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), error = %e, "cannot end the feed's lease; it lapses by itself")
+                    }
+                }
+                report
+            }
+        };
         last_attempt = Some(Utc::now());
         poller.schedule.forget(&key);
         if report.changed_store() {

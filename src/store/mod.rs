@@ -81,6 +81,7 @@ mod open;
 pub mod postgres;
 mod query;
 mod retention;
+mod shared;
 mod shown;
 mod split;
 #[cfg(test)]
@@ -94,6 +95,7 @@ pub use ingest::IngestStats;
 pub use near::{NearAhead, NearIndexFrom};
 pub use open::open_store;
 pub use retention::Retention;
+pub use shared::{Claimed, HostPermit, Pollers, pollers};
 pub use shown::{Priorities, Why, choose as choose_shown, links_home, same_site};
 pub use split::{Split, SplitError};
 

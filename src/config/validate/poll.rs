@@ -71,6 +71,7 @@ impl Validator<'_> {
             1,
         ) as usize;
         PollConfig {
+            enabled: p.enabled.unwrap_or(true),
             interval,
             min_interval,
             max_interval,

@@ -52,6 +52,14 @@ pub struct HostSlot {
     pub slot: i32,
 }
 
+/// What asking for one feed's lease gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claimed {
+    Yours,
+    /// Not due yet, or held by another poller: ask again after this long.
+    NotBefore(Duration),
+}
+
 /// What asking for a host's request slot gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Slot {
@@ -303,6 +311,58 @@ impl Leases {
                 }
             }
         }
+    }
+
+    /// Takes the lease on the one feed `url` for `lease` if it is due and
+    /// no other poller holds it; otherwise says how long until it may be
+    /// (by the database's clock, so a poller's drifting clock does not
+    /// make it ask early again and again). A feed not added yet is added,
+    /// due at once.
+    pub async fn claim_feed(&self, url: &str, lease: Duration) -> Result<Claimed, StoreError> {
+        let row = self
+            .client
+            .query_one(
+                "WITH taken AS (
+                     UPDATE rafid_feeds
+                     SET lease_owner = $2, lease_until = now() + make_interval(secs => $3),
+                         due_at = now() + make_interval(secs => $3)
+                     WHERE url = $1 AND due_at <= now()
+                       AND (lease_until IS NULL OR lease_until < now())
+                     RETURNING 1
+                 )
+                 SELECT EXISTS (SELECT 1 FROM taken),
+                        (SELECT extract(epoch FROM greatest(due_at, coalesce(lease_until, due_at)) - now())::float8
+                         FROM rafid_feeds WHERE url = $1)",
+                &[&url, &self.owner, &secs(lease)],
+            )
+            .await
+            .map_err(self.failed("claiming a feed"))?;
+        if row.get::<_, bool>(0) {
+            return Ok(Claimed::Yours);
+        }
+        match row.get::<_, Option<f64>>(1) {
+            Some(wait) => Ok(Claimed::NotBefore(Duration::from_secs_f64(wait.max(0.0)))),
+            None => {
+                self.add_feeds(&[url]).await?;
+                Ok(Claimed::NotBefore(Duration::ZERO))
+            }
+        }
+    }
+
+    /// Ends this poller's lease on `url` after a poll, the feed due again
+    /// at `due`. False when the lease had lapsed and another poller took
+    /// the feed: its due time stands.
+    pub async fn finish_feed(&self, url: &str, due: DateTime<Utc>) -> Result<bool, StoreError> {
+        let n = self
+            .client
+            .execute(
+                "UPDATE rafid_feeds SET due_at = $3, lease_owner = NULL, lease_until = NULL
+                 WHERE url = $1 AND lease_owner = $2",
+                &[&url, &self.owner, &due],
+            )
+            .await
+            .map_err(self.failed("ending a feed's lease"))?;
+        Ok(n == 1)
     }
 
     /// Frees a request slot this poller holds.

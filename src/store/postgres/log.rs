@@ -69,9 +69,7 @@ pub(crate) enum Record {
         now: DateTime<Utc>,
     },
     /// A whole export, restored into an empty store.
-    Import {
-        export: String,
-    },
+    Import { export: String },
 }
 
 impl Record {

@@ -19,7 +19,7 @@ mod log;
 mod replica;
 mod schema;
 
-pub use lease::{Claim, HostSlot, Leases, Slot};
+pub use lease::{Claim, Claimed, HostSlot, Leases, Slot};
 pub use replica::{PgStore, REPLICA_DIR};
 pub use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
 
@@ -39,6 +39,13 @@ pub fn describe(url: &str) -> String {
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let db = config.get_dbname().unwrap_or("(default)");
     format!("postgres://{host}:{port}/{db}")
+}
+
+/// This process, as the log's `poller` column and the leases' owner name
+/// it: the machine's name and the process id.
+pub(crate) fn process_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
 }
 
 /// The error of a statement that failed while `doing` something, on the

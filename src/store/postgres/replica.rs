@@ -144,7 +144,7 @@ impl PgStore {
         let applier = {
             let (shared, url) = (shared.clone(), url.to_string());
             let database = shared.database.clone();
-            let poller = poller_name();
+            let poller = super::process_name();
             std::thread::Builder::new()
                 .name("rafid-log".into())
                 .spawn(move || applier(shared, url, poller, inbox, ready))
@@ -238,12 +238,6 @@ fn unreachable(database: &str, detail: String) -> StoreError {
         database: database.to_string(),
         detail,
     }
-}
-
-/// This process, as the log's `poller` column names it.
-fn poller_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), std::process::id())
 }
 
 /// The applier's thread: keeps a session with the database, appends what
