@@ -9,7 +9,9 @@ use clap::Parser;
 
 use rafid::cli::commands;
 use rafid::cli::failure::Failure;
-use rafid::cli::{Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand, remote};
+use rafid::cli::{
+    Cli, Command, DedupCommand, FeedsCommand, LogFormat, RulesCommand, StoreCommand, remote,
+};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
@@ -129,6 +131,11 @@ fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Fa
             out.write_all(text.as_bytes())
                 .and_then(|_| out.flush())
                 .map_err(|e| Failure::internal(format!("writing to stdout: {e}")))
+        }
+        Command::Store(StoreCommand::Migrate { to, url }) => {
+            let n = commands::migrate(&config, to, url.as_deref())?;
+            eprintln!("copied {n} items");
+            Ok(())
         }
         Command::Import { file } => {
             remote::refuse_beside_daemon(&config, "import")?;

@@ -179,6 +179,78 @@ pub fn import(config: &Config, file: &std::path::Path) -> Result<usize, Failure>
     })
 }
 
+/// `rafid store migrate --to BACKEND`: copies the store through the export
+/// format, which both backends write and read the same, into an empty
+/// store of the other backend. The export is spooled to a file in the
+/// state directory, so the two stores are never open at once.
+pub fn migrate(
+    config: &Config,
+    to: crate::cli::MigrateTo,
+    url: Option<&str>,
+) -> Result<usize, Failure> {
+    use crate::cli::MigrateTo;
+    use crate::config::{Secret, StorageBackend};
+    use std::io::{BufReader, BufWriter, Seek};
+
+    let url = match (url, &config.storage.backend) {
+        (Some(v), _) => config::resolve_secret(v)
+            .map_err(|e| Failure::user(format!("store migrate --url: {e}")))?,
+        (None, StorageBackend::Postgres { url }) => url.0.clone(),
+        (None, StorageBackend::Sled) => {
+            return Err(Failure::user(
+                "store migrate: which database? pass --url postgres://USER:PASSWORD@HOST/DATABASE (or --url env:NAME), or set storage.backend = \"postgres\" and storage.url",
+            ));
+        }
+    };
+    if url.parse::<tokio_postgres::Config>().is_err() {
+        return Err(Failure::user(
+            "store migrate --url: not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+        ));
+    }
+    let with = |backend| {
+        let mut c = config.clone();
+        c.storage.backend = backend;
+        c
+    };
+    let sled = with(StorageBackend::Sled);
+    let postgres = with(StorageBackend::Postgres { url: Secret(url) });
+    let (from, into) = match to {
+        MigrateTo::Postgres => (sled, postgres),
+        MigrateTo::Sled => (postgres, sled),
+    };
+    let dir = &config.storage.path;
+    if to == MigrateTo::Postgres && !dir.join("store").exists() {
+        return Err(Failure::user(format!(
+            "store migrate: no sled store in {} to copy",
+            dir.display()
+        )));
+    }
+    let io = |doing: &str, e: std::io::Error| {
+        Failure::internal(format!("store migrate: {doing} in {}: {e}", dir.display()))
+    };
+    let mut spool = tempfile::tempfile_in(dir).map_err(|e| io("making the spool file", e))?;
+    {
+        let source = open_store(&from, "rafid store migrate")?;
+        let mut w = BufWriter::new(&mut spool);
+        source.export(&mut w)?;
+        std::io::Write::flush(&mut w).map_err(|e| io("writing the spool file", e))?;
+    }
+    spool
+        .rewind()
+        .map_err(|e| io("reading the spool file", e))?;
+    let into_store = open_store(&into, "rafid store migrate")?;
+    let n = into_store
+        .import(BufReader::new(spool))
+        .map_err(|e| match e {
+            ImportError::NotEmpty { .. } => Failure::user(format!(
+                "store migrate: {e}; the copy goes into an empty store only"
+            )),
+            other => Failure::internal(other),
+        })?;
+    into_store.flush()?;
+    Ok(n)
+}
+
 /// `rafid dedup eval PAIRS`: predictions on stdout, figures on stderr. The
 /// config is read when there is one (for `dedup.threshold` and
 /// `dedup.boilerplate`), and needs no feeds; without one the defaults apply.

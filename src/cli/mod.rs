@@ -223,6 +223,25 @@ pub enum FeedsCommand {
 pub enum StoreCommand {
     /// Verify every index against the items; exit 1 on any problem.
     Check,
+    /// Copy the store to another backend, with nothing lost: the sled
+    /// store in storage.path to a PostgreSQL database, or a database's
+    /// store to sled in storage.path. The copy must start empty; the
+    /// source is left as it is. Stop every rafid using either first.
+    Migrate {
+        /// The backend to copy to.
+        #[arg(long, value_enum)]
+        to: MigrateTo,
+        /// The database: its postgres:// URL, or "env:NAME" / "file:PATH"
+        /// holding it. Default: storage.url.
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+pub enum MigrateTo {
+    Sled,
+    Postgres,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]

@@ -109,7 +109,8 @@ fn name(command: &Command) -> &'static str {
     match command {
         Command::Render { .. } => "render",
         Command::Export => "export",
-        Command::Store(_) => "store check",
+        Command::Store(crate::cli::StoreCommand::Check) => "store check",
+        Command::Store(crate::cli::StoreCommand::Migrate { .. }) => "store migrate",
         Command::Feeds(_) => "feeds list",
         Command::Dedup(DedupCommand::Explain { .. }) => "dedup explain",
         Command::Dedup(DedupCommand::Split { .. }) => "dedup split",

@@ -120,14 +120,7 @@ impl SledStore {
     /// leaves the store empty again. Returns the number of items restored.
     pub fn import(&self, input: impl BufRead) -> Result<usize, ImportError> {
         let _recount = self.recount();
-        let (items, feeds) = (self.items.len(), self.feeds.len());
-        if items > 0 || feeds > 0 || !self.seen.is_empty() {
-            return Err(ImportError::NotEmpty {
-                path: self.dir.display().to_string(),
-                items,
-                feeds,
-            });
-        }
+        self.refuse_unless_empty()?;
         let records = read_records(input)?;
         let old_id = self.meta.get("store_id").map_err(|e| self.err(e))?;
         match self.apply(&records) {
@@ -137,6 +130,19 @@ impl SledStore {
                 Err(e)
             }
         }
+    }
+
+    /// An import restores into an empty store only.
+    pub(super) fn refuse_unless_empty(&self) -> Result<(), ImportError> {
+        let (items, feeds) = (self.items.len(), self.feeds.len());
+        if items > 0 || feeds > 0 || !self.seen.is_empty() {
+            return Err(ImportError::NotEmpty {
+                path: self.dir.display().to_string(),
+                items,
+                feeds,
+            });
+        }
+        Ok(())
     }
 
     fn apply(&self, records: &[(usize, Record)]) -> Result<usize, ImportError> {
@@ -235,6 +241,12 @@ impl SledStore {
 /// Reads every record of an export and checks everything `apply` relies
 /// on: each line a record, the schema version, hex keys, and each item,
 /// pruned item and feed once.
+/// Reads and checks an export without restoring it: for a backend that
+/// must refuse a bad one before it records the import.
+pub(super) fn check_export(input: impl BufRead) -> Result<(), ImportError> {
+    read_records(input).map(|_| ())
+}
+
 fn read_records(input: impl BufRead) -> Result<Vec<(usize, Record)>, ImportError> {
     let bad = |line: usize, message: String| ImportError::Input { line, message };
     let hex_keys = |n: usize, keys: &[String]| -> Result<(), ImportError> {

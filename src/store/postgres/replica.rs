@@ -793,12 +793,15 @@ impl Backend for PgStore {
 
     /// The export goes into the log whole, as one record: every replica
     /// restores it. Like the sled store's, it is refused unless the store
-    /// is empty.
+    /// is empty; it is read and checked first, so that a refused import
+    /// leaves nothing in the log.
     fn import(&self, input: &mut dyn BufRead) -> Result<usize, ImportError> {
         let mut export = String::new();
         input
             .read_to_string(&mut export)
             .map_err(ImportError::Read)?;
+        self.shared.local.refuse_unless_empty()?;
+        crate::store::backup::check_export(export.as_bytes())?;
         match self.append(Record::Import { export })? {
             Outcome::Import(r) => r,
             _ => Err(mismatch(&self.shared.database).into()),

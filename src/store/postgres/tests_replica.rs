@@ -282,3 +282,71 @@ fn another_process_s_changes_are_told() {
     assert!(*told.borrow() > before);
     assert_eq!(b.store.item_count(), 1);
 }
+
+#[test]
+fn a_store_moved_to_postgres_and_back_exports_the_same() {
+    let Some(url) = fresh_database() else {
+        return;
+    };
+    let from = Fixture::sled();
+    for i in 0..6 {
+        put(
+            &from.store,
+            "https://a.example/f",
+            &[story("a", i, i < 3)],
+            now(),
+        );
+        put(
+            &from.store,
+            "https://b.example/f",
+            &[story("b", i, i < 3)],
+            now(),
+        );
+    }
+    let story_id = from
+        .store
+        .newest(10, |i| i.sources.len() == 2)
+        .unwrap()
+        .remove(0)
+        .id;
+    from.store
+        .split(story_id, "https://b.example/f", now())
+        .unwrap();
+    let before = export(&from.store);
+    let items = from.store.item_count();
+    let Fixture { store, dir, .. } = from;
+    drop(store);
+
+    let config = |path: &std::path::Path, backend: &str| {
+        let text = format!(
+            "[storage]\npath = {:?}\n{backend}",
+            path.display().to_string()
+        );
+        crate::config::parse(&path.join("rafid.toml"), &text).unwrap()
+    };
+    let sled_config = config(dir.path(), "");
+    let n =
+        crate::cli::commands::migrate(&sled_config, crate::cli::MigrateTo::Postgres, Some(&url))
+            .unwrap();
+    assert_eq!(n, items);
+    // A second copy into the same database is refused, and adds nothing.
+    assert!(
+        crate::cli::commands::migrate(&sled_config, crate::cli::MigrateTo::Postgres, Some(&url))
+            .is_err()
+    );
+    let other = Fixture::replica(&url);
+    assert_eq!(export(&other.store), before);
+    let records = *other.store.changes().unwrap().borrow();
+    assert_eq!(records, 1, "the log holds the import alone");
+    drop(other);
+
+    let back = tempfile::tempdir().unwrap();
+    let pg_config = config(
+        back.path(),
+        &format!("backend = \"postgres\"\nurl = {url:?}\n"),
+    );
+    crate::cli::commands::migrate(&pg_config, crate::cli::MigrateTo::Sled, None).unwrap();
+    let returned = Store::open(back.path(), "test").unwrap();
+    assert_eq!(export(&returned), before);
+    assert!(returned.check().unwrap().is_empty());
+}
