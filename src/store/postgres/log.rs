@@ -85,14 +85,14 @@ impl Record {
     }
 }
 
-/// Appends `record` (encoded) as written by `poller`, wakes the replicas,
-/// and returns the record's number.
+/// Appends `records` (encoded), in order, as written by `poller`, wakes the
+/// replicas, and returns the records' numbers.
 pub(crate) async fn append(
     client: &mut Client,
     database: &str,
     poller: &str,
-    record: &[u8],
-) -> Result<i64, StoreError> {
+    records: &[&[u8]],
+) -> Result<Vec<i64>, StoreError> {
     let failed = |doing| super::failed(database, doing);
     let tx = client
         .transaction()
@@ -101,36 +101,46 @@ pub(crate) async fn append(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
         .await
         .map_err(failed("waiting for another append to the log"))?;
-    let seq: i64 = tx
-        .query_one(
+    let mut seqs: Vec<i64> = tx
+        .query(
             "INSERT INTO rafid_log (seq, poller, record)
-             SELECT coalesce(max(seq), 0) + 1, $1, $2 FROM rafid_log
+             SELECT last.seq + r.n, $1, r.record
+             FROM (SELECT coalesce(max(seq), 0) AS seq FROM rafid_log) last,
+                  unnest($2::bytea[]) WITH ORDINALITY AS r(record, n)
              RETURNING seq",
-            &[&poller, &record],
+            &[&poller, &records],
         )
         .await
         .map_err(failed("appending to the log"))?
-        .get(0);
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &seq.to_string()])
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // Numbered in the order given: sorted, the numbers are the records'.
+    seqs.sort_unstable();
+    let last = seqs.last().copied().unwrap_or_default();
+    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &last.to_string()])
         .await
         .map_err(failed("waking the replicas"))?;
     tx.commit()
         .await
         .map_err(failed("committing a log append"))?;
-    Ok(seq)
+    Ok(seqs)
 }
 
-/// Up to `limit` records after `after`, in order: (number, encoded record).
+/// Up to `limit` records after `after`, in order: (number, encoded record),
+/// without the bytes of those in `known` (the reader has them).
 pub(crate) async fn read_after(
     client: &Client,
     database: &str,
     after: i64,
     limit: i64,
-) -> Result<Vec<(i64, Vec<u8>)>, StoreError> {
+    known: &[i64],
+) -> Result<Vec<(i64, Option<Vec<u8>>)>, StoreError> {
     let rows = client
         .query(
-            "SELECT seq, record FROM rafid_log WHERE seq > $1 ORDER BY seq LIMIT $2",
-            &[&after, &limit],
+            "SELECT seq, CASE WHEN seq = ANY($3) THEN NULL ELSE record END
+             FROM rafid_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &limit, &known],
         )
         .await
         .map_err(super::failed(database, "reading the log"))?;

@@ -23,6 +23,7 @@
 //! rules and retention take as a repeat; a split applied twice finds the
 //! member gone and changes nothing.
 
+use std::collections::HashMap;
 use std::io::{BufRead, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,12 +72,19 @@ enum Outcome {
 }
 
 enum Request {
-    /// Append the record, apply the log up to it, reply with what it did.
+    /// Append the record (`bytes` encoded, by the caller's thread), apply
+    /// the log up to it, reply with what it did.
     Append {
         record: Box<Record>,
-        reply: std::sync::mpsc::SyncSender<Result<Outcome, StoreError>>,
+        bytes: Vec<u8>,
+        reply: Reply,
     },
 }
+
+type Reply = std::sync::mpsc::SyncSender<Result<Outcome, StoreError>>;
+
+/// Appends the applier takes at once, in one transaction.
+const APPEND_BATCH: usize = 128;
 
 /// What the caller and the applier share.
 struct Shared {
@@ -172,9 +180,17 @@ impl PgStore {
 
     /// Appends `record` and waits until it is applied here.
     fn append(&self, record: Record) -> Result<Outcome, StoreError> {
+        let bytes = record
+            .encode()
+            .map_err(|detail| StoreError::DatabaseRecord {
+                database: self.shared.database.clone(),
+                table: "rafid_log",
+                detail,
+            })?;
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         let request = Request::Append {
             record: Box::new(record),
+            bytes,
             reply,
         };
         let sent = self
@@ -335,7 +351,9 @@ impl<'a> Session<'a> {
             client,
             notes,
         };
-        session.catch_up(None).await?;
+        if let (_, Some(e)) = session.catch_up(HashMap::new()).await {
+            return Err(e);
+        }
         Ok(session)
     }
 
@@ -356,8 +374,18 @@ impl<'a> Session<'a> {
             tokio::select! {
                 r = inbox.recv() => match r {
                     None => return Break(()),
-                    Some(Request::Append { record, reply }) => {
-                        let _ = reply.send(self.append(poller, &record).await);
+                    Some(first) => {
+                        // Whatever else is waiting goes in the same
+                        // transaction: under load, one commit and one read
+                        // of the log serve many polls.
+                        let mut batch = vec![first];
+                        while batch.len() < APPEND_BATCH {
+                            match inbox.try_recv() {
+                                Ok(r) => batch.push(r),
+                                Err(_) => break,
+                            }
+                        }
+                        self.append(poller, batch).await;
                     }
                 },
                 n = self.notes.recv() => {
@@ -376,25 +404,48 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn append(&mut self, poller: &str, record: &Record) -> Result<Outcome, StoreError> {
-        let bytes = record
-            .encode()
-            .map_err(|detail| StoreError::DatabaseRecord {
-                database: self.shared.database.clone(),
-                table: "rafid_log",
-                detail,
-            })?;
-        let seq = log::append(&mut self.client, &self.shared.database, poller, &bytes).await?;
-        self.catch_up(Some(seq)).await?.ok_or_else(|| {
-            unreachable(
-                &self.shared.database,
-                format!("record {seq} was appended but not read back"),
-            )
-        })
+    /// Appends the batch's records, applies the log up to them, and
+    /// answers each request with what its record did.
+    async fn append(&mut self, poller: &str, batch: Vec<Request>) {
+        let bytes: Vec<&[u8]> = batch
+            .iter()
+            .map(|Request::Append { bytes, .. }| bytes.as_slice())
+            .collect();
+        let seqs = match log::append(&mut self.client, &self.shared.database, poller, &bytes).await
+        {
+            Ok(seqs) => seqs,
+            Err(e) => {
+                let detail = e.to_string();
+                for Request::Append { reply, .. } in batch {
+                    let _ = reply.send(Err(unreachable(&self.shared.database, detail.clone())));
+                }
+                return;
+            }
+        };
+        let mut mine = HashMap::new();
+        let mut replies = Vec::with_capacity(batch.len());
+        for (seq, Request::Append { record, reply, .. }) in seqs.into_iter().zip(batch) {
+            mine.insert(seq, *record);
+            replies.push((seq, reply));
+        }
+        let (mut outcomes, failed) = self.catch_up(mine).await;
+        for (seq, reply) in replies {
+            let answer = match outcomes.remove(&seq) {
+                Some(outcome) => Ok(outcome),
+                None => Err(unreachable(
+                    &self.shared.database,
+                    match &failed {
+                        Some(e) => format!("record {seq} is logged but not applied here yet: {e}"),
+                        None => format!("record {seq} was appended but not read back"),
+                    },
+                )),
+            };
+            let _ = reply.send(answer);
+        }
     }
 
     async fn catch_up_logged(&self) {
-        if let Err(e) = self.catch_up(None).await {
+        if let (_, Some(e)) = self.catch_up(HashMap::new()).await {
             tracing::warn!(
                 database = %self.shared.database,
                 replica = %self.shared.local.dir().display(),
@@ -404,27 +455,62 @@ impl<'a> Session<'a> {
         }
     }
 
-    /// Applies every record after the last one applied; returns what
-    /// applying record `want` did, if it was among them.
-    async fn catch_up(&self, want: Option<i64>) -> Result<Option<Outcome>, StoreError> {
-        let mut found = None;
+    /// Applies every record after the last one applied. `mine` holds the
+    /// records this process just appended, by number: they are not read
+    /// back, and what applying each did is returned. Stops at the first
+    /// error, which is returned beside what was applied before it.
+    async fn catch_up(
+        &self,
+        mut mine: HashMap<i64, Record>,
+    ) -> (HashMap<i64, Outcome>, Option<StoreError>) {
+        let mut outcomes = HashMap::new();
         loop {
             let after = *self.shared.applied.borrow();
-            let rows =
-                log::read_after(&self.client, &self.shared.database, after, READ_BATCH).await?;
-            if rows.is_empty() {
-                return Ok(found);
-            }
+            let known: Vec<i64> = mine.keys().copied().collect();
+            let rows = match log::read_after(
+                &self.client,
+                &self.shared.database,
+                after,
+                READ_BATCH,
+                &known,
+            )
+            .await
+            {
+                Ok(rows) if rows.is_empty() => return (outcomes, None),
+                Ok(rows) => rows,
+                Err(e) => return (outcomes, Some(e)),
+            };
             for (seq, bytes) in rows {
-                let record = Record::decode(&bytes).map_err(|e| StoreError::DatabaseRecord {
-                    database: self.shared.database.clone(),
-                    table: "rafid_log",
-                    detail: format!("record {seq} (written by a newer rafid?): {e}"),
-                })?;
-                let outcome = self.shared.apply(seq, record)?;
-                self.shared.mark_applied(seq)?;
-                if want == Some(seq) {
-                    found = Some(outcome);
+                let record = match (mine.remove(&seq), bytes) {
+                    (Some(record), _) => record,
+                    (None, Some(bytes)) => match Record::decode(&bytes) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            let e = StoreError::DatabaseRecord {
+                                database: self.shared.database.clone(),
+                                table: "rafid_log",
+                                detail: format!("record {seq} (written by a newer rafid?): {e}"),
+                            };
+                            return (outcomes, Some(e));
+                        }
+                    },
+                    (None, None) => {
+                        let e = unreachable(
+                            &self.shared.database,
+                            format!("record {seq} was not read"),
+                        );
+                        return (outcomes, Some(e));
+                    }
+                };
+                let applied = self
+                    .shared
+                    .apply(seq, record)
+                    .and_then(|o| self.shared.mark_applied(seq).map(|_| o));
+                match applied {
+                    Ok(outcome) => {
+                        outcomes.insert(seq, outcome);
+                    }
+                    Err(e) => return (outcomes, Some(e)),
                 }
             }
         }
