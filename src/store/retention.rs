@@ -8,7 +8,9 @@ use chrono::{DateTime, Utc};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{Seen, SledStore, StoreError, as_id, feed_time_key, seen_feed_key, time_key};
+use super::{
+    Seen, SledStore, StoreError, as_id, feed_digest, feed_time_key, seen_feed_key, time_key,
+};
 use crate::config::StorageConfig;
 use crate::model::{Item, ItemId};
 
@@ -145,13 +147,7 @@ impl SledStore {
     ) -> Result<usize, StoreError> {
         let prefix = feed_time_key(feed_url, DateTime::UNIX_EPOCH, ItemId([0; 16]));
         let listed = || self.by_feed.scan_prefix(&prefix[..16]).rev();
-        // Keys only: the usual answer is that the feed is under its cap.
-        let mut count = 0u64;
-        for kv in listed() {
-            kv.map_err(|e| self.err(e))?;
-            count += 1;
-        }
-        if count <= max {
+        if !self.feed_over_cap(feed_url, max)? {
             return Ok(0);
         }
         // The newest `max` stay whoever carried them first; of the older
@@ -168,6 +164,20 @@ impl SledStore {
             }
         }
         self.prune_items(&victims, now)
+    }
+
+    /// Whether `feed_url` lists more than `max` items, so that `prune_feed`
+    /// may have something to do. Keys only: the usual answer is no.
+    pub(super) fn feed_over_cap(&self, feed_url: &str, max: u64) -> Result<bool, StoreError> {
+        let mut count = 0u64;
+        for kv in self.by_feed.scan_prefix(feed_digest(feed_url)) {
+            kv.map_err(|e| self.err(e))?;
+            count += 1;
+            if count > max {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Prunes `victims` (each its `by_time` key and id) a batch at a time;

@@ -311,6 +311,31 @@ fn pruned_items_stay_gone_while_listed(f: &Fixture) {
     assert_eq!(s.prune_feed(A, 1, at(104)).unwrap(), 0);
 }
 
+fn a_feed_is_kept_to_its_cap(f: &Fixture) {
+    let s = &f.store;
+    let entries: Vec<Entry> = (0..5)
+        .map(|i| {
+            entry(
+                &format!("c{i}"),
+                &format!("https://a.example/c/{i}"),
+                &format!("خبر {i}"),
+                &format!("نص {i}"),
+                i,
+            )
+        })
+        .collect();
+    put(s, A, &entries, at(10));
+    assert_eq!(s.prune_feed(A, 5, at(11)).unwrap(), 0);
+    assert_eq!(s.prune_feed(A, 2, at(11)).unwrap(), 3);
+    let kept: Vec<_> = s
+        .newest(10, |_| true)
+        .unwrap()
+        .into_iter()
+        .filter_map(|i| i.title)
+        .collect();
+    assert_eq!(kept, ["خبر 4", "خبر 3"]);
+}
+
 fn dropped_items_are_noted_and_forgotten(f: &Fixture) {
     let s = &f.store;
     let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
@@ -402,6 +427,7 @@ both!(
     the_newest_come_first_and_are_found_by_their_published_id,
     a_split_member_stays_out,
     pruned_items_stay_gone_while_listed,
+    a_feed_is_kept_to_its_cap,
     dropped_items_are_noted_and_forgotten,
     an_export_imports_into_an_empty_store_unchanged,
     the_store_checks_clean_after_all_of_it,

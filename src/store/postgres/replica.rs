@@ -840,6 +840,10 @@ impl Backend for PgStore {
         max: u64,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        // After most polls the feed is under its cap: nothing to log.
+        if !self.shared.local.feed_over_cap(feed_url, max)? {
+            return Ok(0);
+        }
         let record = Record::PruneFeed {
             feed_url: feed_url.to_string(),
             max,
