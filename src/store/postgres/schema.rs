@@ -58,7 +58,10 @@ const MIGRATIONS: &[&str] = &[
          poller text NOT NULL,
          -- log::Record, JSON compressed with LZ4
          record bytea NOT NULL
-     );",
+     );
+     -- Compressed already: PostgreSQL's own compression would only cost
+     -- CPU on every append.
+     ALTER TABLE rafid_log ALTER COLUMN record SET STORAGE EXTERNAL;",
 ];
 
 /// Brings the database at `url` (connected as `client`) to
