@@ -238,15 +238,15 @@ impl SledStore {
     }
 }
 
-/// Reads every record of an export and checks everything `apply` relies
-/// on: each line a record, the schema version, hex keys, and each item,
-/// pruned item and feed once.
 /// Reads and checks an export without restoring it: for a backend that
 /// must refuse a bad one before it records the import.
 pub(super) fn check_export(input: impl BufRead) -> Result<(), ImportError> {
     read_records(input).map(|_| ())
 }
 
+/// Reads every record of an export and checks everything `apply` relies
+/// on: each line a record, the schema version, hex keys, and each item,
+/// pruned item and feed once.
 fn read_records(input: impl BufRead) -> Result<Vec<(usize, Record)>, ImportError> {
     let bad = |line: usize, message: String| ImportError::Input { line, message };
     let hex_keys = |n: usize, keys: &[String]| -> Result<(), ImportError> {

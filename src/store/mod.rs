@@ -1,9 +1,11 @@
-//! The store: the only module that knows sled.
+//! The store: the only module that knows sled and PostgreSQL.
 //!
 //! The rest of rafid holds a `Store`, a handle on a `Backend` (`backend`),
-//! and does not know which backend holds the records. The sled store
-//! (`SledStore`, described below) is the one backend so far;
-//! `backend_sled` makes it one.
+//! and does not know which backend holds the records: the sled store
+//! (`SledStore`, described below; `backend_sled` makes it one), or the
+//! PostgreSQL store (`postgres`), a log of changes in the database that
+//! every process applies to a `SledStore` of its own. `shared` is what
+//! pollers on a shared store coordinate through.
 //!
 //! Files: `open` (opening, the lock, the schema upgrade), `codec` (how an
 //! item is packed into a value), `ingest` (the
@@ -192,6 +194,15 @@ pub enum StoreError {
         path: PathBuf,
         database: String,
         detail: String,
+    },
+    #[error(
+        "the replica at {path} applied database {database}'s log up to record {applied}, and the log now starts at record {first} (snapshots replaced what was between); remove the directory and rafid builds it again from the database"
+    )]
+    ReplicaBehind {
+        path: PathBuf,
+        database: String,
+        applied: i64,
+        first: i64,
     },
     #[error("database {database}: damaged record in table {table}: {detail}")]
     DatabaseRecord {

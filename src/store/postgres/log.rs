@@ -25,6 +25,16 @@ use crate::store::{Dropped, Priorities, Retention, StoreError};
 /// constant of rafid's own (the bytes of "rafid-lg" as an integer).
 const APPEND_LOCK: i64 = 0x7261_6669_642d_6c67;
 
+/// Records a partition of the log holds: partition k holds records
+/// k * PARTITION + 1 to (k + 1) * PARTITION. A small number in tests, so
+/// that they make and drop partitions.
+pub(crate) const PARTITION: i64 = if cfg!(test) { 8 } else { 100_000 };
+
+/// The partition record `seq` goes in.
+pub(crate) fn partition_of(seq: i64) -> i64 {
+    (seq - 1).max(0) / PARTITION
+}
+
 /// The channel `NOTIFY` wakes the replicas on.
 pub(crate) const CHANNEL: &str = "rafid_log";
 
@@ -86,12 +96,14 @@ impl Record {
 }
 
 /// Appends `records` (encoded), in order, as written by `poller`, wakes the
-/// replicas, and returns the records' numbers.
+/// replicas, and returns the records' numbers. `made` is the highest
+/// partition this caller knows exists, kept up to date.
 pub(crate) async fn append(
     client: &mut Client,
     database: &str,
     poller: &str,
     records: &[&[u8]],
+    made: &mut i64,
 ) -> Result<Vec<i64>, StoreError> {
     let failed = |doing| super::failed(database, doing);
     let tx = client
@@ -101,14 +113,31 @@ pub(crate) async fn append(
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&APPEND_LOCK])
         .await
         .map_err(failed("waiting for another append to the log"))?;
+    let last: i64 = tx
+        .query_one("SELECT coalesce(max(seq), 0) FROM rafid_log", &[])
+        .await
+        .map_err(failed("reading the log's end"))?
+        .get(0);
+    let need = partition_of(last + records.len() as i64);
+    for k in partition_of(last + 1).max(*made + 1)..=need {
+        let name = format!("rafid_log_{k}");
+        tx.batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {name} PARTITION OF rafid_log
+                 FOR VALUES FROM ({}) TO ({});
+             ALTER TABLE {name} ALTER COLUMN record SET STORAGE EXTERNAL;",
+            k * PARTITION + 1,
+            (k + 1) * PARTITION + 1
+        ))
+        .await
+        .map_err(failed("making a partition of the log"))?;
+    }
     let mut seqs: Vec<i64> = tx
         .query(
             "INSERT INTO rafid_log (seq, poller, record)
-             SELECT last.seq + r.n, $1, r.record
-             FROM (SELECT coalesce(max(seq), 0) AS seq FROM rafid_log) last,
-                  unnest($2::bytea[]) WITH ORDINALITY AS r(record, n)
+             SELECT $3 + r.n, $1, r.record
+             FROM unnest($2::bytea[]) WITH ORDINALITY AS r(record, n)
              RETURNING seq",
-            &[&poller, &records],
+            &[&poller, &records, &last],
         )
         .await
         .map_err(failed("appending to the log"))?
@@ -124,6 +153,7 @@ pub(crate) async fn append(
     tx.commit()
         .await
         .map_err(failed("committing a log append"))?;
+    *made = (*made).max(need);
     Ok(seqs)
 }
 

@@ -1,19 +1,26 @@
-//! The PostgreSQL side of the store: what lets several rafid pollers share
-//! one database.
+//! The PostgreSQL store (`[storage] backend = "postgres"`): what lets
+//! several rafid processes share one store.
 //!
-//! So far this is the coordination between pollers; the items are still
-//! kept by the sled store, so no config selects this backend yet.
+//! - `log`: every change to the store, as records numbered in the order
+//!   they commit; `replica`: the backend itself, which appends to the log
+//!   and applies it, in order, to a sled store of this process's own,
+//!   which serves every read; `compact`: snapshots that bound the log;
 //! - `schema`: the versioned schema, migrated at connect under a lock, so
 //!   pollers started together migrate once;
 //! - `lease`: which poller polls which feed (a lease with an owner and an
-//!   expiry, renewed while polling, taken over once it lapses), the feed's
-//!   state (validators, schedule, backoff) beside it so that any poller can
-//!   poll a feed next, and the per-host request slots and `Retry-After`
-//!   pauses that hold across all pollers together.
+//!   expiry, renewed while polling, taken over once it lapses), and the
+//!   per-host request slots and `Retry-After` pauses that hold across all
+//!   pollers together (`store::shared` is what the scheduler sees of
+//!   them). The scheduler takes one feed's lease at a time
+//!   (`Leases::claim_feed`) and keeps the feed's state in the log; the
+//!   batch claims that carry a state beside the lease (`Leases::claim`,
+//!   `finish`) are for a poller that claims feeds by the hundred, and are
+//!   what `benches/leases.rs` measures.
 //!
 //! Time is the database's (`now()`), never a poller's: pollers on several
 //! machines agree on when a lease lapses however their clocks drift.
 
+mod compact;
 mod lease;
 mod log;
 mod replica;

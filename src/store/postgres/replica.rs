@@ -33,6 +33,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
+use super::compact;
 use super::log::{self, Record};
 use super::{describe, schema};
 use crate::dedup::keys::{ItemKeys, Key};
@@ -78,6 +79,12 @@ enum Request {
         record: Box<Record>,
         bytes: Vec<u8>,
         reply: Reply,
+    },
+    /// Write a snapshot now if one is due (`compact`): for tests, which
+    /// do not wait for the applier's look at the log.
+    #[cfg(test)]
+    Compact {
+        reply: std::sync::mpsc::SyncSender<Result<bool, StoreError>>,
     },
 }
 
@@ -316,6 +323,10 @@ fn applier(
                                 Some(Request::Append { reply, .. }) => {
                                     let _ = reply.send(Err(unreachable(&shared.database, detail.clone())));
                                 }
+                                #[cfg(test)]
+                                Some(Request::Compact { reply }) => {
+                                    let _ = reply.send(Err(unreachable(&shared.database, detail.clone())));
+                                }
                             },
                         }
                     }
@@ -331,6 +342,8 @@ struct Session<'a> {
     shared: &'a Shared,
     client: tokio_postgres::Client,
     notes: mpsc::UnboundedReceiver<()>,
+    /// The highest partition of the log known to exist (`log::append`).
+    made: i64,
 }
 
 impl<'a> Session<'a> {
@@ -346,10 +359,12 @@ impl<'a> Session<'a> {
             .map_err(super::failed(&shared.database, "listening to the log"))?;
         let (id, created) = log::identity(&client, &shared.database).await?;
         shared.adopt(id, created)?;
+        shared.start_from_snapshot(&client).await?;
         let session = Session {
             shared,
             client,
             notes,
+            made: -1,
         };
         if let (_, Some(e)) = session.catch_up(HashMap::new()).await {
             return Err(e);
@@ -378,14 +393,23 @@ impl<'a> Session<'a> {
                         // Whatever else is waiting goes in the same
                         // transaction: under load, one commit and one read
                         // of the log serve many polls.
-                        let mut batch = vec![first];
-                        while batch.len() < APPEND_BATCH {
-                            match inbox.try_recv() {
-                                Ok(r) => batch.push(r),
-                                Err(_) => break,
+                        let mut batch = Vec::new();
+                        let mut next = Some(first);
+                        while let Some(request) = next.take() {
+                            match request {
+                                Request::Append { record, bytes, reply } => batch.push((record, bytes, reply)),
+                                #[cfg(test)]
+                                Request::Compact { reply } => {
+                                    let _ = reply.send(self.compact().await);
+                                }
+                            }
+                            if batch.len() < APPEND_BATCH {
+                                next = inbox.try_recv().ok();
                             }
                         }
-                        self.append(poller, batch).await;
+                        if !batch.is_empty() {
+                            self.append(poller, batch).await;
+                        }
                     }
                 },
                 n = self.notes.recv() => {
@@ -396,7 +420,12 @@ impl<'a> Session<'a> {
                     while self.notes.try_recv().is_ok() {}
                     self.catch_up_logged().await;
                 }
-                _ = look.tick() => self.catch_up_logged().await,
+                _ = look.tick() => {
+                    self.catch_up_logged().await;
+                    if let Err(e) = self.compact().await {
+                        tracing::warn!(database = %self.shared.database, error = %e, "cannot write a snapshot of the store; the log keeps growing until one is written");
+                    }
+                }
             }
             if self.client.is_closed() {
                 return Continue(());
@@ -404,19 +433,45 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Writes a snapshot of the replica when the log has grown enough
+    /// since the last one (`compact`). The applier applies nothing
+    /// meanwhile, so the snapshot is of one point of the log.
+    async fn compact(&mut self) -> Result<bool, StoreError> {
+        let applied = *self.shared.applied.borrow();
+        let last = compact::latest(&self.client, &self.shared.database)
+            .await?
+            .unwrap_or(0);
+        if applied - last < compact::SNAPSHOT_EVERY {
+            return Ok(false);
+        }
+        let local = &self.shared.local;
+        compact::snapshot(
+            &mut self.client,
+            &self.shared.database,
+            local,
+            applied,
+            local.dir(),
+        )
+        .await
+    }
+
     /// Appends the batch's records, applies the log up to them, and
     /// answers each request with what its record did.
-    async fn append(&mut self, poller: &str, batch: Vec<Request>) {
-        let bytes: Vec<&[u8]> = batch
-            .iter()
-            .map(|Request::Append { bytes, .. }| bytes.as_slice())
-            .collect();
-        let seqs = match log::append(&mut self.client, &self.shared.database, poller, &bytes).await
-        {
+    async fn append(&mut self, poller: &str, batch: Vec<(Box<Record>, Vec<u8>, Reply)>) {
+        let bytes: Vec<&[u8]> = batch.iter().map(|(_, b, _)| b.as_slice()).collect();
+        let appended = log::append(
+            &mut self.client,
+            &self.shared.database,
+            poller,
+            &bytes,
+            &mut self.made,
+        )
+        .await;
+        let seqs = match appended {
             Ok(seqs) => seqs,
             Err(e) => {
                 let detail = e.to_string();
-                for Request::Append { reply, .. } in batch {
+                for (_, _, reply) in batch {
                     let _ = reply.send(Err(unreachable(&self.shared.database, detail.clone())));
                 }
                 return;
@@ -424,7 +479,7 @@ impl<'a> Session<'a> {
         };
         let mut mine = HashMap::new();
         let mut replies = Vec::with_capacity(batch.len());
-        for (seq, Request::Append { record, reply, .. }) in seqs.into_iter().zip(batch) {
+        for (seq, (record, _, reply)) in seqs.into_iter().zip(batch) {
             mine.insert(seq, *record);
             replies.push((seq, reply));
         }
@@ -518,6 +573,38 @@ impl<'a> Session<'a> {
 }
 
 impl Shared {
+    /// Starts a new replica from the database's newest snapshot when the
+    /// log no longer holds the records after what the replica applied; a
+    /// replica that applied some, but not up to the log's start, cannot
+    /// go on and is named.
+    async fn start_from_snapshot(&self, client: &tokio_postgres::Client) -> Result<(), StoreError> {
+        let applied = *self.applied.borrow();
+        let oldest = compact::oldest(client, &self.database).await?;
+        let newest = compact::latest(client, &self.database).await?;
+        let behind = match (oldest, newest) {
+            (Some(first), _) => first > applied + 1,
+            (None, Some(snapshot)) => snapshot > applied,
+            (None, None) => false,
+        };
+        if !behind {
+            return Ok(());
+        }
+        let local = &self.local;
+        let empty = local.items.is_empty() && local.feeds.is_empty() && local.seen.is_empty();
+        match newest {
+            Some(snapshot) if applied == 0 && empty => {
+                compact::restore(client, &self.database, local, snapshot, local.dir()).await?;
+                self.mark_applied(snapshot)
+            }
+            _ => Err(StoreError::ReplicaBehind {
+                path: local.dir().to_path_buf(),
+                database: self.database.clone(),
+                applied,
+                first: oldest.unwrap_or_default(),
+            }),
+        }
+    }
+
     /// Makes the replica this database's: a new replica takes the store's
     /// id and date; one of another database is refused, since what it
     /// holds would mix two stores.
@@ -920,5 +1007,19 @@ impl Backend for PgStore {
 
     fn stamp_schema_version(&self, version: &str) -> Result<(), StoreError> {
         self.shared.local.stamp_schema_version(version)
+    }
+
+    /// Writes a snapshot now if one is due (see `compact`).
+    #[cfg(test)]
+    fn compact_now(&self) -> Result<bool, StoreError> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let sent = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|r| r.send(Request::Compact { reply }).is_ok());
+        assert!(sent, "the store is open");
+        answer.recv().expect("the log's thread answers")
     }
 }

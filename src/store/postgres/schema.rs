@@ -42,9 +42,12 @@ const MIGRATIONS: &[&str] = &[
          host text PRIMARY KEY,
          not_before timestamptz NOT NULL
      );",
-    // 2: the store's identity and its log (`log`). `seq` is given under
-    // the log's append lock, not by a sequence, so that numbers follow
-    // commits.
+    // 2: the store's identity, its log (`log`) and the log's snapshots
+    // (`compact`). `seq` is given under the log's append lock, not by a
+    // sequence, so that numbers follow commits; the log is partitioned by
+    // it, `log::PARTITION` records a partition, made as appends need them.
+    // Records and snapshots are LZ4-compressed already: PostgreSQL's own
+    // compression would only cost CPU.
     "CREATE TABLE rafid_meta (
          name text PRIMARY KEY,
          value text NOT NULL
@@ -53,15 +56,21 @@ const MIGRATIONS: &[&str] = &[
          ('store_id', replace(gen_random_uuid()::text, '-', '')),
          ('created', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'));
      CREATE TABLE rafid_log (
-         seq bigint PRIMARY KEY,
+         seq bigint NOT NULL PRIMARY KEY,
          at timestamptz NOT NULL DEFAULT now(),
          poller text NOT NULL,
          -- log::Record, JSON compressed with LZ4
          record bytea NOT NULL
+     ) PARTITION BY RANGE (seq);
+     ALTER TABLE rafid_log ALTER COLUMN record SET STORAGE EXTERNAL;
+     CREATE TABLE rafid_snapshots (
+         seq bigint NOT NULL,
+         part integer NOT NULL,
+         -- a piece of the store's export at record seq, compressed with LZ4
+         bytes bytea NOT NULL,
+         PRIMARY KEY (seq, part)
      );
-     -- Compressed already: PostgreSQL's own compression would only cost
-     -- CPU on every append.
-     ALTER TABLE rafid_log ALTER COLUMN record SET STORAGE EXTERNAL;",
+     ALTER TABLE rafid_snapshots ALTER COLUMN bytes SET STORAGE EXTERNAL;",
 ];
 
 /// Brings the database at `url` (connected as `client`) to

@@ -350,3 +350,101 @@ fn a_store_moved_to_postgres_and_back_exports_the_same() {
     assert_eq!(export(&returned), before);
     assert!(returned.check().unwrap().is_empty());
 }
+
+/// The log's first record and the records snapshots were taken after.
+fn log_bounds(url: &str) -> (Option<i64>, Vec<i64>) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = super::connect(url).await.unwrap();
+        let first: Option<i64> = client
+            .query_one("SELECT min(seq) FROM rafid_log", &[])
+            .await
+            .unwrap()
+            .get(0);
+        let snapshots = client
+            .query("SELECT DISTINCT seq FROM rafid_snapshots ORDER BY seq", &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        (first, snapshots)
+    })
+}
+
+#[test]
+fn the_log_is_compacted_and_a_new_replica_starts_from_its_snapshot() {
+    let Some(a) = Fixture::postgres() else {
+        return;
+    };
+    let url = a.url.clone().unwrap();
+    let feed = "https://a.example/f";
+    let b = Fixture::replica(&url);
+    // Records 1 to 12 (partitions of 8 in tests), a replica that stops at 3.
+    for i in 0..3 {
+        put(&a.store, feed, &[story("a", i, i % 2 == 0)], now());
+    }
+    let late = Fixture::replica(&url);
+    settle(&[&a.store, &late.store]);
+    let Fixture {
+        store,
+        dir: late_dir,
+        ..
+    } = late;
+    drop(store);
+    for i in 3..12 {
+        put(&a.store, feed, &[story("a", i, i % 2 == 0)], now());
+    }
+    assert!(
+        a.store.compact_now().unwrap(),
+        "a snapshot after 12 records"
+    );
+    assert!(!a.store.compact_now().unwrap(), "none again so soon");
+    assert_eq!(log_bounds(&url), (Some(1), vec![12]));
+    for i in 12..30 {
+        put(&b.store, feed, &[story("a", i, i % 2 == 0)], now());
+    }
+    settle(&[&a.store, &b.store]);
+    assert!(
+        a.store.compact_now().unwrap(),
+        "a snapshot after 30 records"
+    );
+    // Snapshots after 12 and 30 are kept; the partition of records 1-8,
+    // all before the older one, is dropped.
+    assert_eq!(log_bounds(&url), (Some(9), vec![12, 30]));
+
+    let fresh = Fixture::replica(&url);
+    assert_eq!(export(&fresh.store), export(&a.store));
+    for f in [&fresh, &b] {
+        put(
+            &f.store,
+            "https://b.example/f",
+            &[story("b", 40, true)],
+            now(),
+        );
+    }
+    settle(&[&a.store, &b.store, &fresh.store]);
+    let text = export(&a.store);
+    assert_eq!(export(&b.store), text);
+    assert_eq!(export(&fresh.store), text);
+    assert!(fresh.store.check().unwrap().is_empty());
+
+    // The replica that stopped at record 3 cannot catch up from the log.
+    let Err(e) = PgStore::open(late_dir.path(), &url, "test", 8 << 20, Some(near())) else {
+        panic!("a replica behind the log's start was opened");
+    };
+    assert!(
+        matches!(
+            e,
+            StoreError::ReplicaBehind {
+                applied: 3,
+                first: 9,
+                ..
+            }
+        ),
+        "{e}"
+    );
+}
