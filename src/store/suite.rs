@@ -74,11 +74,7 @@ pub(super) fn fresh_database() -> Option<String> {
         MADE.fetch_add(1, Ordering::Relaxed),
         std::process::id()
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let client = super::postgres::connect(&base)
             .await
             .expect("connect to RAFID_TEST_POSTGRES");
@@ -97,6 +93,15 @@ pub(super) fn fresh_database() -> Option<String> {
     let mut url = url::Url::parse(&base).expect("RAFID_TEST_POSTGRES is a URL");
     url.set_path(&db);
     Some(url.to_string())
+}
+
+/// Runs `f` to its end on a runtime of its own: for tests outside one.
+pub(super) fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 pub(super) fn near() -> NearDup {

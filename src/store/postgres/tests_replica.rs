@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use crate::model::Entry;
-use crate::store::suite::{Fixture, RETOLD, STORY, fresh_database, near, put};
+use crate::store::suite::{Fixture, RETOLD, STORY, block_on, fresh_database, near, put};
 use crate::store::{Store, StoreError};
 
 fn export(store: &Store) -> String {
@@ -200,11 +200,7 @@ fn a_lost_connection_is_made_again_and_nothing_is_lost() {
     );
     // The server ends every other session on the database, the applier's
     // among them.
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let client = super::connect(&url).await.unwrap();
         client
             .execute(
@@ -269,11 +265,7 @@ fn another_process_s_changes_are_told() {
         &[story("a", 1, true)],
         now(),
     );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         tokio::time::timeout(Duration::from_secs(20), told.changed())
             .await
             .expect("b was told of a's change")
@@ -353,11 +345,7 @@ fn a_store_moved_to_postgres_and_back_exports_the_same() {
 
 /// The log's first record and the records snapshots were taken after.
 fn log_bounds(url: &str) -> (Option<i64>, Vec<i64>) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async {
+    block_on(async {
         let client = super::connect(url).await.unwrap();
         let first: Option<i64> = client
             .query_one("SELECT min(seq) FROM rafid_log", &[])
