@@ -436,11 +436,11 @@ impl super::Tx<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::store::shown::tests::ingest_near;
 
-    pub(super) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بتكلفة 120 مليون ريال \
+    pub(in crate::store) const FULL: &str = "أعلنت وزارة الصحة في مدينة الرياض افتتاح مستشفى جديد للأطفال بتكلفة 120 مليون ريال \
         في حي النرجس شمال المدينة، وقال المتحدث باسم الوزارة إن المستشفى سيبدأ استقبال المرضى \
         مطلع الشهر المقبل بعد اكتمال تجهيز أقسام الطوارئ والعناية المركزة وتدريب الكوادر الطبية \
         على الأجهزة الحديثة التي وصلت خلال الأسابيع الماضية.";
@@ -588,7 +588,7 @@ mod tests {
     }
 
     /// What the second outlet adds to `FULL`: the hospital's departments.
-    const EXTRA: &str = "ويضم المستشفى الجديد ثلاثة طوابق تشمل عيادات خارجية لطب الأطفال وقسما \
+    pub(in crate::store) const EXTRA: &str = "ويضم المستشفى الجديد ثلاثة طوابق تشمل عيادات خارجية لطب الأطفال وقسما \
         لحديثي الولادة وصيدلية تعمل على مدار الساعة، كما خصصت الإدارة جناحا لتأهيل الأطفال \
         المصابين بأمراض مزمنة وقاعات لتدريب الأطباء المقيمين والممرضين الجدد القادمين من \
         الجامعات الحكومية والخاصة في المنطقة الوسطى.";
@@ -627,48 +627,6 @@ mod tests {
         let items = store.newest(10, |_| true).unwrap();
         assert_eq!(items.len(), 1, "{items:#?}");
         assert_eq!(items[0].sources.len(), 4);
-    }
-
-    #[test]
-    fn a_copy_that_bridges_two_stories_makes_them_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let (a, b, c) = (
-            "https://a.example/feed",
-            "https://b.example/feed",
-            "https://c.example/feed",
-        );
-        let store = SledStore::open(dir.path(), "test").unwrap();
-        // Two outlets each carry one half of the report: nothing shared,
-        // two stories.
-        put(&store, a, "a", FULL);
-        put(&store, b, "b", EXTRA);
-        assert_eq!(store.newest(10, |_| true).unwrap().len(), 2);
-        // A third carries all of it: the two were one story.
-        put(&store, c, "c", &format!("{FULL} {EXTRA}"));
-        let items = store.newest(10, |_| true).unwrap();
-        assert_eq!(items.len(), 1, "{items:#?}");
-        let feeds: Vec<&str> = items[0]
-            .sources
-            .iter()
-            .map(|s| s.feed_url.as_str())
-            .collect();
-        assert_eq!(feeds.len(), 3, "{feeds:?}");
-        for f in [a, b, c] {
-            assert!(feeds.contains(&f), "{f}: {feeds:?}");
-        }
-        assert_eq!(store.item_count(), 1);
-        let report = store.check().unwrap();
-        assert!(report.is_empty(), "{report:?}");
-        // Another copy of the second half finds the one story, in memory
-        // and after a restart.
-        put(&store, "https://d.example/feed", "d", EXTRA);
-        assert_eq!(store.newest(10, |_| true).unwrap().len(), 1);
-        drop(store);
-        let store = SledStore::open(dir.path(), "test").unwrap();
-        put(&store, "https://e.example/feed", "e", EXTRA);
-        let items = store.newest(10, |_| true).unwrap();
-        assert_eq!(items.len(), 1, "{items:#?}");
-        assert_eq!(items[0].sources.len(), 5);
     }
 
     #[test]

@@ -52,6 +52,21 @@ impl Fixture {
         }
     }
 
+    /// The same store, closed and opened again (as after a restart), with
+    /// `near` as the `[dedup]` settings a shared store applies records with.
+    pub(super) fn reopen(self, near: NearDup) -> Fixture {
+        let Fixture { store, dir, url } = self;
+        drop(store);
+        let store = match &url {
+            None => Store::open(dir.path(), "test").unwrap(),
+            Some(url) => Store::new(
+                super::postgres::PgStore::open(dir.path(), url, "test", 8 << 20, Some(near))
+                    .unwrap(),
+            ),
+        };
+        Fixture { store, dir, url }
+    }
+
     /// An empty store of the same backend.
     pub(super) fn empty_like(&self) -> Fixture {
         match self.url {
@@ -145,14 +160,25 @@ pub(super) fn put(
     entries: &[Entry],
     now: DateTime<Utc>,
 ) -> super::IngestStats {
+    put_with(store, feed, entries, now, &near())
+}
+
+/// `put` under the `[dedup]` settings `near` (which a shared store must
+/// have been given: `Backend::set_near_dup`).
+fn put_with(
+    store: &Store,
+    feed: &str,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+    near: &NearDup,
+) -> super::IngestStats {
     let keys = keys_for(feed, None, entries);
     let state = FeedState {
         etag: Some(format!("\"{}\"", entries.len())),
         ..FeedState::default()
     };
-    let n = near();
     store
-        .ingest_near(&source(feed), entries, &keys, &state, now, Some(&n))
+        .ingest_near(&source(feed), entries, &keys, &state, now, Some(near))
         .unwrap()
 }
 
@@ -175,7 +201,7 @@ pub(super) const RETOLD: &str = "افتتحت بلدية مدينة صفاقس �
 const A: &str = "https://a.example/feed";
 const B: &str = "https://b.example/feed";
 
-fn same_link_from_two_feeds_is_one_story(f: &Fixture) {
+fn same_link_from_two_feeds_is_one_story(f: Fixture) {
     let s = &f.store;
     let link = "https://news.example/2026/bridge";
     let first = put(s, A, &[entry("a1", link, "جسر جديد", STORY, 1)], at(2));
@@ -192,7 +218,7 @@ fn same_link_from_two_feeds_is_one_story(f: &Fixture) {
     assert_eq!(items[0].sources.len(), 2);
 }
 
-fn an_edit_updates_in_place_and_a_repeat_changes_nothing(f: &Fixture) {
+fn an_edit_updates_in_place_and_a_repeat_changes_nothing(f: Fixture) {
     let s = &f.store;
     let e = entry("a1", "https://a.example/1", "عنوان", "نص أول", 1);
     assert_eq!(put(s, A, std::slice::from_ref(&e), at(2)).new, 1);
@@ -205,7 +231,7 @@ fn an_edit_updates_in_place_and_a_repeat_changes_nothing(f: &Fixture) {
     assert!(items[0].content.as_deref().unwrap().contains("مصحح"));
 }
 
-fn a_retold_story_joins_the_first(f: &Fixture) {
+fn a_retold_story_joins_the_first(f: Fixture) {
     let s = &f.store;
     put(
         s,
@@ -223,7 +249,7 @@ fn a_retold_story_joins_the_first(f: &Fixture) {
     assert_eq!(s.item_count(), 1);
 }
 
-fn feed_states_are_kept(f: &Fixture) {
+fn feed_states_are_kept(f: Fixture) {
     let s = &f.store;
     assert_eq!(s.feed_state(A).unwrap(), None);
     let state = FeedState {
@@ -252,7 +278,7 @@ fn feed_states_are_kept(f: &Fixture) {
     );
 }
 
-fn the_newest_come_first_and_are_found_by_their_published_id(f: &Fixture) {
+fn the_newest_come_first_and_are_found_by_their_published_id(f: Fixture) {
     let s = &f.store;
     let entries: Vec<Entry> = (0..12)
         .map(|i| {
@@ -280,7 +306,7 @@ fn the_newest_come_first_and_are_found_by_their_published_id(f: &Fixture) {
     assert_eq!(s.newest_in_feeds(&[A], 5).unwrap().len(), 5);
 }
 
-fn a_split_member_stays_out(f: &Fixture) {
+fn a_split_member_stays_out(f: Fixture) {
     let s = &f.store;
     let link = "https://news.example/2026/bridge";
     put(s, A, &[entry("a1", link, "جسر", STORY, 1)], at(2));
@@ -299,7 +325,7 @@ fn a_split_member_stays_out(f: &Fixture) {
     ));
 }
 
-fn pruned_items_stay_gone_while_listed(f: &Fixture) {
+fn pruned_items_stay_gone_while_listed(f: Fixture) {
     let s = &f.store;
     let old = entry("old", "https://a.example/old", "قديم", "نص قديم", 0);
     let new = entry("new", "https://a.example/new", "جديد", "نص جديد", 100);
@@ -316,7 +342,7 @@ fn pruned_items_stay_gone_while_listed(f: &Fixture) {
     assert_eq!(s.prune_feed(A, 1, at(104)).unwrap(), 0);
 }
 
-fn a_feed_is_kept_to_its_cap(f: &Fixture) {
+fn a_feed_is_kept_to_its_cap(f: Fixture) {
     let s = &f.store;
     let entries: Vec<Entry> = (0..5)
         .map(|i| {
@@ -341,7 +367,7 @@ fn a_feed_is_kept_to_its_cap(f: &Fixture) {
     assert_eq!(kept, ["خبر 4", "خبر 3"]);
 }
 
-fn dropped_items_are_noted_and_forgotten(f: &Fixture) {
+fn dropped_items_are_noted_and_forgotten(f: Fixture) {
     let s = &f.store;
     let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
     let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
@@ -361,7 +387,7 @@ fn dropped_items_are_noted_and_forgotten(f: &Fixture) {
     assert_eq!(s.dropped(A, &key).unwrap(), None);
 }
 
-fn an_export_imports_into_an_empty_store_unchanged(f: &Fixture) {
+fn an_export_imports_into_an_empty_store_unchanged(f: Fixture) {
     let s = &f.store;
     let link = "https://news.example/2026/bridge";
     put(s, A, &[entry("a1", link, "جسر", STORY, 1)], at(2));
@@ -387,7 +413,7 @@ fn an_export_imports_into_an_empty_store_unchanged(f: &Fixture) {
     ));
 }
 
-fn the_store_checks_clean_after_all_of_it(f: &Fixture) {
+fn the_store_checks_clean_after_all_of_it(f: Fixture) {
     let s = &f.store;
     for hour in 0..6 {
         let entries: Vec<Entry> = (0..4)
@@ -407,17 +433,220 @@ fn the_store_checks_clean_after_all_of_it(f: &Fixture) {
     assert!(s.item_count() > 0);
 }
 
+/// One report of the hospital story of `near::tests` (`FULL`, `EXTRA`),
+/// as `feed`'s document.
+fn hospital(s: &Store, feed: &str, guid: &str, body: &str) {
+    let e = Entry {
+        guid: Some(guid.into()),
+        link: Some(format!("{feed}/{guid}")),
+        title: Some("مستشفى جديد للأطفال في الرياض".into()),
+        content: Some(format!("<p>{body}</p>")),
+        published: Some(Utc::now() - Duration::hours(1)),
+        ..Entry::default()
+    };
+    put(s, feed, &[e], Utc::now());
+}
+
+fn a_copy_that_bridges_two_stories_makes_them_one(f: Fixture) {
+    use super::near::tests::{EXTRA, FULL};
+    let (a, b, c) = (
+        "https://a.example/feed",
+        "https://b.example/feed",
+        "https://c.example/feed",
+    );
+    // Two outlets each carry one half of the report: nothing shared, two
+    // stories.
+    hospital(&f.store, a, "a", FULL);
+    hospital(&f.store, b, "b", EXTRA);
+    assert_eq!(f.store.newest(10, |_| true).unwrap().len(), 2);
+    // A third carries all of it: the two were one story.
+    hospital(&f.store, c, "c", &format!("{FULL} {EXTRA}"));
+    let items = f.store.newest(10, |_| true).unwrap();
+    assert_eq!(items.len(), 1, "{items:#?}");
+    let feeds: Vec<&str> = items[0]
+        .sources
+        .iter()
+        .map(|s| s.feed_url.as_str())
+        .collect();
+    assert_eq!(feeds.len(), 3, "{feeds:?}");
+    for feed in [a, b, c] {
+        assert!(feeds.contains(&feed), "{feed}: {feeds:?}");
+    }
+    assert_eq!(f.store.item_count(), 1);
+    let report = f.store.check().unwrap();
+    assert!(report.is_empty(), "{report:?}");
+    // Another copy of the second half finds the one story, in memory and
+    // after a restart.
+    hospital(&f.store, "https://d.example/feed", "d", EXTRA);
+    assert_eq!(f.store.newest(10, |_| true).unwrap().len(), 1);
+    let f = f.reopen(near());
+    hospital(&f.store, "https://e.example/feed", "e", EXTRA);
+    let items = f.store.newest(10, |_| true).unwrap();
+    assert_eq!(items.len(), 1, "{items:#?}");
+    assert_eq!(items[0].sources.len(), 5);
+}
+
+/// `[dedup]` with stories linked across languages, on a small dictionary.
+fn cross_language() -> NearDup {
+    let mut near = NearDup::new(
+        crate::dedup::near::DEFAULT_BOILERPLATE.iter().copied(),
+        crate::dedup::near::DEFAULT_THRESHOLD,
+        std::time::Duration::from_secs(72 * 3600),
+        Vec::new(),
+    );
+    near.cross_language = Some(std::sync::Arc::new(
+        crate::dedup::near::xling::Dictionary::of(&[
+            ("افتتاح", "Opening\nInauguration"),
+            ("جسر", "Bridge"),
+            ("طريق", "Road"),
+            ("بطول", "Length"),
+            ("متر", "Metre\nMeter"),
+            ("تكلفة", "Cost"),
+            ("مليون", "Million"),
+            ("ريال", "Riyal"),
+            ("الازدحام", "Congestion"),
+            ("الشاحنات", "Lorries\nTrucks"),
+            ("الميناء", "Port"),
+            ("مسارات", "Lanes"),
+            ("اتجاه", "Direction\nWay"),
+            ("المنطقة", "Province\nRegion"),
+            ("الشرقية", "Eastern"),
+            ("أمير", "Governor\nPrince"),
+        ]),
+    ));
+    near
+}
+
+/// The English report of the Arabic bridge story.
+const REPORT: &str = "DAMMAM - The governor of the Eastern Province on Sunday opened a new \
+    900-metre bridge on King Fahd Road in Dammam, built at a cost of 120 million riyals to \
+    ease congestion at junctions and speed lorries coming from the port. The bridge carries \
+    three lanes each way.";
+
+fn an_arabic_story_and_its_english_report_link_to_each_other_and_stay_two(f: Fixture) {
+    const AR: &str = "https://ar.example/feed";
+    const EN: &str = "https://en.example/feed";
+    let xl = cross_language();
+    f.store.set_near_dup(&xl);
+    let report = |s: &Store, url: &str, guid: &str, title: &str, body: &str| {
+        let e = Entry {
+            guid: Some(guid.into()),
+            link: Some(format!("{url}/{guid}")),
+            title: Some(title.into()),
+            content: Some(format!("<p>{body}</p>")),
+            published: Some(Utc::now() - Duration::hours(1)),
+            ..Entry::default()
+        };
+        put_with(s, url, &[e], Utc::now(), &xl)
+    };
+    let s = report(
+        &f.store,
+        AR,
+        "a1",
+        "افتتاح جسر جديد على طريق الملك فهد في الدمام بطول 900 متر",
+        "افتتح أمير المنطقة الشرقية اليوم جسرا جديدا على طريق الملك فهد في مدينة الدمام \
+         بطول 900 متر وبتكلفة بلغت 120 مليون ريال، ويهدف المشروع إلى تخفيف الازدحام عند \
+         التقاطعات وتسهيل حركة الشاحنات القادمة من الميناء، ويضم الجسر ثلاثة مسارات في كل اتجاه.",
+    );
+    assert_eq!((s.new, s.linked), (1, 0));
+    // An English story of something else, with a name in common.
+    let other = report(
+        &f.store,
+        EN,
+        "e0",
+        "King Fahd University announces new scholarships",
+        "King Fahd University of Petroleum and Minerals said on Sunday it would offer \
+         forty scholarships to students from abroad in engineering and computer science, \
+         starting with the autumn term at its campus in the city.",
+    );
+    assert_eq!(other.linked, 0);
+    let s = report(
+        &f.store,
+        EN,
+        "e1",
+        "New 900-metre bridge opens on King Fahd Road in Dammam",
+        REPORT,
+    );
+    assert_eq!((s.new, s.linked), (1, 1));
+    let items = f.store.newest(10, |_| true).unwrap();
+    assert_eq!(items.len(), 3, "linked, not merged");
+    let by_title = |t: &str| {
+        items
+            .iter()
+            .find(|i| i.title.as_deref().is_some_and(|x| x.contains(t)))
+            .unwrap()
+    };
+    let (ar, en, unrelated) = (
+        by_title("الدمام"),
+        by_title("bridge"),
+        by_title("scholarships"),
+    );
+    assert_eq!(ar.translations.len(), 1, "{:?}", ar.translations);
+    assert_eq!(ar.translations[0].id, en.id);
+    assert_eq!(ar.translations[0].lang, "en");
+    assert_eq!(
+        ar.translations[0].link.as_deref(),
+        Some("https://en.example/feed/e1")
+    );
+    assert_eq!(en.translations.len(), 1);
+    assert_eq!(en.translations[0].id, ar.id);
+    assert_eq!(en.translations[0].lang, "ar");
+    assert!(unrelated.translations.is_empty());
+    let explained = crate::store::explain::explain(
+        ar,
+        Vec::new(),
+        &crate::config::DedupConfig::default(),
+        &Default::default(),
+    )
+    .text();
+    assert!(
+        explained.contains("another language") && explained.contains("fahd"),
+        "{explained}"
+    );
+    // The English outlet edits its headline: the Arabic story's record of
+    // it follows.
+    let (ar_id, en_id) = (ar.id, en.id);
+    report(
+        &f.store,
+        EN,
+        "e1",
+        "Dammam bridge opens on King Fahd Road",
+        REPORT,
+    );
+    let ar = f.store.item(ar_id).unwrap().unwrap();
+    assert_eq!(ar.translations.len(), 1);
+    assert_eq!(ar.translations[0].id, en_id);
+    assert_eq!(
+        ar.translations[0].title.as_deref(),
+        Some("Dammam bridge opens on King Fahd Road")
+    );
+    // Opened again, the index is rebuilt from the store and a second
+    // report links too.
+    drop(items);
+    let f = f.reopen(cross_language());
+    let s = report(
+        &f.store,
+        "https://en2.example/feed",
+        "e2",
+        "Dammam gets 900-metre bridge over King Fahd Road",
+        "The Eastern Province governor opened a 900-metre bridge on King Fahd Road in \
+         Dammam on Sunday. It cost 120 million riyals and is meant to ease congestion for \
+         lorries from the port, with three lanes each way.",
+    );
+    assert_eq!(s.linked, 1);
+}
+
 /// Runs each test on the sled store, and on the PostgreSQL store when
 /// there is a server.
 macro_rules! both {
     ($($name:ident),* $(,)?) => {
         mod on_sled {
-            $(#[test] fn $name() { super::$name(&super::Fixture::sled()) })*
+            $(#[test] fn $name() { super::$name(super::Fixture::sled()) })*
         }
         mod on_postgres {
             $(#[test] fn $name() {
                 if let Some(f) = super::Fixture::postgres() {
-                    super::$name(&f)
+                    super::$name(f)
                 }
             })*
         }
@@ -436,4 +665,6 @@ both!(
     dropped_items_are_noted_and_forgotten,
     an_export_imports_into_an_empty_store_unchanged,
     the_store_checks_clean_after_all_of_it,
+    a_copy_that_bridges_two_stories_makes_them_one,
+    an_arabic_story_and_its_english_report_link_to_each_other_and_stay_two,
 );
