@@ -133,8 +133,13 @@ async fn feed_loop(
         let now = Utc::now();
         let due = match ask_again {
             // Another process polls the feed: the database said when to
-            // ask again, whatever this process's replica shows meanwhile.
-            Some(at) => at,
+            // ask again, or later if the replica shows a poll since (one
+            // whose process died before it gave the lease back counts:
+            // its document is stored).
+            Some(at) => match state.as_ref().and_then(|s| s.last_poll) {
+                Some(_) => at.max(next_due(&cfg, &feed, state.as_ref(), now)),
+                None => at,
+            },
             None => poller.schedule.plan(&key, || {
                 if let Some(retry) = poller.schedule.outage_retry(&key) {
                     // A few seconds of spread, so a retry round is not one burst.
