@@ -27,7 +27,7 @@ mod replica;
 mod schema;
 
 pub use lease::{Claim, Claimed, HostSlot, Leases, Slot};
-pub use replica::{PgStore, REPLICA_DIR};
+pub use replica::PgStore;
 pub use schema::SCHEMA_VERSION as PG_SCHEMA_VERSION;
 
 use super::StoreError;

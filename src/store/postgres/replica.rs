@@ -53,7 +53,7 @@ const LOOK_EVERY: Duration = Duration::from_secs(if cfg!(test) { 3600 } else { 5
 const READ_BATCH: i64 = 256;
 
 /// The replica's directory under `storage.path`.
-pub const REPLICA_DIR: &str = "replica";
+const REPLICA_DIR: &str = "replica";
 
 /// The sequence number (`ingest::next_seq`) the ids of the items record
 /// `seq` creates begin after: the record's number above bit 43. It is
@@ -229,11 +229,6 @@ impl PgStore {
 
     fn set_near(&self, near: &NearDup) {
         *self.shared.near.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(near.clone()));
-    }
-
-    /// The number of the last record applied here.
-    pub fn applied(&self) -> i64 {
-        *self.shared.applied.borrow()
     }
 }
 
