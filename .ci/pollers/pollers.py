@@ -38,6 +38,9 @@ import urllib.request
 
 HOSTS = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
 PER_HOST = 2
+# Polls each poller runs at once: as few as per_host, so that every poller
+# has to take its share and their requests to one host overlap often.
+CONCURRENCY = 2
 OWN_ITEMS = 4
 LETTERS = "ابتثجحخدذرزسشصضطظعغفقكلمنهوي"
 
@@ -125,22 +128,30 @@ def serve(farm, log, delay):
             host = (self.headers.get("Host") or "").rsplit(":", 1)[0]
             ua = self.headers.get("User-Agent") or ""
             start = time.time()
+            # Counted from the request to just before the answer: the
+            # poller holds its slot for all of that and more, so two
+            # windows overlap only if two slots are held at once. (Counting
+            # until after the answer is sent would count a request the
+            # next one overlaps only because this thread has not run yet.)
             with log.lock:
                 log.inflight[host] += 1
                 log.peak[host] = max(log.peak[host], log.inflight[host])
+            time.sleep(delay)
+            with log.lock:
+                log.inflight[host] -= 1
+            body = farm.docs.get(self.path)
+            status = 200 if body is not None else 404
             try:
-                time.sleep(delay)
-                body = farm.docs.get(self.path)
-                status = 200 if body is not None else 404
                 self.send_response(status)
                 self.send_header("Content-Type", "application/rss+xml; charset=utf-8")
                 self.send_header("Content-Length", str(len(body or b"")))
                 self.end_headers()
                 self.wfile.write(body or b"")
-            finally:
-                with log.lock:
-                    log.inflight[host] -= 1
-                    log.requests.append((self.path, ua, start, time.time(), status))
+            except (BrokenPipeError, ConnectionResetError):
+                # The poller was SIGKILLed mid-request.
+                status = 0
+            with log.lock:
+                log.requests.append((self.path, ua, start, time.time(), status))
 
     servers = []
     for h in HOSTS:
@@ -176,7 +187,7 @@ url = "env:RAFID_CHECK_DATABASE"
 enabled = {"true" if polls else "false"}
 interval = "1h"
 timeout = "5s"
-concurrency = 8
+concurrency = {CONCURRENCY}
 per_host = {PER_HOST}
 user_agent = "rafid-check/{name}"
 
