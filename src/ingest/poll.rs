@@ -159,8 +159,8 @@ impl Poller {
             }
         };
         if let (Some(pollers), Err(e)) = (&self.pollers, &fetched) {
-            if let (Some(until), Some(host)) = (e.retry_after(), url.host_str()) {
-                if let Err(e) = pollers.pause_host(host, until).await {
+            if let Some(until) = e.retry_after() {
+                if let Err(e) = pollers.pause_host(&shared_host(&url), until).await {
                     warn!(error = %e, "cannot tell the other processes of the host's Retry-After");
                 }
             }
@@ -265,16 +265,12 @@ impl Poller {
         report
     }
 
-    /// A connect failure. Registering it with the schedule and saving the
-    /// feed's state happen under one lock: a feed whose failure shows an
-    /// outage takes back the failures counted before it, and must find them
-    /// saved, not about to be.
     /// One of the host's request slots shared with the other processes
     /// polling the store, when there are any. Without the database the
     /// fetch goes on within this process's own `per_host`.
     async fn shared_host_slot(&self, url: &url::Url) -> Option<crate::store::HostPermit> {
         let pollers = self.pollers.as_ref()?;
-        let host = url.host_str().unwrap_or("").to_ascii_lowercase();
+        let host = shared_host(url);
         let lease = self.config.poll.timeout + std::time::Duration::from_secs(30);
         match pollers
             .host_slot(&host, self.config.poll.per_host, lease)
@@ -288,6 +284,10 @@ impl Poller {
         }
     }
 
+    /// A connect failure. Registering it with the schedule and saving the
+    /// feed's state happen under one lock: a feed whose failure shows an
+    /// outage takes back the failures counted before it, and must find them
+    /// saved, not about to be.
     fn connect_failed(
         &self,
         key: &str,
@@ -388,6 +388,12 @@ impl Poller {
 }
 
 /// Records the interval the feed will be polled at, and why, in its state.
+/// The name the processes sharing a store know a host by, for its slots
+/// and pauses.
+fn shared_host(url: &url::Url) -> String {
+    url.host_str().unwrap_or("").to_ascii_lowercase()
+}
+
 fn note_interval(config: &Config, key: &str, state: &mut FeedState) {
     if let Some(feed) = config.feed(key) {
         let (interval, why) =

@@ -13,8 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
+use crate::config::FeedConfig;
 use crate::config::Live;
-use crate::ingest::poll::Poller;
+use crate::ingest::poll::{Poller, Report};
 use crate::ingest::schedule::{effective_interval, next_due, unit_hash};
 use crate::store::{Claimed, Pollers};
 
@@ -95,6 +96,58 @@ async fn renewing<T>(
             },
         }
     }
+}
+
+/// What polling a feed under its lease came to.
+enum Leased {
+    Polled(Report),
+    /// Another process holds the feed, or the leases could not be reached:
+    /// ask again after this long.
+    AskAgain(Duration),
+    Stopped,
+}
+
+/// Polls `feed` when other processes poll the store too: the feed is
+/// polled by whichever takes its lease first, once it has a slot to poll
+/// in, and given back due at this process's next poll of it (a process
+/// whose replica is behind asks the database first).
+async fn poll_leased(
+    polled: &Poller,
+    pollers: &Pollers,
+    feed: &FeedConfig,
+    token: &CancellationToken,
+) -> Leased {
+    let shown = crate::config::redact_url(&feed.url);
+    let cfg = &polled.config;
+    let slot = tokio::select! {
+        _ = token.cancelled() => return Leased::Stopped,
+        s = polled.slot() => s,
+    };
+    match pollers.claim(feed.key(), lease(cfg)).await {
+        Ok(Claimed::Yours) => {}
+        Ok(Claimed::NotBefore(wait)) => {
+            debug!(feed = %shown, in_secs = wait.as_secs(), "polled by another process; asking again later");
+            return Leased::AskAgain(wait.max(MIN_ASK_AGAIN));
+        }
+        Err(e) => {
+            tracing::warn!(feed = %shown, error = %e, "cannot take the feed's lease; not polling it now");
+            return Leased::AskAgain(LEASE_RETRY);
+        }
+    }
+    let poll = polled.poll_holding(slot, feed, token);
+    let report = renewing(pollers, feed.key(), lease(cfg), poll).await;
+    let state = polled.store.feed_state(feed.key()).ok().flatten();
+    let due = next_due(cfg, feed, state.as_ref(), Utc::now());
+    match pollers.finish(feed.key(), due).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!(feed = %shown, "the poll outlasted its lease and another process took the feed")
+        }
+        Err(e) => {
+            tracing::warn!(feed = %shown, error = %e, "cannot end the feed's lease; it lapses by itself")
+        }
+    }
+    Leased::Polled(report)
 }
 
 async fn feed_loop(
@@ -186,51 +239,20 @@ async fn feed_loop(
         let polled = poller.with_config(cfg.clone());
         let report = match &poller.pollers {
             None => polled.poll(&feed, &token).await,
-            // With other processes polling the store, the feed is polled
-            // by whichever takes its lease first, once it has a slot to
-            // poll in; the others ask again when the database says.
-            Some(pollers) => {
-                let slot = tokio::select! {
-                    _ = token.cancelled() => return,
-                    s = polled.slot() => s,
-                };
-                let wait = match pollers.claim(feed.key(), lease(&cfg)).await {
-                    Ok(Claimed::Yours) => None,
-                    Ok(Claimed::NotBefore(wait)) => {
-                        debug!(feed = %crate::config::redact_url(&feed.url), in_secs = wait.as_secs(), "polled by another process; asking again later");
-                        Some(wait.max(MIN_ASK_AGAIN))
-                    }
-                    Err(e) => {
-                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), error = %e, "cannot take the feed's lease; not polling it now");
-                        Some(LEASE_RETRY)
-                    }
-                };
-                if let Some(wait) = wait {
-                    drop(slot);
+            Some(pollers) => match poll_leased(&polled, pollers, &feed, &token).await {
+                Leased::Polled(report) => {
+                    ask_again = None;
+                    report
+                }
+                Leased::AskAgain(wait) => {
                     ask_again = chrono::Duration::from_std(wait)
                         .ok()
                         .map(|w| Utc::now() + w);
                     poller.schedule.forget(&key);
                     continue;
                 }
-                ask_again = None;
-                let poll = polled.poll_holding(slot, &feed, &token);
-                let report = renewing(pollers, feed.key(), lease(&cfg), poll).await;
-                // Due again when this process's next poll would be; a
-                // process whose replica is behind asks the database first.
-                let state = poller.store.feed_state(feed.key()).ok().flatten();
-                let due = next_due(&cfg, &feed, state.as_ref(), Utc::now());
-                match pollers.finish(feed.key(), due).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), "the poll outlasted its lease and another process took the feed")
-                    }
-                    Err(e) => {
-                        tracing::warn!(feed = %crate::config::redact_url(&feed.url), error = %e, "cannot end the feed's lease; it lapses by itself")
-                    }
-                }
-                report
-            }
+                Leased::Stopped => return,
+            },
         };
         last_attempt = Some(Utc::now());
         poller.schedule.forget(&key);

@@ -82,16 +82,9 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         let mut any = false;
-        for kv in self.dropped.scan_prefix(feed_digest(feed_url)) {
-            let (k, _) = kv.map_err(|e| self.err(e))?;
-            let still = k
-                .get(16..33)
-                .and_then(|b| <[u8; 17]>::try_from(b).ok())
-                .is_some_and(|b| listed.contains(&Key(b)));
-            if !still {
-                batch.remove(k);
-                any = true;
-            }
+        for k in self.unlisted_dropped(feed_url, listed)? {
+            batch.remove(k);
+            any = true;
         }
         for k in remove {
             batch.remove(&dropped_key(feed_url, k)[..]);
@@ -106,6 +99,28 @@ impl SledStore {
             self.dropped.apply_batch(batch).map_err(|e| self.err(e))?;
         }
         Ok(())
+    }
+
+    /// The record keys of `feed_url`'s drops whose item is not in `listed`
+    /// (the feed no longer lists it): what `note_dropped` forgets. Keys
+    /// only.
+    pub(super) fn unlisted_dropped(
+        &self,
+        feed_url: &str,
+        listed: &HashSet<Key>,
+    ) -> Result<Vec<sled::IVec>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.dropped.scan_prefix(feed_digest(feed_url)) {
+            let (k, _) = kv.map_err(|e| self.err(e))?;
+            let still = k
+                .get(16..33)
+                .and_then(|b| <[u8; 17]>::try_from(b).ok())
+                .is_some_and(|b| listed.contains(&Key(b)));
+            if !still {
+                out.push(k);
+            }
+        }
+        Ok(out)
     }
 
     /// Every remembered drop of `feed_url`, with the item's local key (hex).

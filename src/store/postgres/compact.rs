@@ -15,6 +15,7 @@ use std::path::Path;
 
 use tokio_postgres::Client;
 
+use super::failed;
 use super::log::PARTITION;
 use crate::store::{ImportError, SledStore, StoreError};
 
@@ -29,10 +30,6 @@ const SNAPSHOT_LOCK: i64 = 0x7261_6669_642d_736e;
 /// Bytes of export in one piece of a snapshot (before compression), far
 /// under PostgreSQL's limit of a value.
 const PIECE: usize = 16 << 20;
-
-fn failed(database: &str, doing: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
-    super::failed(database, doing)
-}
 
 fn spool_error(dir: &Path, doing: &str, e: std::io::Error) -> StoreError {
     StoreError::Corrupt {

@@ -869,7 +869,11 @@ impl Backend for PgStore {
         // add nothing to the log.
         if add.is_empty()
             && remove.is_empty()
-            && self.shared.local.dropped_of_feed(feed_url)?.is_empty()
+            && self
+                .shared
+                .local
+                .unlisted_dropped(feed_url, listed)?
+                .is_empty()
         {
             return Ok(());
         }
