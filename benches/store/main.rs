@@ -213,7 +213,7 @@ fn bench_ingest(c: &mut Criterion) {
         config.dedup.near_duplicates,
         "near-duplicates are on by default"
     );
-    let near = Some(config.near_dup());
+    let near = Some(config.near_dup().clone());
     ingest_variant(
         &mut group,
         "store_ingest_20",

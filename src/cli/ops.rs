@@ -236,15 +236,6 @@ fn find_story(store: &Store, item: &str) -> Result<crate::model::ItemId, Failure
     })
 }
 
-fn priorities(config: &Config) -> crate::store::Priorities {
-    config
-        .feeds
-        .iter()
-        .filter(|f| f.priority != 0)
-        .map(|f| (f.key().to_string(), f.priority))
-        .collect()
-}
-
 /// `rafid dedup explain ITEM`: how the story was put together.
 pub fn dedup_explain(
     config: &Config,
@@ -261,7 +252,7 @@ pub fn dedup_explain(
         &stored,
         store.splits_of(id)?,
         &config.dedup,
-        &priorities(config),
+        &config.priorities(),
     );
     let text = if json {
         let mut t = serde_json::to_string_pretty(&explanation).map_err(Failure::internal)?;
@@ -284,7 +275,7 @@ pub fn dedup_split(
     out: &mut dyn Write,
 ) -> Result<(), Failure> {
     let id = find_story(store, item)?;
-    store.set_priorities(priorities(config));
+    store.set_priorities(config.priorities().iter().map(|(f, p)| (f.clone(), *p)));
     let new = store.split(id, member, Utc::now()).map_err(|e| match e {
         crate::store::SplitError::Store(e) => Failure::from(e),
         other => Failure::user(other),

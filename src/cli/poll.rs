@@ -183,7 +183,10 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         eprintln!();
     }
     let (s, policy) = (store.clone(), Retention::from_config(&config.storage));
-    let near = config.dedup.near_duplicates.then(|| config.near_dup());
+    let near = config
+        .dedup
+        .near_duplicates
+        .then(|| config.near_dup().clone());
     summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
         // Every poll has ended: the next run can start from this index.

@@ -83,6 +83,41 @@ pub struct Config {
     pub websub: WebsubConfig,
     /// Named rivers, in config order; names are unique.
     pub rivers: Vec<RiverConfig>,
+    /// What is looked up by feed on every poll and every rendered item,
+    /// built on first use.
+    pub(crate) lookups: Lookups,
+}
+
+/// Lookups derived from a config, so that a poll, or an item rendered into
+/// a tag's feed, costs the same with 10,000 feeds as with 10: by walking
+/// `feeds` instead, every poll cost time in proportion to the number of
+/// feeds, and a cold poll of them all in proportion to its square.
+///
+/// Built once, on first use, from the config as it is then. A config is
+/// not changed once in force (readers share it through an `Arc`); one
+/// changed after its first lookup (tests do) is still read right: a feed
+/// is found by walking `feeds` whenever the index does not hold it
+/// (`Config::feed`). A clone starts with none.
+#[derive(Default)]
+pub(crate) struct Lookups(std::sync::OnceLock<Derived>);
+
+struct Derived {
+    /// Each feed's place in `feeds`, by URL.
+    by_url: std::collections::HashMap<String, usize>,
+    near: crate::dedup::near::NearDup,
+    priorities: std::sync::Arc<crate::store::Priorities>,
+}
+
+impl Clone for Lookups {
+    fn clone(&self) -> Lookups {
+        Lookups::default()
+    }
+}
+
+impl std::fmt::Debug for Lookups {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Lookups")
+    }
 }
 
 /// A named river: a merged feed of its own, served at `/rivers/{name}.*`.
@@ -281,9 +316,38 @@ impl FeedConfig {
 }
 
 impl Config {
+    fn derived(&self) -> &Derived {
+        self.lookups.0.get_or_init(|| Derived {
+            by_url: self
+                .feeds
+                .iter()
+                .enumerate()
+                .map(|(i, f)| (f.url.as_str().to_string(), i))
+                .collect(),
+            near: self.build_near_dup(),
+            priorities: std::sync::Arc::new(
+                self.feeds
+                    .iter()
+                    .filter(|f| f.priority != 0)
+                    .map(|f| (f.key().to_string(), f.priority))
+                    .collect(),
+            ),
+        })
+    }
+
     /// The same-story search as `[dedup]` sets it, with the feeds that opt
     /// out (`dedup = false`) kept out of other feeds' stories.
-    pub fn near_dup(&self) -> crate::dedup::near::NearDup {
+    pub fn near_dup(&self) -> &crate::dedup::near::NearDup {
+        &self.derived().near
+    }
+
+    /// The feeds' `priority` other than 0, by feed: which copy a merged
+    /// story shows depends on them.
+    pub fn priorities(&self) -> std::sync::Arc<crate::store::Priorities> {
+        self.derived().priorities.clone()
+    }
+
+    fn build_near_dup(&self) -> crate::dedup::near::NearDup {
         let mut near = crate::dedup::near::NearDup::new(
             self.dedup.boilerplate.iter().map(String::as_str),
             self.dedup.threshold,
@@ -302,7 +366,16 @@ impl Config {
     }
 
     pub fn feed(&self, url: &str) -> Option<&FeedConfig> {
-        self.feeds.iter().find(|f| f.url.as_str() == url)
+        let indexed = self
+            .derived()
+            .by_url
+            .get(url)
+            .and_then(|i| self.feeds.get(*i));
+        match indexed {
+            Some(f) if f.url.as_str() == url => Some(f),
+            // Not indexed, or `feeds` changed since: see `Lookups`.
+            _ => self.feeds.iter().find(|f| f.url.as_str() == url),
+        }
     }
 
     /// The feeds that carry `tag` (in any case: tags fold case).

@@ -574,3 +574,44 @@ fn the_storage_backend_and_its_url_are_checked_and_the_url_never_shown() {
         assert!(!shown.contains("pw-123"), "{shown}");
     }
 }
+
+#[test]
+fn feeds_are_found_by_url_through_the_index_and_after_feeds_change() {
+    let mut text = String::new();
+    for i in 0..50 {
+        text.push_str(&format!(
+            "[[feed]]\nurl = \"https://f{i}.example/rss\"\npriority = {}\ndedup = {}\n",
+            i % 3,
+            i % 7 != 0
+        ));
+    }
+    let mut cfg = parse(Path::new("rafid.toml"), &text).unwrap();
+    for i in 0..50 {
+        let url = format!("https://f{i}.example/rss");
+        assert_eq!(cfg.feed(&url).map(|f| f.key()), Some(url.as_str()));
+    }
+    assert!(cfg.feed("https://f50.example/rss").is_none());
+    // The derived lookups agree with the feeds they came from.
+    let prio = cfg.priorities();
+    assert_eq!(prio.len(), 33);
+    assert_eq!(prio.get("https://f4.example/rss"), Some(&1));
+    assert_eq!(cfg.near_dup().opted_out.len(), 8);
+    // Feeds changed after the first lookup are still found, and a feed
+    // removed is not found at its old place.
+    let last = cfg.feeds.pop().unwrap();
+    cfg.feeds.swap(0, 1);
+    cfg.feeds.insert(
+        5,
+        FeedConfig::for_url(url::Url::parse("https://new.example/").unwrap()),
+    );
+    assert!(cfg.feed("https://new.example/").is_some());
+    assert_eq!(
+        cfg.feed("https://f0.example/rss").map(|f| f.key()),
+        Some("https://f0.example/rss")
+    );
+    assert!(cfg.feed(last.key()).is_none());
+    // A clone builds its own.
+    let mut other = cfg.clone();
+    other.feeds.truncate(1);
+    assert_eq!(other.priorities().len(), 1);
+}

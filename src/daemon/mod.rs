@@ -338,7 +338,10 @@ async fn serve_with(
     // The near index first: the first ingest waits for it, while lookups
     // only read sled until the keys are read (the two side by side slowed
     // the index's read on two cores).
-    let near = config.dedup.near_duplicates.then(|| config.near_dup());
+    let near = config
+        .dedup
+        .near_duplicates
+        .then(|| config.near_dup().clone());
     let (s, t) = (store.clone(), token.clone());
     tasks.spawn(async move {
         if let Some(near) = near {
@@ -426,7 +429,7 @@ async fn serve_with(
     // The near index too, unless a task that may still store is running:
     // the saved copy must agree with the items.
     if stuck == 0 && in_force.dedup.near_duplicates {
-        let (s, near) = (store.clone(), in_force.near_dup());
+        let (s, near) = (store.clone(), in_force.near_dup().clone());
         match tokio::task::spawn_blocking(move || s.save_near_index(&near)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => warn!(error = %e, "the near-duplicate index is not saved"),
@@ -475,7 +478,7 @@ async fn follow_others(
                 }
                 let cfg = config.borrow_and_update().clone();
                 if cfg.dedup.near_duplicates {
-                    store.set_near_dup(&cfg.near_dup());
+                    store.set_near_dup(cfg.near_dup());
                 }
             }
         }

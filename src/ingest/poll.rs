@@ -585,22 +585,8 @@ pub fn ingest_within(
     let near = (config.dedup.near_duplicates && feed.dedup).then(|| config.near_dup());
     // Which copy a merged story shows depends on the feeds' priorities in
     // force; usually none is set and this costs nothing.
-    store.set_priorities(
-        config
-            .feeds
-            .iter()
-            .filter(|f| f.priority != 0)
-            .map(|f| (f.key().to_string(), f.priority)),
-    );
-    let result = store_document(
-        store,
-        &source,
-        &entries,
-        &keys,
-        &mut state,
-        now,
-        near.as_ref(),
-    );
+    store.set_priorities(config.priorities().iter().map(|(f, p)| (f.clone(), *p)));
+    let result = store_document(store, &source, &entries, &keys, &mut state, now, near);
     match result {
         Ok(stats) => Outcome::Stored(IngestStatsView {
             items: listed,

@@ -20,7 +20,10 @@ pub fn open_store(config: &Config, command: &str) -> Result<Store, StoreError> {
     match &s.backend {
         StorageBackend::Sled => Store::open_with(&s.path, command, s.cache),
         StorageBackend::Postgres { url } => {
-            let near = config.dedup.near_duplicates.then(|| config.near_dup());
+            let near = config
+                .dedup
+                .near_duplicates
+                .then(|| config.near_dup().clone());
             super::postgres::PgStore::open(&s.path, &url.0, command, s.cache, near).map(Store::new)
         }
     }

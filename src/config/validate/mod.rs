@@ -186,6 +186,7 @@ impl Validator<'_> {
             feeds,
             websub,
             rivers,
+            lookups: Default::default(),
         }
     }
 }
