@@ -189,11 +189,15 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         .then(|| config.near_dup().clone());
     summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
-        // Every poll has ended: the next run can start from this index.
+        // Every poll has ended: the next run can start from this index
+        // and this key filter.
         if let Some(near) = near {
             if let Err(e) = s.save_near_index(&near) {
                 tracing::warn!(error = %e, "the near-duplicate index is not saved");
             }
+        }
+        if let Err(e) = s.save_key_set() {
+            tracing::warn!(error = %e, "the filter of the store's keys is not saved");
         }
         s.flush()?;
         Ok::<_, StoreError>(pruned)

@@ -426,14 +426,26 @@ async fn serve_with(
         outputs.clone(),
     )
     .await;
-    // The near index too, unless a task that may still store is running:
-    // the saved copy must agree with the items.
-    if stuck == 0 && in_force.dedup.near_duplicates {
-        let (s, near) = (store.clone(), in_force.near_dup().clone());
-        match tokio::task::spawn_blocking(move || s.save_near_index(&near)).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => warn!(error = %e, "the near-duplicate index is not saved"),
-            Err(e) => warn!(error = %e, "saving the near-duplicate index failed"),
+    // The near index and the key filter too, unless a task that may still
+    // store is running: the saved copies must agree with the items.
+    if stuck == 0 {
+        let near = in_force
+            .dedup
+            .near_duplicates
+            .then(|| in_force.near_dup().clone());
+        let s = store.clone();
+        let saved = tokio::task::spawn_blocking(move || {
+            if let Some(near) = near {
+                if let Err(e) = s.save_near_index(&near) {
+                    warn!(error = %e, "the near-duplicate index is not saved");
+                }
+            }
+            if let Err(e) = s.save_key_set() {
+                warn!(error = %e, "the filter of the store's keys is not saved");
+            }
+        });
+        if let Err(e) = saved.await {
+            warn!(error = %e, "saving the near-duplicate index and the key filter failed");
         }
     }
     if let Err(source) = final_flush(&store, &seams).await {

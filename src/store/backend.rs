@@ -177,6 +177,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// was none to save.
     fn save_near_index(&self, near: &NearDup) -> Result<bool, StoreError>;
 
+    /// Saves the filter of the store's keys for the next start; false when
+    /// it was not complete or not worth keeping.
+    fn save_key_set(&self) -> Result<bool, StoreError>;
+
     /// How many stories the near-duplicate index holds.
     fn near_index_len(&self) -> usize;
 

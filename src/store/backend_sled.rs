@@ -162,6 +162,10 @@ impl Backend for SledStore {
         SledStore::save_near_index(self, near)
     }
 
+    fn save_key_set(&self) -> Result<bool, StoreError> {
+        SledStore::save_key_set(self)
+    }
+
     fn near_index_len(&self) -> usize {
         SledStore::near_index_len(self)
     }

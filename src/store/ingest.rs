@@ -516,6 +516,7 @@ impl Tx<'_> {
             if let Some(bytes) = unhex(key) {
                 if self.keys.get(&bytes)?.as_deref() == Some(&id.0[..]) {
                     self.keys.remove(bytes)?;
+                    self.key_set.note_removed();
                 }
             }
         }

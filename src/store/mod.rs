@@ -115,10 +115,37 @@ pub const SAVED_OUTPUTS: &str = "outputs.saved";
 /// near-duplicate index for its next start (`near`).
 pub const SAVED_NEAR_INDEX: &str = "near.index";
 
-/// The prefixes of those two files while they are written, before they are
+/// The file in the state directory where a process stopped cleanly keeps
+/// the filter of the store's keys for the next open (`keyset`).
+pub const SAVED_KEY_SET: &str = "keys.filter";
+
+/// The prefixes of those files while they are written, before they are
 /// renamed into place; opening the store removes any left by a crash.
 pub const HALF_WRITTEN_OUTPUTS: &str = ".outputs.";
 pub const HALF_WRITTEN_NEAR: &str = ".near.";
+pub const HALF_WRITTEN_KEY_SET: &str = ".keys.";
+
+/// The `meta` key of the tokens that vouch for the files a clean stop
+/// saved: the near index's, then the key filter's, 16 bytes each (zeros
+/// for none). One key for both, and the one every rafid that saves a near
+/// index removes as it opens the store: a rafid that knows only the near
+/// index's token, and so would leave a key filter's in place however it
+/// changed the keys, still removes both (and, finding more than its 16
+/// bytes, uses neither).
+pub(crate) const SAVED_TOKENS: &str = "near_index";
+
+/// The near index's and the key filter's tokens in a `SAVED_TOKENS` value.
+fn saved_tokens(v: &[u8]) -> (Option<[u8; 16]>, Option<[u8; 16]>) {
+    let half = |i: usize| {
+        v.get(16 * i..16 * (i + 1))
+            .and_then(|t| <[u8; 16]>::try_from(t).ok())
+            .filter(|t| *t != [0; 16])
+    };
+    match v.len() {
+        16 | 32 => (half(0), half(1)),
+        _ => (None, None),
+    }
+}
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
 /// default (1 GiB) is far more than a feed store needs.
@@ -145,6 +172,13 @@ pub enum StoreError {
     Stopped,
     #[error("cannot save the near-duplicate index to {path}: {source}; the next start rebuilds it")]
     SaveNearIndex {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot save the filter of the store's keys to {path}: {source}; the next start reads the keys again"
+    )]
+    SaveKeySet {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -447,6 +481,19 @@ impl SledStore {
     /// Writes everything stored so far to disk.
     pub fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// Records `token` as the one that vouches for a saved file (`slot` 0:
+    /// the near index, 1: the key filter), keeping the other's.
+    fn vouch_for_saved(&self, slot: usize, token: [u8; 16]) -> Result<(), StoreError> {
+        let old = self.meta.get(SAVED_TOKENS).map_err(|e| self.err(e))?;
+        let (near, keys) = old.as_deref().map_or((None, None), saved_tokens);
+        let mut both = [near.unwrap_or_default(), keys.unwrap_or_default()];
+        both[slot] = token;
+        self.meta
+            .insert(SAVED_TOKENS, both.concat())
+            .map_err(|e| self.err(e))?;
+        Ok(())
     }
 
     pub async fn flush_async(&self) -> Result<(), StoreError> {

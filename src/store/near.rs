@@ -199,9 +199,7 @@ impl SledStore {
             .map_err(io)?;
         // The file first, then the token: a crash between the two leaves a
         // file no token vouches for, which is not used.
-        self.meta
-            .insert("near_index", &token[..])
-            .map_err(|e| self.err(e))?;
+        self.vouch_for_saved(0, token)?;
         Ok(true)
     }
 

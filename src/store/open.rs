@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    DEFAULT_CACHE_BYTES, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS, SAVED_NEAR_INDEX, SAVED_OUTPUTS,
-    SCHEMA_VERSION, SledStore, Store, StoreError, UNCOUNTED, codec, keyset, split,
+    DEFAULT_CACHE_BYTES, HALF_WRITTEN_KEY_SET, HALF_WRITTEN_NEAR, HALF_WRITTEN_OUTPUTS,
+    SAVED_NEAR_INDEX, SAVED_OUTPUTS, SAVED_TOKENS, SCHEMA_VERSION, SledStore, Store, StoreError,
+    UNCOUNTED, codec, keyset, split,
 };
 use crate::config::{Config, StorageBackend};
 use crate::model::{Item, OutletCopy, hex};
@@ -212,20 +213,24 @@ impl SledStore {
             let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             meta.insert("created", now.as_bytes()).map_err(sled_err)?;
         }
-        // The near index a clean stop saved is good for this open only:
-        // the token goes, so that after whatever this process writes, the
-        // next one rebuilds unless it too saves at a clean stop. The flush
-        // puts the removal on disk before anything this process writes.
-        let near_token = match meta.remove("near_index").map_err(sled_err)? {
+        // The near index and the key filter a clean stop saved are good
+        // for this open only: their tokens go, so that after whatever this
+        // process writes, the next one rebuilds them unless it too saves
+        // at a clean stop. The flush puts the removal on disk before
+        // anything this process writes.
+        let (near_token, key_set_token) = match meta.remove(SAVED_TOKENS).map_err(sled_err)? {
             Some(v) => {
                 db.flush().map_err(sled_err)?;
-                <[u8; 16]>::try_from(v.as_ref()).ok()
+                super::saved_tokens(&v)
             }
-            None => None,
+            None => (None, None),
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
+        let items = tree("items")?;
+        let last_item = keyset::last_item_key(&items).map_err(sled_err)?;
+        let key_set = keyset::read_saved(dir, key_set_token, &last_item).unwrap_or_default();
         let store = SledStore {
-            items: tree("items")?,
+            items,
             keys: tree("keys")?,
             by_time: tree("by_time")?,
             by_feed: tree("by_feed")?,
@@ -239,7 +244,7 @@ impl SledStore {
             db: db.clone(),
             dir: dir.to_path_buf(),
             store_id,
-            key_set: Default::default(),
+            key_set: std::sync::Arc::new(key_set),
             near: Default::default(),
             near_token,
             xling: Default::default(),
@@ -256,8 +261,9 @@ impl SledStore {
             let _ = std::fs::write(dir.join("rafid.pid"), json);
         }
         forget_half_written(dir);
-        // A small store's keys are read now; a large one's by
-        // `fill_key_set`, which the daemon runs off the first ingest's path.
+        // Unless a clean stop saved them, a small store's keys are read
+        // now; a large one's by `fill_key_set`, which the daemon runs off
+        // the first ingest's path.
         store
             .key_set
             .fill(&store.keys, Some(keyset::OPEN_SCAN_KEYS), None)
@@ -296,7 +302,14 @@ fn forget_half_written(dir: &Path) {
     for e in entries.flatten() {
         let name = e.file_name();
         let name = name.to_string_lossy();
-        if name.starts_with(HALF_WRITTEN_NEAR) || name.starts_with(HALF_WRITTEN_OUTPUTS) {
+        if [
+            HALF_WRITTEN_NEAR,
+            HALF_WRITTEN_OUTPUTS,
+            HALF_WRITTEN_KEY_SET,
+        ]
+        .iter()
+        .any(|p| name.starts_with(p))
+        {
             if let Err(err) = std::fs::remove_file(e.path()) {
                 tracing::warn!(path = %e.path().display(), error = %err, "cannot remove a half-written file");
             }

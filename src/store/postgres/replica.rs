@@ -955,6 +955,10 @@ impl Backend for PgStore {
         self.shared.local.save_near_index(near)
     }
 
+    fn save_key_set(&self) -> Result<bool, StoreError> {
+        self.shared.local.save_key_set()
+    }
+
     fn near_index_len(&self) -> usize {
         self.shared.local.near_index_len()
     }
