@@ -210,21 +210,16 @@ impl KeySet {
         self.removed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Keys added, counting those removed since.
-    fn added(&self) -> u64 {
-        let layers = self.layers.read().unwrap_or_else(|p| p.into_inner());
-        layers.iter().map(|l| l.added as u64).sum()
-    }
-
     /// The filter as a file's bytes, vouched for by `token` and tied to
     /// the store whose last item is `last_item`; `None` if it is not
     /// complete or not worth keeping (see the module doc).
     fn encode(&self, token: &[u8; 16], last_item: &[u8]) -> Option<Vec<u8>> {
+        let layers = self.layers.read().unwrap_or_else(|p| p.into_inner());
+        let added: u64 = layers.iter().map(|l| l.added as u64).sum();
         let removed = self.removed.load(Ordering::Relaxed);
-        if !self.is_complete() || removed.saturating_mul(2) > self.added() {
+        if !self.is_complete() || removed.saturating_mul(2) > added {
             return None;
         }
-        let layers = self.layers.read().unwrap_or_else(|p| p.into_inner());
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(token);
         crate::fields::put_bytes(&mut out, last_item);
@@ -268,7 +263,7 @@ impl KeySet {
             let words = f
                 .take(blocks.checked_mul(64).ok_or("a layer too large")?)
                 .ok_or(short)?;
-            if blocks == 0 || blocks != Layer::with_capacity_blocks(capacity) {
+            if blocks != Layer::with_capacity_blocks(capacity) {
                 return Err("a layer of the wrong size");
             }
             let mut layer = Layer {
