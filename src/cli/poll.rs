@@ -189,8 +189,8 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         .then(|| config.near_dup().clone());
     summary.pruned += tokio::task::spawn_blocking(move || {
         let pruned = s.prune(&policy, Utc::now())?;
-        // Every poll has ended: the next run can start from this index
-        // and this key filter.
+        // Every poll has ended: the next run can start from this index,
+        // this key filter and what this prune knows of the feeds' caps.
         if let Some(near) = near {
             if let Err(e) = s.save_near_index(&near) {
                 tracing::warn!(error = %e, "the near-duplicate index is not saved");
@@ -198,6 +198,9 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         }
         if let Err(e) = s.save_key_set() {
             tracing::warn!(error = %e, "the filter of the store's keys is not saved");
+        }
+        if let Err(e) = s.save_feed_caps() {
+            tracing::warn!(error = %e, "what is known of the feeds' caps is not saved");
         }
         s.flush()?;
         Ok::<_, StoreError>(pruned)

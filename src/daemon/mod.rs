@@ -426,8 +426,9 @@ async fn serve_with(
         outputs.clone(),
     )
     .await;
-    // The near index and the key filter too, unless a task that may still
-    // store is running: the saved copies must agree with the items.
+    // The near index, the key filter and the feeds' cap too, unless a task
+    // that may still store is running: what is saved must agree with the
+    // items.
     if stuck == 0 {
         let near = in_force
             .dedup
@@ -442,6 +443,9 @@ async fn serve_with(
             }
             if let Err(e) = s.save_key_set() {
                 warn!(error = %e, "the filter of the store's keys is not saved");
+            }
+            if let Err(e) = s.save_feed_caps() {
+                warn!(error = %e, "what is known of the feeds' caps is not saved");
             }
         });
         if let Err(e) = saved.await {

@@ -590,15 +590,7 @@ pub fn ingest_within(
     match result {
         Ok(stats) => Outcome::Stored(IngestStatsView {
             items: listed,
-            pruned: after_ingest(
-                store,
-                config,
-                feed.key(),
-                listed,
-                stats.new,
-                &mut state,
-                now,
-            ),
+            pruned: after_ingest(store, config, feed.key(), listed, &stats, &mut state, now),
             stats,
             dropped,
         }),
@@ -612,19 +604,24 @@ const CHURN_POLLS: u32 = 3;
 /// Keeps the feed within `storage.max_items_per_feed` now rather than at
 /// the next retention run, and warns about a feed whose documents are
 /// mostly new items poll after poll (GUIDs that change every time): the
-/// cap is then all that bounds it. Returns how many items were pruned.
+/// cap is then all that bounds it. Any item the ingest wrote (new, merged
+/// or updated) may have made this feed's copy the one a story shows, which
+/// counts against this feed's cap, and retention relies on the feed being
+/// brought back within it here (see `store::retention::FeedCaps`). Returns
+/// how many items were pruned.
 fn after_ingest(
     store: &Store,
     config: &Config,
     key: &str,
     listed: usize,
-    new: usize,
+    stats: &IngestStats,
     state: &mut FeedState,
     now: chrono::DateTime<Utc>,
 ) -> usize {
+    let (new, written) = (stats.new, stats.new + stats.merged + stats.updated);
     let max = config.storage.max_items_per_feed;
     let mut pruned = 0;
-    if let (true, Some(max)) = (new > 0, max) {
+    if let (true, Some(max)) = (written > 0, max) {
         match store.prune_feed(key, max, now) {
             Ok(n) => pruned = n,
             Err(e) => warn!(error = %e, "cannot prune the feed to its cap"),

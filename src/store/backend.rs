@@ -181,6 +181,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// it was not complete or not worth keeping.
     fn save_key_set(&self) -> Result<bool, StoreError>;
 
+    /// Saves for the next start the per-feed cap every feed is known to
+    /// be within, so that its first retention run need not count them;
+    /// false when that is not known.
+    fn save_feed_caps(&self) -> Result<bool, StoreError>;
+
     /// How many stories the near-duplicate index holds.
     fn near_index_len(&self) -> usize;
 

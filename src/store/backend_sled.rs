@@ -166,6 +166,10 @@ impl Backend for SledStore {
         SledStore::save_key_set(self)
     }
 
+    fn save_feed_caps(&self) -> Result<bool, StoreError> {
+        SledStore::save_feed_caps(self)
+    }
+
     fn near_index_len(&self) -> usize {
         SledStore::near_index_len(self)
     }

@@ -120,6 +120,8 @@ impl SledStore {
     /// leaves the store empty again. Returns the number of items restored.
     pub fn import(&self, input: impl BufRead) -> Result<usize, ImportError> {
         let _recount = self.recount();
+        // What was known of the feeds' counts is not of these items.
+        self.caps.forget();
         self.refuse_unless_empty()?;
         let records = read_records(input)?;
         let old_id = self.meta.get("store_id").map_err(|e| self.err(e))?;

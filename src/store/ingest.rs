@@ -162,6 +162,7 @@ impl SledStore {
                     near_state: &self.near,
                     near,
                     priorities: &priorities,
+                    caps: &self.caps,
                 })
             },
         );
@@ -289,6 +290,8 @@ pub(super) struct Tx<'a> {
     pub(super) near_state: &'a std::sync::Mutex<NearState>,
     pub(super) near: Option<&'a NearDup>,
     pub(super) priorities: &'a Priorities,
+    /// Told of every feed whose copy a stored item comes to show.
+    pub(super) caps: &'a super::retention::FeedCaps,
 }
 
 impl Tx<'_> {
@@ -448,6 +451,7 @@ impl Tx<'_> {
                     &[][..],
                 )?;
                 save(self.items, &item)?;
+                self.caps.note(&feed.feed_url);
                 if let Some(p) = probe {
                     self.near_insert(p, id);
                 }
@@ -565,7 +569,15 @@ impl Tx<'_> {
         old_time: DateTime<Utc>,
         now: Option<DateTime<Utc>>,
     ) -> TxResult<()> {
+        let showed = item.sources.first().map(|s| s.feed_url.clone());
         shown::show(item, self.priorities, now);
+        if let Some(first) = item
+            .sources
+            .first()
+            .filter(|f| Some(&f.feed_url) != showed.as_ref())
+        {
+            self.caps.note(&first.feed_url);
+        }
         self.refresh_translations(item, None)?;
         let (id, new_time) = (item.id, item.sort_time());
         if new_time != old_time {

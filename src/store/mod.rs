@@ -125,26 +125,46 @@ pub const HALF_WRITTEN_OUTPUTS: &str = ".outputs.";
 pub const HALF_WRITTEN_NEAR: &str = ".near.";
 pub const HALF_WRITTEN_KEY_SET: &str = ".keys.";
 
-/// The `meta` key of the tokens that vouch for the files a clean stop
-/// saved: the near index's, then the key filter's, 16 bytes each (zeros
-/// for none). One key for both, and the one every rafid that saves a near
-/// index removes as it opens the store: a rafid that knows only the near
-/// index's token, and so would leave a key filter's in place however it
-/// changed the keys, still removes both (and, finding more than its 16
-/// bytes, uses neither).
+/// The `meta` key of what a clean stop vouches for: the near index's
+/// token, then the key filter's, then the per-feed cap every feed was
+/// within (`retention::FeedCaps`: 8 bytes big-endian and 8 zeros), 16
+/// bytes each (zeros for none). One key for all three, and the one every
+/// rafid that saves a near index removes as it opens the store: a rafid
+/// that knows only the near index's token, and so would leave the others
+/// in place however it changed the store, still removes them all (and,
+/// finding more than the bytes it knows, uses none).
 pub(crate) const SAVED_TOKENS: &str = "near_index";
 
-/// The near index's and the key filter's tokens in a `SAVED_TOKENS` value.
-fn saved_tokens(v: &[u8]) -> (Option<[u8; 16]>, Option<[u8; 16]>) {
-    let half = |i: usize| {
+/// The slots of a `SAVED_TOKENS` value: the near index's token, the key
+/// filter's, the feeds' cap.
+const SAVED_SLOTS: usize = 3;
+
+/// The slots of a `SAVED_TOKENS` value, `None` where zero.
+fn saved_tokens(v: &[u8]) -> [Option<[u8; 16]>; SAVED_SLOTS] {
+    let slot = |i: usize| {
         v.get(16 * i..16 * (i + 1))
             .and_then(|t| <[u8; 16]>::try_from(t).ok())
             .filter(|t| *t != [0; 16])
     };
     match v.len() {
-        16 | 32 => (half(0), half(1)),
-        _ => (None, None),
+        16 | 32 | 48 => std::array::from_fn(slot),
+        _ => [None; SAVED_SLOTS],
     }
+}
+
+/// The feeds' cap as its `SAVED_TOKENS` slot holds it.
+fn cap_slot(cap: u64) -> [u8; 16] {
+    let mut slot = [0u8; 16];
+    slot[..8].copy_from_slice(&cap.to_be_bytes());
+    slot
+}
+
+/// The feeds' cap in its `SAVED_TOKENS` slot; a slot of any other shape
+/// vouches for nothing.
+fn cap_of_slot(slot: [u8; 16]) -> Option<u64> {
+    let (cap, rest) = slot.split_at(8);
+    let cap = u64::from_be_bytes(cap.try_into().ok()?);
+    (rest == [0; 8] && cap > 0).then_some(cap)
 }
 
 /// sled's page cache unless `storage.cache` says otherwise. sled's own
@@ -306,6 +326,8 @@ struct SledStore {
     /// `near`), taken out of the store as it opened: set only when nothing
     /// changed the store since that save.
     near_token: Option<[u8; 16]>,
+    /// What is known of the feeds' counts against their cap (`retention`).
+    caps: std::sync::Arc<retention::FeedCaps>,
     /// The cross-language index, built on first use (see `xling`).
     xling: std::sync::Arc<std::sync::Mutex<xling::XlingState>>,
     /// How many items there are, `UNCOUNTED` until counted: sled's `len`
@@ -483,17 +505,31 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(|e| self.err(e))
     }
 
-    /// Records `token` as the one that vouches for a saved file (`slot` 0:
-    /// the near index, 1: the key filter), keeping the other's.
+    /// Records `token` in `slot` of `SAVED_TOKENS` (0: the near index's,
+    /// 1: the key filter's, 2: the feeds' cap), keeping the others.
     fn vouch_for_saved(&self, slot: usize, token: [u8; 16]) -> Result<(), StoreError> {
         let old = self.meta.get(SAVED_TOKENS).map_err(|e| self.err(e))?;
-        let (near, keys) = old.as_deref().map_or((None, None), saved_tokens);
-        let mut both = [near.unwrap_or_default(), keys.unwrap_or_default()];
-        both[slot] = token;
+        let mut all = old
+            .as_deref()
+            .map_or([None; SAVED_SLOTS], saved_tokens)
+            .map(Option::unwrap_or_default);
+        all[slot] = token;
         self.meta
-            .insert(SAVED_TOKENS, both.concat())
+            .insert(SAVED_TOKENS, all.concat())
             .map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Saves, for the next open, the per-feed cap every feed is within,
+    /// when that is known (`retention::FeedCaps`); false when it is not.
+    /// As `save_key_set`: only for a process that writes nothing more to
+    /// the store after it, and the caller's flush puts it on disk.
+    pub fn save_feed_caps(&self) -> Result<bool, StoreError> {
+        let Some(cap) = self.caps.saved() else {
+            return Ok(false);
+        };
+        self.vouch_for_saved(2, cap_slot(cap))?;
+        Ok(true)
     }
 
     pub async fn flush_async(&self) -> Result<(), StoreError> {

@@ -213,17 +213,17 @@ impl SledStore {
             let now = Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             meta.insert("created", now.as_bytes()).map_err(sled_err)?;
         }
-        // The near index and the key filter a clean stop saved are good
-        // for this open only: their tokens go, so that after whatever this
+        // The near index, the key filter and the feeds' cap a clean stop
+        // saved are good for this open only: their tokens go, so that after whatever this
         // process writes, the next one rebuilds them unless it too saves
         // at a clean stop. The flush puts the removal on disk before
         // anything this process writes.
-        let (near_token, key_set_token) = match meta.remove(SAVED_TOKENS).map_err(sled_err)? {
+        let [near_token, key_set_token, caps] = match meta.remove(SAVED_TOKENS).map_err(sled_err)? {
             Some(v) => {
                 db.flush().map_err(sled_err)?;
                 super::saved_tokens(&v)
             }
-            None => (None, None),
+            None => Default::default(),
         };
         let tree = |name: &str| db.open_tree(name).map_err(sled_err);
         let items = tree("items")?;
@@ -247,6 +247,9 @@ impl SledStore {
             key_set: std::sync::Arc::new(key_set),
             near: Default::default(),
             near_token,
+            caps: std::sync::Arc::new(super::retention::FeedCaps::new(
+                caps.and_then(super::cap_of_slot),
+            )),
             xling: Default::default(),
             items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
             seq: Default::default(),

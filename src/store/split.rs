@@ -234,7 +234,15 @@ impl SledStore {
                 own.keys.push(key);
             }
 
+            let showed = item.sources.first().map(|s| s.feed_url.clone());
             shown::show(&mut item, &priorities, Some(now));
+            if let Some(first) = item
+                .sources
+                .first()
+                .filter(|f| Some(&f.feed_url) != showed.as_ref())
+            {
+                self.caps.note(&first.feed_url);
+            }
             let new_time = item.sort_time();
             if new_time != old_time {
                 by_time.remove(&time_key(old_time, story)[..])?;
@@ -249,6 +257,7 @@ impl SledStore {
             by_time.insert(&time_key(own.sort_time(), id)[..], &[][..])?;
             by_feed.insert(&feed_time_key(&feed_url, own.sort_time(), id)[..], &[][..])?;
             save(items, &own).map_err(&retype)?;
+            self.caps.note(&feed_url);
 
             let record = Split {
                 story,

@@ -959,6 +959,10 @@ impl Backend for PgStore {
         self.shared.local.save_key_set()
     }
 
+    fn save_feed_caps(&self) -> Result<bool, StoreError> {
+        self.shared.local.save_feed_caps()
+    }
+
     fn near_index_len(&self) -> usize {
         self.shared.local.near_index_len()
     }
