@@ -214,10 +214,10 @@ impl SledStore {
             meta.insert("created", now.as_bytes()).map_err(sled_err)?;
         }
         // The near index, the key filter and the feeds' cap a clean stop
-        // saved are good for this open only: their tokens go, so that after whatever this
-        // process writes, the next one rebuilds them unless it too saves
-        // at a clean stop. The flush puts the removal on disk before
-        // anything this process writes.
+        // saved are good for this open only: their tokens go, so that
+        // after whatever this process writes, the next one rebuilds them
+        // unless it too saves at a clean stop. The flush puts the removal
+        // on disk before anything this process writes.
         let [near_token, key_set_token, caps] = match meta.remove(SAVED_TOKENS).map_err(sled_err)? {
             Some(v) => {
                 db.flush().map_err(sled_err)?;
