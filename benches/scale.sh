@@ -107,10 +107,10 @@ rafid_case() {
     rm -rf "$d/state"
     ITEMS="" STORE_BYTES="" timed rafid "$n" "cold-nd-$nd" "$run" "$RAFID" -q -c "$d/rafid.toml" poll-once
     # The warm poll comes straight after the cold one, as the next poll of
-    # a cron job would: any other command that opens the store in between
-    # (the export below) takes away what the cold poll saved for it (the
-    # key filter, the near index, the feeds' cap), and the warm poll then
-    # reads the whole store again.
+    # a cron job would. A command that writes to the store in between would
+    # take away what the cold poll saved for it (the key filter, the near
+    # index, the feeds' cap); the export below only reads, and hands them
+    # on, but the warm poll is measured before it all the same.
     if [ "$nd" = on ] && [ "$run" = "$RUNS" ]; then
         ITEMS="" STORE_BYTES="" timed rafid "$n" warm "$run" "$RAFID" -q -c "$d/rafid.toml" poll-once
     fi

@@ -67,14 +67,21 @@ fn shipped_config_checks_clean() {
     );
 }
 
-#[test]
-fn commands_beside_a_daemon_go_through_its_control_socket() {
+/// A config in `dir` of two of the standard feeds (the first tagged "ar"),
+/// polled once; the server must outlive the test's polls.
+fn polled_once(dir: &std::path::Path) -> (common::FeedServer, std::path::PathBuf) {
     let server = common::FeedServer::start_in_thread();
     let urls = common::serve_standard(&server);
-    let dir = tempfile::tempdir().unwrap();
     let feeds: Vec<(&str, &[&str])> = vec![(urls[0].as_str(), &["ar"]), (urls[1].as_str(), &[])];
-    let cfg = common::write_config(dir.path(), &feeds, "");
+    let cfg = common::write_config(dir, &feeds, "");
     run_ok(&cfg, &["poll-once"]);
+    (server, cfg)
+}
+
+#[test]
+fn commands_beside_a_daemon_go_through_its_control_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, cfg) = polled_once(dir.path());
     let daemon = Running::start(&cfg);
     let pid = daemon.pid();
 
@@ -148,6 +155,25 @@ fn commands_beside_a_daemon_go_through_its_control_socket() {
     .collect();
     for (a, b) in beside.iter().zip(&alone) {
         assert_eq!(String::from_utf8_lossy(a), String::from_utf8_lossy(b));
+    }
+}
+
+#[test]
+fn commands_that_only_read_keep_what_the_last_poll_saved_for_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, cfg) = polled_once(dir.path());
+    // Saved at the poll's end, read back (and removed) by each open: a
+    // command that wrote nothing saves it again for the next poll.
+    let filter = dir.path().join("data/keys.filter");
+    assert!(filter.exists(), "poll-once saves the key filter");
+    for args in [
+        &["render"][..],
+        &["export"],
+        &["store", "check"],
+        &["feeds", "list"],
+    ] {
+        run_ok(&cfg, args);
+        assert!(filter.exists(), "after {args:?}");
     }
 }
 

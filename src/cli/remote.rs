@@ -101,7 +101,26 @@ pub fn run_reader(config: &Config, command: &Command, out: &mut dyn Write) -> Re
         return answer;
     }
     let store = open_store(config, &format!("rafid {}", name(command)))?;
-    execute(command, config, &store, out)
+    execute(command, config, &store, out)?;
+    if reads_only(command) {
+        if let Err(e) = store.hand_on_saved() {
+            tracing::warn!(error = %e, "what the last poll saved for the next is not kept; the next poll reads the store again");
+        }
+    }
+    Ok(())
+}
+
+/// Whether the command leaves the store as it found it, so that what the
+/// last clean stop saved still holds after it.
+fn reads_only(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::Render { .. }
+            | Command::Export
+            | Command::Store(crate::cli::StoreCommand::Check)
+            | Command::Feeds(crate::cli::FeedsCommand::List)
+            | Command::Dedup(DedupCommand::Explain { .. })
+    )
 }
 
 /// The command's name as typed, for the store's lock message.

@@ -186,6 +186,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// false when that is not known.
     fn save_feed_caps(&self) -> Result<bool, StoreError>;
 
+    /// For a command that only read the store: keeps for the next process
+    /// what the last clean stop saved (see `SledStore::hand_on_saved`).
+    fn hand_on_saved(&self) -> Result<(), StoreError>;
+
     /// How many stories the near-duplicate index holds.
     fn near_index_len(&self) -> usize;
 

@@ -170,6 +170,11 @@ impl Backend for SledStore {
         SledStore::save_feed_caps(self)
     }
 
+    fn hand_on_saved(&self) -> Result<(), StoreError> {
+        SledStore::hand_on_saved(self)?;
+        self.flush()
+    }
+
     fn near_index_len(&self) -> usize {
         SledStore::near_index_len(self)
     }

@@ -203,6 +203,27 @@ impl SledStore {
         Ok(true)
     }
 
+    /// For a process that only read the store: vouches again for what the
+    /// last clean stop saved, which this process's open took away, so that
+    /// a `render` or an `export` between two polls does not make the next
+    /// one read every key, count every feed and rebuild the near index.
+    /// The near index file is still the one saved (nothing here read it,
+    /// or it would be built); the key filter, read at open and removed, is
+    /// written again from memory; the feeds' cap is what the open read.
+    /// Only for a process that wrote nothing to the store; the caller's
+    /// flush puts it on disk.
+    pub fn hand_on_saved(&self) -> Result<(), StoreError> {
+        if let Some(token) = self.near_token {
+            let untouched = !locked(&self.near).is_built();
+            if untouched && self.dir.join(SAVED_NEAR_INDEX).exists() {
+                self.vouch_for_saved(0, token)?;
+            }
+        }
+        self.save_key_set()?;
+        self.save_feed_caps()?;
+        Ok(())
+    }
+
     /// The stored items of the window the in-memory indexes hold, oldest
     /// first. The window reaches back from the newest item stored (or from
     /// now, if the newest claims a later date): items carry their own
@@ -472,6 +493,41 @@ pub(super) mod tests {
     fn prepared(store: &SledStore, near: &NearDup) -> NearIndexFrom {
         let stop = std::sync::atomic::AtomicBool::new(false);
         store.prepare_near_index(near, &stop, None).unwrap()
+    }
+
+    #[test]
+    fn a_process_that_only_read_hands_on_what_the_clean_stop_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = near();
+        let caps = crate::store::Retention {
+            max_items_per_feed: Some(100),
+            ..Default::default()
+        };
+        {
+            let store = SledStore::open(dir.path(), "test").unwrap();
+            put(&store, "https://a.example/feed", "a", FULL);
+            store.prune(&caps, Utc::now()).unwrap();
+            assert!(store.save_near_index(&n).unwrap());
+            assert!(store.save_key_set().unwrap());
+            assert!(store.save_feed_caps().unwrap());
+            store.flush().unwrap();
+        }
+        for _ in 0..2 {
+            // `render`, `export`, `store check`: read, then hand on.
+            let store = SledStore::open(dir.path(), "test").unwrap();
+            store.export(&mut Vec::new()).unwrap();
+            store.hand_on_saved().unwrap();
+            store.flush().unwrap();
+        }
+        let store = SledStore::open(dir.path(), "test").unwrap();
+        assert!(
+            !dir.path().join(crate::store::SAVED_KEY_SET).exists(),
+            "the key filter was read at open"
+        );
+        assert!(store.key_set.is_complete());
+        store.prune(&caps, Utc::now()).unwrap();
+        assert_eq!(store.caps.passes(), 0, "the feeds' cap was handed on");
+        assert_eq!(prepared(&store, &n), NearIndexFrom::Saved);
     }
 
     #[test]

@@ -963,6 +963,12 @@ impl Backend for PgStore {
         self.shared.local.save_feed_caps()
     }
 
+    fn hand_on_saved(&self) -> Result<(), StoreError> {
+        // A replica brought itself up to date with the database's log as
+        // it opened: it wrote, and what it saved no longer holds.
+        Ok(())
+    }
+
     fn near_index_len(&self) -> usize {
         self.shared.local.near_index_len()
     }
