@@ -19,7 +19,12 @@
 //!   and the peak VmHWM) after the build are printed, and a fresh process
 //!   (this binary again, with `RAFID_BENCH_REOPEN=DIR`) opens the store and
 //!   renders from it, printing the time to open and its RSS: what a daemon
-//!   restarting on such a store needs.
+//!   restarting on such a store needs;
+//! - **ingest into the big store**: after the 1M-item store is reopened,
+//!   300 documents of 20 new items with near-duplicates on go into it, and
+//!   the same into an empty store right after: the two rates, and how long
+//!   the first document into each took (it waits for the near-duplicate
+//!   index).
 //!
 //! The entries are news items with Arabic (60%) or English titles and HTML
 //! bodies of about 2 KB, one author, two categories, and dates spread over a
@@ -410,6 +415,59 @@ fn reopen_child(dir: &Path) {
     );
 }
 
+/// Documents ingested into the big store and into an empty one, to compare.
+const BIG_INGEST_DOCS: u64 = 300;
+
+/// Ingests `BIG_INGEST_DOCS` documents of `DOC` new items, near-duplicates
+/// on as by default, into `store` (`n` items, just reopened, as after a
+/// daemon's restart) and the same documents into an empty store, one after
+/// the other in this run, and notes both rates and how long each first
+/// document took (it waits for the near-duplicate index to be ready).
+fn ingest_into_big(store: &Store, n: u64) {
+    let config = rafid::config::parse(Path::new("b.toml"), "").expect("the default config");
+    let near = config.near_dup().clone();
+    let state = FeedState::default();
+    let run = |store: &Store| -> (Duration, Duration, usize) {
+        let mut first_doc = Duration::ZERO;
+        let mut rest = Duration::ZERO;
+        let mut stored = 0;
+        for i in 0..BIG_INGEST_DOCS {
+            // Numbered past the big store's items: new to both stores.
+            let d = doc(n + i * DOC as u64, DOC);
+            let t = Instant::now();
+            let stats = store
+                .ingest_near(&d.source, &d.entries, &d.keys, &state, epoch(), Some(&near))
+                .expect("ingest");
+            let took = t.elapsed();
+            assert_eq!(stats.new + stats.merged, DOC, "every entry is stored");
+            stored += DOC;
+            if i == 0 {
+                first_doc = took;
+            } else {
+                rest += took;
+            }
+        }
+        (first_doc, rest, stored - DOC)
+    };
+    let (big_first, big_rest, counted) = run(store);
+    let empty_dir = temp_dir("rafid-bench-empty");
+    let empty = Store::open(empty_dir.path(), "bench").expect("store");
+    let (empty_first, empty_rest, _) = run(&empty);
+    let rate = |d: Duration| counted as f64 / d.as_secs_f64();
+    note(format!(
+        "ingest into the store of {} items after it reopened, near-duplicates on, \
+         {BIG_INGEST_DOCS} documents of {DOC}: {:.0} items/s, against {:.0} items/s into an \
+         empty store in the same run ({:.0}%); the first document took {:.0} ms there \
+         (the near-duplicate index made ready), {:.0} ms into the empty store",
+        label(n),
+        rate(big_rest),
+        rate(empty_rest),
+        100.0 * rate(big_rest) / rate(empty_rest),
+        big_first.as_secs_f64() * 1e3,
+        empty_first.as_secs_f64() * 1e3,
+    ));
+}
+
 fn bench_render(c: &mut Criterion) {
     let config = rafid::config::parse(Path::new("b.toml"), "").expect("the default config");
     // `cargo test --benches` runs each benchmark once, without `--bench`:
@@ -465,6 +523,9 @@ fn bench_render(c: &mut Criterion) {
             )),
         }
         let store = Store::open(dir.path(), "bench").expect("reopen");
+        if Some(n) == big {
+            ingest_into_big(&store, n);
+        }
         group.bench_function(name.as_str(), |b| {
             b.iter_custom(|iters| {
                 let t = Instant::now();
