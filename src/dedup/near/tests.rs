@@ -556,3 +556,59 @@ fn a_text_without_figures_or_headline_places_contradicts_nothing() {
     assert_eq!(why, contradiction(&tonnage, &other, &NoCorpus));
     assert_eq!(Facts::of(&plain).contradiction(&Facts::of(&other)), None);
 }
+
+#[test]
+fn a_rebuilt_index_finds_each_member_through_its_own_copy() {
+    use crate::model::{Entry, Item, OutletCopy, Source};
+    let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+    let member = |feed: &str, title: &str, body: &str| Source {
+        feed_url: feed.to_string(),
+        feed_title: None,
+        feed_id: None,
+        site_url: None,
+        item_link: None,
+        guid: None,
+        copy: Some(OutletCopy::of_entry(
+            &Entry {
+                title: Some(title.into()),
+                content: Some(format!("<p>{body}</p>")),
+                published: Some(t0),
+                ..Entry::default()
+            },
+            "r",
+            None,
+        )),
+    };
+    let (a, b) = ("https://a.example/f", "https://b.example/f");
+    // A story of two outlets showing a's copy, b's telling it otherwise;
+    // and a story of one outlet.
+    let mut story = Item::of_copy(ItemId([1; 16]), t0, member(a, "افتتاح مستشفى", STORY));
+    story.sources.push(member(b, "لقاء", AUDIENCE));
+    let single = Item::of_copy(ItemId([2; 16]), t0, member(b, "استقبال السفير", AUDIENCE));
+    let near = NearDup {
+        reader: Reader::default(),
+        threshold: DEFAULT_THRESHOLD,
+        window: chrono::Duration::hours(72),
+        opted_out: Default::default(),
+        cross_language: None,
+    };
+    let mut state = NearState::default();
+    let items = [story.clone(), single.clone()].map(|i| Ok::<_, ()>((i.id, i)));
+    state.rebuild(&near, items).unwrap();
+    let ix = state.index().unwrap();
+    let hour = 3600;
+    let found = |d: &Doc| ix.candidate_members(&d.probe(), d.indexed_tokens(), t0, 72 * hour);
+    let (hospital, meeting) = (doc("افتتاح مستشفى", STORY), doc("لقاء", AUDIENCE));
+    assert!(found(&hospital).contains(&(story.id, member_key(a))));
+    // Each member under its own copy, not the copy the story shows.
+    let through_meeting = found(&meeting);
+    assert!(
+        through_meeting.contains(&(story.id, member_key(b))),
+        "{through_meeting:?}"
+    );
+    assert!(
+        through_meeting.contains(&(single.id, member_key(b))),
+        "{through_meeting:?}"
+    );
+    assert!(!found(&hospital).contains(&(story.id, member_key(b))));
+}
