@@ -191,17 +191,7 @@ pub async fn poll_once(config: Config) -> Result<Summary, Failure> {
         let pruned = s.prune(&policy, Utc::now())?;
         // Every poll has ended: the next run can start from this index,
         // this key filter and what this prune knows of the feeds' caps.
-        if let Some(near) = near {
-            if let Err(e) = s.save_near_index(&near) {
-                tracing::warn!(error = %e, "the near-duplicate index is not saved");
-            }
-        }
-        if let Err(e) = s.save_key_set() {
-            tracing::warn!(error = %e, "the filter of the store's keys is not saved");
-        }
-        if let Err(e) = s.save_feed_caps() {
-            tracing::warn!(error = %e, "what is known of the feeds' caps is not saved");
-        }
+        s.save_for_next_start(near.as_ref());
         s.flush()?;
         Ok::<_, StoreError>(pruned)
     })

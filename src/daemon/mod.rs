@@ -435,21 +435,9 @@ async fn serve_with(
             .near_duplicates
             .then(|| in_force.near_dup().clone());
         let s = store.clone();
-        let saved = tokio::task::spawn_blocking(move || {
-            if let Some(near) = near {
-                if let Err(e) = s.save_near_index(&near) {
-                    warn!(error = %e, "the near-duplicate index is not saved");
-                }
-            }
-            if let Err(e) = s.save_key_set() {
-                warn!(error = %e, "the filter of the store's keys is not saved");
-            }
-            if let Err(e) = s.save_feed_caps() {
-                warn!(error = %e, "what is known of the feeds' caps is not saved");
-            }
-        });
+        let saved = tokio::task::spawn_blocking(move || s.save_for_next_start(near.as_ref()));
         if let Err(e) = saved.await {
-            warn!(error = %e, "saving the near-duplicate index and the key filter failed");
+            warn!(error = %e, "saving what the next start can start from failed");
         }
     }
     if let Err(source) = final_flush(&store, &seams).await {

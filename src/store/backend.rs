@@ -267,6 +267,24 @@ impl Store {
         self.0.ingest_near(source, entries, keys, state, now, None)
     }
 
+    /// At a clean stop, once nothing more will be stored: saves what the
+    /// next process can start from (the near index when `near` is given,
+    /// the key filter, the feeds' cap). A failure is logged and costs the
+    /// next start only time; the caller's flush puts it on disk.
+    pub fn save_for_next_start(&self, near: Option<&NearDup>) {
+        if let Some(near) = near {
+            if let Err(e) = self.0.save_near_index(near) {
+                tracing::warn!(error = %e, "the near-duplicate index is not saved");
+            }
+        }
+        if let Err(e) = self.0.save_key_set() {
+            tracing::warn!(error = %e, "the filter of the store's keys is not saved");
+        }
+        if let Err(e) = self.0.save_feed_caps() {
+            tracing::warn!(error = %e, "what is known of the feeds' caps is not saved");
+        }
+    }
+
     /// See `Backend::set_priorities`; zero priorities are left out here.
     pub fn set_priorities(&self, priorities: impl IntoIterator<Item = (String, i32)>) {
         self.0.set_priorities(

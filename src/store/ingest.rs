@@ -569,15 +569,7 @@ impl Tx<'_> {
         old_time: DateTime<Utc>,
         now: Option<DateTime<Utc>>,
     ) -> TxResult<()> {
-        let showed = item.sources.first().map(|s| s.feed_url.clone());
-        shown::show(item, self.priorities, now);
-        if let Some(first) = item
-            .sources
-            .first()
-            .filter(|f| Some(&f.feed_url) != showed.as_ref())
-        {
-            self.caps.note(&first.feed_url);
-        }
+        self.caps.show(item, self.priorities, now);
         self.refresh_translations(item, None)?;
         let (id, new_time) = (item.id, item.sort_time());
         if new_time != old_time {

@@ -420,6 +420,16 @@ mod tests {
         k
     }
 
+    /// A set complete with the first `n` local keys.
+    fn complete_with(n: u64) -> KeySet {
+        let set = KeySet::default();
+        set.complete.store(true, Ordering::Release);
+        for i in 0..n {
+            set.add(&key(b'L', i));
+        }
+        set
+    }
+
     #[test]
     fn an_incomplete_set_answers_maybe() {
         let set = KeySet::default();
@@ -428,12 +438,8 @@ mod tests {
 
     #[test]
     fn every_key_added_is_held_as_the_layers_grow_and_few_others_are() {
-        let set = KeySet::default();
-        set.complete.store(true, Ordering::Release);
         let n = 5 * FIRST_LAYER_KEYS as u64;
-        for i in 0..n {
-            set.add(&key(b'L', i));
-        }
+        let set = complete_with(n);
         assert!((0..n).all(|i| set.may_hold(&key(b'L', i))));
         // Three layers (1, 2 and 4 times the first) hold five times its keys.
         assert_eq!(set.layers.read().unwrap().len(), 3);
@@ -471,12 +477,8 @@ mod tests {
 
     #[test]
     fn a_saved_filter_answers_as_the_one_saved_and_a_damaged_one_is_refused() {
-        let set = KeySet::default();
-        set.complete.store(true, Ordering::Release);
         let n = 3 * FIRST_LAYER_KEYS as u64;
-        for i in 0..n {
-            set.add(&key(b'L', i));
-        }
+        let set = complete_with(n);
         let (token, last) = ([7u8; 16], b"last item".as_slice());
         let bytes = set.encode(&token, last).unwrap();
         let read = KeySet::decode(&bytes, &token, last).unwrap();

@@ -95,6 +95,25 @@ impl FeedCaps {
         }
     }
 
+    /// Shows the copy `shown` chooses, noting the feed whose copy the item
+    /// comes to show if it is another than before.
+    pub(super) fn show(
+        &self,
+        item: &mut Item,
+        priorities: &super::Priorities,
+        now: Option<DateTime<Utc>>,
+    ) {
+        let showed = item.sources.first().map(|s| s.feed_url.clone());
+        super::shown::show(item, priorities, now);
+        if let Some(first) = item
+            .sources
+            .first()
+            .filter(|f| Some(&f.feed_url) != showed.as_ref())
+        {
+            self.note(&first.feed_url);
+        }
+    }
+
     /// Nothing is known any more (the items were written in bulk).
     pub(super) fn forget(&self) {
         self.state().held = None;

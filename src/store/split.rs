@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use super::{
-    SledStore, StoreError, TxResult, feed_digest, feed_time_key, load, save, shown, time_key,
-};
+use super::{SledStore, StoreError, TxResult, feed_digest, feed_time_key, load, save, time_key};
 use crate::dedup::keys::{Key, copy_keys, local_key_candidates};
 use crate::model::{Item, ItemId, hex, unhex};
 
@@ -234,15 +232,7 @@ impl SledStore {
                 own.keys.push(key);
             }
 
-            let showed = item.sources.first().map(|s| s.feed_url.clone());
-            shown::show(&mut item, &priorities, Some(now));
-            if let Some(first) = item
-                .sources
-                .first()
-                .filter(|f| Some(&f.feed_url) != showed.as_ref())
-            {
-                self.caps.note(&first.feed_url);
-            }
+            self.caps.show(&mut item, &priorities, Some(now));
             let new_time = item.sort_time();
             if new_time != old_time {
                 by_time.remove(&time_key(old_time, story)[..])?;
