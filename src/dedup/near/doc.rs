@@ -73,14 +73,13 @@ impl Reader {
     }
 
     /// Whether a normalized line is one of the configured boilerplate lines.
+    /// The openings are compared first: most lines have none, and the
+    /// words of a line are counted only up to the limit.
     pub fn is_boilerplate(&self, line: &str) -> bool {
-        if line.split(' ').count() > MAX_BOILERPLATE_WORDS {
-            return false;
-        }
         self.boilerplate.iter().any(|b| {
             line.strip_prefix(b.as_str())
                 .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
-        })
+        }) && line.split(' ').nth(MAX_BOILERPLATE_WORDS).is_none()
     }
 }
 

@@ -62,6 +62,10 @@ fn boilerplate_lines_are_dropped_and_configurable() {
     // A long paragraph that starts like a source line is text.
     let long = format!("المصدر {}", "كلمة ".repeat(20));
     assert!(!r.is_boilerplate(&normalize_text(&long)));
+    // Sixteen words at most.
+    let words = |n: usize| normalize_text(&format!("المصدر{}", " كلمة".repeat(n - 1)));
+    assert!(r.is_boilerplate(&words(16)));
+    assert!(!r.is_boilerplate(&words(17)));
 }
 
 #[test]
