@@ -15,7 +15,6 @@ use rafid::cli::{
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    tune_malloc();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Run);
     init_logging(&cli.log_format, cli.verbose, cli.quiet, &command);
@@ -28,38 +27,36 @@ fn main() -> ExitCode {
     }
 }
 
-/// glibc gives each thread that allocates while the others do an arena of
-/// its own, up to eight per core, and keeps what is freed in each. Bodies
-/// are read on the runtime's threads and parsed and stored on blocking
-/// ones, so a cold poll of 10,000 feeds held about a fifth more memory than
-/// with one arena per core, and was no faster for it.
+/// The allocator. A poll is allocation-heavy (bodies, parsed entries,
+/// their text, item records, sled's pages), and with glibc's malloc about a
+/// sixth of a cold poll's CPU time went into it (`_int_malloc`, merging and
+/// unlinking free chunks). jemalloc serves most allocations from a cache
+/// per thread, in size classes: on the 10,000-feed bench farm a cold
+/// `poll-once` took about a quarter less wall and CPU time, and peaked
+/// within a few MB of glibc (see the README's scale table).
+#[cfg(unix)]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options, read at its first allocation; `_RJEM_MALLOC_CONF` in
+/// the environment is read after them and overrides them.
 ///
-/// Blocks of 1 MiB and more are mapped on their own and given back when
-/// freed. glibc's own threshold starts at 128 KiB but rises to the largest
-/// block freed so far (up to 32 MiB): after the first large render buffers
-/// were freed, later ones came from the arenas, whose free space a long
-/// running daemon then kept. Under steady churn (`soak.py`: 300 feeds, an
-/// item each every 5 s, eight minutes) the daemon held 71-74 MB at the end
-/// with this and a brotli window fitted to the feed, instead of 96 MB; it
-/// still grows about 0.9 MB per 1000 items stored, most of it the
-/// near-duplicate index of the window. An `MALLOC_MMAP_THRESHOLD_` in the
-/// environment is left to rule.
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let arenas = libc::c_int::try_from(cores.max(2)).unwrap_or(libc::c_int::MAX);
-        let own_threshold = std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some();
-        // SAFETY: mallopt only sets a tunable; it is called before any
-        // other thread exists. A refusal (return 0) leaves glibc's default.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, arenas);
-            if !own_threshold {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-            }
-        }
-    }
-}
+/// - `narenas:1`: jemalloc's default is four arenas per core, each keeping
+///   freed pages of its own. rafid's CPU work runs on one thread per core,
+///   and the threads' caches serve most allocations without the arena's
+///   lock: one arena peaked about 10 MB lower than two and 15 MB lower
+///   than the default on the 10,000-feed farm, at the same speed.
+/// - `dirty_decay_ms:250,muzzy_decay_ms:0`: freed pages go back to the
+///   kernel within a quarter of a second of falling idle (the default keeps
+///   them ten seconds, then ten more as "muzzy"), so a daemon between polls
+///   holds what it uses, not what its last poll did.
+/// - `background_thread:true`: that return happens on jemalloc's own
+///   thread, also while the daemon is idle and allocates nothing.
+#[cfg(unix)]
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8; 69] =
+    b"narenas:1,dirty_decay_ms:250,muzzy_decay_ms:0,background_thread:true\0";
 
 fn run(config_path: Option<&std::path::Path>, command: Command) -> Result<(), Failure> {
     // Generated from the command line itself: no config needed.
