@@ -44,8 +44,9 @@ static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 /// - `narenas:1`: jemalloc's default is four arenas per core, each keeping
 ///   freed pages of its own. rafid's CPU work runs on one thread per core,
 ///   and the threads' caches serve most allocations without the arena's
-///   lock: one arena peaked about 10 MB lower than two and 15 MB lower
-///   than the default on the 10,000-feed farm, at the same speed.
+///   lock: one arena peaked about 10 MB lower than two on the 10,000-feed
+///   farm, and two about 10 MB lower than the default on the 1000-feed
+///   one, each at the same speed.
 /// - `dirty_decay_ms:250,muzzy_decay_ms:0`: freed pages go back to the
 ///   kernel within a quarter of a second of falling idle (the default keeps
 ///   them ten seconds, then ten more as "muzzy"), so a daemon between polls
