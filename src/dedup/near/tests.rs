@@ -589,13 +589,12 @@ fn a_rebuilt_index_finds_each_member_through_its_own_copy() {
     let mut story = Item::of_copy(ItemId([1; 16]), t0, member(a, "افتتاح مستشفى", STORY));
     story.sources.push(member(b, "لقاء", AUDIENCE));
     let single = Item::of_copy(ItemId([2; 16]), t0, member(b, "استقبال السفير", AUDIENCE));
-    let near = NearDup {
-        reader: Reader::default(),
-        threshold: DEFAULT_THRESHOLD,
-        window: chrono::Duration::hours(72),
-        opted_out: Default::default(),
-        cross_language: None,
-    };
+    let near = NearDup::new(
+        DEFAULT_BOILERPLATE.iter().copied(),
+        DEFAULT_THRESHOLD,
+        std::time::Duration::from_secs(72 * 3600),
+        Vec::new(),
+    );
     let mut state = NearState::default();
     let items = [story.clone(), single.clone()].map(|i| Ok::<_, ()>((i.id, i)));
     state.rebuild(&near, items).unwrap();
