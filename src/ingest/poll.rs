@@ -577,9 +577,8 @@ pub fn ingest_within(
         guid: None,
         copy: None,
     };
-    // The item count in the state includes this document's contributions;
-    // a first try computes them, and the count is fixed up on the rare
-    // retry below. Storing both in one transaction keeps them consistent.
+    // The store saves the state with this document's items counted in it,
+    // in the transaction that stores them.
     // A feed that opts out neither merges into other feeds' stories nor
     // takes their items in.
     let near = (config.dedup.near_duplicates && feed.dedup).then(|| config.near_dup());
@@ -663,11 +662,8 @@ fn store_document(
     near: Option<&crate::dedup::near::NearDup>,
 ) -> Result<IngestStats, StoreError> {
     let stats = store.ingest_near(source, entries, keys, state, now, near)?;
-    let contributed = (stats.new + stats.merged) as u64;
-    if contributed > 0 {
-        state.items += contributed;
-        store.put_feed_state(&source.feed_url, state)?;
-    }
+    // The store counted them into the state it saved.
+    state.items += (stats.new + stats.merged) as u64;
     Ok(stats)
 }
 

@@ -78,7 +78,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn feed_states(&self) -> Result<Vec<(String, FeedState)>, StoreError>;
 
     /// Stores one fetched document's entries and the feed's new state, all
-    /// or nothing. `near` turns on near-duplicate merging.
+    /// or nothing; the stored state's `items` is `state.items` raised by
+    /// the items the document added or merged (`IngestStats::new` and
+    /// `merged`). `near` turns on near-duplicate merging.
     fn ingest_near(
         &self,
         source: &Source,

@@ -196,6 +196,7 @@ impl SledStore {
                         self.key_set.add(&k);
                         self.keys.insert(k, &seen.id.0).map_err(|e| self.err(e))?;
                     }
+                    self.may_hold_seen.raise();
                     for feed in &seen.feeds {
                         self.seen_by_feed
                             .insert(seen_feed_key(feed, seen.id), &[][..])

@@ -80,6 +80,9 @@ impl SledStore {
         remove: &[Key],
         listed: &HashSet<Key>,
     ) -> Result<(), StoreError> {
+        if add.is_empty() && !self.may_hold_drops.get() {
+            return Ok(());
+        }
         let mut batch = sled::Batch::default();
         let mut any = false;
         for k in self.unlisted_dropped(feed_url, listed)? {
@@ -96,6 +99,7 @@ impl SledStore {
             any = true;
         }
         if any {
+            self.may_hold_drops.raise();
             self.dropped.apply_batch(batch).map_err(|e| self.err(e))?;
         }
         Ok(())
@@ -110,6 +114,9 @@ impl SledStore {
         listed: &HashSet<Key>,
     ) -> Result<Vec<sled::IVec>, StoreError> {
         let mut out = Vec::new();
+        if !self.may_hold_drops.get() {
+            return Ok(out);
+        }
         for kv in self.dropped.scan_prefix(feed_digest(feed_url)) {
             let (k, _) = kv.map_err(|e| self.err(e))?;
             let still = k
@@ -157,6 +164,7 @@ impl SledStore {
             return Err(format!("dropped key {}: 33 bytes expected", hex(key)));
         }
         let v = serde_json::to_vec(d).map_err(|e| e.to_string())?;
+        self.may_hold_drops.raise();
         self.dropped
             .insert(key, v)
             .map(|_| ())

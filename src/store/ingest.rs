@@ -63,7 +63,9 @@ impl SledStore {
     }
 
     /// Stores one fetched document's entries and the feed's new state in
-    /// one transaction, merging a new item into a stored story it repeats
+    /// one transaction (its `items` raised by the items the document added
+    /// or merged, so that the state is written once, not again after the
+    /// transaction), merging a new item into a stored story it repeats
     /// when `near` is given. `source` describes the feed (its `item_link`
     /// and `guid` are filled in per entry). Pruned items the feed no longer
     /// lists are forgotten for this feed in the same transaction.
@@ -79,8 +81,6 @@ impl SledStore {
         if let Some(n) = near {
             self.ensure_near_index(n, now)?;
         }
-        let state_json =
-            serde_json::to_vec(state).map_err(|e| self.corrupt("feeds", e.to_string()))?;
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
         let probes = self.probes(near, &source.feed_url, entries, keys, now)?;
         let (mut stats, folds, created) = self.in_ingest_tx(near, |tx| {
@@ -91,6 +91,12 @@ impl SledStore {
             for id in &forget {
                 tx.forget_for_feed(*id, &source.feed_url)?;
             }
+            let state = FeedState {
+                items: state.items + (stats.new + stats.merged) as u64,
+                ..state.clone()
+            };
+            let state_json = serde_json::to_vec(&state)
+                .map_err(|e| ConflictableTransactionError::Abort(format!("feed state: {e}")))?;
             tx.feeds
                 .insert(source.feed_url.as_bytes(), state_json.as_slice())?;
             Ok((stats, tx.folds.take(), tx.created.take()))
@@ -206,6 +212,9 @@ impl SledStore {
         feed_url: &str,
         keys: &[ItemKeys],
     ) -> Result<Vec<ItemId>, StoreError> {
+        if !self.may_hold_seen.get() {
+            return Ok(Vec::new());
+        }
         let prefix = feed_digest(feed_url);
         let listed: std::collections::HashSet<String> =
             keys.iter().map(|k| hex(&k.local.0)).collect();

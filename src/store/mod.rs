@@ -337,6 +337,40 @@ struct SledStore {
     items_counted: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// The last sequence number a new item's id was given (`ingest`).
     seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Whether `dropped`, and `seen_by_feed`, may hold records (`MayHold`).
+    may_hold_drops: MayHold,
+    may_hold_seen: MayHold,
+}
+
+/// Whether a tree may hold records: false only while it is known to be
+/// empty. It is raised before anything is written to the tree and never
+/// lowered while the store is open, so that "no" is always true.
+///
+/// Every document's ingest looks for the feed's records in `dropped` and
+/// in `seen_by_feed`, which most stores leave empty (no keep/drop rules,
+/// nothing pruned yet). Those scans are reads, and sled makes every read
+/// wait while a transaction runs: on the 10,000-feed farm they held up the
+/// thread that was to parse the next document for most of the other's
+/// transaction. A missed record costs at most a look at the next poll:
+/// the feed's own records are written by its own poll, and one pruned
+/// meanwhile is forgotten for the feed then.
+#[derive(Clone, Default)]
+struct MayHold(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl MayHold {
+    fn of(tree: &sled::Tree) -> Result<MayHold, sled::Error> {
+        let held = tree.first()?.is_some();
+        Ok(MayHold(std::sync::Arc::new(held.into())))
+    }
+
+    fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Before a write to the tree.
+    fn raise(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Release);
+    }
 }
 
 const UNCOUNTED: u64 = u64::MAX;

@@ -229,15 +229,27 @@ impl SledStore {
         let items = tree("items")?;
         let last_item = keyset::last_item_key(&items).map_err(sled_err)?;
         let key_set = keyset::read_saved(dir, key_set_token, &last_item).unwrap_or_default();
+        let dropped = tree("dropped")?;
+        let seen = tree("seen")?;
+        let seen_by_feed = tree("seen_by_feed")?;
+        // A `seen` record is written with its feeds' `seen_by_feed` keys,
+        // and an ingest that lists a pruned item again writes those only
+        // when the record is there.
+        let may_hold_seen = super::MayHold::of(&seen_by_feed).map_err(sled_err)?;
+        if !may_hold_seen.get() && seen.first().map_err(sled_err)?.is_some() {
+            may_hold_seen.raise();
+        }
         let store = SledStore {
+            may_hold_drops: super::MayHold::of(&dropped).map_err(sled_err)?,
+            may_hold_seen,
             items,
             keys: tree("keys")?,
             by_time: tree("by_time")?,
             by_feed: tree("by_feed")?,
             feeds: tree("feeds")?,
-            seen: tree("seen")?,
-            seen_by_feed: tree("seen_by_feed")?,
-            dropped: tree("dropped")?,
+            seen,
+            seen_by_feed,
+            dropped,
             splits: tree("splits")?,
             priorities: Default::default(),
             meta,

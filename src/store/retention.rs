@@ -373,6 +373,7 @@ impl SledStore {
             &self.seen,
             &self.seen_by_feed,
         );
+        self.may_hold_seen.raise();
         let r = trees.transaction(|(items, by_time, by_feed, seen, seen_by_feed)| {
             for (time_key, id) in batch {
                 let Some(v) = items.get(id.0)? else { continue };

@@ -387,6 +387,83 @@ fn dropped_items_are_noted_and_forgotten(f: Fixture) {
     assert_eq!(s.dropped(A, &key).unwrap(), None);
 }
 
+fn an_ingest_saves_the_feed_state_with_its_items_counted(f: Fixture) {
+    let s = &f.store;
+    let link = "https://news.example/2026/bridge";
+    let ingest = |feed: &str, entries: &[Entry], items: u64, hour: i64| {
+        let keys = keys_for(feed, None, entries);
+        let state = FeedState {
+            etag: Some(format!("\"{hour}\"")),
+            items,
+            ..FeedState::default()
+        };
+        s.ingest_near(
+            &source(feed),
+            entries,
+            &keys,
+            &state,
+            at(hour),
+            Some(&near()),
+        )
+        .unwrap();
+        s.feed_state(feed).unwrap().unwrap()
+    };
+    let a = [
+        entry("a1", link, "جسر جديد", STORY, 1),
+        entry("a2", "https://a.example/2", "طريق", "نص آخر", 1),
+    ];
+    let saved = ingest(A, &a, 7, 2);
+    assert_eq!((saved.items, saved.etag.as_deref()), (9, Some("\"2\"")));
+    // One merged into A's story, one new.
+    let b = [
+        entry("b1", link, "جسر جديد في صفاقس", STORY, 1),
+        entry("b2", "https://b.example/2", "ميناء", "نص ثالث", 1),
+    ];
+    assert_eq!(ingest(B, &b, 0, 3).items, 2);
+    // Nothing new: the count stays as given.
+    assert_eq!(ingest(A, &a, 9, 4).items, 9);
+}
+
+fn seen_and_dropped_records_are_forgotten_whenever_they_were_made(f: Fixture) {
+    let s = &f.store;
+    let entries: Vec<Entry> = (0..4)
+        .map(|i| {
+            entry(
+                &format!("s{i}"),
+                &format!("https://a.example/s/{i}"),
+                &format!("خبر {i}"),
+                &format!("نص {i}"),
+                i,
+            )
+        })
+        .collect();
+    put(s, A, &entries, at(10));
+    // Pruned in this process, from a store that held no seen record.
+    assert_eq!(s.prune_feed(A, 2, at(11)).unwrap(), 2);
+    let seen = |s: &Store| export(s).matches("\"kind\":\"seen\"").count();
+    assert_eq!(seen(s), 2);
+    put(s, A, &entries[2..], at(12));
+    assert_eq!(seen(s), 0, "the feed no longer lists them");
+
+    // A drop noted in this process, and forgotten in the next.
+    let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
+    let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
+    let why = Dropped {
+        rule: "drop.title \"إعلان\"".into(),
+        keep: None,
+        title: Some("إعلان".into()),
+        link: e.link.clone(),
+        at: at(13),
+    };
+    s.note_dropped(A, &[(key, why)], &[], &[key].into())
+        .unwrap();
+    let f = f.reopen(near());
+    let s = &f.store;
+    assert_eq!(s.dropped_of_feed(A).unwrap().len(), 1);
+    s.note_dropped(A, &[], &[], &HashSet::new()).unwrap();
+    assert_eq!(s.dropped_of_feed(A).unwrap().len(), 0);
+}
+
 fn an_export_imports_into_an_empty_store_unchanged(f: Fixture) {
     let s = &f.store;
     let link = "https://news.example/2026/bridge";
@@ -663,6 +740,8 @@ both!(
     pruned_items_stay_gone_while_listed,
     a_feed_is_kept_to_its_cap,
     dropped_items_are_noted_and_forgotten,
+    an_ingest_saves_the_feed_state_with_its_items_counted,
+    seen_and_dropped_records_are_forgotten_whenever_they_were_made,
     an_export_imports_into_an_empty_store_unchanged,
     the_store_checks_clean_after_all_of_it,
     a_copy_that_bridges_two_stories_makes_them_one,
