@@ -82,11 +82,11 @@ impl SledStore {
             self.ensure_near_index(n, now)?;
         }
         let forget = self.seen_not_listed(&source.feed_url, keys)?;
-        let probes = self.probes(near, &source.feed_url, entries, keys, now)?;
+        let ahead = self.ahead(near, source, entries, keys, now)?;
         let (mut stats, folds, created) = self.in_ingest_tx(near, |tx| {
             let mut stats = IngestStats::default();
-            for ((entry, k), probe) in entries.iter().zip(keys).zip(&probes) {
-                tx.ingest_one(source, entry, k, probe.as_ref(), now, &mut stats)?;
+            for ((entry, k), ahead) in entries.iter().zip(keys).zip(&ahead) {
+                tx.ingest_one(source, entry, k, ahead, now, &mut stats)?;
             }
             for id in &forget {
                 tx.forget_for_feed(*id, &source.feed_url)?;
@@ -179,28 +179,44 @@ impl SledStore {
         }
     }
 
-    /// The near-duplicate probes of the entries that look new (their own
-    /// key is unknown), read before the ingest transaction: sled runs one
-    /// transaction at a time, so what is read inside it holds up every
-    /// other feed's ingest. An entry found new only inside the transaction
-    /// (another feed stored it meanwhile, or it lost its key) has its probe
-    /// read there.
-    fn probes<'a>(
+    /// What can be made of each entry that looks new (its own key is
+    /// unknown) before the ingest transaction: its near-duplicate probe,
+    /// and the item it would be stored as, encoded. sled runs one
+    /// transaction at a time and every ingest waits for it, so what is
+    /// done inside holds up every other feed's ingest; at 10,000 feeds
+    /// the transaction is held for most of a cold poll. An entry found new
+    /// only inside the transaction (another feed stored it meanwhile, or
+    /// it lost its key) has its probe read and its item made there.
+    fn ahead<'a>(
         &self,
         near: Option<&'a NearDup>,
-        feed_url: &'a str,
+        source: &'a Source,
         entries: &[Entry],
         keys: &[ItemKeys],
         now: DateTime<Utc>,
-    ) -> Result<Vec<Option<Probe<'a>>>, StoreError> {
-        let Some(near) = near else {
-            return Ok(entries.iter().map(|_| None).collect());
-        };
+    ) -> Result<Vec<Ahead<'a>>, StoreError> {
+        if near.is_none() && !self.ids_ahead {
+            return Ok(entries.iter().map(|_| Ahead::default()).collect());
+        }
         let mut out = Vec::with_capacity(entries.len());
         for (entry, k) in entries.iter().zip(keys) {
             let known = self.key_set.may_hold(&k.local.0)
                 && self.keys.contains_key(k.local.0).map_err(|e| self.err(e))?;
-            out.push((!known).then(|| Probe::new(near, feed_url, entry, now)));
+            if known {
+                out.push(Ahead::default());
+                continue;
+            }
+            let new = match self.ids_ahead {
+                true => Some(
+                    Prepared::new(&self.seq, source, entry, k, now)
+                        .map_err(|e| self.corrupt("items", e))?,
+                ),
+                false => None,
+            };
+            out.push(Ahead {
+                probe: near.map(|n| Probe::new(n, &source.feed_url, entry, now)),
+                new,
+            });
         }
         Ok(out)
     }
@@ -238,6 +254,93 @@ impl SledStore {
 }
 
 pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+/// What `SledStore::ahead` made of an entry before the transaction.
+#[derive(Default)]
+pub(super) struct Ahead<'a> {
+    probe: Option<Probe<'a>>,
+    new: Option<Prepared>,
+}
+
+/// A new item, made and encoded before the transaction on the guess that
+/// no other item holds its cross-feed keys (the transaction checks, and
+/// makes the item again when the guess was wrong). Its id is taken then: a
+/// guess that does not hold, or an entry that turns out to be a story
+/// already stored, leaves a sequence number unused, which is harmless.
+pub(super) struct Prepared {
+    id: ItemId,
+    sort_time: DateTime<Utc>,
+    /// The cross-feed keys the item lists, all of the entry's.
+    shared: Vec<Key>,
+    value: sled::IVec,
+}
+
+impl Prepared {
+    fn new(
+        seq: &std::sync::atomic::AtomicU64,
+        feed: &Source,
+        entry: &Entry,
+        k: &ItemKeys,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, String> {
+        let id = fresh_id(seq, k);
+        let shared: Vec<Key> = k.shared().copied().collect();
+        let item = new_item(feed, entry, k, id, now, &shared);
+        Ok(Prepared {
+            id,
+            sort_time: item.sort_time(),
+            shared,
+            value: super::codec::encode_item(&item)?.into(),
+        })
+    }
+}
+
+/// The item a new entry is stored as, listing its own key and the
+/// cross-feed keys `claimed` for it.
+fn new_item(
+    feed: &Source,
+    entry: &Entry,
+    k: &ItemKeys,
+    id: ItemId,
+    now: DateTime<Utc>,
+    claimed: &[Key],
+) -> Item {
+    let copy = OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)));
+    let mut item = Item::of_copy(
+        id,
+        now,
+        Source {
+            item_link: entry.link.clone(),
+            guid: entry.guid.clone(),
+            copy: Some(copy),
+            ..feed.clone()
+        },
+    );
+    item.uid = Some(k.new_id());
+    push_key(&mut item, &k.local);
+    for key in claimed {
+        push_key(&mut item, key);
+    }
+    item
+}
+
+/// The id a new item is stored under: the time in milliseconds and a
+/// counter (`next_seq`), then half of the local key's digest. Items then
+/// go into `items` in the order they arrive, each at the end of the tree,
+/// whose pages are in the cache already: with ids at random, each insert
+/// read and rewrote a page of other items (on the 10,000-feed farm, a cold
+/// poll took 14-18% longer).
+///
+/// Not sled's `generate_id`: it takes the lock transactions hold. Two ids
+/// are the same only if both halves are, and the first never repeats
+/// within a process nor, with a clock that does not go back, across
+/// processes.
+fn fresh_id(seq: &std::sync::atomic::AtomicU64, k: &ItemKeys) -> ItemId {
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&next_seq(seq).to_be_bytes());
+    id[8..].copy_from_slice(&k.new_id().0[..8]);
+    ItemId(id)
+}
 
 /// Bits of a sequence number below the milliseconds: a million items a
 /// millisecond before the counter runs into the next one.
@@ -304,22 +407,8 @@ pub(super) struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    /// The id a new item is stored under: the time in milliseconds and a
-    /// counter (`next_seq`), then half of the local key's digest. Items
-    /// then go into `items` in the order they arrive, each at the end of
-    /// the tree, whose pages are in the cache already: with ids at random,
-    /// each insert read and rewrote a page of other items (on the
-    /// 10,000-feed farm, a cold poll took 14-18% longer).
-    ///
-    /// Not sled's `generate_id`: it takes the lock this transaction holds.
-    /// Two ids are the same only if both halves are, and the first never
-    /// repeats within a process nor, with a clock that does not go back,
-    /// across processes.
     fn fresh_id(&self, k: &ItemKeys) -> ItemId {
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&next_seq(self.seq).to_be_bytes());
-        id[8..].copy_from_slice(&k.new_id().0[..8]);
-        ItemId(id)
+        fresh_id(self.seq, k)
     }
 
     /// Points `key` at `id` in `keys` (see `keyset::insert`).
@@ -348,10 +437,11 @@ impl Tx<'_> {
         feed: &Source,
         entry: &Entry,
         k: &ItemKeys,
-        probe: Option<&Probe<'_>>,
+        ahead: &Ahead<'_>,
         now: DateTime<Utc>,
         stats: &mut IngestStats,
     ) -> TxResult<()> {
+        let probe = ahead.probe.as_ref();
         let source = Source {
             item_link: entry.link.clone(),
             guid: entry.guid.clone(),
@@ -439,27 +529,24 @@ impl Tx<'_> {
                         return Ok(());
                     }
                 }
-                let id = self.fresh_id(k);
-                let copy = OutletCopy::of_entry(entry, &k.revision, Some(hex(&k.local.0)));
-                let mut item = Item::of_copy(
-                    id,
-                    now,
-                    Source {
-                        copy: Some(copy),
-                        ..source
-                    },
-                );
-                item.uid = Some(k.new_id());
+                let prepared = ahead.new.as_ref();
+                let id = prepared.map_or_else(|| self.fresh_id(k), |p| p.id);
                 self.put_key(&k.local.0, id)?;
-                push_key(&mut item, &k.local);
-                self.claim_shared_keys(&mut item, k)?;
-                self.by_time
-                    .insert(&time_key(item.sort_time(), id)[..], &[][..])?;
-                self.by_feed.insert(
-                    &feed_time_key(&feed.feed_url, item.sort_time(), id)[..],
-                    &[][..],
-                )?;
-                save(self.items, &item)?;
+                let claimed = decide::claim_shared(self, k, id)?;
+                let sort_time = match prepared.filter(|p| p.shared == claimed) {
+                    Some(p) => {
+                        self.items.insert(&id.0, p.value.clone())?;
+                        p.sort_time
+                    }
+                    None => {
+                        let item = new_item(feed, entry, k, id, now, &claimed);
+                        save(self.items, &item)?;
+                        item.sort_time()
+                    }
+                };
+                self.by_time.insert(&time_key(sort_time, id)[..], &[][..])?;
+                self.by_feed
+                    .insert(&feed_time_key(&feed.feed_url, sort_time, id)[..], &[][..])?;
                 self.caps.note(&feed.feed_url);
                 if let Some(p) = probe {
                     self.near_insert(p, id);
@@ -800,6 +887,85 @@ pub(super) mod tests {
                 Utc::now(),
             )
             .unwrap()
+    }
+
+    /// Every item of `store`, its id (which holds the moment it was
+    /// taken) left out.
+    fn items_without_ids(store: &SledStore) -> Vec<Item> {
+        let mut items = store.newest(100, |_| true).unwrap();
+        for item in &mut items {
+            item.id = ItemId([0; 16]);
+        }
+        items.sort_by_key(|i| i.uid.map(|u| u.0));
+        items
+    }
+
+    #[test]
+    fn an_item_made_before_the_transaction_is_the_one_made_inside_it() {
+        let (ahead_dir, inside_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let ahead = SledStore::open(ahead_dir.path(), "test").unwrap();
+        let mut inside = SledStore::open(inside_dir.path(), "test").unwrap();
+        inside.ids_ahead = false;
+        let mut entries = vec![
+            entry(
+                "a1",
+                "https://a.example/1",
+                "جسر جديد",
+                "<p>افتتاح جسر جديد فوق الوادي</p>",
+            ),
+            entry(
+                "a2",
+                "https://a.example/2",
+                "ميناء",
+                "توسعة الميناء التجاري",
+            ),
+        ];
+        entries[0].authors = vec![crate::model::Person {
+            name: "مراسل".into(),
+            email: None,
+            uri: None,
+        }];
+        entries[1].summary = Some("ملخص".into());
+        entries[1].language = Some("ar".into());
+        let now = Utc::now();
+        for store in [&ahead, &inside] {
+            for feed in ["https://a.example/feed", "https://b.example/feed"] {
+                let keys = keys_for(feed, None, &entries);
+                let state = FeedState::default();
+                store
+                    .ingest_near(&source(feed), &entries, &keys, &state, now, None)
+                    .unwrap();
+            }
+        }
+        let made_ahead = items_without_ids(&ahead);
+        assert_eq!(made_ahead.len(), 2);
+        assert_eq!(made_ahead[0].sources.len(), 2);
+        assert_eq!(made_ahead, items_without_ids(&inside));
+    }
+
+    #[test]
+    fn a_new_item_whose_shared_keys_another_story_holds_lists_only_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path(), "test").unwrap();
+        let (a, b) = ("https://a.example/feed", "https://b.example/feed");
+        let link = "https://news.example/2026/bridge";
+        let body = "افتتحت البلدية جسرا جديدا فوق الوادي بطول أربعمئة متر بعد عامين من الأشغال";
+        ingest(&store, a, &[entry("a1", link, "جسر", body)]);
+        ingest(&store, b, &[entry("b1", link, "جسر", body)]);
+        let story = store.newest(1, |_| true).unwrap().remove(0);
+        store.split(story.id, b, Utc::now()).unwrap();
+        // B lists the story again under another guid: its link and text
+        // lead to the story it was split from, so it is stored new, and
+        // the story keeps those keys.
+        let again = entry("b2", link, "جسر", body);
+        let keys = keys_for(b, None, std::slice::from_ref(&again));
+        assert_eq!(ingest(&store, b, std::slice::from_ref(&again)).new, 1);
+        let item = store
+            .newest(10, |i| i.uid == Some(keys[0].new_id()))
+            .unwrap()
+            .remove(0);
+        assert_eq!(item.keys, vec![hex(&keys[0].local.0)]);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
     }
 
     #[test]

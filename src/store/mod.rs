@@ -340,6 +340,11 @@ struct SledStore {
     /// Whether `dropped`, and `seen_by_feed`, may hold records (`MayHold`).
     may_hold_drops: MayHold,
     may_hold_seen: MayHold,
+    /// Whether new items are made, and their ids taken, before the ingest
+    /// transaction (`ingest::Prepared`). Not in a replica of a shared
+    /// store, whose ids must follow from the log alone, the same way on
+    /// every replica whatever its version.
+    ids_ahead: bool,
 }
 
 /// Whether a tree may hold records: false only while it is known to be

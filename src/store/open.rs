@@ -242,6 +242,7 @@ impl SledStore {
         let store = SledStore {
             may_hold_drops: super::MayHold::of(&dropped).map_err(sled_err)?,
             may_hold_seen,
+            ids_ahead: true,
             items,
             keys: tree("keys")?,
             by_time: tree("by_time")?,

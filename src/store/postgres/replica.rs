@@ -140,7 +140,8 @@ impl PgStore {
         cache: u64,
         near: Option<NearDup>,
     ) -> Result<PgStore, StoreError> {
-        let local = SledStore::open_with(&dir.join(REPLICA_DIR), command, cache)?;
+        let mut local = SledStore::open_with(&dir.join(REPLICA_DIR), command, cache)?;
+        local.ids_ahead = false;
         let applied = local
             .meta
             .get("log_applied")
