@@ -182,6 +182,37 @@ fn put_with(
         .unwrap()
 }
 
+/// `n` entries of feed A, the i-th published at hour i, their guids
+/// beginning with `prefix`.
+fn numbered(prefix: &str, n: i64) -> Vec<Entry> {
+    (0..n)
+        .map(|i| {
+            entry(
+                &format!("{prefix}{i}"),
+                &format!("https://a.example/{prefix}/{i}"),
+                &format!("خبر {i}"),
+                &format!("نص {i}"),
+                i,
+            )
+        })
+        .collect()
+}
+
+/// The local key of an advertisement in feed A, and the record of a rule
+/// dropping it at `hour`.
+fn an_ad_dropped(hour: i64) -> (crate::dedup::keys::Key, Dropped) {
+    let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
+    let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
+    let why = Dropped {
+        rule: "drop.title \"إعلان\"".into(),
+        keep: None,
+        title: Some("إعلان".into()),
+        link: e.link.clone(),
+        at: at(hour),
+    };
+    (key, why)
+}
+
 fn export(store: &Store) -> String {
     let mut out = Vec::new();
     store.export(&mut out).unwrap();
@@ -344,17 +375,7 @@ fn pruned_items_stay_gone_while_listed(f: Fixture) {
 
 fn a_feed_is_kept_to_its_cap(f: Fixture) {
     let s = &f.store;
-    let entries: Vec<Entry> = (0..5)
-        .map(|i| {
-            entry(
-                &format!("c{i}"),
-                &format!("https://a.example/c/{i}"),
-                &format!("خبر {i}"),
-                &format!("نص {i}"),
-                i,
-            )
-        })
-        .collect();
+    let entries = numbered("c", 5);
     put(s, A, &entries, at(10));
     assert_eq!(s.prune_feed(A, 5, at(11)).unwrap(), 0);
     assert_eq!(s.prune_feed(A, 2, at(11)).unwrap(), 3);
@@ -369,15 +390,7 @@ fn a_feed_is_kept_to_its_cap(f: Fixture) {
 
 fn dropped_items_are_noted_and_forgotten(f: Fixture) {
     let s = &f.store;
-    let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
-    let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
-    let why = Dropped {
-        rule: "drop.title \"إعلان\"".into(),
-        keep: None,
-        title: Some("إعلان".into()),
-        link: e.link.clone(),
-        at: at(2),
-    };
+    let (key, why) = an_ad_dropped(2);
     let listed: HashSet<_> = [key].into();
     s.note_dropped(A, &[(key, why.clone())], &[], &listed)
         .unwrap();
@@ -426,17 +439,7 @@ fn an_ingest_saves_the_feed_state_with_its_items_counted(f: Fixture) {
 
 fn seen_and_dropped_records_are_forgotten_whenever_they_were_made(f: Fixture) {
     let s = &f.store;
-    let entries: Vec<Entry> = (0..4)
-        .map(|i| {
-            entry(
-                &format!("s{i}"),
-                &format!("https://a.example/s/{i}"),
-                &format!("خبر {i}"),
-                &format!("نص {i}"),
-                i,
-            )
-        })
-        .collect();
+    let entries = numbered("s", 4);
     put(s, A, &entries, at(10));
     // Pruned in this process, from a store that held no seen record.
     assert_eq!(s.prune_feed(A, 2, at(11)).unwrap(), 2);
@@ -446,15 +449,7 @@ fn seen_and_dropped_records_are_forgotten_whenever_they_were_made(f: Fixture) {
     assert_eq!(seen(s), 0, "the feed no longer lists them");
 
     // A drop noted in this process, and forgotten in the next.
-    let e = entry("x", "https://a.example/x", "إعلان", "نص", 1);
-    let key = keys_for(A, None, std::slice::from_ref(&e))[0].local;
-    let why = Dropped {
-        rule: "drop.title \"إعلان\"".into(),
-        keep: None,
-        title: Some("إعلان".into()),
-        link: e.link.clone(),
-        at: at(13),
-    };
+    let (key, why) = an_ad_dropped(13);
     s.note_dropped(A, &[(key, why)], &[], &[key].into())
         .unwrap();
     let f = f.reopen(near());
