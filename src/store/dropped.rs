@@ -80,9 +80,6 @@ impl SledStore {
         remove: &[Key],
         listed: &HashSet<Key>,
     ) -> Result<(), StoreError> {
-        if add.is_empty() && !self.may_hold_drops.get() {
-            return Ok(());
-        }
         let mut batch = sled::Batch::default();
         let mut any = false;
         for k in self.unlisted_dropped(feed_url, listed)? {

@@ -270,8 +270,7 @@ pub(super) struct Ahead<'a> {
 pub(super) struct Prepared {
     id: ItemId,
     sort_time: DateTime<Utc>,
-    /// The cross-feed keys the item lists, all of the entry's.
-    shared: Vec<Key>,
+    /// The item, listing all the entry's cross-feed keys, encoded.
     value: sled::IVec,
 }
 
@@ -289,7 +288,6 @@ impl Prepared {
         Ok(Prepared {
             id,
             sort_time: item.sort_time(),
-            shared,
             value: super::codec::encode_item(&item)?.into(),
         })
     }
@@ -533,7 +531,7 @@ impl Tx<'_> {
                 let id = prepared.map_or_else(|| self.fresh_id(k), |p| p.id);
                 self.put_key(&k.local.0, id)?;
                 let claimed = decide::claim_shared(self, k, id)?;
-                let sort_time = match prepared.filter(|p| p.shared == claimed) {
+                let sort_time = match prepared.filter(|_| claimed.iter().eq(k.shared())) {
                     Some(p) => {
                         self.items.insert(&id.0, p.value.clone())?;
                         p.sort_time
