@@ -703,6 +703,20 @@ fn log_report(r: &Report) {
     }
 }
 
+/// A poller over a new store in `dir` whose config lists the one feed
+/// `url`: for tests that look at a poll or a feed's loop without running it.
+#[cfg(test)]
+pub(crate) fn lone_feed_poller(dir: &std::path::Path, url: &str) -> (Arc<Config>, Poller) {
+    let text = format!(
+        "[storage]\npath = {:?}\n[[feed]]\nurl = \"{url}\"\n",
+        dir.join("data").display().to_string()
+    );
+    let cfg = Arc::new(crate::config::parse(&dir.join("rafid.toml"), &text).unwrap());
+    let store = Store::open(&cfg.storage.path, "test").unwrap();
+    let fetcher = Arc::new(Fetcher::new(&cfg.poll).unwrap());
+    (cfg.clone(), Poller::new(cfg, store, fetcher))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -839,14 +853,7 @@ mod tests {
     #[test]
     fn a_poll_waiting_for_its_slot_is_small() {
         let dir = tempfile::tempdir().unwrap();
-        let text = format!(
-            "[storage]\npath = {:?}\n[[feed]]\nurl = \"https://a.example/f\"\n",
-            dir.path().join("data").display().to_string()
-        );
-        let cfg = Arc::new(crate::config::parse(&dir.path().join("rafid.toml"), &text).unwrap());
-        let store = Store::open(&cfg.storage.path, "test").unwrap();
-        let fetcher = Arc::new(Fetcher::new(&cfg.poll).unwrap());
-        let poller = Poller::new(cfg.clone(), store, fetcher);
+        let (cfg, poller) = lone_feed_poller(dir.path(), "https://a.example/f");
         let token = CancellationToken::new();
         let poll = poller.poll(&cfg.feeds[0], &token);
         let bytes = std::mem::size_of_val(&poll);
