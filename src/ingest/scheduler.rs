@@ -13,8 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use crate::config::Live;
-use crate::config::{Config, FeedConfig};
+use crate::config::{Config, FeedConfig, Live};
 use crate::ingest::poll::{Poller, Report};
 use crate::ingest::schedule::{effective_interval, next_due, unit_hash};
 use crate::store::{Claimed, Pollers};

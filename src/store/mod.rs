@@ -491,7 +491,8 @@ impl SledStore {
     }
 
     /// The number of stored items: counted once (a walk of an index with
-    /// an entry per item), then kept up to date. Exact but for an item stored while the first count runs.
+    /// an entry per item), then kept up to date. Exact but for an item
+    /// stored while the first count runs.
     pub fn item_count(&self) -> usize {
         use std::sync::atomic::Ordering::Relaxed;
         match self.items_counted.load(Relaxed) {
@@ -500,7 +501,7 @@ impl SledStore {
                 // check` sees to it): walking it reads 24 bytes an item,
                 // where walking `items` brought every item's value through
                 // sled's cache (300 MB at 10,000 feeds; the daemon's first
-                // render peaked 140 MB higher for it).
+                // render peaked about 120 MB higher for it).
                 let n = self.by_time.len();
                 let _ = self
                     .items_counted
