@@ -668,7 +668,7 @@ fn store_document(
 ) -> Result<IngestStats, StoreError> {
     let stats = store.ingest_near(source, entries, keys, state, now, near)?;
     // The store counted them into the state it saved.
-    state.items += (stats.new + stats.merged) as u64;
+    state.items += stats.contributed();
     Ok(stats)
 }
 

@@ -79,8 +79,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
 
     /// Stores one fetched document's entries and the feed's new state, all
     /// or nothing; the stored state's `items` is `state.items` raised by
-    /// the items the document added or merged (`IngestStats::new` and
-    /// `merged`). `near` turns on near-duplicate merging.
+    /// the items the document added or merged (`IngestStats::contributed`).
+    /// `near` turns on near-duplicate merging.
     fn ingest_near(
         &self,
         source: &Source,

@@ -35,6 +35,14 @@ pub struct IngestStats {
     pub near_duplicates: usize,
 }
 
+impl IngestStats {
+    /// The items the document added to its feed's count (`FeedState::items`):
+    /// those stored new and those merged into a story already stored.
+    pub fn contributed(&self) -> u64 {
+        (self.new + self.merged) as u64
+    }
+}
+
 impl std::ops::AddAssign for IngestStats {
     fn add_assign(&mut self, o: IngestStats) {
         self.new += o.new;
@@ -92,7 +100,7 @@ impl SledStore {
                 tx.forget_for_feed(*id, &source.feed_url)?;
             }
             let state = FeedState {
-                items: state.items + (stats.new + stats.merged) as u64,
+                items: state.items + stats.contributed(),
                 ..state.clone()
             };
             let state_json = serde_json::to_vec(&state)
@@ -206,13 +214,11 @@ impl SledStore {
                 out.push(Ahead::default());
                 continue;
             }
-            let new = match self.ids_ahead {
-                true => Some(
-                    Prepared::new(&self.seq, source, entry, k, now)
-                        .map_err(|e| self.corrupt("items", e))?,
-                ),
-                false => None,
-            };
+            let new = self
+                .ids_ahead
+                .then(|| Prepared::new(&self.seq, source, entry, k, now))
+                .transpose()
+                .map_err(|e| self.corrupt("items", e))?;
             out.push(Ahead {
                 probe: near.map(|n| Probe::new(n, &source.feed_url, entry, now)),
                 new,
@@ -405,10 +411,6 @@ pub(super) struct Tx<'a> {
 }
 
 impl Tx<'_> {
-    fn fresh_id(&self, k: &ItemKeys) -> ItemId {
-        fresh_id(self.seq, k)
-    }
-
     /// Points `key` at `id` in `keys` (see `keyset::insert`).
     pub(super) fn put_key(&self, key: &[u8], id: ItemId) -> TxResult<()> {
         Ok(super::keyset::insert(self.key_set, self.keys, key, id)?)
@@ -528,7 +530,7 @@ impl Tx<'_> {
                     }
                 }
                 let prepared = ahead.new.as_ref();
-                let id = prepared.map_or_else(|| self.fresh_id(k), |p| p.id);
+                let id = prepared.map_or_else(|| fresh_id(self.seq, k), |p| p.id);
                 self.put_key(&k.local.0, id)?;
                 let claimed = decide::claim_shared(self, k, id)?;
                 let sort_time = match prepared.filter(|_| claimed.iter().eq(k.shared())) {
