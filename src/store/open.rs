@@ -260,9 +260,15 @@ impl SledStore {
             key_set: std::sync::Arc::new(key_set),
             near: Default::default(),
             near_token,
-            caps: std::sync::Arc::new(super::retention::FeedCaps::new(
-                caps.and_then(super::cap_of_slot),
-            )),
+            // A store without items has no feed over any cap: from here
+            // on, what the ingests note is all a pass would have to count,
+            // and the first poll of a new store ends without reading all
+            // of `by_feed` to learn that.
+            caps: std::sync::Arc::new(super::retention::FeedCaps::new(if last_item.is_empty() {
+                Some(0)
+            } else {
+                caps.and_then(super::cap_of_slot)
+            })),
             xling: Default::default(),
             items_counted: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(UNCOUNTED)),
             seq: Default::default(),

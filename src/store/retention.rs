@@ -69,7 +69,8 @@ struct CapsState {
 }
 
 impl FeedCaps {
-    /// `held` as a clean stop saved it (`saved`), or nothing known.
+    /// `held` as a clean stop saved it (`saved`), 0 for a store without
+    /// items, or nothing known.
     pub(super) fn new(held: Option<u64>) -> FeedCaps {
         FeedCaps {
             state: std::sync::Mutex::new(CapsState {
@@ -631,6 +632,31 @@ mod tests {
         let store = SledStore::open(dir.path(), "test").unwrap();
         assert_eq!(store.prune(&capped(3), Utc::now()).unwrap(), 2);
         assert_eq!(store.caps.passes(), 1);
+    }
+
+    #[test]
+    fn a_new_store_counts_only_the_feeds_its_ingests_may_have_put_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = ("https://a.example/f", "https://b.example/f");
+        let store = SledStore::open(dir.path(), "test").unwrap();
+        // As a poll stores a document: the ingest, then the feed's cap.
+        for n in 1..=3 {
+            put(&store, a, &own("a", n));
+        }
+        assert_eq!(store.prune_feed(a, 3, Utc::now()).unwrap(), 0);
+        // Every feed is known to be within the cap without a pass, and a
+        // clean stop can say so.
+        assert_eq!(store.prune(&capped(3), Utc::now()).unwrap(), 0);
+        assert_eq!(store.caps.passes(), 0);
+        assert!(store.save_feed_caps().unwrap());
+        // A feed its ingests put over the cap, not brought back at once,
+        // is still found.
+        for n in 1..=4 {
+            put(&store, b, &own("b", n));
+        }
+        assert_eq!(store.prune(&capped(3), Utc::now()).unwrap(), 1);
+        assert_eq!(store.caps.passes(), 1);
+        assert_eq!(store.check().unwrap(), Vec::<String>::new());
     }
 
     #[test]
