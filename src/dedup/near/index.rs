@@ -96,6 +96,10 @@ pub struct Index {
     /// The newest item date held (seconds): the window is counted back
     /// from it, not from the clock, since items carry their own dates.
     pub(super) newest: i64,
+    /// No copy held is dated before this (seconds), if any is held: a
+    /// prune with nothing older than the window's start is skipped
+    /// without walking every copy.
+    pub(super) oldest: Option<i64>,
     pub(super) single: PrehashedMap<u32>,
     pub(super) multi: PrehashedMap<Vec<u32>>,
     pub(super) entries: Vec<Option<Entry>>,
@@ -236,6 +240,7 @@ impl Index {
             }
         }
         self.newest = self.newest.max(date);
+        self.oldest = Some(self.oldest.map_or(date, |o| o.min(date)));
         if let Some(e) = self.entries.get_mut(slot as usize) {
             *e = Some(Entry {
                 id,
@@ -414,19 +419,32 @@ impl Index {
     }
 
     /// Drops the stories whose every copy is dated more than `window_secs`
-    /// before the newest one.
-    pub fn prune_outside(&mut self, window_secs: i64) {
+    /// before the newest one. Returns whether it looked at the copies: not
+    /// when none is dated that early. The index is pruned every few
+    /// thousand inserts, and a walk builds a table of every story in the
+    /// window: while the window holds all the index does (a first poll of
+    /// many feeds, a quiet spell), the walks found nothing and their cost
+    /// grew with the square of the items.
+    pub fn prune_outside(&mut self, window_secs: i64) -> bool {
         let t = self.newest.saturating_sub(window_secs);
-        let mut newest: HashMap<ItemId, i64> = HashMap::new();
-        for e in self.entries.iter().flatten() {
-            let d = newest.entry(e.id).or_insert(e.date);
-            *d = (*d).max(e.date);
+        if self.oldest.is_none_or(|o| o >= t) {
+            return false;
         }
-        for (id, d) in newest {
-            if d < t {
+        // Each story's newest and oldest copy.
+        let mut dates: HashMap<ItemId, (i64, i64)> = HashMap::new();
+        for e in self.entries.iter().flatten() {
+            let d = dates.entry(e.id).or_insert((e.date, e.date));
+            *d = (d.0.max(e.date), d.1.min(e.date));
+        }
+        self.oldest = None;
+        for (id, (newest, oldest)) in dates {
+            if newest < t {
                 self.remove(id);
+            } else {
+                self.oldest = Some(self.oldest.map_or(oldest, |o| o.min(oldest)));
             }
         }
+        true
     }
 
     /// Bytes the index holds, estimated from its tables' capacities (hash

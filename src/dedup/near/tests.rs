@@ -212,6 +212,31 @@ fn one_anchor_in_common_is_followed_only_to_a_copy_three_times_longer() {
 }
 
 #[test]
+fn a_prune_walks_the_copies_only_when_one_may_be_outside_the_window() {
+    let a = doc("افتتاح مستشفى", STORY);
+    let t0 = DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+    let at = |hours: i64| t0 + chrono::Duration::hours(hours);
+    let (hour, mut ix) = (3600, Index::default());
+    assert!(!ix.prune_outside(72 * hour), "an empty index");
+    ix.insert(ItemId([1; 16]), at(0), &a);
+    ix.insert(ItemId([2; 16]), at(1), &a);
+    assert!(!ix.prune_outside(72 * hour), "both in the window");
+    assert_eq!(ix.len(), 2);
+    // A newer story moves the window past both.
+    ix.insert(ItemId([3; 16]), at(100), &a);
+    assert!(ix.prune_outside(72 * hour));
+    assert_eq!(ix.len(), 1);
+    assert!(
+        !ix.prune_outside(72 * hour),
+        "what is left is in the window"
+    );
+    // A story stored late with an old date is still found and pruned.
+    ix.insert(ItemId([4; 16]), at(2), &a);
+    assert!(ix.prune_outside(72 * hour));
+    assert_eq!(ix.len(), 1);
+}
+
+#[test]
 fn index_finds_copies_within_the_window_only() {
     let a = doc("افتتاح مستشفى", STORY);
     let b = doc("الصحة تفتتح", &format!("{STORY}\nالمصدر: واس"));
