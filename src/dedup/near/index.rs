@@ -421,10 +421,10 @@ impl Index {
     /// Drops the stories whose every copy is dated more than `window_secs`
     /// before the newest one. Returns whether it looked at the copies: not
     /// when none is dated that early. The index is pruned every few
-    /// thousand inserts, and a walk builds a table of every story in the
-    /// window: while the window holds all the index does (a first poll of
-    /// many feeds, a quiet spell), the walks found nothing and their cost
-    /// grew with the square of the items.
+    /// thousand inserts, and a walk builds a table of every story held:
+    /// while every copy is inside the window (a first poll of many feeds,
+    /// a store's first days), the walks found nothing, and their cost grew
+    /// with the square of the items stored.
     pub fn prune_outside(&mut self, window_secs: i64) -> bool {
         let t = self.newest.saturating_sub(window_secs);
         if self.oldest.is_none_or(|o| o >= t) {
