@@ -31,9 +31,9 @@ SECS="${SECS:-20}"
 RUNS="${RUNS:-2}"
 FARM_DIR="${FARM_DIR:-/tmp/feedfarm}"
 export FARM_DIR
-PORT=$((8200 + FEEDS % 700))
-[ "$FEEDS" = 1000 ] && PORT=8099
-[ "$FEEDS" = 10000 ] && PORT=8100
+# shellcheck source=benches/farm_common.sh
+. "$ROOT/benches/farm_common.sh"
+PORT=$(port_of "$FEEDS")
 
 for b in "${BINS[@]}"; do [ -x "$b" ] || { echo "not a binary: $b"; exit 1; }; done
 command -v nginx > /dev/null && [ -x /usr/bin/time ] || {
@@ -46,15 +46,7 @@ stop_farm() {
 trap stop_farm EXIT
 
 mkdir -p "$OUT"
-{
-    echo '[server]'; echo 'listen = "127.0.0.1:0"'
-    echo '[storage]'; echo "path = \"$OUT/state\""
-    echo '[poll]'; echo 'concurrency = 16'; echo 'per_host = 16'
-    while read -r u; do echo '[[feed]]'; echo "url = \"$u\""; done < "$FARM_DIR/$FEEDS/urls.txt"
-} > "$OUT/rafid.toml"
-
-NOPROXY=(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY
-         no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost)
+farm_config "$FEEDS" on "$OUT"
 
 rm -rf "$OUT/state" "$OUT/template"
 echo "cold poll of $FEEDS feeds with ${BINS[0]}"

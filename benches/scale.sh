@@ -33,9 +33,8 @@ PY="${PY:-1}"
 SOAK="${SOAK:-0}"
 FARM_DIR="${FARM_DIR:-/tmp/feedfarm}"
 export FARM_DIR
-
-NOPROXY=(env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u all_proxy -u ALL_PROXY
-         no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost)
+# shellcheck source=benches/farm_common.sh
+. "$ROOT/benches/farm_common.sh"
 
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
 missing=()
@@ -59,10 +58,6 @@ mkdir -p "$OUT"
 CSV="$OUT/scale.csv"
 echo "who,feeds,case,run,wall_s,user_s,sys_s,peak_rss_kb,items,store_bytes,feed_bytes" > "$CSV"
 
-# One port per farm size, the same in every run: a farm is generated for its
-# URL and cached (farm.sh), so a size that changed port would be generated again.
-port_of() { case $1 in 1000) echo 8099;; 10000) echo 8100;; *) echo $((8200 + $1 % 700));; esac; }
-
 start_farm() {
     local n=$1 port
     port=$(port_of "$n")
@@ -74,18 +69,6 @@ stop_farms() {
     for n in $SIZES; do bash "$SHARED/bench/farm.sh" stop "$n" > /dev/null 2>&1 || true; done
 }
 trap stop_farms EXIT
-
-# config N NEARDUP DIR: the config a rafid case runs with.
-config() {
-    local n=$1 nd=$2 d=$3
-    {
-        echo '[server]'; echo 'listen = "127.0.0.1:0"'
-        echo '[storage]'; echo "path = \"$d/state\""
-        echo '[poll]'; echo 'concurrency = 16'; echo 'per_host = 16'
-        if [ "$nd" = off ]; then echo '[dedup]'; echo 'near_duplicates = false'; fi
-        while read -r u; do echo '[[feed]]'; echo "url = \"$u\""; done < "$FARM_DIR/$n/urls.txt"
-    } > "$d/rafid.toml"
-}
 
 # timed WHO N CASE RUN CMD...: runs CMD under GNU time, appends a CSV row
 # (items and store bytes filled in by the caller through ITEMS / STORE_BYTES).
@@ -103,7 +86,7 @@ timed() {
 rafid_case() {
     local n=$1 nd=$2 run=$3 d="$OUT/rafid-$1-$2"
     mkdir -p "$d"
-    config "$n" "$nd" "$d"
+    farm_config "$n" "$nd" "$d"
     rm -rf "$d/state"
     ITEMS="" STORE_BYTES="" timed rafid "$n" "cold-nd-$nd" "$run" "$RAFID" -q -c "$d/rafid.toml" poll-once
     # The warm poll comes straight after the cold one, as the next poll of
