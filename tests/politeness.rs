@@ -2,7 +2,8 @@
 //! request and the test checks the rules of polite polling — validators
 //! byte for byte, nothing before a feed is due, Retry-After, growing
 //! backoff, 410 ending the polling, permanent moves adopted, no cookies or
-//! Referer, and never more than `per_host` requests in flight.
+//! Referer, never more than `per_host` requests in flight, and `poll-once`
+//! starting polls as slots come free rather than all at once.
 //!
 //! Intervals are one second, and tokio's clock is paused: the gaps measured
 //! are the daemon's own waits, whatever else the machine is doing.
@@ -397,4 +398,84 @@ async fn never_more_than_per_host_requests_in_flight_to_one_host() {
     tokio::time::resume();
     token.cancel();
     daemon.await.unwrap().unwrap();
+}
+
+/// What the poll's runtime looked like from the server's side.
+struct Watched {
+    poll_runtime: tokio::runtime::Handle,
+    max_alive: AtomicUsize,
+    answered: AtomicUsize,
+}
+
+async fn watched(State(w): State<Arc<Watched>>, uri: Uri) -> Response {
+    let alive = w.poll_runtime.metrics().num_alive_tasks();
+    w.max_alive.fetch_max(alive, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    w.answered.fetch_add(1, Ordering::SeqCst);
+    let title = uri.path().trim_start_matches('/').replace(".xml", "");
+    (StatusCode::OK, feed(&title)).into_response()
+}
+
+/// `poll-once` starts a feed's poll when a slot is about to come free, not
+/// every feed's at the start: a feed waiting its turn costs nothing but
+/// its entry in the config, however many feeds there are.
+#[test]
+fn poll_once_starts_polls_as_slots_come_free() {
+    const FEEDS: usize = 40;
+    let poll_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let w = Arc::new(Watched {
+        poll_runtime: poll_runtime.handle().clone(),
+        max_alive: AtomicUsize::new(0),
+        answered: AtomicUsize::new(0),
+    });
+    // The server runs on a runtime of its own, so that the poll's runtime
+    // holds only the poll's tasks.
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = {
+        let w = w.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let app = Router::new().fallback(watched).with_state(w);
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await
+                    .unwrap();
+            });
+        })
+    };
+    let addr = addr_rx.recv().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = format!(
+        "[storage]\npath = {:?}\n[poll]\nconcurrency = 2\nper_host = 2\n",
+        dir.path().join("data").display().to_string()
+    );
+    for i in 0..FEEDS {
+        cfg.push_str(&format!("[[feed]]\nurl = \"http://{addr}/f{i}.xml\"\n"));
+    }
+    let config = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
+    let summary = poll_runtime
+        .block_on(rafid::cli::poll::poll_once(config))
+        .unwrap();
+    assert_eq!(summary.polled, FEEDS, "{:?}", summary.failed);
+    assert_eq!(w.answered.load(Ordering::SeqCst), FEEDS);
+    // Two slots, a window of four polls, and the HTTP client's connections:
+    // a dozen tasks at most, where one per feed would be forty.
+    let max = w.max_alive.load(Ordering::SeqCst);
+    assert!(max <= 12, "{max} tasks alive on the poll's runtime");
+    let _ = stop_tx.send(());
+    server.join().unwrap();
 }
