@@ -434,29 +434,16 @@ fn poll_once_starts_polls_as_slots_come_free() {
     });
     // The server runs on a runtime of its own, so that the poll's runtime
     // holds only the poll's tasks.
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = {
+    let addr = {
         let w = w.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let app = Router::new().fallback(watched).with_state(w);
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop_rx.await;
-                    })
-                    .await
-                    .unwrap();
-            });
+        common::server::on_own_runtime(move || async move {
+            let app = Router::new().fallback(watched).with_state(w);
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+            addr
         })
     };
-    let addr = addr_rx.recv().unwrap();
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = format!(
@@ -476,6 +463,4 @@ fn poll_once_starts_polls_as_slots_come_free() {
     // a dozen tasks at most, where one per feed would be forty.
     let max = w.max_alive.load(Ordering::SeqCst);
     assert!(max <= 12, "{max} tasks alive on the poll's runtime");
-    let _ = stop_tx.send(());
-    server.join().unwrap();
 }

@@ -115,19 +115,7 @@ impl FeedServer {
     /// Starts a server on a thread of its own, for tests that run the
     /// binary and have no runtime.
     pub fn start_in_thread() -> FeedServer {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let s = FeedServer::start().await;
-                tx.send(s).unwrap();
-                std::future::pending::<()>().await;
-            });
-        });
-        rx.recv().unwrap()
+        on_own_runtime(FeedServer::start)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -156,4 +144,27 @@ impl FeedServer {
     pub fn seen_for(&self, path: &str) -> Vec<Seen> {
         self.seen().into_iter().filter(|s| s.path == path).collect()
     }
+}
+
+/// Runs `start` on a runtime of its own, on a thread that keeps it running
+/// until the test process ends, and returns what `start` gave: for servers
+/// that must not share the test's runtime (a test without one, or one that
+/// counts the tasks on its own).
+pub fn on_own_runtime<T, F>(start: impl FnOnce() -> F + Send + 'static) -> T
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T>,
+{
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            tx.send(start().await).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
 }
