@@ -464,3 +464,62 @@ fn poll_once_starts_polls_as_slots_come_free() {
     let max = w.max_alive.load(Ordering::SeqCst);
     assert!(max <= 12, "{max} tasks alive on the poll's runtime");
 }
+
+/// `poll-once` leaves alone a feed whose server said it is gone, and one
+/// whose server asked for a wait not yet over, and says so; it polls the
+/// others, and a wait that is over no longer holds a feed back.
+#[tokio::test]
+async fn poll_once_skips_gone_feeds_and_waits_asked_for() {
+    let rec = Arc::new(Recorder::default());
+    let app = Router::new().fallback(handle).with_state(rec.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = format!(
+        "[storage]\npath = {:?}\n",
+        dir.path().join("data").display().to_string()
+    );
+    for name in ["gone", "waiting", "slow/waited", "slow/plain"] {
+        cfg.push_str(&format!("[[feed]]\nurl = \"http://{addr}/{name}.xml\"\n"));
+    }
+    let config = rafid::config::parse(&dir.path().join("rafid.toml"), &cfg).unwrap();
+    let now = chrono::Utc::now();
+    {
+        let store = rafid::store::Store::open(&config.storage.path, "test").unwrap();
+        let key = |name: &str| format!("http://{addr}/{name}.xml");
+        let gone = rafid::model::FeedState {
+            gone: true,
+            ..Default::default()
+        };
+        store.put_feed_state(&key("gone"), &gone).unwrap();
+        let waiting = rafid::model::FeedState {
+            retry_after: Some(now + chrono::Duration::hours(2)),
+            ..Default::default()
+        };
+        store.put_feed_state(&key("waiting"), &waiting).unwrap();
+        let waited = rafid::model::FeedState {
+            retry_after: Some(now - chrono::Duration::minutes(1)),
+            ..Default::default()
+        };
+        store.put_feed_state(&key("slow/waited"), &waited).unwrap();
+    }
+    let summary = rafid::cli::poll::poll_once(config).await.unwrap();
+    assert_eq!(summary.polled, 2);
+    assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+    let deferred: HashMap<String, String> = summary.deferred.into_iter().collect();
+    assert_eq!(deferred.len(), 2, "{deferred:?}");
+    let why = |name: &str| deferred[&format!("http://{addr}/{name}.xml")].clone();
+    assert!(why("gone").contains("410"), "{}", why("gone"));
+    assert!(why("waiting").contains("wait until"), "{}", why("waiting"));
+    let mut asked: Vec<String> = rec
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.path.clone())
+        .collect();
+    asked.sort();
+    assert_eq!(asked, ["/slow/plain.xml", "/slow/waited.xml"]);
+}
