@@ -118,10 +118,7 @@ async fn handle(State(rec): State<Arc<Recorder>>, uri: Uri, headers: HeaderMap) 
 #[tokio::test(start_paused = true)]
 async fn the_daemon_polls_politely() {
     let rec = Arc::new(Recorder::default());
-    let app = Router::new().fallback(handle).with_state(rec.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::server::serve(Router::new().fallback(handle).with_state(rec.clone())).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = format!(
@@ -343,10 +340,7 @@ async fn never_more_than_per_host_requests_in_flight_to_one_host() {
         answered: AtomicUsize::new(0),
         release: tokio::sync::Semaphore::new(0),
     });
-    let app = Router::new().fallback(held).with_state(gate.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::server::serve(Router::new().fallback(held).with_state(gate.clone())).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = format!(
@@ -436,12 +430,8 @@ fn poll_once_starts_polls_as_slots_come_free() {
     // holds only the poll's tasks.
     let addr = {
         let w = w.clone();
-        common::server::on_own_runtime(move || async move {
-            let app = Router::new().fallback(watched).with_state(w);
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-            addr
+        common::server::on_own_runtime(move || {
+            common::server::serve(Router::new().fallback(watched).with_state(w))
         })
     };
 
@@ -471,10 +461,7 @@ fn poll_once_starts_polls_as_slots_come_free() {
 #[tokio::test]
 async fn poll_once_skips_gone_feeds_and_waits_asked_for() {
     let rec = Arc::new(Recorder::default());
-    let app = Router::new().fallback(handle).with_state(rec.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let addr = common::server::serve(Router::new().fallback(handle).with_state(rec.clone())).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = format!(

@@ -103,12 +103,7 @@ async fn handle(State(inner): State<Arc<Mutex<Inner>>>, uri: Uri, headers: Heade
 impl FeedServer {
     pub async fn start() -> FeedServer {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let app = Router::new().fallback(handle).with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let addr = serve(Router::new().fallback(handle).with_state(inner.clone())).await;
         FeedServer { addr, inner }
     }
 
@@ -144,6 +139,15 @@ impl FeedServer {
     pub fn seen_for(&self, path: &str) -> Vec<Seen> {
         self.seen().into_iter().filter(|s| s.path == path).collect()
     }
+}
+
+/// Serves `app` on a free port of 127.0.0.1, on the current runtime, for
+/// as long as the runtime runs.
+pub async fn serve(app: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
 }
 
 /// Runs `start` on a runtime of its own, on a thread that keeps it running
